@@ -1,0 +1,117 @@
+"""run_suite(): the whole run as a list of stages, usable from Python.
+
+    suite ─► data ─► candidates ─► per candidate: predict, quality, performance ─► run-level
+    stages (comparisons, cost, limits, report)
+
+Each stage is a plain function. Run stages take the context; candidate stages take the
+context and one candidate. Results are saved (atomically) after every stage, so an
+interrupted run keeps everything already measured. To add a capability, write a stage in
+its own module and add it to one of the lists below.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import traceback
+import uuid
+from pathlib import Path
+
+from benchharness import config
+from benchharness.context import CandidateRun, RunContext
+from benchharness.data.stage import load_data_stage
+from benchharness.environment import environment_section
+from benchharness.errors import UserError
+from benchharness.measure.basic import batch_stage, predict_stage, realtime_stage
+from benchharness.quality.basic import quality_stage
+from benchharness.results import SCHEMA_VERSION
+from benchharness.training import resolve_candidates_stage
+
+#: run stages before the candidates are measured
+BEFORE = [load_data_stage, resolve_candidates_stage]
+#: per-candidate stages, in order; a candidate that fails skips the rest
+PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, batch_stage]
+#: run stages after every candidate is measured
+AFTER: list = []
+
+
+def new_run_id(name: str) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{name}-{uuid.uuid4().hex[:6]}"
+
+
+def run_suite(
+    suite_path: str | Path | None = None,
+    out_dir: str | Path = "results",
+    quick: bool = False,
+    progress=print,
+    overrides: dict | None = None,
+) -> RunContext:
+    """Run a suite end to end and return the context (results in `ctx.results`).
+
+    Raises UserError for a broken suite or unusable data (nothing to measure); a failing
+    candidate is recorded on the candidate and the run goes on.
+    """
+    suite_path = Path(suite_path) if suite_path else config.default_suite_path()
+    suite = config.load_suite(suite_path, quick=quick, overrides=overrides)
+    run_id = new_run_id(suite["name"])
+    run_dir = Path(out_dir) / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    work_dir = run_dir / "work"
+    work_dir.mkdir()
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "suite": {"name": suite["name"], "path": str(suite_path.resolve()), "quick": quick},
+        "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": None,
+        "environment": environment_section(suite),
+        "data": {},
+        "candidates": [],
+    }
+    ctx = RunContext(
+        suite=suite, suite_path=suite_path, run_dir=run_dir, results=results,
+        quick=quick, progress=progress, work_dir=work_dir,
+    )
+    ctx.save()
+    for stage in BEFORE:
+        stage(ctx)
+        ctx.save()
+    for cand in ctx.candidates:
+        if cand.ok:
+            progress(f"[{cand.name}] measuring")
+        run_candidate(ctx, cand)
+    for stage in AFTER:
+        _guarded(ctx, stage)
+        ctx.save()
+    results["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    ctx.save()
+    return ctx
+
+
+def run_candidate(ctx: RunContext, cand: CandidateRun) -> None:
+    for stage in PER_CANDIDATE:
+        if not cand.ok:
+            break
+        try:
+            stage(ctx, cand)
+        except UserError as exc:
+            cand.fail(str(exc))
+        except Exception as exc:  # a bug or a model's own exception: record, go on
+            cand.fail(f"{type(exc).__name__}: {exc}")
+            cand.result["traceback"] = traceback.format_exc(limit=8)
+        if not cand.ok:
+            ctx.progress(f"[{cand.name}] FAILED: {cand.result['error']}")
+        ctx.save()
+
+
+def _guarded(ctx: RunContext, stage) -> None:
+    """Run-level stages after measurement must not lose what was measured."""
+    try:
+        stage(ctx)
+    except UserError:
+        raise
+    except Exception as exc:
+        ctx.results.setdefault("stage_errors", []).append(
+            {"stage": stage.__name__, "error": f"{type(exc).__name__}: {exc}"}
+        )
+        ctx.progress(f"stage {stage.__name__} failed: {type(exc).__name__}: {exc}")

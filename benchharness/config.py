@@ -1,0 +1,279 @@
+"""The suite file: schema, defaults, YAML loading and validation.
+
+The schema is one dict per section: key -> Field(type, default, check). Unknown keys are
+errors (a typo must not silently change a benchmark). Every error names the key, the value
+received and what is allowed. Each capability owns its section below; add keys there.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchharness.errors import SuiteError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+
+
+def default_suite_path() -> Path:
+    return BENCHMARKS_DIR / "quickstart.yaml"
+
+
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    types: tuple | type
+    default: Any = None
+    check: Callable[[Any], str | None] | None = None  # returns what is allowed, or None if ok
+    required: bool = False
+    section: dict | None = None  # nested schema for dict values
+    items: dict | None = None  # schema for each dict in a list value
+
+
+# -- checks ---------------------------------------------------------------------------------
+def positive(v) -> str | None:
+    return None if v > 0 else "a positive number"
+
+
+def non_negative(v) -> str | None:
+    return None if v >= 0 else "a number >= 0"
+
+
+def fraction(v) -> str | None:
+    return None if 0 < v < 1 else "a number between 0 and 1 (exclusive)"
+
+
+def positive_ints(v) -> str | None:
+    ok = v and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v)
+    return None if ok else "a non-empty list of positive integers"
+
+
+def one_of(*allowed) -> Callable[[Any], str | None]:
+    def check(v):
+        return None if v in allowed else "one of " + ", ".join(map(str, allowed))
+
+    return check
+
+
+NUM = (int, float)
+
+# -- sections ---------------------------------------------------------------------------------
+SPLIT = {
+    "test_size": Field(NUM, 0.25, fraction),
+    "validation_size": Field(NUM, 0.0, lambda v: None if 0 <= v < 1 else "a number in [0, 1)"),
+    "seed": Field(int, 0),
+    "stratify": Field(bool, True),
+    "time_ordered": Field(bool, False),  # last rows by data.time_column go to test
+}
+
+DATA = {
+    "source": Field(str),  # sklearn:NAME, or a .csv / .parquet path
+    "train": Field(str),
+    "test": Field(str),
+    "validation": Field(str),
+    "target": Field(str, "target"),
+    "features": Field(list),  # default: every column but target/id/time
+    "drop": Field(list, []),
+    "id_column": Field(str),
+    "time_column": Field(str),
+    "resampled": Field(bool, False),  # the training data was re-sampled (quality compares balance)
+    "split": Field(dict, None, section=SPLIT),
+}
+
+CANDIDATE = {
+    "name": Field(str, required=True),
+    "model": Field(str),  # a path (relative to the suite), URL or module:attr
+    "format": Field(str),  # force an adapter when the suffix is ambiguous
+    "train": Field(str),  # dotted class path, e.g. sklearn.ensemble.RandomForestClassifier
+    "params": Field(dict, {}),
+    "export": Field(str, None, one_of("onnx")),
+    "options": Field(dict, {}),  # adapter options (e.g. onnxruntime session options)
+    "baseline": Field(bool, False),  # a declared baseline (e.g. today's production model)
+    "limits": Field(list, []),  # per-candidate limit expressions (override the suite's)
+}
+
+REALTIME = {
+    "duration_s": Field(NUM, 5.0, positive),
+    "warmup_count": Field(int, 20, non_negative),
+    "warmup_s": Field(NUM, 0.5, non_negative),
+    "rows_per_request": Field(int, 1, positive),
+}
+
+BATCH = {
+    "batch_sizes": Field(list, [1, 64, 1024], positive_ints),
+    "duration_s": Field(NUM, 1.0, positive),
+    "warmup_count": Field(int, 2, non_negative),
+}
+
+QUALITY = {
+    "task": Field(str, "auto", one_of("auto", "binary", "multiclass", "regression")),
+    "primary_metric": Field(str),
+}
+
+SUITE = {
+    "name": Field(str, required=True),
+    "description": Field(str, ""),
+    "data": Field(dict, None, section=DATA),
+    "candidates": Field(list, required=True, items=CANDIDATE),
+    "quality": Field(dict, None, section=QUALITY),
+    "realtime": Field(dict, None, section=REALTIME),
+    "batch": Field(dict, None, section=BATCH),
+}
+
+# What --quick changes: short windows, small sweeps.
+QUICK = {
+    "realtime": {"duration_s": 1.0, "warmup_count": 10, "warmup_s": 0.1},
+    "batch": {"duration_s": 0.3, "batch_sizes": [1, 256]},
+}
+
+
+# -- validation ---------------------------------------------------------------------------------
+def _type_name(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true/false",
+             list: "a list", dict: "a mapping"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _is_type(value, types) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool) and bool not in types:
+        return False
+    if isinstance(value, int) and float in types:
+        return True
+    return isinstance(value, types)
+
+
+def validate_section(raw: Any, schema: dict, where: str) -> dict:
+    """Check `raw` against `schema`, fill defaults, return a new dict."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{where or 'suite'} must be a mapping, got {raw!r}")
+    unknown = [k for k in raw if k not in schema]
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise SuiteError(f"unknown key {key!r}; allowed: {', '.join(schema)}")
+    out = {}
+    for key, f in schema.items():
+        path = f"{where}.{key}" if where else key
+        if key not in raw or raw[key] is None:
+            if f.required:
+                raise SuiteError(f"missing required key {path!r}")
+            if f.section is not None:
+                out[key] = validate_section({}, f.section, path)
+            else:
+                out[key] = copy.deepcopy(f.default)
+            continue
+        value = raw[key]
+        if not _is_type(value, f.types):
+            raise SuiteError(f"{path!r} must be {_type_name(f.types)}, got {value!r}")
+        if f.section is not None:
+            value = validate_section(value, f.section, path)
+        if f.items is not None:
+            value = [validate_section(item, f.items, f"{path}[{i}]") for i, item in enumerate(value)]
+        if f.check is not None:
+            allowed = f.check(value)
+            if allowed:
+                raise SuiteError(f"{path!r} must be {allowed}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _check_candidates(suite: dict) -> None:
+    names = [c["name"] for c in suite["candidates"]]
+    if not names:
+        raise SuiteError("'candidates' must list at least one candidate, got []")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SuiteError(f"candidate names must be unique, got {dupes} more than once")
+    for i, c in enumerate(suite["candidates"]):
+        given = [k for k in ("model", "train") if c[k]]
+        if len(given) != 1:
+            raise SuiteError(
+                f"candidates[{i}] ({c['name']!r}) must have exactly one of 'model' or 'train', got {given or 'neither'}"
+            )
+        if c["export"] and not c["train"]:
+            raise SuiteError(f"candidates[{i}] ({c['name']!r}): 'export' needs 'train', got model {c['model']!r}")
+
+
+def _check_data(suite: dict) -> None:
+    d = suite["data"]
+    has_source = bool(d["source"])
+    has_files = bool(d["train"] or d["test"])
+    if has_source and has_files:
+        raise SuiteError("data: give either 'source' (split by the harness) or 'train' and 'test', not both")
+    if has_files and not (d["train"] and d["test"]):
+        raise SuiteError(f"data: 'train' and 'test' go together, got train={d['train']!r} test={d['test']!r}")
+
+
+def _resolve_paths(suite: dict, base: Path) -> None:
+    """Paths in the suite are relative to the suite file."""
+
+    def resolve(p: str | None) -> str | None:
+        if not p or "://" in p or p.startswith("sklearn:") or _looks_like_callable(p):
+            return p
+        path = Path(p)
+        return str(path if path.is_absolute() else (base / path).resolve())
+
+    d = suite["data"]
+    for key in ("source", "train", "test", "validation"):
+        d[key] = resolve(d[key])
+    for c in suite["candidates"]:
+        c["model"] = resolve(c["model"])
+
+
+def _looks_like_callable(p: str) -> bool:
+    from benchharness.adapters.registry import _CALLABLE_RE
+
+    return bool(_CALLABLE_RE.match(p)) and not Path(p).suffix
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
+    """Validate a suite already parsed from YAML."""
+    if not isinstance(raw, dict):
+        raise SuiteError(f"a suite must be a YAML mapping at the top level, got {type(raw).__name__}")
+    if quick:
+        raw = deep_merge(raw, {k: v for k, v in QUICK.items()})
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    suite = validate_section(raw, SUITE, "")
+    _check_candidates(suite)
+    _check_data(suite)
+    _resolve_paths(suite, base_dir)
+    return suite
+
+
+def load_suite(path: str | Path, quick: bool = False, overrides: dict | None = None) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise SuiteError(f"suite file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SuiteError(f"{path}: not valid YAML{where}: {problem}") from None
+    try:
+        return parse_suite(raw, path.resolve().parent, quick=quick, overrides=overrides)
+    except SuiteError as exc:
+        raise SuiteError(f"{path.name}: {exc}") from None

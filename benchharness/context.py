@@ -1,0 +1,88 @@
+"""State shared by the stages of one run.
+
+A run is a list of stages (see `api.py`). Each stage reads what earlier stages left on the
+`RunContext` and adds its own section to `ctx.results` (the document saved as results.json).
+Candidate stages get one `CandidateRun` at a time; a failure there is recorded on that
+candidate and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Dataset:
+    """The splits a run works on. Features only in X_*; target in y_*.
+
+    `meta_*` keep the columns the suite names for slicing or joining (time, id, subgroup
+    columns), aligned row by row with X_*/y_*, whether or not they are also features.
+    """
+
+    X_train: pd.DataFrame
+    y_train: pd.Series
+    X_test: pd.DataFrame
+    y_test: pd.Series
+    X_val: pd.DataFrame | None = None
+    y_val: pd.Series | None = None
+    meta_train: pd.DataFrame | None = None
+    meta_test: pd.DataFrame | None = None
+    meta_val: pd.DataFrame | None = None
+    target: str = "target"
+    task: str = "auto"  # binary | multiclass | regression, once detected
+    info: dict = field(default_factory=dict)  # source, fingerprint, split: goes to results["data"]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.X_train.columns)
+
+
+@dataclass
+class CandidateRun:
+    """One candidate (or declared baseline) while the run works on it."""
+
+    spec: dict  # the candidate's validated entry from the suite
+    result: dict  # its section of results["candidates"], filled stage by stage
+    model_path: str | None = None  # the file (or URI) the child processes load
+    model_format: str | None = None  # registry format name, when forced
+    original_of: str | None = None  # for an ONNX export: the name of the model it came from
+    trained_model: Any = None  # an estimator trained in this run (for parity / export)
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    # keys: "test", "train" (labels/values), "proba_test", "proba_train", "classes"
+
+    @property
+    def name(self) -> str:
+        return self.spec["name"]
+
+    @property
+    def ok(self) -> bool:
+        return self.result.get("status") == "ok"
+
+    def fail(self, message: str) -> None:
+        self.result["status"] = "failed"
+        self.result["error"] = message
+
+
+@dataclass
+class RunContext:
+    suite: dict  # validated suite (config.load_suite)
+    suite_path: Path
+    run_dir: Path
+    results: dict
+    quick: bool = False
+    progress: Callable[[str], None] = print
+    dataset: Dataset | None = None
+    candidates: list[CandidateRun] = field(default_factory=list)
+    work_dir: Path | None = None  # run_dir / "work": data and models shared with child processes
+    extras: dict = field(default_factory=dict)  # stage-to-stage scratch space, never saved
+
+    def save(self) -> None:
+        from benchharness.results import save_results
+
+        save_results(self.results, self.run_dir)
