@@ -1,0 +1,106 @@
+"""The run stage that loads and splits the data (results["data"], ctx.dataset)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from benchharness.context import Dataset, RunContext
+from benchharness.data.load import frame_fingerprint, read_table, split_frame
+from benchharness.errors import DataError
+
+
+def build_dataset(data_cfg: dict) -> Dataset:
+    """Read and split the data as the suite's `data:` section says."""
+    target = data_cfg["target"]
+    split_cfg = data_cfg["split"]
+    if data_cfg["source"]:
+        frame = read_table(data_cfg["source"])
+        _check_target(frame, target, data_cfg["source"])
+        parts = split_frame(
+            frame, target,
+            test_size=split_cfg["test_size"], seed=split_cfg["seed"],
+            stratify=split_cfg["stratify"], time_column=data_cfg["time_column"],
+            time_ordered=split_cfg["time_ordered"], validation_size=split_cfg["validation_size"],
+        )
+        split_info = {"method": "time_ordered" if split_cfg["time_ordered"] else "random", **split_cfg}
+        source_info = {"source": data_cfg["source"], "sha256": frame_fingerprint(frame), "rows": len(frame)}
+    else:
+        parts = {"train": read_table(data_cfg["train"]), "test": read_table(data_cfg["test"])}
+        if data_cfg["validation"]:
+            parts["validation"] = read_table(data_cfg["validation"])
+        for name, part in parts.items():
+            _check_target(part, target, data_cfg[name])
+        split_info = {"method": "given"}
+        source_info = {k: data_cfg[k] for k in ("train", "test", "validation") if data_cfg[k]}
+    features = _feature_columns(parts["train"], data_cfg)
+    for name, part in parts.items():
+        missing = [c for c in features if c not in part.columns]
+        if missing:
+            raise DataError(f"{name} split lacks feature column(s) {missing[:5]} present in train")
+
+    def xy(part: pd.DataFrame | None):
+        if part is None:
+            return None, None, None
+        part = part.reset_index(drop=True)
+        return part[features], part[target], part
+
+    X_train, y_train, m_train = xy(parts["train"])
+    X_test, y_test, m_test = xy(parts["test"])
+    X_val, y_val, m_val = xy(parts.get("validation"))
+    split_info["fingerprints"] = {name: frame_fingerprint(p) for name, p in parts.items()}
+    split_info["rows"] = {name: len(p) for name, p in parts.items()}
+    split_info["split_sha256"] = hashlib.sha256(
+        "|".join(f"{k}:{v}" for k, v in sorted(split_info["fingerprints"].items())).encode()
+    ).hexdigest()
+    info = {
+        **source_info,
+        "target": target,
+        "features": features,
+        "n_features": len(features),
+        "split": split_info,
+    }
+    return Dataset(
+        X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+        X_val=X_val, y_val=y_val, meta_train=m_train, meta_test=m_test, meta_val=m_val,
+        target=target, info=info,
+    )
+
+
+def _check_target(frame: pd.DataFrame, target: str, where: str) -> None:
+    if target not in frame.columns:
+        cols = ", ".join(map(str, list(frame.columns)[:8]))
+        raise DataError(f"target column {target!r} not found in {where}; columns: {cols}...")
+    if frame[target].isna().all():
+        raise DataError(f"target column {target!r} in {where} has no values")
+
+
+def _feature_columns(train: pd.DataFrame, data_cfg: dict) -> list[str]:
+    if data_cfg["features"]:
+        missing = [c for c in data_cfg["features"] if c not in train.columns]
+        if missing:
+            raise DataError(f"data.features names column(s) not in the data: {missing}")
+        return list(data_cfg["features"])
+    exclude = {data_cfg["target"], data_cfg["id_column"], data_cfg["time_column"], *data_cfg["drop"]}
+    features = [c for c in train.columns if c not in exclude]
+    if not features:
+        raise DataError("no feature columns left after removing target, id, time and drop columns")
+    return features
+
+
+def load_data_stage(ctx: RunContext) -> None:
+    if not (ctx.suite["data"]["source"] or ctx.suite["data"]["train"]):
+        ctx.progress("no data section: candidates are measured for speed only")
+        ctx.results["data"] = {"source": None}
+        return
+    ctx.progress(f"loading data: {ctx.suite['data']['source'] or ctx.suite['data']['train']}")
+    ds = build_dataset(ctx.suite["data"])
+    ctx.dataset = ds
+    # children read the features from files, never from the parent's memory
+    ds.X_train.to_parquet(ctx.work_dir / "X_train.parquet")
+    ds.X_test.to_parquet(ctx.work_dir / "X_test.parquet")
+    ctx.results["data"].update(ds.info)
+    rows = ds.info["split"]["rows"]
+    ctx.progress("split: " + ", ".join(f"{k} {v} rows" for k, v in rows.items())
+                 + f", {ds.info['n_features']} features")

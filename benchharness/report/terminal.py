@@ -1,0 +1,53 @@
+"""The table `bench run` prints at the end: one row per candidate."""
+
+from __future__ import annotations
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def candidate_row(c: dict) -> list[str]:
+    q = c.get("quality") or {}
+    metric = q.get("primary_metric")
+    test = (q.get("test") or {}).get(metric)
+    rt = (c.get("realtime") or {}).get("closed_loop") or {}
+    batch = c.get("batch") or []
+    best = max(batch, key=lambda b: b.get("rows_per_s") or 0, default=None)
+    best_txt = f"{_fmt(best['rows_per_s'])} (b={best['batch_size']})" if best else "-"
+    status = c.get("status", "?")
+    return [
+        c.get("name", "?"),
+        status if status == "ok" else "FAILED",
+        f"{metric} {_fmt(test)}" if metric else "-",
+        _fmt(rt.get("p50_ms")),
+        _fmt(rt.get("p99_ms")),
+        best_txt,
+    ]
+
+
+HEADER = ["candidate", "status", "test metric", "p50 ms", "p99 ms", "batch rows/s"]
+
+
+def render_table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def summary_text(results: dict, run_dir: str) -> str:
+    cands = results.get("candidates", [])
+    parts = [render_table([candidate_row(c) for c in cands], HEADER)]
+    for c in cands:
+        if c.get("status") != "ok":
+            parts.append(f"  {c.get('name')}: {c.get('error')}")
+    parts.append(f"results: {run_dir}/results.json (and results.csv)")
+    return "\n".join(parts)

@@ -1,0 +1,111 @@
+"""results.json: schema version, atomic save, load.
+
+Results are written after every stage through a temporary file and `os.replace`, so a
+crash or Ctrl-C never leaves a half-written document and never loses what was measured.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+CSV_FILE = "results.csv"
+
+
+def _plain(obj: Any) -> Any:
+    """Make numpy scalars/arrays and non-finite floats JSON-safe (NaN/inf -> null)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _plain(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def csv_rows(results: dict) -> list[dict]:
+    """One flat row per candidate: the figures a spreadsheet user wants first."""
+    rows = []
+    for c in results.get("candidates", []):
+        q = c.get("quality") or {}
+        rt = (c.get("realtime") or {}).get("closed_loop") or {}
+        batch = c.get("batch") or []
+        best = max((b.get("rows_per_s") or 0 for b in batch), default=None)
+        row = {
+            "name": c.get("name"),
+            "role": c.get("role"),
+            "status": c.get("status"),
+            "error": c.get("error"),
+            "format": (c.get("model") or {}).get("format"),
+            "primary_metric": q.get("primary_metric"),
+            "test_score": (q.get("test") or {}).get(q.get("primary_metric")),
+            "train_score": (q.get("train") or {}).get(q.get("primary_metric")),
+            "p50_ms": rt.get("p50_ms"),
+            "p99_ms": rt.get("p99_ms"),
+            "qps": rt.get("qps"),
+            "best_rows_per_s": best,
+        }
+        rows.append(_plain(row))
+    return rows
+
+
+def save_results(results: dict, run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    path = run_dir / RESULTS_FILE
+    atomic_write_text(path, json.dumps(_plain(results), indent=2, allow_nan=False))
+    rows = csv_rows(results)
+    if rows:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(run_dir / CSV_FILE, buf.getvalue())
+    return path
+
+
+def load_results(run_dir: str | Path) -> dict:
+    """Load results.json from a run directory (or the file itself)."""
+    from benchharness.errors import UserError
+
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.exists():
+        raise UserError(f"no results found: {path} does not exist")
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    version = results.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise UserError(f"{path}: schema_version {version!r} is not supported; expected {SCHEMA_VERSION}")
+    return results

@@ -1,0 +1,127 @@
+"""Candidates trained on the fly, and `export: onnx`.
+
+A candidate with `train: sklearn.ensemble.RandomForestClassifier` is fitted on the train split
+with its `params`, saved to the run's work folder, and from there measured like any model
+file (in a child process). With `export: onnx` the fitted model is converted with skl2onnx
+and the ONNX file is what gets measured; the fitted original stays on the candidate so that
+the run can report parity between the two.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from benchharness.context import CandidateRun, RunContext
+from benchharness.errors import ModelError, UserError
+
+
+def import_estimator(path: str):
+    module_name, _, cls_name = path.rpartition(".")
+    if not module_name:
+        raise ModelError(f"'train' must be a dotted class path like sklearn.linear_model.LogisticRegression, got {path!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(f"cannot import {module_name!r} for train: {path!r} ({exc})") from None
+    cls = getattr(module, cls_name, None)
+    if cls is None:
+        raise ModelError(f"module {module_name!r} has no class {cls_name!r} (train: {path!r})")
+    return cls
+
+
+def fit_estimator(spec: dict, X, y):
+    cls = import_estimator(spec["train"])
+    try:
+        est = cls(**spec["params"])
+    except TypeError as exc:
+        raise ModelError(f"bad params for {spec['train']}: {exc}") from None
+    t0 = time.perf_counter()
+    try:
+        est.fit(X, y)
+    except Exception as exc:
+        raise ModelError(f"training {spec['train']} failed: {type(exc).__name__}: {exc}") from None
+    return est, time.perf_counter() - t0
+
+
+def export_onnx(est, n_features: int, path: Path) -> Path:
+    """Convert a fitted scikit-learn estimator to ONNX (float32 input, plain tensors)."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    options = {}
+    if hasattr(est, "predict_proba"):
+        options = {id(est): {"zipmap": False}}
+    try:
+        onx = convert_sklearn(
+            est, initial_types=[("input", FloatTensorType([None, n_features]))],
+            options=options, target_opset={"": 17, "ai.onnx.ml": 3},
+        )
+    except Exception as exc:
+        raise ModelError(f"cannot export {type(est).__name__} to ONNX: {type(exc).__name__}: {exc}") from None
+    classes = getattr(est, "classes_", None)
+    if classes is not None:
+        meta = onx.metadata_props.add()
+        meta.key, meta.value = "classes", ",".join(map(str, classes))
+    path.write_bytes(onx.SerializeToString())
+    return path
+
+
+def new_result(spec: dict) -> dict:
+    return {
+        "name": spec["name"],
+        "role": "baseline" if spec["baseline"] else "candidate",
+        "status": "ok",
+        "error": None,
+        "source": spec["model"] or f"train: {spec['train']}",
+        "model": None,
+    }
+
+
+def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
+    spec = cand.spec
+    if spec["model"]:
+        cand.model_path = spec["model"]
+        cand.model_format = spec["format"]
+        if spec["model"].lower().endswith((".pkl", ".pickle", ".joblib")):
+            from benchharness.adapters.sklearn import PICKLE_WARNING
+
+            ctx.progress(f"[{cand.name}] warning: " + PICKLE_WARNING.format(path=spec["model"]))
+        return
+    ds = ctx.dataset
+    if ds is None:
+        raise ModelError(f"'train: {spec['train']}' needs a data section to train on")
+    X = ds.X_train.to_numpy() if spec["export"] == "onnx" else ds.X_train
+    if spec["export"] == "onnx" and X.dtype.kind not in "fiub":
+        raise ModelError("export: onnx needs numeric features; the data has non-numeric columns")
+    ctx.progress(f"[{cand.name}] training {spec['train']}")
+    est, fit_s = fit_estimator(spec, X, ds.y_train)
+    cand.trained_model = est
+    cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4)}
+    import joblib
+
+    stem = ctx.work_dir / _safe(cand.name)
+    if spec["export"] == "onnx":
+        cand.model_path = str(export_onnx(est, X.shape[1], stem.with_suffix(".onnx")))
+        cand.original_of = cand.name
+    else:
+        # our own object, written and read by this run only: joblib is safe here
+        joblib.dump(est, stem.with_suffix(".joblib"))
+        cand.model_path = str(stem.with_suffix(".joblib"))
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def resolve_candidates_stage(ctx: RunContext) -> None:
+    for spec in ctx.suite["candidates"]:
+        cand = CandidateRun(spec=spec, result=new_result(spec))
+        ctx.candidates.append(cand)
+        ctx.results["candidates"].append(cand.result)
+        try:
+            resolve_candidate(ctx, cand)
+        except UserError as exc:
+            cand.fail(str(exc))
+            ctx.progress(f"[{cand.name}] FAILED: {exc}")
