@@ -65,8 +65,10 @@ class CandidateRun:
         return self.result.get("status") == "ok"
 
     def fail(self, message: str) -> None:
+        """Mark the candidate failed with a one-line error (the first line of `message`)."""
+        lines = [ln.strip() for ln in str(message).splitlines() if ln.strip()]
         self.result["status"] = "failed"
-        self.result["error"] = message
+        self.result["error"] = lines[0] if lines else "failed (no message)"
 
 
 @dataclass

@@ -1,0 +1,33 @@
+"""Shared fixtures: small real datasets and models trained in the test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:  # so `module:attr` test models import in child processes too
+    sys.path.insert(0, str(TESTS_DIR))
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(return_X_y=True, as_frame=True)
+
+
+@pytest.fixture(scope="session")
+def fitted_forest(cancer):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = cancer
+    return RandomForestClassifier(n_estimators=20, max_depth=5, random_state=0).fit(X.to_numpy(), y)
+
+
+def write_suite(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path

@@ -1,0 +1,74 @@
+import pytest
+
+from benchharness.config import load_suite, parse_suite
+from benchharness.errors import SuiteError
+
+MINIMAL = {"name": "s", "data": {"source": "sklearn:iris"}, "candidates": [{"name": "a", "train": "sklearn.dummy.DummyClassifier"}]}
+
+
+def parse(raw, tmp_path):
+    return parse_suite(raw, tmp_path)
+
+
+def test_defaults_are_filled(tmp_path):
+    suite = parse(MINIMAL, tmp_path)
+    assert suite["data"]["split"]["test_size"] == 0.25
+    assert suite["batch"]["batch_sizes"] == [1, 64, 1024]
+    assert suite["candidates"][0]["params"] == {}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"nmae": "x"}, "unknown key 'nmae'; allowed: name"),
+        ({"batch": {"batch_sizes": [0, 64]}}, "'batch.batch_sizes' must be a non-empty list of positive integers, got [0, 64]"),
+        ({"batch": {"batch_size": [1]}}, "unknown key 'batch.batch_size'"),
+        ({"realtime": {"duration_s": "long"}}, "'realtime.duration_s' must be an integer or a number, got 'long'"),
+        ({"data": {"source": "sklearn:iris", "split": {"test_size": 1.5}}}, "'data.split.test_size' must be a number between 0 and 1"),
+        ({"candidates": [{"name": "a"}]}, "must have exactly one of 'model' or 'train'"),
+        ({"candidates": [{"train": "x.Y"}]}, "missing required key 'candidates[0].name'"),
+        ({"candidates": []}, "at least one candidate"),
+        ({"candidates": [{"name": "a", "model": "m.onnx", "export": "onnx"}]}, "'export' needs 'train'"),
+        ({"candidates": [{"name": "a", "train": "x.Y", "export": "tflite"}]}, "must be one of onnx, got 'tflite'"),
+    ],
+)
+def test_errors_name_key_value_and_allowed(tmp_path, change, message):
+    raw = {**MINIMAL, **change}
+    with pytest.raises(SuiteError) as err:
+        parse(raw, tmp_path)
+    assert message in str(err.value)
+
+
+def test_duplicate_names_rejected(tmp_path):
+    raw = {**MINIMAL, "candidates": [{"name": "a", "train": "x.Y"}, {"name": "a", "train": "x.Z"}]}
+    with pytest.raises(SuiteError, match=r"unique, got \['a'\]"):
+        parse(raw, tmp_path)
+
+
+def test_paths_are_relative_to_the_suite_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    suite_file = tmp_path / "sub" / "s.yaml"
+    suite_file.write_text(
+        "name: s\ndata: {source: data.csv}\ncandidates:\n  - {name: m, model: models/m.onnx}\n"
+        "  - {name: c, model: 'models_for_tests:always_one'}\n"
+    )
+    suite = load_suite(suite_file)
+    assert suite["data"]["source"] == str((tmp_path / "sub" / "data.csv").resolve())
+    assert suite["candidates"][0]["model"] == str((tmp_path / "sub" / "models" / "m.onnx").resolve())
+    assert suite["candidates"][1]["model"] == "models_for_tests:always_one"
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("name: s\ncandidates: [\n  {name: a\n")
+    with pytest.raises(SuiteError, match="not valid YAML at line"):
+        load_suite(f)
+
+
+def test_quick_shortens_windows(tmp_path):
+    assert parse_suite(MINIMAL, tmp_path, quick=True)["realtime"]["duration_s"] < 5
+
+
+def test_missing_suite_file(tmp_path):
+    with pytest.raises(SuiteError, match="suite file not found"):
+        load_suite(tmp_path / "nope.yaml")
