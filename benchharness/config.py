@@ -113,9 +113,35 @@ BATCH = {
     "warmup_count": Field(int, 2, non_negative),
 }
 
+def window_size(v) -> str | None:
+    """A time window: a calendar period or a positive number of rows."""
+    ok = v in ("day", "week", "month") if isinstance(v, str) else v > 0
+    return None if ok else "day, week, month or a positive number of rows"
+
+
+def baseline_names(v) -> str | None:
+    from benchharness.quality.baselines import ALL_BASELINES
+
+    return None if all(b in ALL_BASELINES for b in v) else "a list drawn from " + ", ".join(ALL_BASELINES)
+
+
+BOOTSTRAP = {
+    "resamples": Field(int, 1000, positive),
+    "seed": Field(int, 0),
+    "confidence": Field(NUM, 0.95, fraction),
+}
+
 QUALITY = {
     "task": Field(str, "auto", one_of("auto", "binary", "multiclass", "regression")),
-    "primary_metric": Field(str),
+    "primary_metric": Field(str),  # checked against the task once it is known
+    "baselines": Field(list, None, baseline_names),  # automatic baselines; default: all for the task
+    "bootstrap": Field(dict, None, section=BOOTSTRAP),
+    "subgroups": Field(list, []),  # columns to slice the test metrics by
+    "min_group_rows": Field(int, 30, positive),  # fewer rows: shown, marked, never the worst
+    "bins": Field(int, 4, lambda v: None if v >= 2 else "an integer >= 2"),  # quantile bins
+    "window": Field((str, int), None, window_size),  # time windows over the test span
+    "production_window": Field((str, int), None, window_size),  # the window production is judged on
+    "overfit_gap": Field(NUM, 0.1, positive),  # relative drop train -> test that flags overfitting
 }
 
 SUITE = {
@@ -132,6 +158,7 @@ SUITE = {
 QUICK = {
     "realtime": {"duration_s": 1.0, "warmup_count": 10, "warmup_s": 0.1},
     "batch": {"duration_s": 0.3, "batch_sizes": [1, 256]},
+    "quality": {"bootstrap": {"resamples": 200}},
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from benchharness.quality.display import metric_cell, quality_table
+
 
 def _fmt(value, digits: int = 3) -> str:
     if value is None:
@@ -16,7 +18,6 @@ def _fmt(value, digits: int = 3) -> str:
 def candidate_row(c: dict) -> list[str]:
     q = c.get("quality") or {}
     metric = q.get("primary_metric")
-    test = (q.get("test") or {}).get(metric)
     rt = (c.get("realtime") or {}).get("closed_loop") or {}
     batch = c.get("batch") or []
     best = max(batch, key=lambda b: b.get("rows_per_s") or 0, default=None)
@@ -25,7 +26,7 @@ def candidate_row(c: dict) -> list[str]:
     return [
         c.get("name", "?"),
         status if status == "ok" else "FAILED",
-        f"{metric} {_fmt(test)}" if metric else "-",
+        f"{metric} {metric_cell(q)}" if metric else "-",
         _fmt(rt.get("p50_ms")),
         _fmt(rt.get("p99_ms")),
         best_txt,
@@ -49,5 +50,8 @@ def summary_text(results: dict, run_dir: str) -> str:
     for c in cands:
         if c.get("status") != "ok":
             parts.append(f"  {c.get('name')}: {c.get('error')}")
+    quality = quality_table(results)
+    if quality:
+        parts.append(quality)
     parts.append(f"results: {run_dir}/results.json (and results.csv)")
     return "\n".join(parts)

@@ -1,0 +1,216 @@
+"""The quality stages of a run.
+
+    BEFORE        baselines_stage   task, settings, class balance, automatic baselines scored
+    PER_CANDIDATE quality_stage     the candidate's quality section
+    AFTER         compare_stage     best baseline (automatic or declared), paired delta, verdict
+                  parity_stage      an export against its original
+
+Per-row predictions travel between them on ctx.extras (never saved): the paired bootstrap
+needs the best baseline's rows next to each candidate's.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from benchharness.context import CandidateRun, RunContext
+from benchharness.errors import SuiteError, UserError
+from benchharness.quality.baselines import default_baselines, fit_baseline
+from benchharness.quality.bootstrap import BootstrapPlan
+from benchharness.quality.compare import pick_best, versus_baseline
+from benchharness.quality.evaluate import QualitySettings, class_balance, evaluate
+from benchharness.quality.metrics import ScoredRows, metric_names
+from benchharness.quality.parity import parity
+from benchharness.quality.task import DEFAULT_PRIMARY, detect_task, is_classification
+
+SETTINGS = "quality_settings"
+
+
+def build_settings(suite: dict, y_train: pd.Series) -> QualitySettings:
+    """The suite's quality section resolved against the data: task detected, metric checked."""
+    q = suite["quality"]
+    task = detect_task(y_train, q["task"])
+    metric = q["primary_metric"] or DEFAULT_PRIMARY[task]
+    if metric not in metric_names(task):
+        raise SuiteError(f"'quality.primary_metric' must be one of {', '.join(metric_names(task))} "
+                         f"for a {task} task, got {metric!r}")
+    b = q["bootstrap"]
+    return QualitySettings(
+        task=task, primary_metric=metric,
+        plan=BootstrapPlan(b["resamples"], b["seed"], b["confidence"]),
+        subgroups=list(q["subgroups"]), min_group_rows=q["min_group_rows"], bins=q["bins"],
+        window=q["window"], production_window=q["production_window"], overfit_gap=q["overfit_gap"],
+    )
+
+
+def _settings(ctx: RunContext) -> QualitySettings:
+    if SETTINGS not in ctx.extras:
+        ctx.extras[SETTINGS] = build_settings(ctx.suite, ctx.dataset.y_train)
+    return ctx.extras[SETTINGS]
+
+
+def _times(ctx: RunContext, meta: pd.DataFrame | None) -> pd.Series | None:
+    col = ctx.suite["data"]["time_column"]
+    return meta[col] if col and meta is not None and col in meta.columns else None
+
+
+def align_labels(values, like: np.ndarray) -> np.ndarray:
+    """Predicted labels in the target's dtype (ONNX returns int64 or strings for int targets)."""
+    values = np.asarray(values)
+    if values.dtype.kind == like.dtype.kind or values.dtype.kind == "f" and like.dtype.kind == "f":
+        return values
+    try:
+        return values.astype(like.dtype)
+    except (TypeError, ValueError):
+        return values.astype(str)
+
+
+def rows_for(task: str, y_true: pd.Series, pred, proba, classes, why_no_proba: str | None = None) -> ScoredRows:
+    y = np.asarray(y_true)
+    if is_classification(task):
+        pred = align_labels(pred, y)
+        classes = None if classes is None else align_labels(classes, y)
+        if pred.dtype.kind in "OUS" and y.dtype.kind not in "OUS":
+            y = y.astype(str)  # predictions could not take the target's dtype: compare as text
+    rows = ScoredRows(task, y, np.asarray(pred), proba, classes)
+    if why_no_proba:
+        rows.proba_missing = why_no_proba
+    return rows
+
+
+def baselines_stage(ctx: RunContext) -> None:
+    """Fit and score the automatic baselines; record the task, settings and class balance."""
+    ds = ctx.dataset
+    if ds is None:
+        return
+    s = _settings(ctx)
+    q = ctx.suite["quality"]
+    ctx.results["quality"] = {
+        "task": s.task, "primary_metric": s.primary_metric, "higher_is_better": s.higher_is_better,
+        "bootstrap": {"resamples": s.plan.n_resamples, "seed": s.plan.seed, "confidence": s.plan.confidence},
+        "best_baseline": None,
+    }
+    if is_classification(s.task):
+        ctx.results["quality"]["class_balance"] = class_balance(ds.y_train, ds.y_test, ctx.suite["data"]["resampled"])
+        warning = ctx.results["quality"]["class_balance"]["warning"]
+        if warning:
+            ctx.progress(f"quality: warning: {warning}")
+    times_train, times_test = _times(ctx, ds.meta_train), _times(ctx, ds.meta_test)
+    names = q["baselines"] if q["baselines"] is not None else default_baselines(s.task, times_train is not None)
+    period = s.production_window or s.window or "month"
+    entries = []
+    classes = np.unique(ds.y_train.dropna())
+    started = time.perf_counter()
+    for name in names:
+        entry = {"name": name, "role": "baseline", "kind": "automatic", "status": "ok", "error": None}
+        try:
+            fitted = fit_baseline(name, s.task, ds.X_train, ds.y_train, times_train, period, s.plan.seed)
+            entry["description"] = fitted.description
+            model = fitted.model
+            inputs = {"train": times_train, "test": times_test} if fitted.uses == "time" else \
+                {"train": ds.X_train, "test": ds.X_test}
+            has_proba = is_classification(s.task) and hasattr(model, "predict_proba")
+            split_rows = {
+                split: rows_for(s.task, y, model.predict(inputs[split]),
+                                model.predict_proba(inputs[split]) if has_proba else None, classes)
+                for split, y in (("train", ds.y_train), ("test", ds.y_test))
+            }
+            entry["quality"] = evaluate(split_rows["test"], split_rows["train"], s, ds.meta_test, times_test)
+            ctx.extras[("quality_rows", "baseline", name)] = split_rows["test"]
+        except (UserError, ValueError) as exc:
+            entry.update(status="failed", error=str(exc).splitlines()[0])
+            ctx.progress(f"quality: baseline {name} unavailable: {entry['error']}")
+        entries.append(entry)
+    ctx.results["baselines"] = entries
+    ok = sum(e["status"] == "ok" for e in entries)
+    ctx.progress(f"quality: {s.task}, primary metric {s.primary_metric}; {ok} baselines scored "
+                 f"in {time.perf_counter() - started:.1f} s")
+
+
+def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
+    """The candidate's quality section: metrics on test and train, intervals, slices."""
+    ds = ctx.dataset
+    if ds is None or "test" not in cand.predictions:
+        return
+    s = _settings(ctx)
+    p = cand.predictions
+    classes = p.get("classes")
+    if classes is None and "proba_test" in p:
+        classes = np.unique(ds.y_train.dropna())  # sklearn's convention: proba columns in sorted order
+    test = rows_for(s.task, ds.y_test, p["test"], p.get("proba_test"), classes)
+    train = rows_for(s.task, ds.y_train, p["train"], p.get("proba_train"), classes) if "train" in p else None
+    cand.result["quality"] = evaluate(test, train, s, ds.meta_test, _times(ctx, ds.meta_test))
+    ctx.extras[("quality_rows", "candidate", cand.name)] = test
+
+
+def _declared(ctx: RunContext) -> list[CandidateRun]:
+    return [c for c in ctx.candidates if c.spec.get("baseline") and c.ok and c.result.get("quality")]
+
+
+def compare_stage(ctx: RunContext) -> None:
+    """Pick the best baseline (automatic or declared) and judge every candidate against it."""
+    if "quality" not in ctx.results or ctx.dataset is None:
+        return
+    s = _settings(ctx)
+    metric = s.primary_metric
+    pool: dict[str, tuple[str, dict, ScoredRows]] = {}
+    for e in ctx.results.get("baselines", []):
+        rows = ctx.extras.get(("quality_rows", "baseline", e["name"]))
+        if e["status"] == "ok" and rows is not None:
+            pool[e["name"]] = ("automatic", e["quality"], rows)
+    for c in _declared(ctx):
+        rows = ctx.extras.get(("quality_rows", "candidate", c.name))
+        if rows is not None:
+            pool[c.name] = ("declared", c.result["quality"], rows)
+    best = pick_best({k: v[1]["test"].get(metric) for k, v in pool.items()}, metric)
+    if best is None:
+        ctx.progress(f"quality: no baseline has a {metric} value: candidates cannot be judged against one")
+        return
+    kind, best_q, best_rows = pool[best]
+    ctx.results["quality"]["best_baseline"] = {"name": best, "kind": kind, "metric": metric,
+                                               "value": best_q["test"][metric], "ci": best_q["ci"].get(metric)}
+    for cand in ctx.candidates:
+        rows = ctx.extras.get(("quality_rows", "candidate", cand.name))
+        if cand.spec.get("baseline") or not cand.ok or rows is None:
+            continue
+        q = cand.result["quality"]
+        vs = versus_baseline(cand.name, rows, q["test"].get(metric), best, best_rows,
+                             best_q["test"][metric], metric, s.plan)
+        q["delta_vs_best_baseline"] = {k: vs.get(k) for k in ("baseline", "metric", "delta", "ci", "reason")
+                                       if k in vs}
+        q["normalised_gain"] = vs["normalised_gain"]
+        q["beats_baseline"] = vs["beats_baseline"]
+        q["baseline_statement"] = vs["statement"]
+        ctx.progress(f"quality: {vs['statement']}")
+
+
+def _original_predictions(ctx: RunContext, cand: CandidateRun) -> tuple[str, dict] | None:
+    if cand.original_of == cand.name:
+        est = cand.trained_model  # our own estimator, trained in this run: safe to call here
+        if est is None:
+            return None
+        X = ctx.dataset.X_test.to_numpy()
+        preds = {"test": est.predict(X)}
+        if hasattr(est, "predict_proba"):
+            preds["proba_test"] = est.predict_proba(X)
+        return f"{type(est).__name__} trained in this run, before export", preds
+    other = next((c for c in ctx.candidates if c.name == cand.original_of and c.ok), None)
+    return None if other is None else (other.name, other.predictions)
+
+
+def parity_stage(ctx: RunContext) -> None:
+    """Label agreement and the largest probability difference between an export and its original."""
+    if ctx.dataset is None:
+        return
+    task = _settings(ctx).task
+    for cand in ctx.candidates:
+        if not cand.original_of or not cand.ok or "test" not in cand.predictions:
+            continue
+        original = _original_predictions(ctx, cand)
+        if original is None:
+            cand.result["parity"] = {"unavailable": f"the original {cand.original_of!r} has no predictions"}
+            continue
+        cand.result["parity"] = {"original": original[0], **parity(task, original[1], cand.predictions)}
