@@ -53,7 +53,8 @@ def _production(q: dict) -> str:
     if p.get("typical") is None:
         return "-"
     worst = (p.get("worst") or {}).get("value")
-    return f"{_num(p['typical'])} typ / {_num(worst)} worst per {p['window']}"
+    window = f"{p['window']} rows" if isinstance(p["window"], int) else p["window"]
+    return f"{_num(p['typical'])} typ / {_num(worst)} worst per {window}"
 
 
 def _row(entry: dict, role: str) -> list[str]:

@@ -64,6 +64,8 @@ def subgroup_keys(values: pd.Series, bins: int) -> pd.Series:
     if numeric and values.nunique() > bins:
         cut = pd.qcut(values, q=bins, duplicates="drop")
         return cut.astype(str).where(values.notna(), "missing")
+    if numeric:  # a few distinct numbers (e.g. an encoded flag): short labels, not 17 digits
+        return values.map(lambda v: "missing" if pd.isna(v) else f"{v:.4g}")
     return values.astype(object).where(values.notna(), "missing").astype(str)
 
 
@@ -101,6 +103,10 @@ def windows(rows: ScoredRows, times: pd.Series | None, window: str | int, metric
         return {"unavailable": f"window {window!r} needs 'data.time_column', got none"}
     keys = period_keys(times, window, rows.n)
     table = _slice_table(rows, keys, metric, min_rows, overall)
+    if isinstance(window, int):  # chunk k holds the rows k*window .. in time order
+        for entry in table:
+            k = int(entry["group"])
+            entry["group"] = f"rows {k * window}-{min((k + 1) * window, rows.n) - 1}"
     if times is not None:
         t = pd.to_datetime(times).reset_index(drop=True)
         for entry, key in zip(table, sorted(keys.dropna().unique()), strict=True):
