@@ -72,3 +72,15 @@ def test_empty_split_and_wrong_probability_shape():
     y = np.array([0, 1, 1, 0])
     wrong = ScoredRows("binary", y, y, np.ones((4, 3)) / 3, np.array([0, 1]))
     assert "expected (4, 2)" in score_rows(wrong)[1]["log_loss"]
+
+
+def test_runtime_label_types_are_aligned_to_the_target():
+    """ONNX returns int64 labels and string class names for an int target; NaN stays NaN."""
+    from benchharness.quality.stage import rows_for
+
+    y = pd.Series(np.array([0, 1, 1, 0], dtype=np.int32))
+    rows = rows_for("binary", y, np.array([0, 1, 1, 1], dtype=np.int64), np.full((4, 2), 0.5), np.array(["0", "1"]))
+    values, unavailable = score_rows(rows)
+    assert values["accuracy"] == 0.75 and values["roc_auc"] == 0.5 and unavailable == {}
+    nan_rows = rows_for("binary", y, np.array([0.0, 1.0, np.nan, 0.0]), None, None)
+    assert score_rows(nan_rows)[1]["accuracy"] == "predictions contain 1 NaN values of 4"

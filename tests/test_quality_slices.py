@@ -34,6 +34,8 @@ def test_numeric_subgroups_are_cut_into_quantile_bins():
     assert out["binned"] is True
     values = [g["value"] for g in out["groups"]]
     assert [g["rows"] for g in out["groups"]] == [4, 4, 4]
+    # quantiles of the 12 ages at 1/3 and 2/3: 23 + 2/3 * 7 and 33 + 1/3 * 7
+    assert [g["group"] for g in out["groups"]] == ["[20, 27.67]", "(27.67, 35.33]", "(35.33, 43]"]
     assert values == [1.0, 0.5, 0.25]  # rows 0-3: 4/4, rows 4-7: 2/4, rows 8-11: 1/4
 
 

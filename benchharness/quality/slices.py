@@ -35,7 +35,7 @@ def _worse(metric: str, a: float, b: float) -> bool:
 def _slice_table(rows: ScoredRows, keys: pd.Series, metric: str, min_rows: int, overall: float | None) -> list[dict]:
     table = []
     keys = keys.reset_index(drop=True)
-    for key in sorted(keys.dropna().unique()):
+    for key in _in_order(keys):
         idx = np.flatnonzero((keys == key).to_numpy())
         value, reason = score_metric(METRICS[metric], rows.subset(idx))
         entry = {"group": str(key), "rows": len(idx), "value": value, "reliable": len(idx) >= min_rows}
@@ -46,6 +46,14 @@ def _slice_table(rows: ScoredRows, keys: pd.Series, metric: str, min_rows: int, 
             entry["note"] = f"only {len(idx)} rows (< {min_rows}): too few to judge"
         table.append(entry)
     return table
+
+
+def _in_order(keys: pd.Series) -> list:
+    """Bins in their numeric order, anything else sorted."""
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        present = set(keys.dropna().unique())
+        return [c for c in keys.cat.categories if c in present]
+    return sorted(keys.dropna().unique())
 
 
 def _worst(table: list[dict], metric: str) -> dict | None:
@@ -62,8 +70,10 @@ def subgroup_keys(values: pd.Series, bins: int) -> pd.Series:
     values = values.reset_index(drop=True)
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and values.nunique() > bins:
-        cut = pd.qcut(values, q=bins, duplicates="drop")
-        return cut.astype(str).where(values.notna(), "missing")
+        edges = np.unique(np.quantile(values.dropna(), np.linspace(0, 1, bins + 1)))
+        labels = [f"{'[' if i == 0 else '('}{lo:.4g}, {hi:.4g}]" for i, (lo, hi) in enumerate(zip(edges, edges[1:]))]
+        cut = pd.cut(values, edges, labels=labels, include_lowest=True)
+        return cut.cat.add_categories(["missing"]).fillna("missing")
     if numeric:  # a few distinct numbers (e.g. an encoded flag): short labels, not 17 digits
         return values.map(lambda v: "missing" if pd.isna(v) else f"{v:.4g}")
     return values.astype(object).where(values.notna(), "missing").astype(str)
@@ -109,7 +119,7 @@ def windows(rows: ScoredRows, times: pd.Series | None, window: str | int, metric
             entry["group"] = f"rows {k * window}-{min((k + 1) * window, rows.n) - 1}"
     if times is not None:
         t = pd.to_datetime(times).reset_index(drop=True)
-        for entry, key in zip(table, sorted(keys.dropna().unique()), strict=True):
+        for entry, key in zip(table, _in_order(keys), strict=True):
             span = t[(keys == key).to_numpy()]
             entry["start"], entry["end"] = str(span.min()), str(span.max())
     return {"window": window, "metric": metric, "windows": table, "worst": _worst(table, metric),

@@ -60,8 +60,10 @@ def _times(ctx: RunContext, meta: pd.DataFrame | None) -> pd.Series | None:
 def align_labels(values, like: np.ndarray) -> np.ndarray:
     """Predicted labels in the target's dtype (ONNX returns int64 or strings for int targets)."""
     values = np.asarray(values)
-    if values.dtype.kind == like.dtype.kind or values.dtype.kind == "f" and like.dtype.kind == "f":
+    if values.dtype.kind == like.dtype.kind:
         return values
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return values  # NaN has no integer form: keep it visible to the NaN check
     try:
         return values.astype(like.dtype)
     except (TypeError, ValueError):
@@ -75,6 +77,7 @@ def rows_for(task: str, y_true: pd.Series, pred, proba, classes, why_no_proba: s
         classes = None if classes is None else align_labels(classes, y)
         if pred.dtype.kind in "OUS" and y.dtype.kind not in "OUS":
             y = y.astype(str)  # predictions could not take the target's dtype: compare as text
+            classes = None if classes is None else classes.astype(str)
     rows = ScoredRows(task, y, np.asarray(pred), proba, classes)
     if why_no_proba:
         rows.proba_missing = why_no_proba
@@ -87,6 +90,7 @@ def baselines_stage(ctx: RunContext) -> None:
     if ds is None:
         return
     s = _settings(ctx)
+    ds.task = s.task  # for the stages after this one
     q = ctx.suite["quality"]
     ctx.results["quality"] = {
         "task": s.task, "primary_metric": s.primary_metric, "higher_is_better": s.higher_is_better,
