@@ -88,3 +88,12 @@ def test_undefined_resamples_are_skipped_not_fatal():
     ci, missing = confidence_intervals(rows, ["roc_auc"], BootstrapPlan(200, seed=0))
     assert missing == {}
     assert 0.0 <= ci["roc_auc"][0] <= ci["roc_auc"][1] <= 1.0
+
+
+def test_large_splits_get_fewer_resamples_never_under_the_floor(monkeypatch):
+    plan = BootstrapPlan(1000)
+    assert plan.resamples_for(1000) == 1000
+    assert plan.resamples_for(100_000) == 500  # CELL_BUDGET 50M cells / 100k rows
+    assert plan.resamples_for(10_000_000) == bootstrap.MIN_RESAMPLES
+    monkeypatch.setattr(bootstrap, "CELL_BUDGET", 300 * 50)
+    assert sum(len(W) for W in plan.counts(50)) == 300

@@ -19,6 +19,10 @@ from benchharness.quality.metrics import METRICS, ScoredRows, score_metric
 
 #: cells of the (resamples x rows) count matrix evaluated at once: bounds memory
 CHUNK_CELLS = 2_000_000
+#: cells of all resamples of one model: above it, fewer resamples (never under MIN_RESAMPLES),
+#: so a 100k-row test split costs seconds, not minutes; the count used is recorded
+CELL_BUDGET = 50_000_000
+MIN_RESAMPLES = 200
 
 
 @dataclass(frozen=True)
@@ -27,13 +31,19 @@ class BootstrapPlan:
     seed: int = 0
     confidence: float = 0.95
 
+    def resamples_for(self, n_rows: int) -> int:
+        """The resample count used for a split of n_rows (capped by CELL_BUDGET)."""
+        affordable = max(MIN_RESAMPLES, CELL_BUDGET // max(n_rows, 1))
+        return min(self.n_resamples, affordable)
+
     def counts(self, n_rows: int) -> Iterator[np.ndarray]:
         """Count matrices W[b, n_rows], chunk by chunk; the same sequence for a given seed."""
         rng = np.random.default_rng(self.seed)
         per_chunk = max(1, CHUNK_CELLS // max(n_rows, 1))
+        total = self.resamples_for(n_rows)
         done = 0
-        while done < self.n_resamples:
-            b = min(per_chunk, self.n_resamples - done)
+        while done < total:
+            b = min(per_chunk, total - done)
             drawn = rng.integers(0, n_rows, size=(b, n_rows))
             flat = (drawn + np.arange(b)[:, None] * n_rows).ravel()
             yield np.bincount(flat, minlength=b * n_rows).reshape(b, n_rows).astype(float)

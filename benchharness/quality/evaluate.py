@@ -56,11 +56,16 @@ def evaluate(
     meta_test: pd.DataFrame | None = None,
     times_test: pd.Series | None = None,
     train_missing: str = "no predictions on the train split",
+    interval_metrics: list[str] | None = None,
 ) -> dict:
-    """The `quality` section of one model (see the README's results.json part)."""
+    """The `quality` section of one model (see the README's results.json part).
+
+    Intervals are computed for `interval_metrics` (default: every available test metric).
+    """
     metric = settings.primary_metric
     values, unavailable = score_rows(test)
-    intervals, no_interval = confidence_intervals(test, list(values), settings.plan)
+    wanted = [m for m in values if interval_metrics is None or m in interval_metrics]
+    intervals, no_interval = confidence_intervals(test, wanted, settings.plan)
     if train is not None:
         train_values, train_unavailable = score_rows(train)
     else:
@@ -75,7 +80,7 @@ def evaluate(
         "train": train_values,
         "ci": intervals,
         "confidence": settings.plan.confidence,
-        "bootstrap_resamples": settings.plan.n_resamples,
+        "bootstrap_resamples": settings.plan.resamples_for(test.n),
         "gap": {m: train_values[m] - values[m] for m in shared},
         "overfit": overfit_check(metric, train_values.get(metric), values.get(metric), settings.overfit_gap),
         "unavailable": unavailable,
