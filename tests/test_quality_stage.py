@@ -170,3 +170,17 @@ batch: {batch_sizes: [8], duration_s: 0.05, warmup_count: 1}
     test_months = sorted({str(t.to_period("M")) for t in f["when"].iloc[360:]})  # the last 120 rows
     assert [w["group"] for w in ridge["windows"]["windows"]] == test_months
     assert "ridge beats the baseline last_period_median" in res.output
+
+
+def test_a_baseline_that_cannot_fit_is_recorded_and_the_others_run(tmp_path):
+    frame = _frame()
+    frame["x1"] = np.where(frame["x1"] > 0, "high", "low")  # text features only
+    frame["x2"] = np.where(frame["x2"] > 0, "up", "down")
+    frame["x3"] = np.where(frame["x3"] > 0.5, "a", "b")
+    ctx, messages = _context(tmp_path, frame, {"baselines": ["one_feature", "logistic"]},
+                             [{"name": "a", "train": "x"}])
+    stage.baselines_stage(ctx)
+    one, logistic = ctx.results["baselines"]
+    assert one["status"] == "failed" and "no numeric feature" in one["error"]
+    assert logistic["status"] == "ok" and logistic["quality"]["test"]["accuracy"] > 0.6
+    assert any("baseline one_feature unavailable" in m for m in messages)

@@ -93,6 +93,7 @@ class LastPeriodMedian(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X) -> np.ndarray:
+        """One value for every row of X (the features are not used)."""
         return np.full(len(X), self.value_)
 
 
@@ -101,7 +102,6 @@ class FittedBaseline:
     name: str
     model: object
     description: str
-    uses: str = "features"  # "features" or "time": what `predict` is given
 
 
 def _build(name: str, task: str, seed: int) -> tuple[object, str]:
@@ -139,7 +139,7 @@ def fit_baseline(
         if times_train is None:
             raise DataError("baseline 'last_period_median' needs 'data.time_column', got none")
         model = LastPeriodMedian(period).fit(times_train, y_train)
-        return FittedBaseline(name, model, f"median of the last {period} of train ({model.last_period_})", "time")
+        return FittedBaseline(name, model, f"median of the last {period} of train ({model.last_period_})")
     model, description = _build(name, task, seed)
     if isinstance(model, Pipeline):
         model.set_params(prep=_preprocess(X_train))

@@ -90,17 +90,26 @@ def evaluate(
     }
     overall = values.get(metric)
     if settings.subgroups:
-        section["subgroups"] = slices.subgroups(test, meta_test, settings.subgroups, metric,
-                                                settings.min_group_rows, settings.bins, overall)
+        section["subgroups"] = _guard(slices.subgroups, test, meta_test, settings.subgroups, metric,
+                                      settings.min_group_rows, settings.bins, overall)
     if settings.window is not None:
-        section["windows"] = slices.windows(test, times_test, settings.window, metric,
-                                            settings.min_group_rows, overall)
+        section["windows"] = _guard(slices.windows, test, times_test, settings.window, metric,
+                                    settings.min_group_rows, overall)
     production = settings.production_window or settings.window
     if production is not None:
         by_window = (section["windows"] if production == settings.window else
-                     slices.windows(test, times_test, production, metric, settings.min_group_rows, overall))
+                     _guard(slices.windows, test, times_test, production, metric, settings.min_group_rows, overall))
         section["production"] = slices.production_headline(by_window, overall)
     return section
+
+
+def _guard(slicer, *args) -> dict:
+    """Slices read user columns (dates that do not parse, odd types): a column that cannot be
+    sliced is recorded as unavailable, and the candidate's other figures stand."""
+    try:
+        return slicer(*args)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        return {"unavailable": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
 
 
 def class_balance(y_train, y_test, resampled: bool, tolerance: float = 0.05) -> dict:

@@ -114,8 +114,7 @@ def baselines_stage(ctx: RunContext) -> None:
             fitted = fit_baseline(name, s.task, ds.X_train, ds.y_train, times_train, period, s.plan.seed)
             entry["description"] = fitted.description
             model = fitted.model
-            inputs = {"train": times_train, "test": times_test} if fitted.uses == "time" else \
-                {"train": ds.X_train, "test": ds.X_test}
+            inputs = {"train": ds.X_train, "test": ds.X_test}
             has_proba = is_classification(s.task) and hasattr(model, "predict_proba")
             split_rows = {
                 split: rows_for(s.task, y, model.predict(inputs[split]),
@@ -127,8 +126,11 @@ def baselines_stage(ctx: RunContext) -> None:
             entry["quality"] = evaluate(split_rows["test"], split_rows["train"], s, ds.meta_test, times_test,
                                         interval_metrics=[s.primary_metric])
             ctx.extras[("quality_rows", "baseline", name)] = split_rows["test"]
-        except (UserError, ValueError) as exc:
-            entry.update(status="failed", error=str(exc).splitlines()[0])
+        except UserError as exc:
+            entry.update(status="failed", error=str(exc))
+        except Exception as exc:  # a baseline that cannot fit this data must not stop the run
+            entry.update(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        if entry["error"]:
             ctx.progress(f"quality: baseline {name} unavailable: {entry['error']}")
         entries.append(entry)
     ctx.results["baselines"] = entries
@@ -149,8 +151,9 @@ def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
     s = _settings(ctx)
     p = cand.predictions
     classes = p.get("classes")
-    if classes is None and "proba_test" in p:
-        classes = np.unique(ds.y_train.dropna())  # sklearn's convention: proba columns in sorted order
+    if classes is None and is_classification(s.task):
+        # sklearn's convention: proba columns in sorted order; the greater class is positive
+        classes = np.unique(ds.y_train.dropna())
     test = rows_for(s.task, ds.y_test, p["test"], p.get("proba_test"), classes)
     train = rows_for(s.task, ds.y_train, p["train"], p.get("proba_train"), classes) if "train" in p else None
     cand.result["quality"] = evaluate(test, train, s, ds.meta_test, _times(ctx, ds.meta_test))
