@@ -84,3 +84,12 @@ def test_runtime_label_types_are_aligned_to_the_target():
     assert values["accuracy"] == 0.75 and values["roc_auc"] == 0.5 and unavailable == {}
     nan_rows = rows_for("binary", y, np.array([0.0, 1.0, np.nan, 0.0]), None, None)
     assert score_rows(nan_rows)[1]["accuracy"] == "predictions contain 1 NaN values of 4"
+
+
+def test_a_time_column_that_does_not_parse_leaves_the_other_figures():
+    y = np.array([0, 1] * 10)
+    settings = QualitySettings("binary", "accuracy", BootstrapPlan(50), window="month")
+    q = evaluate(ScoredRows("binary", y, y, None, np.array([0, 1])), None, settings, None,
+                 pd.Series(["not a date"] * 20))
+    assert "unavailable" in q["windows"] and "unavailable" in q["production"]
+    assert q["test"]["accuracy"] == 1.0

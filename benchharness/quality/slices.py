@@ -7,6 +7,8 @@ fewer rows than `min_rows` are listed but marked unreliable and never chosen as 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -16,16 +18,23 @@ from benchharness.quality.metrics import METRICS, ScoredRows, score_metric
 CALENDAR = {"day": "D", "week": "W", "month": "M"}
 
 
+def as_datetime(times: pd.Series) -> pd.Series:
+    """The time column as datetimes; a column that does not parse raises ValueError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' "could not infer format" chatter
+        return pd.to_datetime(pd.Series(times)).reset_index(drop=True)
+
+
 def period_keys(times: pd.Series | None, window: str | int, n_rows: int | None = None) -> pd.Series:
     """The window of each row: a calendar period, or the index of its chunk of `window` rows
     in time order (row order when there is no time column)."""
     if isinstance(window, int):
         n = len(times) if times is not None else n_rows
-        order = np.arange(n) if times is None else np.argsort(pd.to_datetime(times).to_numpy(), kind="stable")
+        order = np.arange(n) if times is None else np.argsort(as_datetime(times).to_numpy(), kind="stable")
         chunk = np.empty(n, dtype=int)
         chunk[order] = np.arange(n) // window
         return pd.Series(chunk)
-    return pd.to_datetime(times).reset_index(drop=True).dt.to_period(CALENDAR[window])
+    return as_datetime(times).dt.to_period(CALENDAR[window])
 
 
 def _worse(metric: str, a: float, b: float) -> bool:
@@ -118,7 +127,7 @@ def windows(rows: ScoredRows, times: pd.Series | None, window: str | int, metric
             k = int(entry["group"])
             entry["group"] = f"rows {k * window}-{min((k + 1) * window, rows.n) - 1}"
     if times is not None:
-        t = pd.to_datetime(times).reset_index(drop=True)
+        t = as_datetime(times)
         for entry, key in zip(table, _in_order(keys), strict=True):
             span = t[(keys == key).to_numpy()]
             entry["start"], entry["end"] = str(span.min()), str(span.max())
