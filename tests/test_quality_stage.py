@@ -18,7 +18,7 @@ from benchharness.cli import main
 from benchharness.context import CandidateRun, Dataset, RunContext
 from benchharness.errors import SuiteError
 from benchharness.quality import stage
-from benchharness.quality.display import quality_table
+from benchharness.quality.display import baseline_cell, quality_table
 from benchharness.training import export_onnx, new_result
 
 
@@ -116,6 +116,9 @@ def test_stages_end_to_end_on_a_context(tmp_path):
     assert parity["original"] == "gbm" and parity["rows"] == 300
     assert parity["label_agreement"] > 0.99 and parity["max_abs_proba_diff"] < 1e-4
 
+    cell = baseline_cell(q)
+    assert cell.startswith("beats" if q["beats_baseline"] else ("does not beat", "worse than"))
+    assert best["name"] in cell and f"{best['value']:.4g}" in cell
     text = quality_table(r)
     assert f"{best['name']}" in text and "*" in text and "gbm-onnx parity with gbm" in text
     assert any("quality:" in m for m in messages)

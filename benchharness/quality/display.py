@@ -29,6 +29,15 @@ def metric_cell(q: dict) -> str:
     return with_interval((q.get("test") or {}).get(metric), (q.get("ci") or {}).get(metric))
 
 
+def baseline_cell(q: dict) -> str:
+    """'beats logistic 0.958 [0.923, 0.986]': the verdict and the best baseline's figure."""
+    d = q.get("delta_vs_best_baseline")
+    if not d:
+        return "-"
+    words = {"beats": "beats", "no": "does not beat", "worse": "worse than", "-": "vs"}[_verdict(q)]
+    return f"{words} {d['baseline']} {with_interval(d.get('baseline_value'), d.get('baseline_ci'))}"
+
+
 def _verdict(q: dict) -> str:
     beats = q.get("beats_baseline")
     if beats is None:

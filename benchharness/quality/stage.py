@@ -195,6 +195,8 @@ def compare_stage(ctx: RunContext) -> None:
                              best_q["test"][metric], metric, s.plan)
         q["delta_vs_best_baseline"] = {k: vs.get(k) for k in ("baseline", "metric", "delta", "ci", "reason")
                                        if k in vs}
+        q["delta_vs_best_baseline"].update(baseline_value=best_q["test"][metric],
+                                           baseline_ci=best_q["ci"].get(metric))
         q["normalised_gain"] = vs["normalised_gain"]
         q["beats_baseline"] = vs["beats_baseline"]
         q["baseline_statement"] = vs["statement"]

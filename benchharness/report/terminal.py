@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchharness.quality.display import metric_cell, quality_table
+from benchharness.quality.display import baseline_cell, metric_cell, quality_table
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -27,13 +27,14 @@ def candidate_row(c: dict) -> list[str]:
         c.get("name", "?"),
         status if status == "ok" else "FAILED",
         f"{metric} {metric_cell(q)}" if metric else "-",
+        baseline_cell(q),
         _fmt(rt.get("p50_ms")),
         _fmt(rt.get("p99_ms")),
         best_txt,
     ]
 
 
-HEADER = ["candidate", "status", "test metric", "p50 ms", "p99 ms", "batch rows/s"]
+HEADER = ["candidate", "status", "test metric [95% CI]", "vs best baseline", "p50 ms", "p99 ms", "batch rows/s"]
 
 
 def render_table(rows: list[list[str]], header: list[str]) -> str:
