@@ -187,3 +187,9 @@ def test_a_baseline_that_cannot_fit_is_recorded_and_the_others_run(tmp_path):
     assert one["status"] == "failed" and "no numeric feature" in one["error"]
     assert logistic["status"] == "ok" and logistic["quality"]["test"]["accuracy"] > 0.6
     assert any("baseline one_feature unavailable" in m for m in messages)
+
+
+def test_quick_runs_use_fewer_resamples():
+    raw = {"name": "t", "candidates": [{"name": "a", "model": "m.onnx"}]}
+    assert config.parse_suite(raw, config.REPO_ROOT)["quality"]["bootstrap"]["resamples"] == 1000
+    assert config.parse_suite(raw, config.REPO_ROOT, quick=True)["quality"]["bootstrap"]["resamples"] == 200
