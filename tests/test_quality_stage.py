@@ -187,6 +187,8 @@ def test_a_baseline_that_cannot_fit_is_recorded_and_the_others_run(tmp_path):
     assert one["status"] == "failed" and "no numeric feature" in one["error"]
     assert logistic["status"] == "ok" and logistic["quality"]["test"]["accuracy"] > 0.6
     assert any("baseline one_feature unavailable" in m for m in messages)
+    # the suite names a time column and no window: monthly windows by default
+    assert [w["group"] for w in logistic["quality"]["windows"]["windows"]] == ["2024-05", "2024-06", "2024-07", "2024-08"]
 
 
 def test_quick_runs_use_fewer_resamples():

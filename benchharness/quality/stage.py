@@ -38,11 +38,13 @@ def build_settings(suite: dict, y_train: pd.Series) -> QualitySettings:
         raise SuiteError(f"'quality.primary_metric' must be one of {', '.join(metric_names(task))} "
                          f"for a {task} task, got {metric!r}")
     b = q["bootstrap"]
+    # a time column alone asks for the performance over time: monthly unless told otherwise
+    window = q["window"] or ("month" if suite["data"]["time_column"] else None)
     return QualitySettings(
         task=task, primary_metric=metric,
         plan=BootstrapPlan(b["resamples"], b["seed"], b["confidence"]),
         subgroups=list(q["subgroups"]), min_group_rows=q["min_group_rows"], bins=q["bins"],
-        window=q["window"], production_window=q["production_window"], overfit_gap=q["overfit_gap"],
+        window=window, production_window=q["production_window"], overfit_gap=q["overfit_gap"],
     )
 
 
@@ -62,15 +64,16 @@ def align_labels(values, like: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind == like.dtype.kind:
         return values
-    if values.dtype.kind == "f" and np.isnan(values).any():
-        return values  # NaN has no integer form: keep it visible to the NaN check
+    if values.dtype.kind == "f" and not np.all(values == np.round(values)):
+        return values  # NaN or fractions are not labels: keep them visible, never truncate
     try:
         return values.astype(like.dtype)
     except (TypeError, ValueError):
         return values.astype(str)
 
 
-def rows_for(task: str, y_true: pd.Series, pred, proba, classes, why_no_proba: str | None = None) -> ScoredRows:
+def rows_for(task: str, y_true: pd.Series, pred, proba, classes) -> ScoredRows:
+    """Truth and one model's predictions on one split, label types reconciled."""
     y = np.asarray(y_true)
     if is_classification(task):
         pred = align_labels(pred, y)
@@ -78,10 +81,7 @@ def rows_for(task: str, y_true: pd.Series, pred, proba, classes, why_no_proba: s
         if pred.dtype.kind in "OUS" and y.dtype.kind not in "OUS":
             y = y.astype(str)  # predictions could not take the target's dtype: compare as text
             classes = None if classes is None else classes.astype(str)
-    rows = ScoredRows(task, y, np.asarray(pred), proba, classes)
-    if why_no_proba:
-        rows.proba_missing = why_no_proba
-    return rows
+    return ScoredRows(task, y, np.asarray(pred), proba, classes)
 
 
 def baselines_stage(ctx: RunContext) -> None:
@@ -105,34 +105,8 @@ def baselines_stage(ctx: RunContext) -> None:
     times_train, times_test = _times(ctx, ds.meta_train), _times(ctx, ds.meta_test)
     names = q["baselines"] if q["baselines"] is not None else default_baselines(s.task, times_train is not None)
     period = s.production_window or s.window or "month"
-    entries = []
-    classes = np.unique(ds.y_train.dropna())
     started = time.perf_counter()
-    for name in names:
-        entry = {"name": name, "role": "baseline", "kind": "automatic", "status": "ok", "error": None}
-        try:
-            fitted = fit_baseline(name, s.task, ds.X_train, ds.y_train, times_train, period, s.plan.seed)
-            entry["description"] = fitted.description
-            model = fitted.model
-            inputs = {"train": ds.X_train, "test": ds.X_test}
-            has_proba = is_classification(s.task) and hasattr(model, "predict_proba")
-            split_rows = {
-                split: rows_for(s.task, y, model.predict(inputs[split]),
-                                model.predict_proba(inputs[split]) if has_proba else None, classes)
-                for split, y in (("train", ds.y_train), ("test", ds.y_test))
-            }
-            # a baseline's interval matters on the metric it is compared on: the others would
-            # cost ten times the time for figures nobody reads
-            entry["quality"] = evaluate(split_rows["test"], split_rows["train"], s, ds.meta_test, times_test,
-                                        interval_metrics=[s.primary_metric])
-            ctx.extras[("quality_rows", "baseline", name)] = split_rows["test"]
-        except UserError as exc:
-            entry.update(status="failed", error=str(exc))
-        except Exception as exc:  # a baseline that cannot fit this data must not stop the run
-            entry.update(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-        if entry["error"]:
-            ctx.progress(f"quality: baseline {name} unavailable: {entry['error']}")
-        entries.append(entry)
+    entries = [_score_baseline(ctx, s, name, times_train, times_test, period) for name in names]
     ctx.results["baselines"] = entries
     ok = sum(e["status"] == "ok" for e in entries)
     ctx.progress(f"quality: {s.task}, primary metric {s.primary_metric}; {ok} baselines scored "
@@ -141,6 +115,32 @@ def baselines_stage(ctx: RunContext) -> None:
     if used < s.plan.n_resamples:
         ctx.progress(f"quality: {len(ds.y_test)} test rows: {used} bootstrap resamples instead of "
                      f"{s.plan.n_resamples} (bootstrap.CELL_BUDGET)")
+
+
+def _score_baseline(ctx: RunContext, s: QualitySettings, name: str, times_train, times_test, period) -> dict:
+    """Fit one automatic baseline and score it like a candidate; a failure is recorded."""
+    ds = ctx.dataset
+    entry = {"name": name, "role": "baseline", "kind": "automatic", "status": "ok", "error": None}
+    try:
+        fitted = fit_baseline(name, s.task, ds.X_train, ds.y_train, times_train, period, s.plan.seed)
+        entry["description"] = fitted.description
+        model, classes = fitted.model, np.unique(ds.y_train.dropna())
+        has_proba = is_classification(s.task) and hasattr(model, "predict_proba")
+        train, test = (
+            rows_for(s.task, y, model.predict(X), model.predict_proba(X) if has_proba else None, classes)
+            for X, y in ((ds.X_train, ds.y_train), (ds.X_test, ds.y_test))
+        )
+        # a baseline's interval matters on the metric it is compared on: the others would
+        # cost ten times the time for figures nobody reads
+        entry["quality"] = evaluate(test, train, s, ds.meta_test, times_test, interval_metrics=[s.primary_metric])
+        ctx.extras[("quality_rows", "baseline", name)] = test
+    except UserError as exc:
+        entry.update(status="failed", error=str(exc))
+    except Exception as exc:  # a baseline that cannot fit this data must not stop the run
+        entry.update(status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    if entry["error"]:
+        ctx.progress(f"quality: baseline {name} unavailable: {entry['error']}")
+    return entry
 
 
 def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
