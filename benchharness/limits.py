@@ -1,0 +1,248 @@
+"""Hard limits: readable expressions -> pass / warn / fail / unknown, with value and margin.
+
+A limit reads like the sentence a team would write down::
+
+    p99_ms <= 20                      # absolute ceiling (closed-loop p99, milliseconds)
+    usd_per_million <= 1.5            # cost per 1M predictions
+    accuracy >= 0.9                   # absolute quality floor (point value)
+    accuracy >= baseline + 0.02       # beat the best baseline by 0.02 ...
+    accuracy >= baseline * 1.01       # ... or by 1 %, judged on the interval's cautious end
+    rmse <= baseline[production] * 0.95   # against one named baseline
+    subgroup_gap <= 0.05              # worst subgroup within 0.05 of overall
+
+Grammar (a tiny hand-written parser; nothing is ever eval'ed)::
+
+    limit := NAME OP rhs        OP  := <= | < | >= | >
+    rhs   := NUMBER | baseline [ '[' NAME ']' ] [ (+ | - | *) NUMBER ]
+
+NAME is a name from `metric_names` (the documented table), a quality metric, or a dotted
+path into the candidate's results section. A suite gives limits as a list (all hard) or as
+`{fail: [...], warn: [...]}`; a limit that is not met gives `fail` or `warn` by that list, and
+a figure that was not measured gives `unknown` (a hard limit that cannot be checked is not
+met; the verdict says so).
+
+Baseline comparisons are judged on the cautious end of the interval: the lower end for
+`>=`/`>` and the upper end for `<=`/`<`. With a paired bootstrap of candidate minus baseline
+(quality.vs_baseline) the judged value is baseline + that end of the delta's interval;
+otherwise the end of the candidate's own interval; with no interval, the point value (noted).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from benchharness import metric_names as names
+from benchharness.errors import SuiteError
+
+OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+SEVERITIES = ("fail", "warn")
+FORM = "NAME (<= | < | >= | >) NUMBER, or NAME OP baseline[ [NAME] ] [(+ | - | *) NUMBER]"
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<op><=|>=|<|>)|"
+    r"(?P<name>[A-Za-z_][\w.]*)|(?P<sym>[-+*\[\]]))"
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One parsed limit expression."""
+
+    text: str
+    metric: str
+    op: str
+    number: float | None = None  # absolute threshold, or the adjustment for a baseline
+    baseline: str | None = None  # None (absolute), "best", or a baseline's name
+    arith: str | None = None  # "+", "-" or "*" applied to the baseline value
+    severity: str = "fail"
+
+    def threshold(self, base_value: float | None = None) -> float | None:
+        if self.baseline is None:
+            return self.number
+        if base_value is None:
+            return None
+        if self.arith == "+":
+            return base_value + self.number
+        if self.arith == "-":
+            return base_value - self.number
+        if self.arith == "*":
+            return base_value * self.number
+        return base_value
+
+
+@dataclass
+class LimitResult:
+    expression: str
+    metric: str
+    severity: str
+    status: str  # pass | warn | fail | unknown
+    value: float | None  # the measured point value
+    judged: float | None  # the value compared (an interval end for baseline comparisons)
+    threshold: float | None
+    margin: float | None  # headroom: > 0 passes by that much, < 0 misses by that much
+    unit: str
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _bad(text: str, why: str) -> SuiteError:
+    some = ", ".join(list(names.MEASURES)[:12])
+    return SuiteError(
+        f"limit {text!r}: {why}; allowed: {FORM}, where NAME is one of {some}, ... "
+        f"(see README 'Limits'), a quality metric such as accuracy or rmse, or a dotted results path"
+    )
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise _bad(text, f"cannot read {text[pos:].strip()!r}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+def parse_limit(text: str, severity: str = "fail") -> Limit:
+    """Parse one expression; raise SuiteError that shows it and the allowed form."""
+    if not isinstance(text, str) or not text.strip():
+        raise _bad(str(text), "a limit must be a non-empty string")
+    toks = _tokens(text)
+    if len(toks) < 3 or toks[0][0] != "name" or toks[1][0] != "op":
+        raise _bad(text, "expected NAME, a comparison and a right-hand side")
+    metric, op, rest = toks[0][1], toks[1][1], toks[2:]
+    if metric == "baseline" or not (metric in names.MEASURES or names.is_quality_name(metric) or "." in metric):
+        raise _bad(text, f"unknown name {metric!r}")
+    if len(rest) == 1 and rest[0][0] == "num":
+        return Limit(text.strip(), metric, op, float(rest[0][1]), severity=severity)
+    if rest[0] != ("name", "baseline"):
+        raise _bad(text, "the right-hand side must be a number or 'baseline'")
+    which, rest = "best", rest[1:]
+    if rest[:1] == [("sym", "[")]:
+        if len(rest) < 3 or rest[1][0] != "name" or rest[2] != ("sym", "]"):
+            raise _bad(text, "write a named baseline as baseline[NAME]")
+        which, rest = rest[1][1], rest[3:]
+    if not rest:
+        return Limit(text.strip(), metric, op, None, which, severity=severity)
+    if len(rest) == 1 and rest[0][0] == "num" and rest[0][1][0] in "+-":
+        rest = [("sym", rest[0][1][0]), ("num", rest[0][1][1:])]  # "baseline +0.02" tokenises as a signed number
+    if len(rest) != 2 or rest[0][0] != "sym" or rest[0][1] not in "+-*" or rest[1][0] != "num":
+        raise _bad(text, "after 'baseline' only '+ NUMBER', '- NUMBER' or '* NUMBER' may follow")
+    return Limit(text.strip(), metric, op, float(rest[1][1]), which, rest[0][1], severity)
+
+
+def parse_spec(spec: Any, where: str = "limits") -> list[Limit]:
+    """A suite's `limits`: a list of expressions (all hard) or {fail: [...], warn: [...]}."""
+    if spec is None:
+        return []
+    if isinstance(spec, list):
+        spec = {"fail": spec}
+    if not isinstance(spec, dict):
+        raise SuiteError(f"{where!r} must be a list of expressions or a mapping with fail/warn lists, got {spec!r}")
+    unknown = [k for k in spec if k not in SEVERITIES]
+    if unknown:
+        raise SuiteError(f"unknown key '{where}.{unknown[0]}'; allowed: fail, warn")
+    out = []
+    for severity in SEVERITIES:
+        items = spec.get(severity) or []
+        if not isinstance(items, list):
+            raise SuiteError(f"'{where}.{severity}' must be a list of expressions, got {items!r}")
+        for item in items:
+            try:
+                out.append(parse_limit(item, severity))
+            except SuiteError as exc:
+                raise SuiteError(f"{where}: {exc}") from None
+    return out
+
+
+def check_spec(spec: Any) -> None:
+    """Config hook: raise SuiteError for a bad limits section (the run never starts)."""
+    parse_spec(spec)
+
+
+def limits_for(suite_spec: Any, cand_spec: Any) -> list[Limit]:
+    """The suite's limits with the candidate's own replacing those on the same figure."""
+    own = parse_spec(cand_spec, "candidate limits")
+    overridden = {lim.metric for lim in own}
+    return [lim for lim in parse_spec(suite_spec) if lim.metric not in overridden] + own
+
+
+# -- evaluation --------------------------------------------------------------------------------
+def baseline_entries(results: dict) -> list[dict]:
+    """Every baseline section in a run: declared ones among the candidates and automatic ones."""
+    out = [c for c in results.get("candidates", []) if c.get("role") == "baseline" and c.get("status", "ok") == "ok"]
+    auto = results.get("baselines")
+    if isinstance(auto, dict):
+        auto = auto.get("entries") or auto.get("models") or [
+            {"name": k, **v} for k, v in auto.items() if isinstance(v, dict)]
+    out += [b for b in auto or [] if isinstance(b, dict)]
+    return out
+
+
+def pick_baseline(results: dict, metric: str, which: str = "best") -> tuple[str, float] | None:
+    """(name, value) of the named baseline, or of the best one on this metric."""
+    scored = [(b.get("name", "?"), names.resolve(metric, b, results)) for b in baseline_entries(results)]
+    scored = [(n, v) for n, v in scored if v is not None]
+    if which != "best":
+        scored = [(n, v) for n, v in scored if n == which]
+    if not scored:
+        return None
+    pick = max if names.better(metric) == "higher" else min
+    return pick(scored, key=lambda nv: nv[1])
+
+
+def _paired_delta(cand: dict, metric: str, base_name: str) -> tuple[float, float] | None:
+    vb = names.get_path(cand, "quality.vs_baseline")
+    for holder in (names.get_path(vb, metric) if isinstance(vb, dict) else None, vb):
+        if not isinstance(holder, dict):
+            continue
+        if holder.get("metric", metric) != metric or holder.get("baseline", base_name) != base_name:
+            continue
+        ci = names.interval(holder.get("delta_ci") or holder)
+        if ci is not None:
+            return ci
+    return None
+
+
+def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:
+    """Judge one limit on one candidate's saved results."""
+    value = names.resolve(limit.metric, cand, results)
+    res = LimitResult(limit.text, limit.metric, limit.severity, "unknown", value, value,
+                      limit.threshold(), None, names.unit(limit.metric))
+    if value is None:
+        res.note = f"{limit.metric} was not measured"
+        return res
+    if limit.baseline is not None:
+        base = pick_baseline(results, limit.metric, limit.baseline)
+        if base is None:
+            res.note = "no baseline scored on " + limit.metric if limit.baseline == "best" else f"baseline {limit.baseline!r} not found"
+            return res
+        base_name, base_value = base
+        res.threshold = limit.threshold(base_value)
+        cautious = 0 if limit.op in (">=", ">") else 1  # interval end that makes passing hardest
+        delta = _paired_delta(cand, limit.metric, base_name)
+        own = names.quality_ci(cand, limit.metric) if names.is_quality_name(limit.metric) else None
+        if delta is not None:
+            res.judged = base_value + delta[cautious]
+            res.note = f"vs {base_name} ({base_value:.4g}), paired-bootstrap interval end"
+        elif own is not None:
+            res.judged = own[cautious]
+            res.note = f"vs {base_name} ({base_value:.4g}), candidate interval end"
+        else:
+            res.note = f"vs {base_name} ({base_value:.4g}), point value (no interval)"
+    ok = OPS[limit.op](res.judged, res.threshold)
+    res.margin = res.judged - res.threshold if limit.op in (">=", ">") else res.threshold - res.judged
+    res.status = "pass" if ok else limit.severity
+    return res
+
+
+def evaluate_all(limits: list[Limit], cand: dict, results: dict) -> list[LimitResult]:
+    return [evaluate(lim, cand, results) for lim in limits]

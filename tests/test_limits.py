@@ -1,0 +1,149 @@
+"""Limit expressions: parsing each kind, rejecting bad ones, judging with value and margin.
+
+The candidate sections are written by hand in the layout results.json uses (see
+docs/architecture.md), so every expected number here is computed by hand.
+"""
+
+import pytest
+
+from benchharness import limits
+from benchharness.errors import SuiteError
+
+
+def cand(**sections):
+    return {"name": "c", "role": "candidate", "status": "ok", **sections}
+
+
+RESULTS_BASE = {
+    "candidates": [
+        {"name": "prod", "role": "baseline", "status": "ok",
+         "quality": {"primary_metric": "accuracy", "test": {"accuracy": 0.85, "rmse": 3.0}},
+         "realtime": {"closed_loop": {"p99_ms": 4.0}}},
+    ],
+    "baselines": [
+        {"name": "most_frequent", "quality": {"test": {"accuracy": 0.60, "rmse": 9.0}}},
+        {"name": "logistic", "quality": {"test": {"accuracy": 0.88, "rmse": 2.5}}},
+    ],
+}
+
+
+@pytest.mark.parametrize("text,metric,op,number,baseline,arith", [
+    ("p99_ms <= 20", "p99_ms", "<=", 20.0, None, None),
+    ("p99_ms<=20", "p99_ms", "<=", 20.0, None, None),
+    ("usd_per_million <= 1.5", "usd_per_million", "<=", 1.5, None, None),
+    ("rss_peak_mb < 500", "rss_peak_mb", "<", 500.0, None, None),
+    ("rows_per_s >= 1e5", "rows_per_s", ">=", 1e5, None, None),
+    ("accuracy >= baseline + 0.02", "accuracy", ">=", 0.02, "best", "+"),
+    ("accuracy >= baseline+0.02", "accuracy", ">=", 0.02, "best", "+"),
+    ("accuracy >= baseline * 1.01", "accuracy", ">=", 1.01, "best", "*"),
+    ("rmse <= baseline[prod] - 0.5", "rmse", "<=", 0.5, "prod", "-"),
+    ("accuracy > baseline", "accuracy", ">", None, "best", None),
+    ("train_accuracy >= 0.9", "train_accuracy", ">=", 0.9, None, None),
+    ("realtime.closed_loop.max_ms <= 100", "realtime.closed_loop.max_ms", "<=", 100.0, None, None),
+])
+def test_parse_each_kind(text, metric, op, number, baseline, arith):
+    lim = limits.parse_limit(text)
+    assert (lim.metric, lim.op, lim.number, lim.baseline, lim.arith) == (metric, op, number, baseline, arith)
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("p99 <= 20", "unknown name 'p99'"),
+    ("p99_ms == 20", "cannot read"),
+    ("p99_ms <= twenty", "must be a number or 'baseline'"),
+    ("accuracy >= baseline / 2", "cannot read"),
+    ("accuracy >= baseline + x", "after 'baseline'"),
+    ("__import__('os').system('x') <= 1", "cannot read"),
+    ("p99_ms", "expected NAME"),
+    ("", "non-empty"),
+])
+def test_bad_expression_shows_it_and_what_is_allowed(text, fragment):
+    with pytest.raises(SuiteError) as exc:
+        limits.parse_limit(text)
+    msg = str(exc.value)
+    assert fragment in msg
+    assert repr(text) in msg and "allowed" in msg and "p99_ms" in msg
+
+
+def test_spec_forms_and_severity():
+    assert [lim.severity for lim in limits.parse_spec(["p99_ms <= 1", "accuracy >= 0.5"])] == ["fail", "fail"]
+    parsed = limits.parse_spec({"fail": ["p99_ms <= 1"], "warn": ["p50_ms <= 0.5"]})
+    assert [(lim.metric, lim.severity) for lim in parsed] == [("p99_ms", "fail"), ("p50_ms", "warn")]
+    with pytest.raises(SuiteError, match="allowed: fail, warn"):
+        limits.parse_spec({"hard": ["p99_ms <= 1"]})
+    with pytest.raises(SuiteError, match="limits.warn"):
+        limits.parse_spec({"warn": "p99_ms <= 1"})
+
+
+def test_candidate_limits_override_the_suite_on_the_same_figure():
+    merged = limits.limits_for(["p99_ms <= 10", "accuracy >= 0.9"], ["p99_ms <= 50"])
+    assert sorted(lim.text for lim in merged) == ["accuracy >= 0.9", "p99_ms <= 50"]
+
+
+def test_absolute_limits_pass_and_fail_with_margin():
+    c = cand(realtime={"closed_loop": {"p99_ms": 12.5}}, cost={"usd_per_million": 2.0})
+    ok = limits.evaluate(limits.parse_limit("p99_ms <= 20"), c, {})
+    assert ok.status == "pass" and ok.value == 12.5 and ok.margin == pytest.approx(7.5) and ok.unit == "ms"
+    bad = limits.evaluate(limits.parse_limit("usd_per_million <= 1.5"), c, {})
+    assert bad.status == "fail" and bad.margin == pytest.approx(-0.5)
+    warn = limits.evaluate(limits.parse_limit("usd_per_million <= 1.5", "warn"), c, {})
+    assert warn.status == "warn"
+    # strict comparison: equal is not below
+    assert limits.evaluate(limits.parse_limit("p99_ms < 12.5"), c, {}).status == "fail"
+    assert limits.evaluate(limits.parse_limit("p99_ms <= 12.5"), c, {}).status == "pass"
+
+
+def test_missing_measurement_is_unknown_not_a_crash():
+    r = limits.evaluate(limits.parse_limit("rss_peak_mb < 500"), cand(), {})
+    assert r.status == "unknown" and r.value is None and "not measured" in r.note
+    r = limits.evaluate(limits.parse_limit("accuracy >= baseline + 0.01"), cand(quality={"test": {"accuracy": 0.9}}), {})
+    assert r.status == "unknown" and "no baseline" in r.note
+
+
+def test_baseline_margin_judged_on_lower_end_of_candidate_interval():
+    # best baseline on accuracy is logistic (0.88); threshold 0.88 + 0.02 = 0.90
+    c = cand(quality={"test": {"accuracy": 0.93}, "ci": {"accuracy": [0.895, 0.96]}})
+    r = limits.evaluate(limits.parse_limit("accuracy >= baseline + 0.02"), c, RESULTS_BASE)
+    assert r.threshold == pytest.approx(0.90)
+    assert r.judged == pytest.approx(0.895) and r.value == 0.93
+    assert r.status == "fail" and r.margin == pytest.approx(-0.005)
+    assert "logistic" in r.note
+    # relative: 0.88 * 1.01 = 0.8888 < 0.895 -> pass
+    r = limits.evaluate(limits.parse_limit("accuracy >= baseline * 1.01"), c, RESULTS_BASE)
+    assert r.status == "pass" and r.margin == pytest.approx(0.895 - 0.8888)
+
+
+def test_paired_delta_interval_is_preferred_over_own_interval():
+    c = cand(quality={"test": {"accuracy": 0.93}, "ci": {"accuracy": [0.80, 0.99]},
+                      "vs_baseline": {"baseline": "logistic", "metric": "accuracy", "delta": 0.05,
+                                      "ci_low": 0.03, "ci_high": 0.07}})
+    r = limits.evaluate(limits.parse_limit("accuracy >= baseline + 0.02"), c, RESULTS_BASE)
+    assert r.judged == pytest.approx(0.88 + 0.03) and r.status == "pass" and "paired" in r.note
+
+
+def test_lower_is_better_metric_uses_upper_end_and_named_baseline():
+    c = cand(quality={"test": {"rmse": 2.6}, "ci": {"rmse": {"low": 2.2, "high": 2.9}}})
+    best = limits.evaluate(limits.parse_limit("rmse <= baseline"), c, RESULTS_BASE)
+    assert best.threshold == 2.5 and best.judged == 2.9 and best.status == "fail"  # best rmse baseline is 2.5
+    prod = limits.evaluate(limits.parse_limit("rmse <= baseline[prod] * 0.99"), c, RESULTS_BASE)
+    assert prod.threshold == pytest.approx(2.97) and prod.status == "pass"
+    missing = limits.evaluate(limits.parse_limit("rmse <= baseline[nope]"), c, RESULTS_BASE)
+    assert missing.status == "unknown" and "'nope' not found" in missing.note
+
+
+def test_latency_against_declared_baseline_point_value():
+    c = cand(realtime={"closed_loop": {"p99_ms": 5.0}})
+    r = limits.evaluate(limits.parse_limit("p99_ms <= baseline * 1.5"), c, RESULTS_BASE)
+    assert r.threshold == pytest.approx(6.0) and r.status == "pass" and "point value" in r.note
+
+
+def test_slices_drift_and_batch_figures():
+    c = cand(quality={"subgroups": {"age": {"worst_gap": -0.07}, "sex": {"worst_gap": 0.02}},
+                      "windows": {"worst_gap": 0.01}},
+             batch=[{"batch_size": 1, "rows_per_s": 900.0}, {"batch_size": 256, "rows_per_s": 50000.0}])
+    results = {"data": {"drift": {"share_drifted": 0.25}}}
+    got = {t: limits.evaluate(limits.parse_limit(t), c, results)
+           for t in ("subgroup_gap <= 0.05", "window_gap <= 0.05", "drift_share <= 0.5", "rows_per_s >= 10000")}
+    assert got["subgroup_gap <= 0.05"].value == pytest.approx(0.07) and got["subgroup_gap <= 0.05"].status == "fail"
+    assert got["window_gap <= 0.05"].status == "pass"
+    assert got["drift_share <= 0.5"].value == 0.25 and got["drift_share <= 0.5"].status == "pass"
+    assert got["rows_per_s >= 10000"].value == 50000.0 and got["rows_per_s >= 10000"].margin == 40000.0
