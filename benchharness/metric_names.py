@@ -42,12 +42,12 @@ class Measure:
 
 
 def _max_rows_per_s(cand: dict, results: dict) -> float | None:
-    rows = [as_number(b.get("rows_per_s")) for b in _batch_list(cand)]
+    rows = [as_number(b.get("rows_per_s")) for b in batch_list(cand)]
     rows = [r for r in rows if r is not None]
     return max(rows) if rows else None
 
 
-def _batch_list(cand: dict) -> list[dict]:
+def batch_list(cand: dict) -> list[dict]:
     batch = cand.get("batch")
     if isinstance(batch, dict):  # {"sizes": [...]} or {"results": [...]}
         batch = batch.get("sizes") or batch.get("results") or batch.get("sweep") or []

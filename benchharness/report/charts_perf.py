@@ -1,0 +1,161 @@
+"""Performance charts: latency percentile curves, batch throughput, open-loop latency against
+offered rate, CPU and memory per candidate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from benchharness import metric_names as names
+from benchharness.report.charts import LIMIT_RED, finish, measured, new_axes, styles
+from benchharness.report.charts_tradeoff import limit_threshold
+from benchharness.report.samples import latency_samples
+
+# percentiles on the summary, and where they sit on the "nines" axis: x = -log10(1 - q)
+_SUMMARY_PCTS = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 99.0), ("p999_ms", 99.9))
+
+
+def _nines(q_percent):
+    return -np.log10(1.0 - np.asarray(q_percent, dtype=float) / 100.0)
+
+
+def percentile_curve(samples: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(percent, latency) pairs by nearest rank, spaced evenly on the nines axis up to 1/n."""
+    s = np.sort(samples)
+    n = s.size
+    x = np.linspace(0.0, math.log10(n), points)
+    q = 1.0 - 10.0 ** (-x)
+    ranks = np.clip(np.ceil(q * n).astype(int), 1, n)  # nearest rank: the ceil(q n)-th smallest
+    return q * 100.0, s[ranks - 1]
+
+
+def plot_latency_percentiles(results: dict, run_dir=None, ax=None):
+    curves = []
+    for c in measured(results):
+        samples = latency_samples(run_dir, c, "closed_loop")
+        if samples is not None:
+            q, lat = percentile_curve(samples)
+            curves.append((c["name"], q, lat, "raw samples"))
+            continue
+        cl = names.get_path(c, "realtime.closed_loop") or {}
+        pts = [(pct, names.as_number(cl.get(k))) for k, pct in _SUMMARY_PCTS]
+        pts = [(p, v) for p, v in pts if v is not None]
+        if pts:
+            curves.append((c["name"], np.array([p for p, _ in pts]), np.array([v for _, v in pts]), "summary"))
+    if not curves:
+        return None
+    ax = new_axes(ax)
+    style = styles(results)
+    for name, q, lat, source in curves:
+        st = style[name]
+        ax.plot(_nines(q), lat, color=st.color, lw=1.6, label=name if source == "raw samples" else f"{name} (summary)",
+                marker=st.marker if source == "summary" else None, ms=5)
+    ticks = [p for p in (0, 50, 90, 99, 99.9, 99.99) if _nines(p) <= max(_nines(q).max() for _, q, _, _ in curves) + 0.01]
+    ax.set_xticks(_nines(ticks), [f"p{p:g}" for p in ticks])
+    ax.set_yscale("log")
+    limit = limit_threshold(results, "p99_ms")
+    if limit is not None:
+        ax.axhline(limit, color=LIMIT_RED, ls="--", lw=1.2, label=f"p99 limit {limit:g} ms")
+    finish(ax, "Latency percentiles, closed loop (one request at a time)", "percentile (log scale of 1 / (1 - q))",
+           "latency (ms, log scale)")
+    return ax
+
+
+def plot_throughput_vs_batch(results: dict, run_dir=None, ax=None):
+    series = []
+    for c in measured(results):
+        pts = [(names.as_number(b.get("batch_size")), names.as_number(b.get("rows_per_s"))) for b in names.batch_list(c)]
+        pts = sorted((int(b), r) for b, r in pts if b and r)
+        if pts:
+            series.append((c["name"], pts))
+    if not series:
+        return None
+    ax = new_axes(ax)
+    style = styles(results)
+    for name, pts in series:
+        st = style[name]
+        ax.plot([b for b, _ in pts], [r for _, r in pts], color=st.color, marker=st.marker, lw=1.6, label=name)
+    sizes = sorted({b for _, pts in series for b, _ in pts})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_yscale("log")
+    finish(ax, "Throughput against batch size (batch scoring)", "batch size (rows per call, log scale)",
+           "throughput (rows/s, log scale)")
+    return ax
+
+
+_RATE_KEYS = ("rate_per_s", "target_rate_per_s", "offered_rate_per_s", "rate")
+
+
+def _rate_points(c: dict) -> list[tuple[float, float]]:
+    ol = names.get_path(c, "realtime.open_loop")
+    if not isinstance(ol, dict):
+        return []
+    rows = ol.get("sweep") or ol.get("rates") or [ol]
+    pts = []
+    for row in rows if isinstance(rows, list) else []:
+        rate = next((names.as_number(row.get(k)) for k in _RATE_KEYS if names.as_number(row.get(k)) is not None), None)
+        p99 = names.as_number(row.get("p99_ms"))
+        if rate is not None and p99 is not None:
+            pts.append((rate, p99))
+    return sorted(pts)
+
+
+def plot_latency_vs_rate(results: dict, run_dir=None, ax=None):
+    series = [(c, _rate_points(c)) for c in measured(results)]
+    series = [(c, pts) for c, pts in series if pts]
+    if not series:
+        return None
+    ax = new_axes(ax)
+    style = styles(results)
+    for c, pts in series:
+        st = style[c["name"]]
+        ax.plot([r for r, _ in pts], [p for _, p in pts], color=st.color, marker=st.marker, lw=1.6, label=c["name"])
+        best = names.resolve("sustainable_rps", c, results)
+        if best is not None and pts[0][0] <= best <= pts[-1][0]:  # outside the sweep it only stretches the axis
+            ax.axvline(best, color=st.color, ls=":", lw=1, label=f"{c['name']}: highest rate within the limit")
+    limit = limit_threshold(results, "open_p99_ms") or limit_threshold(results, "p99_ms")
+    if limit is not None:
+        ax.axhline(limit, color=LIMIT_RED, ls="--", lw=1.2, label=f"p99 limit {limit:g} ms")
+    ax.set_yscale("log")
+    finish(ax, "p99 latency against offered rate (open loop, Poisson arrivals)", "offered rate (requests/s)",
+           "p99 latency from scheduled arrival (ms, log scale)")
+    return ax
+
+
+def plot_resources(results: dict, run_dir=None, ax=None):
+    cands = measured(results)
+    cpu_name = "cpu_ms_per_prediction"
+    cpu = [(c["name"], names.resolve(cpu_name, c, results)) for c in cands]
+    if all(v is None for _, v in cpu):
+        cpu_name = "cpu_percent"
+        cpu = [(c["name"], names.resolve(cpu_name, c, results)) for c in cands]
+    mem = [(c["name"], names.resolve("footprint_mb", c, results), names.resolve("rss_peak_mb", c, results))
+           for c in cands]
+    cpu = [(n, v) for n, v in cpu if v is not None]
+    mem = [(n, f, p) for n, f, p in mem if f is not None or p is not None]
+    if not cpu and not mem:
+        return None
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9.0, 4.0), layout="constrained")
+        ax_cpu, ax_mem = fig.subplots(1, 2)
+    else:
+        ax_cpu, ax_mem = ax
+    style = styles(results)
+    if cpu:
+        ax_cpu.barh([n for n, _ in cpu], [v for _, v in cpu], color=[style[n].color for n, _ in cpu])
+        ax_cpu.invert_yaxis()
+    label = "CPU time per prediction (ms)" if cpu_name == "cpu_ms_per_prediction" else "process CPU (% of one core)"
+    finish(ax_cpu, "CPU", label if cpu else "CPU (not measured)", "candidate", legend=False)
+    if mem:
+        y = np.arange(len(mem))
+        ax_mem.barh(y - 0.2, [f or 0 for _, f, _ in mem], height=0.4, color="#56B4E9", label="model footprint")
+        ax_mem.barh(y + 0.2, [p or 0 for _, _, p in mem], height=0.4, color="#0072B2", label="peak RSS while predicting")
+        ax_mem.set_yticks(y, [n for n, _, _ in mem])
+        ax_mem.invert_yaxis()
+    finish(ax_mem, "Memory", "resident memory (MB)" if mem else "memory (not measured)", "candidate")
+    return ax_cpu
