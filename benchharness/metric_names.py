@@ -265,7 +265,8 @@ def fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "not measured"
     if unit == "USD":
-        return f"${value:,.2f}" if abs(value) >= 100 else f"${value:.3g}"
+        sign = "-" if value < 0 else ""
+        return f"{sign}${abs(value):,.2f}" if abs(value) >= 1 else f"{sign}${abs(value):.3g}"
     if unit == "share":
         return f"{value * 100:.3g}%"
     if unit == "%":

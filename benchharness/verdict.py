@@ -213,3 +213,17 @@ def _facts(cand: dict, results: dict) -> str:
             parts.append(f"{label} {names.fmt(v, names.unit(name))}" if name == "p99_ms"
                          else f"{names.fmt(v, 'USD')} {label}")
     return ", ".join(parts)
+
+
+def suite_inputs(suite: dict) -> tuple[Any, dict, Any]:
+    """(limits, per-candidate limits, objective) from a validated suite."""
+    cand_limits = {c["name"]: c["limits"] for c in suite.get("candidates", []) if c.get("limits")}
+    return suite.get("limits"), cand_limits, suite.get("objective")
+
+
+def verdict_stage(ctx) -> None:
+    """Run stage: judge every candidate, keep the plan, print the sentence."""
+    lim, cand_limits, objective = suite_inputs(ctx.suite)
+    ctx.results["plan"] = ctx.suite.get("plan") or {}
+    ctx.results["verdict"] = judge(ctx.results, lim, cand_limits, objective)
+    ctx.progress(ctx.results["verdict"]["sentence"])

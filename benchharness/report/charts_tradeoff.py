@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from benchharness import limits as limits_mod
 from benchharness import metric_names as names
-from benchharness.report.charts import (BASELINE_GREY, LIMIT_RED, finish, measured, new_axes,
-                                        styles)
+from benchharness.report.charts import BASELINE_GREY, LIMIT_RED, finish, measured, new_axes, styles
 from benchharness.verdict import pareto_front
 
 

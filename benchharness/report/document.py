@@ -1,0 +1,196 @@
+"""The report's content, built once from saved results and rendered to HTML and Markdown.
+
+Blocks are plain dataclasses, so both renderers show the same facts in the same order and
+a figure that was not measured reads "not measured" in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchharness import metric_names as names
+from benchharness.report.checklist import Item, checklist
+
+NM = "not measured"
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass
+class Para:
+    text: str
+    kind: str = ""  # "" | "verdict-ok" | "verdict-none" | "note"
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class Chart:
+    name: str
+    title: str
+    png: str | None = None  # paths relative to the run dir
+    svg: str | None = None
+    skipped: str | None = None
+
+
+@dataclass
+class Checklist:
+    items: list[Item] = field(default_factory=list)
+
+
+def _f(value, unit: str = "") -> str:
+    return names.fmt(value, unit) if value is not None else NM
+
+
+def _kv(value) -> str:
+    """A small mapping as 'key value, key value'; anything else as text."""
+    if value is None or value == {}:
+        return NM
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_kv(v) if isinstance(v, dict) else v}" for k, v in value.items())
+    return str(value)
+
+
+def _by_role(results: dict, role: str) -> list[dict]:
+    return [c for c in results.get("candidates", []) if c.get("role", "candidate") == role]
+
+
+def verdict_blocks(results: dict) -> list:
+    v = results.get("verdict")
+    if not v:
+        return [Heading("Verdict"), Para("No verdict in this run (the verdict stage did not run).", "note")]
+    out = [Heading("Verdict"), Para(v["sentence"], "verdict-ok" if v.get("recommended") else "verdict-none")]
+    ranking = v.get("ranking") or []
+    rows = []
+    for r in v.get("candidates", []):
+        rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else "—"
+        passed = f"{r.get('limits_passed', 0)}/{r.get('limits_total', 0)}" if r["status"] != "crashed" else "—"
+        rows.append([rank, r["name"], r["status"], passed, "yes" if r.get("on_pareto_front") else "no",
+                     "; ".join(r["blocking"]) or "—", "; ".join(r["warnings"]) or "—"])
+    axes = ", ".join(v.get("pareto_axes") or []) or "none measured for every candidate"
+    out.append(Table(["rank", "candidate", "status", "limits met", "Pareto front", "blocking", "warnings"], rows,
+                     f"Ranking by: {', then '.join(v['inputs']['objective'])}. Pareto front over: {axes}."))
+    return out
+
+
+def limits_blocks(results: dict) -> list:
+    rows = []
+    for c in _by_role(results, "candidate"):
+        for lim in c.get("limits") or []:
+            judged = _f(lim["judged"], lim["unit"]) if lim["judged"] != lim["value"] else "—"
+            margin = ("—" if lim["margin"] is None else
+                      ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), lim["unit"]))
+            rows.append([c["name"], lim["expression"], lim["severity"], lim["status"].upper(),
+                         _f(lim["value"], lim["unit"]), judged, _f(lim["threshold"], lim["unit"]), margin,
+                         lim.get("note") or ""])
+    if not rows:
+        return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
+    return [Heading("Hard limits"),
+            Table(["candidate", "limit", "level", "result", "measured", "judged on", "threshold", "margin", "note"],
+                  rows, "margin > 0: met with that headroom; baseline comparisons are judged on the cautious end of the interval.")]
+
+
+def quality_blocks(results: dict) -> list:
+    entries = [c for c in results.get("candidates", []) if c.get("status") == "ok"]
+    from benchharness.limits import baseline_entries
+
+    entries += [b for b in baseline_entries(results) if b not in entries]
+    cands = _by_role(results, "candidate")
+    metric = next((names.primary_metric(c, results) for c in cands if names.primary_metric(c, results)), None)
+    if not metric:
+        return [Heading("Quality"), Para(f"Quality: {NM}.", "note")]
+    rows = []
+    for c in entries:
+        v, tr = names.quality_value(c, metric), names.quality_value(c, metric, "train")
+        ci = names.quality_ci(c, metric)
+        role = c.get("role", "baseline")
+        rows.append([c.get("name", "?"), role, _f(v), f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "—", _f(tr),
+                     f"{tr - v:+.4g}" if tr is not None and v is not None else "—",
+                     _f(names.resolve("subgroup_gap", c, results)), _f(names.resolve("window_gap", c, results))])
+    return [Heading("Quality"),
+            Table(["model", "role", f"{metric} (test)", "95% interval", f"{metric} (train)", "train − test",
+                   "worst subgroup gap", "worst window gap"], rows,
+                  f"Primary metric: {metric} ({names.better(metric)} is better).")]
+
+
+def performance_blocks(results: dict) -> list:
+    rows = []
+    for c in _by_role(results, "candidate"):
+        if c.get("status") != "ok":
+            continue
+        r = lambda n, c=c: names.resolve(n, c, results)  # noqa: E731
+        rows.append([c["name"], _f(r("p50_ms"), "ms"), _f(r("p99_ms"), "ms"), _f(r("p999_ms"), "ms"),
+                     _f(r("qps"), "req/s"), _f(r("open_p99_ms"), "ms"), _f(r("sustainable_rps"), "req/s"),
+                     _f(r("rows_per_s"), "rows/s")])
+    return [Heading("Speed"),
+            Table(["candidate", "p50", "p99", "p99.9", "closed-loop rate", "open-loop p99", "sustainable rate",
+                   "best batch rows/s"], rows,
+                  "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival.")]
+
+
+def cost_blocks(results: dict) -> list:
+    rows = []
+    for c in _by_role(results, "candidate"):
+        if c.get("status") != "ok":
+            continue
+        r = lambda n, c=c: names.resolve(n, c, results)  # noqa: E731
+        rows.append([c["name"], _f(r("cpu_ms_per_prediction"), "ms"), _f(r("footprint_mb"), "MB"),
+                     _f(r("rss_peak_mb"), "MB"), _f(r("load_s"), "s"), _f(r("usd_per_million"), "USD"),
+                     _f(r("realtime_usd_per_million"), "USD"), _f(r("monthly_usd"), "USD")])
+    profile = (results.get("profile") or {}).get("name")
+    return [Heading("Resources and cost"),
+            Table(["candidate", "CPU per prediction", "model footprint", "peak RSS", "load time",
+                   "batch USD / 1M", "real-time USD / 1M", "real-time USD / month"], rows,
+                  f"Hardware profile: {profile or NM}.")]
+
+
+def data_blocks(results: dict) -> list:
+    data = results.get("data") or {}
+    facts = [["source", _kv(data.get("source"))], ["rows", _kv(data.get("rows"))],
+             ["split", _kv(data.get("split"))], ["fingerprint", _kv(data.get("fingerprint"))],
+             ["share of columns drifted (train → test)", _f(names.resolve("drift_share", {}, results), "share")],
+             ["data contract", str((data.get("contract") or {}).get("path", NM)
+                                   if isinstance(data.get("contract"), dict) else data.get("contract") or NM)]]
+    return [Heading("Data"), Table(["", ""], facts)]
+
+
+def chart_blocks(charts: dict) -> list:
+    out = [Heading("Charts")]
+    for name, entry in charts.items():
+        out.append(Chart(name, entry["title"], entry.get("png"), entry.get("svg"), entry.get("skipped")))
+    return out
+
+
+def environment_blocks(results: dict) -> list:
+    env = results.get("environment") or {}
+    rows = [[k, str(v)] for k, v in env.items() if not isinstance(v, (dict, list))]
+    rows += [[k, ", ".join(f"{a}={b}" for a, b in v.items() if not isinstance(b, (dict, list)))]
+             for k, v in env.items() if isinstance(v, dict)]
+    return [Heading("Machine and software"), Table(["", ""], rows or [["environment", NM]])]
+
+
+def build(results: dict, charts: dict | None = None) -> list:
+    """Every block of the report, in reading order."""
+    suite = results.get("suite") or {}
+    title = f"Production readiness: {suite.get('name', 'suite')}"
+    meta = (f"Run {results.get('run_id', '?')}, {results.get('started_at', '?')} to {results.get('finished_at') or '?'}"
+            + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
+    blocks = [Heading(title, 1), Para(meta, "note")]
+    blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
+    blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)
+    blocks += chart_blocks(charts or {})
+    blocks += [Heading("Production checklist"), Checklist(checklist(results))]
+    blocks += environment_blocks(results)
+    errors = results.get("stage_errors")
+    if errors:
+        blocks += [Heading("Stage errors"), Table(["stage", "error"], [[e["stage"], e["error"]] for e in errors])]
+    return blocks

@@ -1,0 +1,108 @@
+"""report.html: one self-contained page (charts inlined as data URIs, CSS inline, no scripts,
+no fonts or images fetched), readable on a laptop and printable."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from benchharness.report.document import Chart, Checklist, Heading, Para, Table
+
+CSS = """
+:root { --ok:#009E73; --bad:#D55E00; --warn:#E69F00; --muted:#555; --line:#ddd; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:#111;
+       max-width: 1100px; margin: 0 auto; padding: 24px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; border-bottom: 2px solid var(--line); padding-bottom: 4px; margin-top: 1.8em; }
+.note { color: var(--muted); }
+.verdict-ok, .verdict-none { font-size: 1.1em; padding: 12px 16px; border-left: 6px solid var(--ok);
+       background: #eef8f4; }
+.verdict-none { border-color: var(--bad); background: #fbefe8; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 0.9em; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 0.85em; padding-top: 4px; }
+td.PASS, td.qualifies, td.met, td.declared { color: var(--ok); font-weight: 600; }
+td.FAIL, td.blocked, td.crashed, td.missing { color: var(--bad); font-weight: 600; }
+td.WARN, td.UNKNOWN, td.attention { color: #8a5a00; font-weight: 600; }
+figure { margin: 16px 0; }
+figure img { width: 100%; max-width: 860px; height: auto; border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: 0.85em; }
+.checklist > li { margin-bottom: 12px; }
+.checklist .status { display: inline-block; min-width: 6.5em; font-weight: 700; text-transform: uppercase;
+       font-size: 0.8em; }
+.status.met, .status.declared { color: var(--ok); } .status.missing { color: var(--bad); }
+.status.attention { color: #8a5a00; }
+.checklist ul { margin: 2px 0 0 0; color: #333; font-size: 0.92em; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11pt; }
+  h2 { break-after: avoid; } figure, table, .checklist li { break-inside: avoid; }
+  .scroll { overflow: visible; }
+}
+"""
+
+_STATUS_CELLS = {"PASS", "FAIL", "WARN", "UNKNOWN", "qualifies", "blocked", "crashed", "met", "missing",
+                 "attention", "declared"}
+_MIME = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _cell(text: str, tag: str = "td") -> str:
+    cls = f' class="{_e(text)}"' if text in _STATUS_CELLS else ""
+    return f"<{tag}{cls}>{_e(text)}</{tag}>"
+
+
+def _table(t: Table) -> str:
+    head = "".join(_cell(h, "th") for h in t.headers) if any(t.headers) else ""
+    rows = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in t.rows)
+    cap = f"<caption>{_e(t.caption)}</caption>" if t.caption else ""
+    return f'<div class="scroll"><table>{cap}{"<thead><tr>" + head + "</tr></thead>" if head else ""}<tbody>{rows}</tbody></table></div>'
+
+
+def _chart(c: Chart, run_dir: Path) -> str:
+    if c.skipped:
+        return f'<p class="note"><b>{_e(c.title)}</b>: {_e(c.skipped)}.</p>'
+    # SVG stays sharp on paper; a data URI keeps each chart's ids apart from the others'
+    for kind in ("svg", "png"):
+        rel = getattr(c, kind)
+        path = run_dir / rel if rel else None
+        if path and path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            return (f'<figure id="chart-{_e(c.name)}"><img alt="{_e(c.title)}" src="data:{_MIME[kind]};base64,{data}">'
+                    f"<figcaption>{_e(c.title)}</figcaption></figure>")
+    return f'<p class="note"><b>{_e(c.title)}</b>: chart file missing.</p>'
+
+
+def _checklist(cl: Checklist) -> str:
+    items = []
+    for it in cl.items:
+        evidence = "".join(f"<li>{_e(line)}</li>" for line in it.evidence)
+        items.append(f'<li><span class="status {_e(it.status)}">{_e(it.status)}</span> <b>{_e(it.question)}</b>'
+                     f"<ul>{evidence}</ul></li>")
+    return f'<ol class="checklist">{"".join(items)}</ol>'
+
+
+def render_html(blocks: list, run_dir: str | Path) -> str:
+    run_dir = Path(run_dir)
+    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), "benchharness report")
+    body = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(f"<h{b.level}>{_e(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            body.append(f'<p class="{_e(b.kind)}">{_e(b.text)}</p>' if b.kind else f"<p>{_e(b.text)}</p>")
+        elif isinstance(b, Table):
+            body.append(_table(b))
+        elif isinstance(b, Chart):
+            body.append(_chart(b, run_dir))
+        elif isinstance(b, Checklist):
+            body.append(_checklist(b))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -1,0 +1,109 @@
+"""report.html / report.md / charts from a saved run dir (tests/sample_run.py)."""
+
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sample_run import sample_results, write_run
+
+from benchharness import verdict
+from benchharness.report import checklist
+from benchharness.report.charts_perf import percentile_curve
+from benchharness.report.write import write_report
+
+CHECKLIST_FILE = Path(__file__).resolve().parent.parent / "docs" / "production-checklist.txt"
+
+
+def checklist_questions() -> list[str]:
+    """The items of the seed checklist: its bullet list, plus the 'different in production' item."""
+    text = CHECKLIST_FILE.read_text()
+    block = text.split("\nChecklist\n", 1)[1].split("Please note", 1)[0]
+    items = [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
+    items.append(next(line for line in text.splitlines() if line.startswith("Will your model performance")))
+    return items
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    results = sample_results()
+    results["verdict"] = verdict.judge(results, ["p99_ms <= 5", "usd_per_million <= 1.5", "accuracy >= 0.9"])
+    run_dir = write_run(tmp_path_factory.mktemp("run"), results)
+    written = write_report(run_dir)  # from results.json alone
+    return run_dir, written
+
+
+def test_checklist_file_parses_into_its_eleven_items_plus_one():
+    qs = checklist_questions()
+    assert len(qs) == 12 and qs[0].startswith("Is there a well defined baseline")
+
+
+def test_report_contains_every_checklist_item(run):
+    run_dir, _ = run
+    page = html.unescape((run_dir / "report.html").read_text())
+    md = (run_dir / "report.md").read_text()
+    for q in checklist_questions():
+        assert q in page, q
+        assert q in md, q
+
+
+def test_html_is_self_contained(run):
+    run_dir = run[0]
+    page = (run_dir / "report.html").read_text()
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert not re.search(r"url\(", page)
+    assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", page)
+    assert page.count('src="data:image/svg+xml;base64,') == 6
+    assert (run_dir / "report.html").stat().st_mode & 0o044  # readable by others: it is meant to be shared
+
+
+def test_chart_files_exist_and_are_real_images(run):
+    run_dir, written = run
+    charts = written["charts"]
+    assert set(charts) == {"quality_vs_cost", "quality_vs_latency", "latency_percentiles",
+                           "throughput_vs_batch", "latency_vs_rate", "resources"}
+    for entry in charts.values():
+        png, svg = (run_dir / entry["png"]).read_bytes(), (run_dir / entry["svg"]).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
+        assert b"<svg" in svg[:2000] and len(svg) > 5000
+
+
+def test_plan_answers_declared_or_missing(run):
+    md = (run[0] / "report.md").read_text()
+    assert "plan.ground_truth: labels from pathology reports" in md
+    assert "plan.fallback (what happens when the model or its inputs fail): MISSING" in md
+    assert "plan.ethics (" in md and "MISSING" in md
+
+
+def test_verdict_and_limits_in_report(run):
+    md = (run[0] / "report.md").read_text()
+    assert "> **Ship forest: it meets all 3 hard limits" in md  # boosted fails p99 and cost; forest beats logreg on accuracy
+    assert "| boosted | p99_ms <= 5 | fail | FAIL | 9 ms |" in md
+
+
+def test_run_without_cost_or_resources_still_renders(tmp_path):
+    results = sample_results()
+    for c in results["candidates"]:
+        c.pop("cost", None)
+        c.pop("resources", None)
+        c.pop("batch", None)
+        c.get("realtime", {}).pop("open_loop", None)
+    results.pop("plan")
+    results["verdict"] = verdict.judge(results, ["usd_per_million <= 1"])
+    run_dir = write_run(tmp_path, results)
+    written = write_report(run_dir)
+    skipped = {n for n, e in written["charts"].items() if "skipped" in e}
+    assert skipped == {"quality_vs_cost", "throughput_vs_batch", "latency_vs_rate", "resources"}
+    md = (run_dir / "report.md").read_text()
+    assert "not measured" in md and "usd_per_million <= 1: unknown (usd_per_million was not measured)" in md
+    items = checklist.checklist(results)
+    assert [i.status for i in items if "ground truth" in i.question] == ["missing"]
+
+
+def test_percentile_curve_is_nearest_rank():
+    samples = np.arange(1.0, 101.0)  # 1..100 ms: the q-th percentile by nearest rank is ceil(q) ms
+    rng = np.random.default_rng(1)
+    q, lat = percentile_curve(rng.permutation(samples), points=3)  # x = 0, 1, 2 nines
+    assert q.tolist() == pytest.approx([0.0, 90.0, 99.0])
+    assert lat.tolist() == [1.0, 90.0, 99.0]
