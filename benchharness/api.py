@@ -23,15 +23,17 @@ from benchharness.environment import environment_section
 from benchharness.errors import UserError
 from benchharness.measure.basic import batch_stage, predict_stage, realtime_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
+from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION
 from benchharness.training import resolve_candidates_stage
+from benchharness.verdict import verdict_stage
 
 #: run stages before the candidates are measured
 BEFORE = [load_data_stage, baselines_stage, resolve_candidates_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, batch_stage]
 #: run stages after every candidate is measured
-AFTER: list = [compare_stage, parity_stage]
+AFTER: list = [compare_stage, parity_stage, verdict_stage, charts_stage, report_stage]
 
 
 def new_run_id(name: str) -> str:

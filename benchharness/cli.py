@@ -1,7 +1,10 @@
 """The `bench` command line: parse, call the API, print, exit code.
 
-Exit codes: 0 every candidate measured; 2 a usage or suite error (nothing measured);
-3 a candidate failed or crashed (the others were still measured and saved).
+Exit codes of `bench run` (from the verdict, see verdict.py): 0 a candidate qualifies (meets
+every hard limit); 1 none does (with --strict: also when any limit of any candidate is not a
+pass, warnings included); 2 a usage or suite error (nothing measured); 3 a candidate failed
+or crashed (the others were still measured and saved). `bench compare`: 0 no regression,
+1 a regression beyond the threshold, 2 usage error.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def main() -> None:
 @click.argument("suite", required=False, type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", default="results", show_default=True, help="Where run folders are written.")
 @click.option("--quick", is_flag=True, help="Short measurement windows (a smoke test, not a benchmark).")
-def run(suite: str | None, out_dir: str, quick: bool) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 when any limit of any candidate is not met (warnings too).")
+def run(suite: str | None, out_dir: str, quick: bool, strict: bool) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness.api import run_suite
     from benchharness.report.terminal import summary_text
@@ -40,4 +44,69 @@ def run(suite: str | None, out_dir: str, quick: bool) -> None:
     click.echo(summary_text(ctx.results, str(ctx.run_dir)))
     click.echo(f"wall time: {time.perf_counter() - started:.1f} s", err=True)
     failed = [c for c in ctx.candidates if not c.ok]
-    sys.exit(EXIT_CANDIDATE_FAILED if failed else EXIT_OK)
+    sys.exit(_verdict_exit(ctx.results, strict, EXIT_CANDIDATE_FAILED if failed else EXIT_OK))
+
+
+def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
+    """The exit code the verdict decided (fallback when the verdict stage did not run)."""
+    from benchharness.verdict import summary_lines
+
+    v = results.get("verdict")
+    if not v:
+        return fallback
+    click.echo("\n".join(summary_lines(results)))
+    return v["exit_code_strict" if strict else "exit_code"]
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--suite", "suite_path", type=click.Path(dir_okay=False),
+              help="Judge again with this suite's limits, objective and plan (nothing is re-measured).")
+def report(run_dir: str, suite_path: str | None) -> None:
+    """Remake report.html, report.md and the charts of RUN_DIR from its results.json."""
+    from benchharness import config
+    from benchharness.report.write import write_report
+    from benchharness.results import load_results, save_results
+    from benchharness.verdict import rejudge
+
+    try:
+        results = load_results(run_dir)
+        if suite_path:
+            rejudge(results, config.load_suite(suite_path))
+            save_results(results, run_dir)
+        written = write_report(run_dir, results)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if results.get("verdict"):
+        click.echo(results["verdict"]["sentence"])
+    click.echo(f"report: {run_dir}/{written['html']} and {written['markdown']}")
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--threshold", default=0.10, show_default=True, type=click.FloatRange(0, None),
+              help="Relative change in the worse direction that counts as a regression.")
+@click.option("--alpha", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Significance level of the Mann-Whitney U test on raw latency samples.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
+def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None) -> None:
+    """Compare runs with the first one (e.g. before/after a change, or two machines)."""
+    import json
+
+    from benchharness.compare import compare_runs, compare_text
+
+    if len(run_dirs) < 2:
+        click.echo(f"error: compare needs at least two run directories, got {len(run_dirs)}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        doc = compare_runs(list(run_dirs), threshold=threshold, alpha=alpha)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(compare_text(doc))
+    if json_out:
+        from pathlib import Path
+
+        Path(json_out).write_text(json.dumps(doc, indent=2))
+    sys.exit(doc["exit_code"])

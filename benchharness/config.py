@@ -97,7 +97,7 @@ CANDIDATE = {
     "export": Field(str, None, one_of("onnx")),
     "options": Field(dict, {}),  # adapter options (e.g. onnxruntime session options)
     "baseline": Field(bool, False),  # a declared baseline (e.g. today's production model)
-    "limits": Field(list, []),  # per-candidate limit expressions (override the suite's)
+    "limits": Field((list, dict), [], lambda v: _check_limits(v)),  # override the suite's, figure by figure
 }
 
 REALTIME = {
@@ -144,6 +144,35 @@ QUALITY = {
     "overfit_gap": Field(NUM, 0.1, positive),  # relative drop train -> test that flags overfitting
 }
 
+# -- limits, objective, plan (issue 6: limits.py, verdict.py, report/checklist.py) ------------
+def _check_limits(v) -> None:
+    from benchharness.limits import check_spec
+
+    check_spec(v)  # raises SuiteError showing the expression and the allowed form
+
+
+def _check_objective(v) -> None:
+    from benchharness.verdict import check_objective
+
+    check_objective(v)
+
+
+TEXT = (str, int, float)
+# the checklist items only people can answer (see report/checklist.py PLAN_KEYS)
+PLAN = {
+    "ground_truth": Field(TEXT),
+    "ground_truth_delay": Field(TEXT),
+    "human_in_the_loop": Field(TEXT),
+    "feedback": Field(TEXT),
+    "fallback": Field(TEXT),
+    "wrong_prediction_cost": Field(TEXT),
+    "transparency": Field(TEXT),
+    "ethics": Field(TEXT),
+    "integration": Field(str, None, one_of("batch", "realtime", "both")),
+    "data_lineage": Field(TEXT),
+    "retraining": Field(TEXT),
+}
+
 SUITE = {
     "name": Field(str, required=True),
     "description": Field(str, ""),
@@ -152,6 +181,9 @@ SUITE = {
     "quality": Field(dict, None, section=QUALITY),
     "realtime": Field(dict, None, section=REALTIME),
     "batch": Field(dict, None, section=BATCH),
+    "limits": Field((list, dict), None, _check_limits),  # list, or {fail: [...], warn: [...]}
+    "objective": Field((str, list), None, _check_objective),  # e.g. [max accuracy within 0.005, min usd_per_million]
+    "plan": Field(dict, None, section=PLAN),
 }
 
 # What --quick changes: short windows, small sweeps.

@@ -114,7 +114,7 @@ _TABLE: list[Measure] = [
             "CPU time (user + system) per prediction"),
     Measure("cpu_percent", ("resources.cpu_percent", "resources.cpu.process_percent"), "%", "lower",
             "process CPU utilisation while predicting (100 = one core)"),
-    Measure("load_s", ("resources.load_s", "resources.cold_start_s", "model.load_s"), "s", "lower",
+    Measure("load_s", ("resources.load_s", "resources.cold_start_s", "load_s", "model.load_s"), "s", "lower",
             "model load time (cold start)"),
     Measure("gpu_mem_mb", ("resources.gpu.memory_used_mb", "resources.gpu_memory_mb"), "MB", "lower",
             "GPU memory used"),

@@ -147,8 +147,10 @@ def judge(results: dict, suite_limits: Any = None, cand_limits: dict | None = No
         row["blocking"] = [_why(r) for r in checks if r.severity == "fail" and r.status != "pass"]
         row["warnings"] = [_why(r) for r in checks if r.status == "warn" or (r.severity == "warn" and r.status == "unknown")]
         row["status"] = "blocked" if row["blocking"] else "qualifies"
-        row["limits_passed"] = sum(r.status == "pass" for r in checks)
-        row["limits_total"] = len(checks)
+        hard = [r for r in checks if r.severity == "fail"]
+        row["limits_passed"] = sum(r.status == "pass" for r in hard)  # hard limits only
+        row["limits_total"] = len(hard)
+        row["warn_limits_total"] = len(checks) - len(hard)
         rows.append(row)
     qualifying = [c for c in ran if next(r for r in rows if r["name"] == c["name"])["status"] == "qualifies"]
     ranking = [c["name"] for c in rank(qualifying, terms, results)]
@@ -185,8 +187,11 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
     if ranking:
         best = by_name[ranking[0]]
         row = next(r for r in rows if r["name"] == ranking[0])
-        limits_txt = (f"meets all {row['limits_total']} hard limits" if row["limits_total"]
+        n = row["limits_total"]
+        limits_txt = ((f"meets all {n} hard limits" if n > 1 else "meets its hard limit") if n
                       else "ran cleanly (the suite sets no hard limits)")
+        if row["warnings"]:
+            limits_txt += f" ({len(row['warnings'])} warning{'s' if len(row['warnings']) > 1 else ''})"
         facts = _facts(best, results)
         others = [n for n in ranking[1:]]
         tail = f" Also qualifying: {', '.join(others)}." if others else ""
@@ -226,4 +231,23 @@ def verdict_stage(ctx) -> None:
     lim, cand_limits, objective = suite_inputs(ctx.suite)
     ctx.results["plan"] = ctx.suite.get("plan") or {}
     ctx.results["verdict"] = judge(ctx.results, lim, cand_limits, objective)
-    ctx.progress(ctx.results["verdict"]["sentence"])
+
+
+def rejudge(results: dict, suite: dict) -> None:
+    """Judge saved results again with another suite's limits, objective and plan."""
+    lim, cand_limits, objective = suite_inputs(suite)
+    results["plan"] = suite.get("plan") or {}
+    results["verdict"] = judge(results, lim, cand_limits, objective)
+
+
+def summary_lines(results: dict) -> list[str]:
+    """The verdict as the terminal shows it: one line per candidate, then the sentence."""
+    v = results.get("verdict") or {}
+    lines = ["", "verdict:"]
+    for row in v.get("candidates", []):
+        detail = "; ".join(row["blocking"][:2]) or (
+            f"{row['limits_passed']}/{row['limits_total']} hard limits met" if row.get("limits_total") else "no hard limits set")
+        lines.append(f"  {row['name']:<16} {row['status'].upper():<10} {detail}")
+        lines += [f"  {'':<16} {'warning':<10} {w}" for w in row["warnings"][:2]]
+    lines.append(v.get("sentence", ""))
+    return lines

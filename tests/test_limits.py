@@ -147,3 +147,31 @@ def test_slices_drift_and_batch_figures():
     assert got["window_gap <= 0.05"].status == "pass"
     assert got["drift_share <= 0.5"].value == 0.25 and got["drift_share <= 0.5"].status == "pass"
     assert got["rows_per_s >= 10000"].value == 50000.0 and got["rows_per_s >= 10000"].margin == 40000.0
+
+
+def _suite(**extra):
+    base = {"name": "s", "data": {"source": "sklearn:iris"}, "candidates": [{"name": "a", "model": "m:f"}]}
+    base.update(extra)
+    return base
+
+
+def test_suite_keys_validated_at_load(tmp_path):
+    from benchharness import config
+    from benchharness.report.checklist import PLAN_KEYS
+
+    suite = config.parse_suite(_suite(limits={"warn": ["p99_ms <= 5"]}, objective="min p99_ms",
+                                      plan={"integration": "both", "wrong_prediction_cost": 40}), tmp_path)
+    assert suite["plan"]["integration"] == "both" and suite["plan"]["ethics"] is None
+    assert set(config.PLAN) == set(PLAN_KEYS)  # every plan key is shown in the checklist
+    with pytest.raises(SuiteError, match="limit 'p99_ms <= fast'"):
+        config.parse_suite(_suite(limits=["p99_ms <= fast"]), tmp_path)
+    with pytest.raises(SuiteError, match="'objective' term 'cheapest'"):
+        config.parse_suite(_suite(objective=["cheapest"]), tmp_path)
+    with pytest.raises(SuiteError, match="'plan.integration' must be one of batch, realtime, both, got 'stream'"):
+        config.parse_suite(_suite(plan={"integration": "stream"}), tmp_path)
+    with pytest.raises(SuiteError, match="unknown key 'plan.owner'"):
+        config.parse_suite(_suite(plan={"owner": "me"}), tmp_path)
+    bad_cand = _suite()
+    bad_cand["candidates"][0]["limits"] = ["rss_peak_mb < lots"]
+    with pytest.raises(SuiteError, match="rss_peak_mb < lots"):
+        config.parse_suite(bad_cand, tmp_path)

@@ -58,6 +58,8 @@ def test_judge_recommends_and_sets_exit_codes():
     assert rows["c"]["status"] == "blocked" and rows["b"]["status"] == "qualifies"
     assert v["ranking"] == ["b"] and v["recommended"] == "b" and v["exit_code"] == 0
     assert v["sentence"].startswith("Ship b: it meets all 2 hard limits")
+    one = verdict.judge({"candidates": [c("a", 0.9, 3, 1.0)]}, ["p99_ms <= 5"], objective="min p99_ms")
+    assert one["sentence"].startswith("Ship a: it meets its hard limit and ranks first by min p99_ms")
     assert sorted(v["pareto_front"]) == ["a", "b", "c"] and v["pareto_axes"] == ["primary", "p99_ms", "usd_per_million"]
     assert v["exit_code_strict"] == 1  # other candidates fail limits
     assert results["candidates"][0]["limits"][0]["status"] == "fail"  # written onto each candidate

@@ -52,7 +52,9 @@ def plot_latency_percentiles(results: dict, run_dir=None, ax=None):
         st = style[name]
         ax.plot(_nines(q), lat, color=st.color, lw=1.6, label=name if source == "raw samples" else f"{name} (summary)",
                 marker=st.marker if source == "summary" else None, ms=5)
-    ticks = [p for p in (0, 50, 90, 99, 99.9, 99.99) if _nines(p) <= max(_nines(q).max() for _, q, _, _ in curves) + 0.01]
+    lo = min(_nines(q).min() for _, q, _, _ in curves) - 0.01
+    hi = max(_nines(q).max() for _, q, _, _ in curves) + 0.01
+    ticks = [p for p in (0, 50, 90, 99, 99.9, 99.99) if lo <= _nines(p) <= hi]
     ax.set_xticks(_nines(ticks), [f"p{p:g}" for p in ticks])
     ax.set_yscale("log")
     limit = limit_threshold(results, "p99_ms")

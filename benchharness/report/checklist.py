@@ -123,14 +123,26 @@ def metrics_item(results: dict) -> Item:
     return item
 
 
+def data_fingerprint(data: dict) -> str | None:
+    """A short fingerprint of the data (and of the split, when recorded)."""
+    whole = data.get("fingerprint") or data.get("sha256")
+    split = (data.get("split") or {}).get("split_sha256")
+    parts = [f"data sha256 {whole[:12]}…" if whole else None, f"split sha256 {split[:12]}…" if split else None]
+    return ", ".join(p for p in parts if p) or None
+
+
+def split_text(split: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in split.items() if not isinstance(v, (dict, list)) and "sha" not in k)
+
+
 def benchmarked_item(results: dict) -> Item:
     item = Item("Is the model benchmarked?", "missing")
     data = results.get("data") or {}
     split = data.get("split") or {}
     if split:
-        item.evidence.append("split: " + ", ".join(f"{k}={v}" for k, v in split.items() if not isinstance(v, (dict, list))))
-    if data.get("fingerprint"):
-        item.evidence.append(f"data fingerprint: {data['fingerprint']} (the same data and seed reproduce the split)")
+        item.evidence.append("split: " + split_text(split))
+    if data_fingerprint(data):
+        item.evidence.append(f"fingerprints: {data_fingerprint(data)} (the same data and seed reproduce the split)")
     focus = _focus(results)
     if focus:
         item.evidence.append(f"{focus['name']}: p99 {names.fmt(names.resolve('p99_ms', focus, results), 'ms')}, "

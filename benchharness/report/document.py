@@ -56,7 +56,7 @@ def _kv(value) -> str:
     if value is None or value == {}:
         return NM
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_kv(v) if isinstance(v, dict) else v}" for k, v in value.items())
+        return ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, (dict, list)))
     return str(value)
 
 
@@ -73,11 +73,12 @@ def verdict_blocks(results: dict) -> list:
     rows = []
     for r in v.get("candidates", []):
         rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else "—"
-        passed = f"{r.get('limits_passed', 0)}/{r.get('limits_total', 0)}" if r["status"] != "crashed" else "—"
+        passed = (f"{r.get('limits_passed', 0)}/{r['limits_total']}" if r.get("limits_total")
+                  else "no limits set" if r["status"] != "crashed" else "—")
         rows.append([rank, r["name"], r["status"], passed, "yes" if r.get("on_pareto_front") else "no",
                      "; ".join(r["blocking"]) or "—", "; ".join(r["warnings"]) or "—"])
     axes = ", ".join(v.get("pareto_axes") or []) or "none measured for every candidate"
-    out.append(Table(["rank", "candidate", "status", "limits met", "Pareto front", "blocking", "warnings"], rows,
+    out.append(Table(["rank", "candidate", "status", "hard limits met", "Pareto front", "blocking", "warnings"], rows,
                      f"Ranking by: {', then '.join(v['inputs']['objective'])}. Pareto front over: {axes}."))
     return out
 
@@ -114,7 +115,7 @@ def quality_blocks(results: dict) -> list:
         ci = names.quality_ci(c, metric)
         role = c.get("role", "baseline")
         rows.append([c.get("name", "?"), role, _f(v), f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "—", _f(tr),
-                     f"{tr - v:+.4g}" if tr is not None and v is not None else "—",
+                     f"{tr - v:+.3g}" if tr is not None and v is not None else "—",
                      _f(names.resolve("subgroup_gap", c, results)), _f(names.resolve("window_gap", c, results))])
     return [Heading("Quality"),
             Table(["model", "role", f"{metric} (test)", "95% interval", f"{metric} (train)", "train − test",
@@ -154,9 +155,13 @@ def cost_blocks(results: dict) -> list:
 
 
 def data_blocks(results: dict) -> list:
+    from benchharness.report.checklist import data_fingerprint, split_text
+
     data = results.get("data") or {}
-    facts = [["source", _kv(data.get("source"))], ["rows", _kv(data.get("rows"))],
-             ["split", _kv(data.get("split"))], ["fingerprint", _kv(data.get("fingerprint"))],
+    split = data.get("split") or {}
+    rows = _kv(data.get("rows")) + (f" ({_kv(split['rows'])})" if isinstance(split.get("rows"), dict) else "")
+    facts = [["source", _kv(data.get("source"))], ["rows", rows],
+             ["split", split_text(split) or NM], ["fingerprint", data_fingerprint(data) or NM],
              ["share of columns drifted (train → test)", _f(names.resolve("drift_share", {}, results), "share")],
              ["data contract", str((data.get("contract") or {}).get("path", NM)
                                    if isinstance(data.get("contract"), dict) else data.get("contract") or NM)]]
@@ -182,7 +187,7 @@ def build(results: dict, charts: dict | None = None) -> list:
     """Every block of the report, in reading order."""
     suite = results.get("suite") or {}
     title = f"Production readiness: {suite.get('name', 'suite')}"
-    meta = (f"Run {results.get('run_id', '?')}, {results.get('started_at', '?')} to {results.get('finished_at') or '?'}"
+    meta = (f"Run {results.get('run_id', '?')}, started {results.get('started_at', '?')}"
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
     blocks = [Heading(title, 1), Para(meta, "note")]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)

@@ -1,0 +1,121 @@
+"""`bench compare`, `bench report` and `bench run` exit codes on real runs made here.
+
+Two real runs of the same candidate name: one a fast threshold rule, one the same rule with
+3 ms of busy work per call (a regression made on purpose, tests/slow_models.py). The
+Mann-Whitney path is also checked on run dirs whose raw samples come from known
+distributions (tests/sample_run.py).
+"""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_suite
+from sample_run import sample_results, write_run
+
+from benchharness.cli import main
+from benchharness.compare import compare_runs
+
+SUITE = """
+name: {name}
+data: {{source: sklearn:breast_cancer}}
+candidates:
+  - {{name: model, model: 'slow_models:{model}'}}
+realtime: {{duration_s: 0.3, warmup_count: 5, warmup_s: 0}}
+batch: {{batch_sizes: [8], duration_s: 0.1}}
+limits: {limits}
+plan: {{integration: batch}}
+"""
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("runs")
+    fast = write_suite(tmp, SUITE.format(name="fast", model="fast",
+                                         limits="{fail: [p99_ms <= 100], warn: [p99_ms <= 0.000001]}"), "fast.yaml")
+    slow = write_suite(tmp, SUITE.format(name="slow", model="slowed", limits="[p99_ms <= 1]"), "slow.yaml")
+    res_fast = cli("run", fast, "--out", tmp / "fast", "--strict")
+    res_slow = cli("run", slow, "--out", tmp / "slow")
+    return {"fast": (res_fast, next((tmp / "fast").iterdir())), "slow": (res_slow, next((tmp / "slow").iterdir())),
+            "tmp": tmp}
+
+
+def test_strict_turns_a_missed_warning_into_exit_1(runs):
+    res, run_dir = runs["fast"]
+    assert res.exit_code == 1, res.output
+    assert "QUALIFIES" in res.output and "warning" in res.output and "Ship model" in res.output
+    assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+
+
+def test_none_qualifies_exits_1_and_says_what_blocks(runs):
+    res, run_dir = runs["slow"]
+    assert res.exit_code == 1, res.output
+    assert "No candidate qualifies: model — p99_ms <= 1: measured " in res.output
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["verdict"]["exit_code"] == 1 and results["plan"]["integration"] == "batch"
+    limit = results["candidates"][0]["limits"][0]
+    assert limit["status"] == "fail" and limit["value"] >= 3.0 and limit["margin"] == pytest.approx(1 - limit["value"])
+
+
+def test_bad_limit_is_a_suite_error_exit_2(tmp_path):
+    suite = write_suite(tmp_path, SUITE.format(name="bad", model="fast", limits="[p99 <= 5]"))
+    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "limit 'p99 <= 5': unknown name 'p99'" in res.output and "allowed" in res.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_compare_flags_the_slowed_model(runs):
+    fast, slow = runs["fast"][1], runs["slow"][1]
+    res = cli("compare", fast, slow, "--json", runs["tmp"] / "cmp.json")
+    assert res.exit_code == 1, res.output
+    doc = json.loads((runs["tmp"] / "cmp.json").read_text())
+    rows = {r["figure"]: r for r in doc["comparisons"][0]["rows"]}
+    assert rows["p50_ms"]["regression"] and rows["p50_ms"]["after"] > 2.5  # 3 ms of busy work per call
+    assert rows["rows_per_s"]["regression"]
+    assert not rows["accuracy"]["regression"]  # same predictions
+    assert "REGRESSION" in res.output
+    same = cli("compare", fast, fast)
+    assert same.exit_code == 0 and "0 regression(s)" in same.output
+
+
+def test_report_remakes_and_rejudges_from_the_run_dir(runs):
+    run_dir = runs["slow"][1]
+    (run_dir / "report.html").unlink()
+    res = cli("report", run_dir)
+    assert res.exit_code == 0 and (run_dir / "report.html").is_file()
+    assert "No candidate qualifies" in res.output
+    relaxed = write_suite(runs["tmp"], SUITE.format(name="slow", model="slowed", limits="[p99_ms <= 1000]"), "relaxed.yaml")
+    res = cli("report", run_dir, "--suite", relaxed)
+    assert res.exit_code == 0 and "Ship model" in res.output
+    assert "Ship model" in (run_dir / "report.md").read_text()
+    assert cli("report", runs["tmp"]).exit_code == 2  # not a run dir
+
+
+def test_mann_whitney_on_raw_samples(tmp_path):
+    ref = write_run(tmp_path / "a", sample_results(), seed=1)
+    same = write_run(tmp_path / "b", sample_results(), seed=2)  # same distributions, new draws
+    slower = write_run(tmp_path / "c", sample_results(), seed=3, slow={"forest": 1.3})
+    doc = compare_runs([ref, same, slower], threshold=0.10, alpha=0.01)
+    by = [{(r["candidate"], r["figure"]): r for r in comp["rows"]} for comp in doc["comparisons"]]
+    # summaries in results.json are identical, so the change is 0: no regression whatever the test says
+    assert by[0][("forest", "p50_ms")]["test"].startswith("Mann-Whitney U, n=2000/2000")
+    assert by[0][("forest", "p50_ms")]["p_value"] > 0.01 and by[0][("forest", "p50_ms")]["significant"] is False
+    assert by[1][("forest", "p50_ms")]["significant"] is True and by[1][("forest", "p50_ms")]["p_value"] < 1e-6
+    assert by[1][("logreg", "p50_ms")]["significant"] is False
+    assert by[0][("forest", "accuracy")]["test"].startswith("intervals")
+
+
+def test_significance_gates_the_regression(tmp_path):
+    ref = write_run(tmp_path / "a", sample_results(), seed=1)
+    noisy = write_run(tmp_path / "b", sample_results(), seed=2)  # raw samples: the same distribution ...
+    later = json.loads((noisy / "results.json").read_text())
+    later["candidates"][0]["realtime"]["closed_loop"]["p50_ms"] *= 1.5  # ... but the summary says 50% worse
+    (noisy / "results.json").write_text(json.dumps(later))
+    rows = {(r["candidate"], r["figure"]): r for r in compare_runs([ref, noisy])["comparisons"][0]["rows"]}
+    r = rows[("forest", "p50_ms")]
+    assert r["worse"] and r["change"] == pytest.approx(0.5) and r["significant"] is False and not r["regression"]
