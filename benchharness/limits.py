@@ -23,7 +23,7 @@ met; the verdict says so).
 
 Baseline comparisons are judged on the cautious end of the interval: the lower end for
 `>=`/`>` and the upper end for `<=`/`<`. With a paired bootstrap of candidate minus baseline
-(quality.vs_baseline) the judged value is baseline + that end of the delta's interval;
+(quality.delta_vs_best_baseline) the judged value is baseline + that end of the delta's interval;
 otherwise the end of the candidate's own interval; with no interval, the point value (noted).
 """
 
@@ -183,7 +183,7 @@ def baseline_entries(results: dict) -> list[dict]:
     if isinstance(auto, dict):
         auto = auto.get("entries") or auto.get("models") or [
             {"name": k, **v} for k, v in auto.items() if isinstance(v, dict)]
-    out += [b for b in auto or [] if isinstance(b, dict)]
+    out += [b for b in auto or [] if isinstance(b, dict) and b.get("status", "ok") == "ok"]
     return out
 
 
@@ -200,7 +200,8 @@ def pick_baseline(results: dict, metric: str, which: str = "best") -> tuple[str,
 
 
 def _paired_delta(cand: dict, metric: str, base_name: str) -> tuple[float, float] | None:
-    vb = names.get_path(cand, "quality.vs_baseline")
+    """The paired-bootstrap interval of candidate minus this baseline, when the quality stage made one."""
+    vb = names.get_path(cand, "quality.delta_vs_best_baseline") or names.get_path(cand, "quality.vs_baseline")
     for holder in (names.get_path(vb, metric) if isinstance(vb, dict) else None, vb):
         if not isinstance(holder, dict):
             continue

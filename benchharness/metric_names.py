@@ -55,28 +55,79 @@ def batch_list(cand: dict) -> list[dict]:
 
 
 def _worst_gap(section_key: str) -> Callable[[dict, dict], float | None]:
-    """Largest gap between the overall primary metric and a slice (subgroup or window)."""
+    """Largest shortfall of a slice (subgroup or time window) against the overall metric.
+
+    Reads quality.subgroups {column: {metric, groups: [{value, gap, reliable}]}} and
+    quality.windows {metric, windows: [...]}: only reliable slices count, and only gaps in
+    the worse direction (a group better than overall is no risk).
+    """
 
     def compute(cand: dict, results: dict) -> float | None:
         sec = get_path(cand, f"quality.{section_key}")
-        if sec is None:
+        if not isinstance(sec, dict):
             return None
-        for key in ("worst_gap", "max_gap", "gap"):
-            v = as_number(sec.get(key)) if isinstance(sec, dict) else None
-            if v is not None:
-                return abs(v)
+        tables = [sec] if "windows" in sec else [v for v in sec.values() if isinstance(v, dict)]
         gaps = []
-        items = sec.values() if isinstance(sec, dict) else sec
-        for item in items:  # per column (subgroups) or per window: look for "worst_gap"/"gap"
-            if isinstance(item, dict):
-                for key in ("worst_gap", "max_gap", "gap"):
-                    v = as_number(item.get(key))
-                    if v is not None:
-                        gaps.append(abs(v))
-                        break
+        for table in tables:
+            metric = table.get("metric") or primary_metric(cand, results)
+            sign = -1.0 if better(metric or "") == "higher" else 1.0
+            for row in table.get("groups") or table.get("windows") or []:
+                gap = as_number(row.get("gap")) if isinstance(row, dict) else None
+                if gap is not None and row.get("reliable", True):
+                    gaps.append(max(0.0, sign * gap))
         return max(gaps) if gaps else None
 
     return compute
+
+
+def _find_all(doc: Any, key: str, depth: int = 5) -> list[Any]:
+    """Every value stored under `key` in a nested section (the data stage nests by split pair)."""
+    if depth < 0 or not isinstance(doc, dict):
+        return []
+    found = [doc[key]] if key in doc else []
+    for value in doc.values():
+        if isinstance(value, dict):
+            found += _find_all(value, key, depth - 1)
+    return found
+
+
+def _drift_share(cand: dict, results: dict) -> float | None:
+    shares = [as_number(v) for v in _find_all(results.get("data"), "share_drifted")]
+    shares = [v for v in shares if v is not None]
+    return max(shares) if shares else None
+
+
+def _psi_max(cand: dict, results: dict) -> float | None:
+    psis = [as_number(v) for v in _find_all(results.get("data"), "psi", depth=7)]
+    psis = [v for v in psis if v is not None]
+    return max(psis) if psis else None
+
+
+def _open_loop_at_best(key: str) -> Callable[[dict, dict], float | None]:
+    """An open-loop figure at the highest sustainable rate (else at the lowest rate tried)."""
+
+    def compute(cand: dict, results: dict) -> float | None:
+        ol = get_path(cand, "realtime.open_loop")
+        if not isinstance(ol, dict):
+            return None
+        if key in ol:
+            return as_number(ol[key])
+        rates = [r for r in ol.get("rates") or [] if isinstance(r, dict)]
+        if not rates:
+            return None
+        ok = [r for r in rates if r.get("sustainable")]
+        pick = max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
+            min(rates, key=lambda r: r.get("target_rate_per_s") or 0)
+        return as_number(pick.get(key))
+
+    return compute
+
+
+def _late_share(cand: dict, results: dict) -> float | None:
+    rates = get_path(cand, "realtime.open_loop.rates") or []
+    shares = [as_number(r.get("late_start_share")) for r in rates if isinstance(r, dict)]
+    shares = [v for v in shares if v is not None]
+    return max(shares) if shares else None
 
 
 _TABLE: list[Measure] = [
@@ -88,57 +139,53 @@ _TABLE: list[Measure] = [
     Measure("max_ms", ("realtime.closed_loop.max_ms",), "ms", "lower", "closed-loop worst latency"),
     Measure("qps", ("realtime.closed_loop.qps",), "req/s", "higher", "closed-loop requests per second"),
     # real time, open loop (Poisson arrivals at the target rate)
-    *(Measure(f"open_{p}_ms", (f"realtime.open_loop.{p}_ms",), "ms", "lower",
-              f"open-loop latency {p} at the target rate, from scheduled arrival")
+    *(Measure(f"open_{p}_ms", (), "ms", "lower",
+              f"open-loop latency {p} from scheduled arrival, at the highest sustainable rate",
+              compute=_open_loop_at_best(f"{p}_ms"))
       for p in ("p50", "p90", "p95", "p99", "p999")),
     Measure("sustainable_rps", ("realtime.open_loop.max_sustainable_rate_per_s",
                                 "realtime.open_loop.sustainable_rate_per_s",
                                 "realtime.open_loop.max_rate_per_s"), "req/s", "higher",
             "highest open-loop rate whose p99 stays within the latency limit"),
-    Measure("late_share", ("realtime.open_loop.late_share", "realtime.open_loop.late_fraction"),
-            "share", "lower", "share of open-loop requests that started late"),
+    Measure("late_share", (), "share", "lower", "largest share of open-loop requests that started late",
+            compute=_late_share),
     Measure("error_rate", ("realtime.closed_loop.error_rate", "realtime.error_rate"), "share", "lower",
             "share of requests that raised"),
     # batch
     Measure("rows_per_s", (), "rows/s", "higher", "best batch throughput over the batch sizes",
             compute=_max_rows_per_s),
     # resources
-    Measure("rss_peak_mb", ("resources.rss_peak_mb", "resources.memory.rss_peak_mb",
-                            "resources.peak_rss_mb"), "MB", "lower",
+    Measure("rss_peak_mb", ("resources.peak_rss_mb", "resources.rss_peak_mb"), "MB", "lower",
             "peak resident memory while predicting"),
-    Measure("footprint_mb", ("resources.model_footprint_mb", "resources.memory.footprint_mb",
-                             "resources.footprint_mb"), "MB", "lower",
+    Measure("footprint_mb", ("resources.footprint_mb",), "MB", "lower",
             "resident memory the loaded model adds"),
-    Measure("cpu_ms_per_prediction", ("resources.cpu_ms_per_prediction",
-                                      "resources.cpu.cpu_ms_per_prediction"), "ms", "lower",
+    Measure("cpu_ms_per_prediction", ("resources.cpu_ms_per_prediction",), "ms", "lower",
             "CPU time (user + system) per prediction"),
-    Measure("cpu_percent", ("resources.cpu_percent", "resources.cpu.process_percent"), "%", "lower",
-            "process CPU utilisation while predicting (100 = one core)"),
-    Measure("load_s", ("resources.load_s", "resources.cold_start_s", "load_s", "model.load_s"), "s", "lower",
-            "model load time (cold start)"),
-    Measure("gpu_mem_mb", ("resources.gpu.memory_used_mb", "resources.gpu_memory_mb"), "MB", "lower",
+    Measure("cpu_percent", ("resources.phases.realtime.cpu_percent", "resources.cpu_percent"), "%", "lower",
+            "process CPU utilisation while predicting one request at a time (100 = one core)"),
+    Measure("load_s", ("load_s",), "s", "lower", "model load time (cold start)",
+            compute=lambda c, r: _scaled(get_path(c, "resources.load_time_ms"), 1e-3)),
+    Measure("gpu_mem_mb", ("resources.gpu_memory_mb", "resources.gpu.memory_used_mb"), "MB", "lower",
             "GPU memory used"),
     Measure("model_mb", ("model.size_mb",), "MB", "lower", "model file size",
             compute=lambda c, r: _scaled(get_path(c, "model.size_bytes"), 1e-6)),
     # cost
-    Measure("usd_per_million", ("cost.usd_per_million", "cost.batch.usd_per_million",
-                                "cost.batch_usd_per_million"), "USD", "lower",
+    Measure("usd_per_million", ("cost.batch.usd_per_1m", "cost.usd_per_million"), "USD", "lower",
             "batch cost per 1M predictions"),
-    Measure("realtime_usd_per_million", ("cost.realtime.usd_per_million",
-                                         "cost.realtime_usd_per_million"), "USD", "lower",
+    Measure("realtime_usd_per_million", ("cost.realtime.usd_per_1m",), "USD", "lower",
             "real-time cost per 1M predictions at the stated traffic"),
-    Measure("monthly_usd", ("cost.realtime.monthly_usd", "cost.monthly_usd"), "USD", "lower",
+    Measure("monthly_usd", ("cost.realtime.monthly_usd",), "USD", "lower",
             "monthly cost of the instances real-time traffic needs"),
     # quality slices and data
     Measure("subgroup_gap", (), "", "lower", "largest gap of the primary metric between a subgroup and overall",
             compute=_worst_gap("subgroups")),
     Measure("window_gap", (), "", "lower", "largest gap of the primary metric between a time window and overall",
             compute=_worst_gap("windows")),
-    Measure("drift_share", ("/data.drift.share_drifted", "/data.distribution.share_drifted",
-                            "/data.drift.drifted_share"), "share", "lower",
-            "share of feature columns whose distribution differs between train and test"),
-    Measure("psi_max", ("/data.drift.psi_max", "/data.distribution.psi_max"), "", "lower",
-            "largest population stability index over the feature columns"),
+    Measure("drift_share", (), "share", "lower",
+            "share of feature columns whose distribution differs between splits (worst pair)",
+            compute=_drift_share),
+    Measure("psi_max", (), "", "lower", "largest population stability index over the feature columns",
+            compute=_psi_max),
     Measure("primary", (), "", "higher", "the suite's primary quality metric on test",
             compute=lambda c, r: quality_value(c, primary_metric(c, r))),
 ]

@@ -1,7 +1,7 @@
 """A complete run dir for report, chart and compare tests.
 
 The sections other stages write (open-loop sweep, resources, cost, subgroups, windows, data
-distribution) are added here in the layout docs/architecture.md and the README give, so the
+distribution) are added here in the layouts the branches of issues 3, 4, 5 and 7 write (read from their code), so the
 report can be exercised on every part while those stages are built. Latency samples are
 drawn from known distributions and saved as .npy beside results.json, as the performance
 stage saves them.
@@ -15,6 +15,15 @@ from pathlib import Path
 import numpy as np
 
 
+def _open_p99(p99: float, rate: float) -> float:
+    return p99 * (1 + (rate * p99 / 1000) ** 3)  # queueing: latency grows steeply near capacity
+
+
+def _sustainable(p99: float) -> float | None:
+    ok = [r for r in (50, 100, 200, 400, 800) if _open_p99(p99, r) <= 5.0]
+    return float(max(ok)) if ok else None
+
+
 def _cand(name, acc, ci, p99, usd, rows, mem, role="candidate", status="ok", error=None):
     return {
         "name": name, "role": role, "status": status, "error": error,
@@ -24,19 +33,24 @@ def _cand(name, acc, ci, p99, usd, rows, mem, role="candidate", status="ok", err
                     "test": {"accuracy": acc, "roc_auc": min(acc + 0.03, 1.0)},
                     "train": {"accuracy": min(acc + 0.02, 1.0), "roc_auc": min(acc + 0.04, 1.0)},
                     "ci": {"accuracy": list(ci)},
-                    "subgroups": {"mean radius": {"worst_gap": 0.04, "worst_group": "(14.1, 28.1]"}}},
+                    "subgroups": {"mean radius": {"metric": "accuracy", "groups": [
+                        {"group": "(6.98, 14.1]", "rows": 90, "value": acc + 0.01, "gap": 0.01, "reliable": True},
+                        {"group": "(14.1, 28.1]", "rows": 53, "value": acc - 0.04, "gap": -0.04, "reliable": True}]}}},
+        "parity": None,
         "realtime": {
             "closed_loop": {"count": 2000, "mean_ms": p99 / 3, "p50_ms": p99 / 4, "p90_ms": p99 / 2,
                             "p95_ms": p99 / 1.5, "p99_ms": p99, "p999_ms": p99 * 1.5, "qps": 3000 / p99,
-                            "samples_file": f"samples/{name}_closed_loop_ms.npy"},
-            "open_loop": {"target_rate_per_s": 200, "p99_ms": p99 * 1.2, "late_share": 0.0,
-                          "max_sustainable_rate_per_s": 800 / p99,
-                          "sweep": [{"rate_per_s": r, "p99_ms": p99 * (1 + (r * p99 / 1000) ** 3)}
+                            "samples_file": f"samples/{name}/closed_loop.npz"},
+            "open_loop": {"max_sustainable_rate_per_s": _sustainable(p99), "p99_limit_ms": 5.0,
+                          "rates": [{"target_rate_per_s": r, "p99_ms": _open_p99(p99, r),
+                                     "sustainable": _open_p99(p99, r) <= 5.0, "late_start_share": 0.0}
                                     for r in (50, 100, 200, 400, 800)]},
         },
         "batch": [{"batch_size": b, "rows_per_s": rows * b / (b + 8)} for b in (1, 16, 256, 1024)],
-        "resources": {"model_footprint_mb": mem / 3, "rss_peak_mb": mem, "cpu_ms_per_prediction": p99 / 5},
-        "cost": {"usd_per_million": usd, "realtime": {"usd_per_million": usd * 4, "monthly_usd": usd * 300}},
+        "resources": {"footprint_mb": mem / 3, "peak_rss_mb": mem, "cpu_ms_per_prediction": p99 / 5,
+                      "load_time_ms": 120.0},
+        "cost": {"profile": "aws-c7i-large", "batch": {"usd_per_1m": usd},
+                 "realtime": {"usd_per_1m": usd * 4, "monthly_usd": usd * 300}},
     }
 
 
@@ -55,9 +69,10 @@ def sample_results() -> dict:
         "environment": {"python": "3.11", "platform": "Linux", "cpu": "test cpu", "cores": 2},
         "data": {"source": "sklearn:breast_cancer", "rows": {"train": 426, "test": 143},
                  "fingerprint": "sha256:abc", "split": {"test_size": 0.25, "seed": 0, "stratify": True},
-                 "drift": {"share_drifted": 0.1, "columns": {}}},
-        "baselines": [{"name": "most_frequent", "quality": {"test": {"accuracy": 0.63}}},
-                      {"name": "logistic_regression", "quality": {"test": {"accuracy": 0.95}}}],
+                 "distribution": {"train_vs_test": {"share_drifted": 0.1, "columns": {}}}},
+        "baselines": [{"name": "most_frequent", "role": "baseline", "status": "ok", "quality": {"test": {"accuracy": 0.63}}},
+                      {"name": "logistic_regression", "role": "baseline", "status": "ok",
+                       "quality": {"test": {"accuracy": 0.95}}}],
         "candidates": cands,
         "plan": {"ground_truth": "labels from pathology reports", "ground_truth_delay": "2 weeks",
                  "integration": "realtime", "fallback": None},
@@ -73,7 +88,9 @@ def write_run(run_dir: Path, results: dict | None = None, seed: int = 0, slow: d
         cl = c.get("realtime", {}).get("closed_loop")
         if cl:
             factor = (slow or {}).get(c["name"], 1.0)
-            lat = rng.lognormal(np.log(cl["p50_ms"] * factor), 0.5, size=cl["count"])
-            np.save(run_dir / cl["samples_file"], lat)
+            lat_ms = rng.lognormal(np.log(cl["p50_ms"] * factor), 0.5, size=cl["count"])
+            path = run_dir / cl["samples_file"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(path, latency_ns=np.round(lat_ms * 1e6).astype(np.int64))  # as the engine saves them
     (run_dir / "results.json").write_text(json.dumps(results, indent=1))
     return run_dir

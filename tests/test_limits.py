@@ -114,8 +114,8 @@ def test_baseline_margin_judged_on_lower_end_of_candidate_interval():
 
 def test_paired_delta_interval_is_preferred_over_own_interval():
     c = cand(quality={"test": {"accuracy": 0.93}, "ci": {"accuracy": [0.80, 0.99]},
-                      "vs_baseline": {"baseline": "logistic", "metric": "accuracy", "delta": 0.05,
-                                      "ci_low": 0.03, "ci_high": 0.07}})
+                      "delta_vs_best_baseline": {"baseline": "logistic", "metric": "accuracy", "delta": 0.05,
+                                                 "ci": [0.03, 0.07]}})
     r = limits.evaluate(limits.parse_limit("accuracy >= baseline + 0.02"), c, RESULTS_BASE)
     assert r.judged == pytest.approx(0.88 + 0.03) and r.status == "pass" and "paired" in r.note
 
@@ -137,16 +137,46 @@ def test_latency_against_declared_baseline_point_value():
 
 
 def test_slices_drift_and_batch_figures():
-    c = cand(quality={"subgroups": {"age": {"worst_gap": -0.07}, "sex": {"worst_gap": 0.02}},
-                      "windows": {"worst_gap": 0.01}},
+    # layouts of the quality stage (subgroups/windows), the data stage (drift) and batch
+    c = cand(quality={"primary_metric": "accuracy", "test": {"accuracy": 0.9},
+                      "subgroups": {
+                          "age": {"metric": "accuracy", "groups": [
+                              {"group": "young", "value": 0.83, "gap": -0.07, "reliable": True},
+                              {"group": "old", "value": 0.97, "gap": 0.07, "reliable": True},  # better: no risk
+                              {"group": "tiny", "value": 0.5, "gap": -0.4, "reliable": False}]},  # too few rows
+                          "sex": {"metric": "accuracy", "groups": [{"group": "f", "gap": -0.02, "reliable": True}]}},
+                      "windows": {"metric": "accuracy", "windows": [{"gap": 0.01, "reliable": True},
+                                                                    {"gap": -0.01, "reliable": True}]}},
              batch=[{"batch_size": 1, "rows_per_s": 900.0}, {"batch_size": 256, "rows_per_s": 50000.0}])
-    results = {"data": {"drift": {"share_drifted": 0.25}}}
+    results = {"data": {"distribution": {"train_vs_test": {"share_drifted": 0.25, "columns": {"x": {"psi": 0.3}}},
+                                         "train_vs_validation": {"share_drifted": 0.1}}}}
     got = {t: limits.evaluate(limits.parse_limit(t), c, results)
-           for t in ("subgroup_gap <= 0.05", "window_gap <= 0.05", "drift_share <= 0.5", "rows_per_s >= 10000")}
+           for t in ("subgroup_gap <= 0.05", "window_gap <= 0.05", "drift_share <= 0.5", "rows_per_s >= 10000",
+                     "psi_max < 0.2")}
     assert got["subgroup_gap <= 0.05"].value == pytest.approx(0.07) and got["subgroup_gap <= 0.05"].status == "fail"
-    assert got["window_gap <= 0.05"].status == "pass"
-    assert got["drift_share <= 0.5"].value == 0.25 and got["drift_share <= 0.5"].status == "pass"
+    assert got["window_gap <= 0.05"].value == pytest.approx(0.01) and got["window_gap <= 0.05"].status == "pass"
+    assert got["drift_share <= 0.5"].value == 0.25 and got["drift_share <= 0.5"].status == "pass"  # worst pair
     assert got["rows_per_s >= 10000"].value == 50000.0 and got["rows_per_s >= 10000"].margin == 40000.0
+    assert got["psi_max < 0.2"].value == 0.3 and got["psi_max < 0.2"].status == "fail"
+    rmse = cand(quality={"primary_metric": "rmse", "test": {"rmse": 3.0},
+                         "subgroups": {"g": {"metric": "rmse", "groups": [{"gap": 0.5, "reliable": True}]}}})
+    assert limits.evaluate(limits.parse_limit("subgroup_gap <= 0.1"), rmse, {}).value == 0.5  # higher rmse is worse
+
+
+def test_open_loop_resources_and_cost_figures():
+    c = cand(realtime={"open_loop": {"max_sustainable_rate_per_s": 400.0, "rates": [
+                {"target_rate_per_s": 200.0, "p99_ms": 2.0, "sustainable": True, "late_start_share": 0.0},
+                {"target_rate_per_s": 400.0, "p99_ms": 4.0, "sustainable": True, "late_start_share": 0.002},
+                {"target_rate_per_s": 800.0, "p99_ms": 90.0, "sustainable": False, "late_start_share": 0.03}]}},
+             resources={"peak_rss_mb": 210.0, "footprint_mb": 40.0, "load_time_ms": 1500.0, "cpu_ms_per_prediction": 0.2},
+             cost={"batch": {"usd_per_1m": 0.05}, "realtime": {"usd_per_1m": 0.4, "monthly_usd": 120.0}})
+    value = {n: limits.evaluate(limits.parse_limit(f"{n} <= 1e9"), c, {}).value
+             for n in ("open_p99_ms", "late_share", "rss_peak_mb", "footprint_mb", "load_s", "usd_per_million",
+                       "realtime_usd_per_million", "monthly_usd", "cpu_ms_per_prediction")}
+    assert value == {"open_p99_ms": 4.0, "late_share": 0.03, "rss_peak_mb": 210.0, "footprint_mb": 40.0,
+                     "load_s": 1.5, "usd_per_million": 0.05, "realtime_usd_per_million": 0.4,
+                     "monthly_usd": 120.0, "cpu_ms_per_prediction": 0.2}
+    assert limits.evaluate(limits.parse_limit("sustainable_rps >= 500"), c, {}).margin == -100.0
 
 
 def _suite(**extra):

@@ -95,6 +95,11 @@ def baseline_item(results: dict) -> Item:
         cautious = (ci[0] if hi else ci[1]) if ci else v
         ok = cautious > best[1] if hi else cautious < best[1]
         beats.append(ok)
+        statement = (c.get("quality") or {}).get("baseline_statement")
+        if statement:  # the quality stage's own words, from the paired bootstrap
+            beats[-1] = bool((c.get("quality") or {}).get("beats_baseline", ok))
+            item.evidence.append(f"{c['name']}: {statement}")
+            continue
         how = f"interval [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "point value, no interval"
         item.evidence.append(f"{c['name']}: {metric} {v:.4g} ({how}) — "
                              + ("beats the best baseline" if ok else "does not clearly beat the best baseline"))
@@ -279,9 +284,12 @@ def production_item(results: dict) -> Item:
     share = names.resolve("drift_share", {}, results)
     item.evidence.append(f"train against test distribution: {names.fmt(share, 'share')} of columns drifted")
     for c in _cands(results):
-        parity = (c.get("quality") or {}).get("parity")
-        if parity:
-            item.evidence.append(f"{c['name']}: export parity {parity}")
+        parity = c.get("parity") or (c.get("quality") or {}).get("parity")
+        if isinstance(parity, dict):
+            item.evidence.append(
+                f"{c['name']}: same predictions as {parity.get('original', 'its original')} on "
+                f"{names.fmt(names.as_number(parity.get('label_agreement')), 'share')} of rows, largest probability "
+                f"difference {names.fmt(names.as_number(parity.get('max_abs_proba_diff')))}")
         w = names.resolve("window_gap", c, results)
         if w is not None:
             item.evidence.append(f"{c['name']}: worst scoring window differs from overall by {w:.4g}")
