@@ -177,7 +177,9 @@ def judge(results: dict, suite_limits: Any = None, cand_limits: dict | None = No
 def _why(r: limits_mod.LimitResult) -> str:
     if r.status == "unknown":
         return f"{r.expression}: unknown ({r.note})"
-    measured = names.fmt(r.judged, r.unit)
+    measured = names.fmt(r.value, r.unit)
+    if r.judged != r.value:  # a baseline comparison: say which interval end was judged
+        measured += f", judged on {names.fmt(r.judged, r.unit)}"
     return f"{r.expression}: measured {measured}, {'missed' if r.margin < 0 else 'met'} by {names.fmt(abs(r.margin), r.unit)}"
 
 

@@ -123,31 +123,25 @@ def quality_blocks(results: dict) -> list:
                   f"Primary metric: {metric} ({names.better(metric)} is better).")]
 
 
+def _figure_rows(results: dict, figures: list[str]) -> list[list[str]]:
+    """One row per candidate that ran: its name, then each named figure with its unit."""
+    return [[c["name"], *(_f(names.resolve(n, c, results), names.unit(n)) for n in figures)]
+            for c in _by_role(results, "candidate") if c.get("status") == "ok"]
+
+
 def performance_blocks(results: dict) -> list:
-    rows = []
-    for c in _by_role(results, "candidate"):
-        if c.get("status") != "ok":
-            continue
-        r = lambda n, c=c: names.resolve(n, c, results)  # noqa: E731
-        rows.append([c["name"], _f(r("p50_ms"), "ms"), _f(r("p99_ms"), "ms"), _f(r("p999_ms"), "ms"),
-                     _f(r("qps"), "req/s"), _f(r("open_p99_ms"), "ms"), _f(r("sustainable_rps"), "req/s"),
-                     _f(r("rows_per_s"), "rows/s")])
+    rows = _figure_rows(results, ["p50_ms", "p99_ms", "p999_ms", "qps", "open_p99_ms", "sustainable_rps", "rows_per_s"])
     return [Heading("Speed"),
-            Table(["candidate", "p50", "p99", "p99.9", "closed-loop rate", "open-loop p99", "sustainable rate",
-                   "best batch rows/s"], rows,
+            Table(["candidate", "p50", "p99", "p99.9", "closed-loop rate", "open-loop p99 (at sustainable rate)",
+                   "sustainable rate", "best batch rows/s"], rows,
                   "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival.")]
 
 
 def cost_blocks(results: dict) -> list:
-    rows = []
-    for c in _by_role(results, "candidate"):
-        if c.get("status") != "ok":
-            continue
-        r = lambda n, c=c: names.resolve(n, c, results)  # noqa: E731
-        rows.append([c["name"], _f(r("cpu_ms_per_prediction"), "ms"), _f(r("footprint_mb"), "MB"),
-                     _f(r("rss_peak_mb"), "MB"), _f(r("load_s"), "s"), _f(r("usd_per_million"), "USD"),
-                     _f(r("realtime_usd_per_million"), "USD"), _f(r("monthly_usd"), "USD")])
-    profile = (results.get("profile") or {}).get("name")
+    rows = _figure_rows(results, ["cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "load_s",
+                                  "usd_per_million", "realtime_usd_per_million", "monthly_usd"])
+    profiles = sorted({names.get_path(c, "cost.profile") for c in _by_role(results, "candidate")} - {None})
+    profile = (results.get("profile") or {}).get("name") or ", ".join(profiles)
     return [Heading("Resources and cost"),
             Table(["candidate", "CPU per prediction", "model footprint", "peak RSS", "load time",
                    "batch USD / 1M", "real-time USD / 1M", "real-time USD / month"], rows,

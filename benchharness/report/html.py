@@ -24,6 +24,7 @@ h2 { font-size: 1.25em; border-bottom: 2px solid var(--line); padding-bottom: 4p
 table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 0.9em; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
+.nw { white-space: nowrap; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 0.85em; padding-top: 4px; }
 td.PASS, td.qualifies, td.met, td.declared { color: var(--ok); font-weight: 600; }
 td.FAIL, td.blocked, td.crashed, td.missing { color: var(--bad); font-weight: 600; }
@@ -54,7 +55,10 @@ def _e(text) -> str:
 
 
 def _cell(text: str, tag: str = "td") -> str:
-    cls = f' class="{_e(text)}"' if text in _STATUS_CELLS else ""
+    classes = [text] if text in _STATUS_CELLS else []
+    if len(text) <= 14:  # figures and short words: never broken across lines
+        classes.append("nw")
+    cls = f' class="{_e(" ".join(classes))}"' if classes else ""
     return f"<{tag}{cls}>{_e(text)}</{tag}>"
 
 
