@@ -19,3 +19,8 @@ def slowed(X):
     while time.perf_counter() < end:
         pass
     return _threshold(X)
+
+
+def small_radius_benign(X):
+    """A one-feature rule that is right about 85% of the time on breast_cancer (1 = benign)."""
+    return (np.asarray(X)[:, 0] <= 14.0).astype(np.int64)

@@ -107,3 +107,52 @@ def test_percentile_curve_is_nearest_rank():
     q, lat = percentile_curve(rng.permutation(samples), points=3)  # x = 0, 1, 2 nines
     assert q.tolist() == pytest.approx([0.0, 90.0, 99.0])
     assert lat.tolist() == [1.0, 90.0, 99.0]
+
+
+def test_report_of_a_real_run_with_the_other_stages_sections_added(tmp_path):
+    """A real `bench run`, then the sections other stages will write (baselines, intervals,
+    resources, cost, open loop, drift: not produced by the skeleton yet) added to a copy of
+    its results.json in their layouts, and the report remade with `bench report` alone."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+    from conftest import write_suite
+
+    from benchharness.cli import main
+
+    suite = write_suite(tmp_path, """
+name: real
+data: {source: sklearn:breast_cancer}
+candidates:
+  - {name: rule, model: 'slow_models:small_radius_benign'}
+realtime: {duration_s: 0.3, warmup_count: 5, warmup_s: 0}
+batch: {batch_sizes: [1, 32], duration_s: 0.1}
+limits: {fail: [accuracy >= baseline + 0.02, p99_ms <= 50], warn: [usd_per_million <= 0.5]}
+""")
+    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "out")], catch_exceptions=False)
+    run_dir = next((tmp_path / "out").iterdir())
+    real = json.loads((run_dir / "results.json").read_text())
+    assert res.exit_code == 1  # no baseline scored yet: the baseline limit is unknown, and unknown blocks
+    assert "accuracy >= baseline + 0.02: unknown (no baseline scored on accuracy)" in res.output
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    real["baselines"] = [{"name": "most_frequent", "role": "baseline", "status": "ok",
+                          "quality": {"test": {"accuracy": 0.63}}}]
+    real["data"]["distribution"] = {"train_vs_test": {"share_drifted": 0.0, "columns": {}}}
+    for c in real["candidates"]:
+        acc = c["quality"]["test"]["accuracy"]
+        c["quality"]["ci"] = {"accuracy": [acc - 0.04, min(acc + 0.03, 1.0)]}
+        c["resources"] = {"footprint_mb": 12.0, "peak_rss_mb": 150.0, "cpu_ms_per_prediction": 0.05}
+        c["cost"] = {"profile": "local", "batch": {"usd_per_1m": 0.01}, "realtime": {"usd_per_1m": 0.2, "monthly_usd": 30.0}}
+    (copy / "results.json").write_text(json.dumps(real))
+    res = CliRunner().invoke(main, ["report", str(copy), "--suite", str(suite)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    md = (copy / "report.md").read_text()
+    assert "> **Ship rule: it meets all 2 hard limits" in md
+    assert "| rule | accuracy >= baseline + 0.02 | fail | PASS |" in md
+    assert "$0.01" in md and "150 MB" in md
+    charts = json.loads((copy / "results.json").read_text()).get("charts") or {}
+    made = sorted(p.stem for p in (copy / "charts").glob("*.png"))
+    assert {"quality_vs_cost", "quality_vs_latency", "latency_percentiles", "throughput_vs_batch",
+            "resources"} <= set(made), (made, charts)
