@@ -250,6 +250,8 @@ def summary_lines(results: dict) -> list[str]:
         detail = "; ".join(row["blocking"][:2]) or (
             f"{row['limits_passed']}/{row['limits_total']} hard limits met" if row.get("limits_total") else "no hard limits set")
         lines.append(f"  {row['name']:<16} {row['status'].upper():<10} {detail}")
-        lines += [f"  {'':<16} {'warning':<10} {w}" for w in row["warnings"][:2]]
+        lines += [f"  {'':<16} {'warning':<10} {w}" for w in row["warnings"][:3]]
+        if len(row["warnings"]) > 3:
+            lines.append(f"  {'':<16} {'':<10} ... and {len(row['warnings']) - 3} more (see the report)")
     lines.append(v.get("sentence", ""))
     return lines

@@ -71,7 +71,10 @@ def verdict_blocks(results: dict) -> list:
     out = [Heading("Verdict"), Para(v["sentence"], "verdict-ok" if v.get("recommended") else "verdict-none")]
     ranking = v.get("ranking") or []
     rows = []
-    for r in v.get("candidates", []):
+    order = {"qualifies": 0, "blocked": 1, "crashed": 2}
+    ordered = sorted(v.get("candidates", []), key=lambda r: (
+        order.get(r["status"], 3), ranking.index(r["name"]) if r["name"] in ranking else 0))
+    for r in ordered:
         rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else "—"
         passed = (f"{r.get('limits_passed', 0)}/{r['limits_total']}" if r.get("limits_total")
                   else "no limits set" if r["status"] != "crashed" else "—")
@@ -91,7 +94,7 @@ def limits_blocks(results: dict) -> list:
             margin = ("—" if lim["margin"] is None else
                       ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), lim["unit"]))
             rows.append([c["name"], lim["expression"], lim["severity"], lim["status"].upper(),
-                         _f(lim["value"], lim["unit"]), judged, _f(lim["threshold"], lim["unit"]), margin,
+                         _f(lim["value"], lim["unit"]), judged, _f(lim["threshold"], lim["unit"]) if lim["threshold"] is not None else "—", margin,
                          lim.get("note") or ""])
     if not rows:
         return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
