@@ -4,8 +4,9 @@ The first run is the reference; each later run is compared with it, candidate by
 (matched by name). For every figure: the two values, the change, and whether the change is
 significant:
 
-- latency figures of a real-time mode: Mann-Whitney U (two-sided, scipy) on the raw latency
-  samples saved beside each results.json;
+- latency and rate figures of the closed loop, and batch throughput: Mann-Whitney U
+  (two-sided, scipy) on the raw latency samples saved beside each results.json (per request;
+  per call at the best batch size);
 - quality figures: the two bootstrap intervals do not overlap;
 - other figures (throughput, memory, cost) carry no interval: not tested.
 
@@ -27,7 +28,7 @@ from benchharness.results import load_results
 #: (figure, real-time mode whose raw samples test it, or None)
 FIGURES = [
     ("primary", None), ("p50_ms", "closed_loop"), ("p99_ms", "closed_loop"), ("mean_ms", "closed_loop"),
-    ("qps", "closed_loop"), ("open_p99_ms", "open_loop"), ("sustainable_rps", None), ("rows_per_s", None),
+    ("qps", "closed_loop"), ("open_p99_ms", None), ("sustainable_rps", None), ("rows_per_s", "batch"),
     ("cpu_ms_per_prediction", None), ("rss_peak_mb", None), ("usd_per_million", None),
 ]
 ENV_KEYS = ("hostname", "cpu_model", "cpu_count_logical", "memory_total_mb", "os", "python")

@@ -119,3 +119,28 @@ def test_significance_gates_the_regression(tmp_path):
     rows = {(r["candidate"], r["figure"]): r for r in compare_runs([ref, noisy])["comparisons"][0]["rows"]}
     r = rows[("forest", "p50_ms")]
     assert r["worse"] and r["change"] == pytest.approx(0.5) and r["significant"] is False and not r["regression"]
+
+
+def test_batch_throughput_tested_on_per_call_latencies(tmp_path):
+    import numpy as np
+
+    def with_batch_samples(run_dir, per_call_ms, seed):
+        results = json.loads((run_dir / "results.json").read_text())
+        cand = results["candidates"][1]  # logreg
+        best = max(cand["batch"], key=lambda b: b["rows_per_s"])
+        cand["batch"] = [{"batch_size": 1, "rows_per_s": 10.0}, best]  # the best size stays the best
+        best.update(samples_file="samples/logreg/batch.npz", samples_key=f"b{best['batch_size']}_latency_ns")
+        rng = np.random.default_rng(seed)
+        arrays = {best["samples_key"]: (rng.normal(per_call_ms, 0.05, 500) * 1e6).astype(np.int64),
+                  "b1_latency_ns": np.ones(10, dtype=np.int64)}  # another size: must not be the one read
+        np.savez(run_dir / best["samples_file"], **arrays)
+        best["rows_per_s"] = best["batch_size"] / (per_call_ms / 1e3)
+        (run_dir / "results.json").write_text(json.dumps(results))
+        return run_dir
+
+    a = with_batch_samples(write_run(tmp_path / "a", seed=1), 1.0, 1)
+    b = with_batch_samples(write_run(tmp_path / "b", seed=2), 1.5, 2)
+    rows = {(r["candidate"], r["figure"]): r for r in compare_runs([a, b])["comparisons"][0]["rows"]}
+    r = rows[("logreg", "rows_per_s")]
+    assert r["test"] == "Mann-Whitney U, n=500/500" and r["significant"] and r["regression"]
+    assert r["change"] == pytest.approx(1 / 1.5 - 1)

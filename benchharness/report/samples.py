@@ -25,13 +25,14 @@ def _unit_of(name: str) -> str:
     return "ms"
 
 
-def _read(path: Path) -> np.ndarray | None:
+def _read(path: Path, key: str | None = None) -> np.ndarray | None:
     unit = _unit_of(path.stem)
     if path.suffix == ".npy":
         arr = np.load(path, allow_pickle=False)
     elif path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
-            key = next((k for k in z.files if "latency" in k), z.files[0] if z.files else None)
+            # only arrays named as latencies: an open-loop archive holds times, not latencies
+            key = key if key in z.files else next((k for k in z.files if "latency" in k), None)
             if key is None:
                 return None
             arr, unit = z[key], _unit_of(key)
@@ -47,10 +48,17 @@ def _read(path: Path) -> np.ndarray | None:
 
 
 def latency_samples(run_dir: str | Path | None, cand: dict, mode: str = "closed_loop") -> np.ndarray | None:
-    """Latencies (ms) of one candidate's real-time mode, or None when not saved."""
+    """Latencies (ms) of one candidate's real-time mode ("closed_loop", "open_loop") or of its
+    best batch size ("batch": per-call latencies), or None when not saved."""
     if run_dir is None:
         return None
-    section = get_path(cand, f"realtime.{mode}")
+    if mode == "batch":
+        from benchharness.metric_names import as_number, batch_list
+
+        sizes = [b for b in batch_list(cand) if as_number(b.get("rows_per_s")) is not None]
+        section = max(sizes, key=lambda b: b["rows_per_s"], default=None)
+    else:
+        section = get_path(cand, f"realtime.{mode}")
     if not isinstance(section, dict):
         return None
     for key in _PATH_KEYS:
@@ -60,7 +68,7 @@ def latency_samples(run_dir: str | Path | None, cand: dict, mode: str = "closed_
         if isinstance(ref, str):
             path = Path(run_dir) / ref
             try:
-                arr = _read(path) if path.is_file() else None
+                arr = _read(path, section.get("samples_key")) if path.is_file() else None
             except (OSError, ValueError, KeyError):
                 arr = None
             if arr is not None and arr.size:
