@@ -55,7 +55,7 @@ def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
         ax.scatter([fx[0][0]], [fx[0][1]], s=220, facecolors="none", edgecolors="#444444", label="Pareto front")
     ys = [p[2] for p in pts.values()]
     _baseline_lines(ax, results, metric, set(pts), (min(ys), max(ys)))
-    ax.margins(x=0.12)
+    ax.margins(x=0.12, y=0.12)  # room for the point labels at the edges
     xs = [p[1] for p in pts.values()]
     if min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
