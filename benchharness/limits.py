@@ -13,7 +13,7 @@ A limit reads like the sentence a team would write down::
 Grammar (a tiny hand-written parser; nothing is ever eval'ed)::
 
     limit := NAME OP rhs        OP  := <= | < | >= | >
-    rhs   := NUMBER | baseline [ '[' NAME ']' ] [ (+ | - | *) NUMBER ]
+    rhs   := NUMBER | baseline [ '[' NAME ']' | '(' NAME ')' ] [ (+ | - | *) NUMBER ]
 
 NAME is a name from `metric_names` (the documented table), a quality metric, or a dotted
 path into the candidate's results section. A suite gives limits as a list (all hard) or as
@@ -39,11 +39,11 @@ from benchharness.errors import SuiteError
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 SEVERITIES = ("fail", "warn")
-FORM = "NAME (<= | < | >= | >) NUMBER, or NAME OP baseline[ [NAME] ] [(+ | - | *) NUMBER]"
+FORM = "NAME (<= | < | >= | >) NUMBER, or NAME OP baseline [[NAME] or (NAME)] [(+ | - | *) NUMBER]"
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<op><=|>=|<|>)|"
-    r"(?P<name>[A-Za-z_][\w.]*)|(?P<sym>[-+*\[\]]))"
+    r"(?P<name>[A-Za-z_][\w.]*)|(?P<sym>[-+*\[\]()]))"
 )
 
 
@@ -126,9 +126,10 @@ def parse_limit(text: str, severity: str = "fail") -> Limit:
     if rest[0] != ("name", "baseline"):
         raise _bad(text, "the right-hand side must be a number or 'baseline'")
     which, rest = "best", rest[1:]
-    if rest[:1] == [("sym", "[")]:
-        if len(rest) < 3 or rest[1][0] != "name" or rest[2] != ("sym", "]"):
-            raise _bad(text, "write a named baseline as baseline[NAME]")
+    if rest[:1] in ([("sym", "[")], [("sym", "(")]):  # baseline[NAME], or baseline(NAME) in flow-style YAML
+        close = "]" if rest[0][1] == "[" else ")"
+        if len(rest) < 3 or rest[1][0] != "name" or rest[2] != ("sym", close):
+            raise _bad(text, "write a named baseline as baseline[NAME] or baseline(NAME)")
         which, rest = rest[1][1], rest[3:]
     if not rest:
         return Limit(text.strip(), metric, op, None, which, severity=severity)

@@ -38,6 +38,7 @@ RESULTS_BASE = {
     ("accuracy >= baseline * 1.01", "accuracy", ">=", 1.01, "best", "*"),
     ("rmse <= baseline[prod] - 0.5", "rmse", "<=", 0.5, "prod", "-"),
     ("accuracy > baseline", "accuracy", ">", None, "best", None),
+    ("accuracy >= baseline(prod) * 1.02", "accuracy", ">=", 1.02, "prod", "*"),
     ("train_accuracy >= 0.9", "train_accuracy", ">=", 0.9, None, None),
     ("realtime.closed_loop.max_ms <= 100", "realtime.closed_loop.max_ms", "<=", 100.0, None, None),
 ])
@@ -52,6 +53,7 @@ def test_parse_each_kind(text, metric, op, number, baseline, arith):
     ("p99_ms <= twenty", "must be a number or 'baseline'"),
     ("accuracy >= baseline / 2", "cannot read"),
     ("accuracy >= baseline + x", "after 'baseline'"),
+    ("accuracy >= baseline[prod) + 1", "named baseline"),
     ("__import__('os').system('x') <= 1", "cannot read"),
     ("p99_ms", "expected NAME"),
     ("", "non-empty"),
