@@ -19,7 +19,7 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 BASELINE_GREY = "#777777"
 LIMIT_RED = "#D55E00"
-FIGSIZE = (7.0, 4.3)
+FIGSIZE = (8.6, 4.3)  # wide enough for the legend outside the plot, where it hides nothing
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def finish(ax, title: str, xlabel: str, ylabel: str, legend: bool = True) -> Non
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)
     if legend and ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, frameon=False, loc="best")
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 
 
 def measured(results: dict) -> list[dict]:

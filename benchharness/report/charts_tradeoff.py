@@ -84,9 +84,9 @@ def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[floa
                    label="baselines (automatic)" if i == 0 else None)
         ax.annotate(f"{name} {value:.3g}", (0.99, value), xycoords=("axes fraction", "data"), ha="right",
                     textcoords="offset points", xytext=(0, 2), fontsize=7, color="#555555")
-    if far:
-        text = "off the chart: " + ", ".join(f"{n} {v:.3g}" for n, v in far[:4])
-        ax.annotate(text, (0.99, 0.02), xycoords="axes fraction", ha="right", fontsize=7, color="#555555")
+    if far:  # beside the plot, under the legend
+        text = "baselines off the chart:\n" + "\n".join(f"  {n} {v:.3g}" for n, v in far[:5])
+        ax.annotate(text, (1.01, 0.0), xycoords="axes fraction", ha="left", va="bottom", fontsize=7, color="#555555")
 
 
 def plot_quality_vs_cost(results: dict, run_dir=None, ax=None):
