@@ -156,3 +156,22 @@ limits: {fail: [accuracy >= baseline + 0.02, p99_ms <= 50], warn: [usd_per_milli
     made = sorted(p.stem for p in (copy / "charts").glob("*.png"))
     assert {"quality_vs_cost", "quality_vs_latency", "latency_percentiles", "throughput_vs_batch",
             "resources"} <= set(made), (made, charts)
+
+
+def test_charts_draw_on_axes_they_are_given():
+    """The Display idea: a chart can go into a figure the caller lays out."""
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_perf import plot_latency_vs_rate, plot_resources
+    from benchharness.report.charts_tradeoff import plot_quality_vs_cost
+
+    results = sample_results()
+    results["verdict"] = verdict.judge(results, ["usd_per_million <= 1.5"])
+    fig = Figure()
+    ax1, ax2, ax3, ax4 = fig.subplots(1, 4)
+    assert plot_quality_vs_cost(results, ax=ax1) is ax1
+    assert [line.get_xdata()[0] for line in ax1.lines if line.get_label().startswith("usd_per_million limit")] == [1.5]
+    assert plot_resources(results, ax=(ax2, ax3)) is ax2
+    assert plot_latency_vs_rate(results, ax=ax4) is ax4
+    sweep_limit = [line for line in ax4.lines if line.get_label().startswith("p99 limit of the sweep")]
+    assert sweep_limit and sweep_limit[0].get_ydata()[0] == 5.0  # the sweep's own p99 limit: no suite limit on p99
