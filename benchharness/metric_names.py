@@ -98,7 +98,9 @@ def _drift_share(cand: dict, results: dict) -> float | None:
 
 
 def _psi_max(cand: dict, results: dict) -> float | None:
-    psis = [as_number(v) for v in _find_all(results.get("data"), "psi", depth=7)]
+    """Largest PSI of a feature column over the split pairs compared (the label is not a feature)."""
+    psis = [as_number(col.get("psi")) for cols in _find_all(results.get("data"), "columns")
+            if isinstance(cols, dict) for col in cols.values() if isinstance(col, dict)]
     psis = [v for v in psis if v is not None]
     return max(psis) if psis else None
 

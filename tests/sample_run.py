@@ -69,7 +69,14 @@ def sample_results() -> dict:
         "environment": {"python": "3.11", "platform": "Linux", "cpu": "test cpu", "cores": 2},
         "data": {"source": "sklearn:breast_cancer", "rows": {"train": 426, "test": 143},
                  "fingerprint": "sha256:abc", "split": {"test_size": 0.25, "seed": 0, "stratify": True},
-                 "distribution": {"train_vs_test": {"share_drifted": 0.1, "columns": {}}}},
+                 "distribution": {
+                     "comparisons": {"train_vs_test": {
+                         "n_tested": 30, "n_drifted": 3, "share_drifted": 0.1, "dataset_drift": False,
+                         "columns": {"mean radius": {"psi": 0.04, "drift": False}, "area error": {"psi": 0.12, "drift": True}},
+                         "label": {"drift": False, "psi": 0.3}}},
+                     "leakage": {"within_train": 0, "train_test": {"rows": 0, "share_of_test": 0.0}},
+                     "warnings": ["train vs test: some columns differ: 3 of 30 columns drifted (area error, ...)"]},
+                 "contract": {"path": "contract.yaml", "columns": 30}},
         "baselines": [{"name": "most_frequent", "role": "baseline", "status": "ok", "quality": {"test": {"accuracy": 0.63}}},
                       {"name": "logistic_regression", "role": "baseline", "status": "ok",
                        "quality": {"test": {"accuracy": 0.95}}}],

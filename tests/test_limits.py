@@ -150,8 +150,10 @@ def test_slices_drift_and_batch_figures():
                       "windows": {"metric": "accuracy", "windows": [{"gap": 0.01, "reliable": True},
                                                                     {"gap": -0.01, "reliable": True}]}},
              batch=[{"batch_size": 1, "rows_per_s": 900.0}, {"batch_size": 256, "rows_per_s": 50000.0}])
-    results = {"data": {"distribution": {"train_vs_test": {"share_drifted": 0.25, "columns": {"x": {"psi": 0.3}}},
-                                         "train_vs_validation": {"share_drifted": 0.1}}}}
+    results = {"data": {"distribution": {"comparisons": {
+        "train_vs_test": {"share_drifted": 0.25, "columns": {"x": {"psi": 0.3}, "y": {"psi": 0.01}},
+                          "label": {"psi": 0.9}},  # the label is not a feature: not in psi_max
+        "train_vs_validation": {"share_drifted": 0.1}}}}}
     got = {t: limits.evaluate(limits.parse_limit(t), c, results)
            for t in ("subgroup_gap <= 0.05", "window_gap <= 0.05", "drift_share <= 0.5", "rows_per_s >= 10000",
                      "psi_max < 0.2")}

@@ -141,7 +141,9 @@ limits: {fail: [accuracy >= baseline + 0.02, p99_ms <= 50], warn: [usd_per_milli
     assert check["judged"] == pytest.approx(delta["baseline_value"] + delta["ci"][0])  # paired interval's low end
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
-    real["data"]["distribution"] = {"train_vs_test": {"share_drifted": 0.0, "columns": {}}}
+    real["data"]["distribution"] = {"comparisons": {"train_vs_test": {"n_tested": 30, "n_drifted": 0,
+                                                                      "share_drifted": 0.0, "columns": {}}},
+                                    "warnings": []}
     for c in real["candidates"]:
         c["resources"] = {"footprint_mb": 12.0, "peak_rss_mb": 150.0, "cpu_ms_per_prediction": 0.05}
         c["cost"] = {"profile": "local", "batch": {"usd_per_1m": 0.01}, "realtime": {"usd_per_1m": 0.2, "monthly_usd": 30.0}}
@@ -175,3 +177,18 @@ def test_charts_draw_on_axes_they_are_given():
     assert plot_latency_vs_rate(results, ax=ax4) is ax4
     sweep_limit = [line for line in ax4.lines if line.get_label().startswith("p99 limit of the sweep")]
     assert sweep_limit and sweep_limit[0].get_ydata()[0] == 5.0  # the sweep's own p99 limit: no suite limit on p99
+
+
+def test_checklist_items_fill_from_the_data_stage_and_plan():
+    results = sample_results()
+    results["plan"] = {"ethics": "reviewed", "retraining": "quarterly", "data_lineage": "UCI"}
+    items = {i.question.split("?")[0]: i for i in checklist.checklist(results)}
+    dist = items["Has the data distribution of training, testing and validation sets been analyzed"]
+    assert dist.status == "attention"  # the analysis found drifted columns
+    assert "train against test: 3 of 30 columns drifted; label drift: no" in dist.evidence
+    quality = items["How will incoming data quality be monitored"]
+    assert quality.status == "met" and "bench validate --contract contract.yaml DATA" in quality.evidence[1]
+    assert items["Have any ethical concerns been taken into account"].status == "declared"
+    assert items["Can ground truth be obtained or inferred in production"].status == "missing"
+    drift = items["How will drift in data characteristics be monitored"]
+    assert drift.status == "met" and "plan.retraining: quarterly" in drift.evidence

@@ -165,15 +165,19 @@ def ground_truth_item(results: dict) -> Item:
 
 def distribution_item(results: dict) -> Item:
     item = Item("Has the data distribution of training, testing and validation sets been analyzed?", "missing")
-    data = results.get("data") or {}
-    analysis = data.get("distribution") or data.get("drift")
+    analysis = (results.get("data") or {}).get("distribution")
     if isinstance(analysis, dict):
+        for pair, rep in (analysis.get("comparisons") or {}).items():
+            if isinstance(rep, dict):
+                item.evidence.append(f"{pair.replace('_vs_', ' against ')}: {rep.get('n_drifted', '?')} of "
+                                     f"{rep.get('n_tested', '?')} columns drifted; label drift: "
+                                     f"{'yes' if (rep.get('label') or {}).get('drift') else 'no'}")
+        findings = analysis.get("warnings") or []
+        item.evidence += [f"finding: {line}" for line in findings]
         share = names.resolve("drift_share", {}, results)
-        item.evidence.append(f"train/test compared column by column; share of columns drifted: {names.fmt(share, 'share')}")
-        item.status = "met" if share is None or share < 0.5 else "attention"
-        for key in ("leakage", "duplicates_across_splits"):
-            if key in analysis:
-                item.evidence.append(f"{key}: {analysis[key]}")
+        item.status = "attention" if findings or (share is not None and share >= 0.5) else "met"
+        if not item.evidence:
+            item.evidence.append(f"share of columns drifted: {names.fmt(share, 'share')}")
     else:
         item.evidence.append("distribution analysis: not measured in this run")
     lines, missing = _declared(results, "data_lineage")
@@ -236,7 +240,8 @@ def data_quality_item(results: dict) -> Item:
     if contract:
         path = contract.get("path") if isinstance(contract, dict) else contract
         item.status = "met"
-        item.evidence.append(f"data contract learned from training data: {path}")
+        item.evidence.append(f"data contract learned from training data: {path} (in the run folder; "
+                             "edit and commit it to tighten the checks)")
         item.evidence.append(f"check incoming batches: bench validate --contract {path} DATA "
                              "(rows that break it go to a quarantine file with the reason)")
     else:
