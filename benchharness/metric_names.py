@@ -125,6 +125,19 @@ def _open_loop_at_best(key: str) -> Callable[[dict, dict], float | None]:
     return compute
 
 
+def _phase_figure(getter: Callable[[dict], Any], reduce=max) -> Callable[[dict, dict], float | None]:
+    """A figure from the resource phases (resources.phases.<phase>), reduced over the phases."""
+
+    def compute(cand: dict, results: dict) -> float | None:
+        phases = get_path(cand, "resources.phases") or {}
+        order = [k for k in ("closed_loop", "realtime") if k in phases] + [k for k in phases if k not in ("closed_loop", "realtime")]
+        values = [as_number(getter(phases[k])) for k in order if isinstance(phases[k], dict)]
+        values = [v for v in values if v is not None]
+        return reduce(values) if values else None
+
+    return compute
+
+
 def _late_share(cand: dict, results: dict) -> float | None:
     rates = get_path(cand, "realtime.open_loop.rates") or []
     shares = [as_number(r.get("late_start_share")) for r in rates if isinstance(r, dict)]
@@ -163,12 +176,14 @@ _TABLE: list[Measure] = [
             "resident memory the loaded model adds"),
     Measure("cpu_ms_per_prediction", ("resources.cpu_ms_per_prediction",), "ms", "lower",
             "CPU time (user + system) per prediction"),
-    Measure("cpu_percent", ("resources.phases.realtime.cpu_percent", "resources.cpu_percent"), "%", "lower",
-            "process CPU utilisation while predicting one request at a time (100 = one core)"),
+    Measure("cpu_percent", (), "%", "lower",
+            "process CPU utilisation while predicting one request at a time (100 = one core)",
+            compute=_phase_figure(lambda p: p.get("process_cpu_percent"), reduce=lambda v: v[0])),
     Measure("load_s", ("load_s",), "s", "lower", "model load time (cold start)",
             compute=lambda c, r: _scaled(get_path(c, "resources.load_time_ms"), 1e-3)),
-    Measure("gpu_mem_mb", ("resources.gpu_memory_mb", "resources.gpu.memory_used_mb"), "MB", "lower",
-            "GPU memory used"),
+    Measure("gpu_mem_mb", (), "MB", "lower", "GPU memory the process used (device memory if NVML cannot tell)",
+            compute=_phase_figure(lambda p: (p.get("gpu") or {}).get("process_memory_max_mb")
+                                  or (p.get("gpu") or {}).get("memory_used_max_mb"))),
     Measure("model_mb", ("model.size_mb",), "MB", "lower", "model file size",
             compute=lambda c, r: _scaled(get_path(c, "model.size_bytes"), 1e-6)),
     # cost

@@ -172,14 +172,19 @@ def test_open_loop_resources_and_cost_figures():
                 {"target_rate_per_s": 200.0, "p99_ms": 2.0, "sustainable": True, "late_start_share": 0.0},
                 {"target_rate_per_s": 400.0, "p99_ms": 4.0, "sustainable": True, "late_start_share": 0.002},
                 {"target_rate_per_s": 800.0, "p99_ms": 90.0, "sustainable": False, "late_start_share": 0.03}]}},
-             resources={"peak_rss_mb": 210.0, "footprint_mb": 40.0, "load_time_ms": 1500.0, "cpu_ms_per_prediction": 0.2},
+             resources={"peak_rss_mb": 210.0, "footprint_mb": 40.0, "load_time_ms": 1500.0, "cpu_ms_per_prediction": 0.2,
+                        "phases": {"batch": {"process_cpu_percent": 180.0, "gpu": {"process_memory_max_mb": 900.0}},
+                                   "closed_loop": {"process_cpu_percent": 99.0, "gpu": {"memory_used_max_mb": 700.0}}}},
              cost={"batch": {"usd_per_1m": 0.05}, "realtime": {"usd_per_1m": 0.4, "monthly_usd": 120.0}})
     value = {n: limits.evaluate(limits.parse_limit(f"{n} <= 1e9"), c, {}).value
              for n in ("open_p99_ms", "late_share", "rss_peak_mb", "footprint_mb", "load_s", "usd_per_million",
-                       "realtime_usd_per_million", "monthly_usd", "cpu_ms_per_prediction")}
+                       "realtime_usd_per_million", "monthly_usd", "cpu_ms_per_prediction", "cpu_percent",
+                       "gpu_mem_mb")}
     assert value == {"open_p99_ms": 4.0, "late_share": 0.03, "rss_peak_mb": 210.0, "footprint_mb": 40.0,
                      "load_s": 1.5, "usd_per_million": 0.05, "realtime_usd_per_million": 0.4,
-                     "monthly_usd": 120.0, "cpu_ms_per_prediction": 0.2}
+                     "monthly_usd": 120.0, "cpu_ms_per_prediction": 0.2,
+                     "cpu_percent": 99.0,  # one request at a time: the closed-loop phase
+                     "gpu_mem_mb": 900.0}  # the largest over the phases
     assert limits.evaluate(limits.parse_limit("sustainable_rps >= 500"), c, {}).margin == -100.0
 
 
