@@ -61,6 +61,14 @@ def _plan_status(missing: list[str], keys: tuple[str, ...]) -> str:
     return "missing" if len(missing) == len(keys) else ("attention" if missing else "declared")
 
 
+def _figures(cand: dict, results: dict, figures: list[tuple[str, str]]) -> str:
+    """'label value, label value; not measured: label, label' for one candidate."""
+    values = [(label, names.resolve(name, cand, results), names.unit(name)) for name, label in figures]
+    text = ", ".join(f"{label} {names.fmt(v, u)}" for label, v, u in values if v is not None)
+    missing = [label for label, v, _ in values if v is None]
+    return "; ".join(p for p in (text, "not measured: " + ", ".join(missing) if missing else "") if p)
+
+
 def _cands(results: dict) -> list[dict]:
     return [c for c in results.get("candidates", []) if c.get("role") != "baseline" and c.get("status") == "ok"]
 
@@ -98,7 +106,7 @@ def baseline_item(results: dict) -> Item:
         statement = (c.get("quality") or {}).get("baseline_statement")
         if statement:  # the quality stage's own words, from the paired bootstrap
             beats[-1] = bool((c.get("quality") or {}).get("beats_baseline", ok))
-            item.evidence.append(f"{c['name']}: {statement}")
+            item.evidence.append(statement if statement.startswith(c["name"]) else f"{c['name']}: {statement}")
             continue
         how = f"interval [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "point value, no interval"
         item.evidence.append(f"{c['name']}: {metric} {v:.4g} ({how}) — "
@@ -206,11 +214,9 @@ def limits_item(results: dict) -> Item:
                              else f"{row['name']}: {row['status']}" + (f" — {detail}" if detail else ""))
     focus = _focus(results)
     if focus:
-        item.evidence.append(
-            f"{focus['name']}: CPU {names.fmt(names.resolve('cpu_ms_per_prediction', focus, results), 'ms')} per prediction, "
-            f"peak memory {names.fmt(names.resolve('rss_peak_mb', focus, results), 'MB')}, "
-            f"{names.fmt(names.resolve('usd_per_million', focus, results), 'USD')} per 1M predictions, "
-            f"p99 {names.fmt(names.resolve('p99_ms', focus, results), 'ms')}")
+        item.evidence.append(f"{focus['name']}: " + _figures(focus, results, [
+            ("cpu_ms_per_prediction", "CPU per prediction"), ("rss_peak_mb", "peak memory"),
+            ("usd_per_million", "cost per 1M predictions (batch)"), ("p99_ms", "p99 latency")]))
     covered = sum(bool(kinds[k]) for k in ("quality", "speed", "cost"))
     item.status = "met" if covered == 3 else ("attention" if parsed else "missing")
     return item
@@ -223,13 +229,11 @@ def integration_item(results: dict) -> Item:
                 _plan_status(missing, keys), lines)
     mode, focus = _plan(results).get("integration"), _focus(results)
     if focus:
-        batch = names.fmt(names.resolve("usd_per_million", focus, results), "USD")
-        rt = names.fmt(names.resolve("realtime_usd_per_million", focus, results), "USD")
-        monthly = names.fmt(names.resolve("monthly_usd", focus, results), "USD")
-        costs = {"batch": f"batch {batch} per 1M predictions",
-                 "realtime": f"real-time {rt} per 1M predictions, {monthly} a month"}
-        shown = [costs[m] for m in costs if mode in (m, "both", None)]
-        item.evidence.append(f"cost of {focus['name']} in this mode: " + "; ".join(shown))
+        costs = {"batch": [("usd_per_million", "batch cost per 1M predictions")],
+                 "realtime": [("realtime_usd_per_million", "real-time cost per 1M predictions"),
+                              ("monthly_usd", "real-time cost a month")]}
+        shown = [f for m, figs in costs.items() if mode in (m, "both", None) for f in figs]
+        item.evidence.append(f"{focus['name']} in this mode: " + _figures(focus, results, shown))
     return item
 
 
@@ -287,7 +291,8 @@ def ethics_item(results: dict) -> Item:
 def production_item(results: dict) -> Item:
     item = Item("Will your model performance be different in production than during training phase?", "attention")
     share = names.resolve("drift_share", {}, results)
-    item.evidence.append(f"train against test distribution: {names.fmt(share, 'share')} of columns drifted")
+    item.evidence.append("distribution drift between the splits: not measured" if share is None
+                         else f"distribution drift between the splits: {names.fmt(share, 'share')} of columns drifted")
     for c in _cands(results):
         parity = c.get("parity") or (c.get("quality") or {}).get("parity")
         if isinstance(parity, dict):
