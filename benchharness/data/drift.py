@@ -1,0 +1,217 @@
+"""Drift between a reference sample and a current sample, column by column.
+
+The test that decides whether a column drifted is chosen by the column's kind and the size
+of the reference (the defaults Evidently starts from, see DESIGN.md "Data methodology"):
+
+- reference of at most `small_reference_rows` rows: a statistical test at `p_value`
+  numeric (more than `numeric_min_unique` distinct values): two-sample Kolmogorov-Smirnov;
+  binary (at most 2 distinct values): two-proportion z-test (computed as the 2x2 chi-squared
+  without continuity correction, whose statistic is z squared and whose p-value is the same);
+  categorical: chi-squared test of homogeneity over the union of categories.
+- larger reference: a distance, because with many rows any test rejects a shift too small
+  to matter: numeric: Wasserstein distance divided by the reference standard deviation
+  (drift when >= `wasserstein`); categorical and binary: Jensen-Shannon distance, base 2 so
+  it lies in [0, 1] (drift when >= `jensen_shannon`).
+
+The population stability index (PSI; `psi_warn` / `psi_alert`) is reported alongside for
+every column because many teams read it; it does not decide `drift`. Every other statistic
+of the column's kind is reported too, whichever one decides. The dataset drifts when at least
+`dataset_share` of the columns drift. Nulls are left out of every test and reported as shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial import distance
+
+#: defaults; the suite's `drift:` section (config.DRIFT) overrides any of them
+DRIFT_DEFAULTS: dict[str, Any] = {
+    "small_reference_rows": 1000,
+    "p_value": 0.05,
+    "wasserstein": 0.1,
+    "jensen_shannon": 0.1,
+    "psi_warn": 0.1,
+    "psi_alert": 0.2,
+    "psi_bins": 10,
+    "numeric_min_unique": 5,
+    "dataset_share": 0.5,
+}
+
+#: floor for an empty bin's share in PSI (log(0) otherwise); the usual choice
+_PSI_EPS = 1e-4
+
+
+def thresholds_with_defaults(overrides: dict | None = None) -> dict:
+    """DRIFT_DEFAULTS updated with the non-None values of `overrides`."""
+    out = dict(DRIFT_DEFAULTS)
+    out.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return out
+
+
+def column_kind(reference: pd.Series, numeric_min_unique: int = 5) -> str:
+    """'binary', 'numeric' or 'categorical', from the reference's dtype and distinct values."""
+    values = reference.dropna()
+    n_unique = values.nunique()
+    if n_unique <= 2:
+        return "binary"
+    is_number = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if is_number and n_unique > numeric_min_unique:
+        return "numeric"
+    return "categorical"
+
+
+def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """PSI over bins cut at the reference's quantiles (equal-frequency bins)."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    ref_share = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1)
+    cur_share = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1)
+    return _psi(ref_share / len(reference), cur_share / len(current))
+
+
+def psi_shares(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
+    """PSI of two aligned share vectors: sum((cur - ref) * ln(cur / ref))."""
+    return _psi(np.asarray(ref_share, float), np.asarray(cur_share, float))
+
+
+def _psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
+    r = np.clip(ref_share, _PSI_EPS, None)
+    c = np.clip(cur_share, _PSI_EPS, None)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def psi_level(psi: float, thresholds: dict) -> str:
+    if psi >= thresholds["psi_alert"]:
+        return "alert"
+    return "warn" if psi >= thresholds["psi_warn"] else "ok"
+
+
+def _numeric_stats(ref: np.ndarray, cur: np.ndarray, t: dict) -> dict:
+    ks = stats.ks_2samp(ref, cur)
+    ref_std = float(np.std(ref))
+    wd = float(stats.wasserstein_distance(ref, cur))
+    return {
+        "ks_statistic": float(ks.statistic),
+        "ks_p_value": float(ks.pvalue),
+        "wasserstein": wd,
+        # a numeric column has > numeric_min_unique values, so its std is > 0
+        "wasserstein_normed": wd / ref_std if ref_std > 0 else 0.0,
+        "psi": psi_numeric(ref, cur, t["psi_bins"]),
+        "reference_mean": float(np.mean(ref)),
+        "current_mean": float(np.mean(cur)),
+        "reference_std": ref_std,
+        "current_std": float(np.std(cur)),
+    }
+
+
+def _categorical_stats(ref: pd.Series, cur: pd.Series) -> dict:
+    ref_counts = category_labels(ref).value_counts()
+    cur_counts = category_labels(cur).value_counts()
+    cats = sorted(set(ref_counts.index) | set(cur_counts.index))
+    r = ref_counts.reindex(cats, fill_value=0).to_numpy(float)
+    c = cur_counts.reindex(cats, fill_value=0).to_numpy(float)
+    if len(cats) > 1:
+        chi2 = stats.chi2_contingency(np.vstack([r, c]), correction=False)
+        chi2_stat, chi2_p = float(chi2.statistic), float(chi2.pvalue)
+    else:  # one category on both sides: nothing can differ
+        chi2_stat, chi2_p = 0.0, 1.0
+    return {
+        "chi2_statistic": chi2_stat,
+        "chi2_p_value": chi2_p,
+        "jensen_shannon": float(distance.jensenshannon(r / r.sum(), c / c.sum(), base=2)),
+        "psi": psi_shares(r / r.sum(), c / c.sum()),
+        "new_categories": [k for k in cats if k not in ref_counts.index],
+        "missing_categories": [k for k in cats if k not in cur_counts.index],
+        "reference_shares": {k: float(v) for k, v in zip(cats, r / r.sum(), strict=True)},
+        "current_shares": {k: float(v) for k, v in zip(cats, c / c.sum(), strict=True)},
+    }
+
+
+# (kind, small reference?) -> (method, statistic key, compare): the table in the docstring
+_METHODS = {
+    ("numeric", True): ("ks", "ks_p_value", "p"),
+    ("binary", True): ("proportion_z", "chi2_p_value", "p"),
+    ("categorical", True): ("chi2", "chi2_p_value", "p"),
+    ("numeric", False): ("wasserstein_normed", "wasserstein_normed", "wasserstein"),
+    ("binary", False): ("jensen_shannon", "jensen_shannon", "jensen_shannon"),
+    ("categorical", False): ("jensen_shannon", "jensen_shannon", "jensen_shannon"),
+}
+
+
+def column_drift(reference: pd.Series, current: pd.Series, thresholds: dict | None = None) -> dict:
+    """Drift of one column: the method chosen, its score and threshold, `drift`, PSI and the rest."""
+    t = thresholds_with_defaults(thresholds)
+    ref, cur = reference.dropna(), current.dropna()
+    out: dict[str, Any] = {
+        "reference_rows": int(len(reference)),
+        "current_rows": int(len(current)),
+        "reference_null_share": _share(len(reference) - len(ref), len(reference)),
+        "current_null_share": _share(len(current) - len(cur), len(current)),
+    }
+    if ref.empty or cur.empty:
+        side = "reference" if ref.empty else "current"
+        return {**out, "kind": None, "method": None, "drift": None, "skipped": f"no non-null values in {side}"}
+    kind = column_kind(ref, t["numeric_min_unique"])
+    small = len(ref) <= t["small_reference_rows"]
+    method, key, compare = _METHODS[(kind, small)]
+    if kind == "numeric":
+        cur_num = pd.to_numeric(cur, errors="coerce").dropna()
+        out.update(_numeric_stats(ref.to_numpy(float), cur_num.to_numpy(float), t))
+    else:
+        out.update(_categorical_stats(ref, cur))
+    score = out[key]
+    if compare == "p":
+        drift, threshold = score < t["p_value"], t["p_value"]
+    else:
+        drift, threshold = score >= t[compare], t[compare]
+    out.update(kind=kind, method=method, score=score, threshold=threshold, drift=bool(drift),
+               psi_level=psi_level(out["psi"], t))
+    return out
+
+
+def dataset_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str] | None = None,
+    thresholds: dict | None = None,
+) -> dict:
+    """Every column's drift plus the dataset verdict (share of drifted columns)."""
+    t = thresholds_with_defaults(thresholds)
+    columns = list(reference.columns) if columns is None else list(columns)
+    missing = [c for c in columns if c not in current.columns]
+    per_column = {c: column_drift(reference[c], current[c], t) for c in columns if c not in missing}
+    tested = [r for r in per_column.values() if r["drift"] is not None]
+    drifted = sorted(c for c, r in per_column.items() if r["drift"])
+    share = len(drifted) / len(tested) if tested else 0.0
+    return {
+        "columns": per_column,
+        "columns_missing_in_current": missing,
+        "n_tested": len(tested),
+        "n_drifted": len(drifted),
+        "drifted_columns": drifted,
+        "share_drifted": share,
+        "dataset_drift": bool(tested) and share >= t["dataset_share"],
+        "psi_alert_columns": sorted(c for c, r in per_column.items() if r.get("psi_level") == "alert"),
+        "psi_warn_columns": sorted(c for c, r in per_column.items() if r.get("psi_level") == "warn"),
+        "thresholds": t,
+    }
+
+
+def category_labels(values: pd.Series) -> pd.Series:
+    """Values as category labels (strings) that agree across dtypes: 1, 1.0 and "1" are "1"."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(str)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        arr = numbers.to_numpy(float)
+        if np.all(arr == np.round(arr)):
+            return pd.Series(arr.astype(np.int64).astype(str), index=values.index)
+        return pd.Series(arr.astype(str), index=values.index)
+    return values.astype(str)
+
+
+def _share(part: int, whole: int) -> float:
+    return float(part / whole) if whole else 0.0
