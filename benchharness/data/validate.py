@@ -1,0 +1,169 @@
+"""`bench validate`: check a data file against a contract, split it into clean and quarantine.
+
+The file is streamed chunk by chunk (memory stays bounded whatever its size). Rows that pass
+every check go to `clean.<ext>`; rows that fail go to `quarantine.<ext>` with the input's
+columns (values exactly as read) plus `_row` (1-based position among the well-formed data
+rows) and `_reasons` (one reason per failed check, joined by "; "). A CSV line that cannot be
+split into columns is quarantined too, with its columns empty and the line in the reason.
+Counts always add up: rows_read == rows_clean + rows_quarantined. `summary.json` says which
+checks failed how often, and which batch checks (null rates) failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from benchharness.data.checks import FrameCheck, check_frame, extra_columns, missing_columns
+from benchharness.data.contract import Contract
+from benchharness.data.stream import (
+    DEFAULT_CHUNK_ROWS,
+    ChunkWriter,
+    file_format,
+    iter_chunks,
+    schema_of,
+)
+from benchharness.errors import DataError
+
+ROW_COLUMN = "_row"
+REASONS_COLUMN = "_reasons"
+
+#: called once per chunk with the raw frame and its check (monitor reuses the stream)
+ChunkHook = Callable[[pd.DataFrame, FrameCheck], None]
+
+
+def output_paths(data_path: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
+    ext = ".csv" if file_format(data_path) == "csv" else ".parquet"
+    out_dir = Path(out_dir)
+    return out_dir / f"clean{ext}", out_dir / f"quarantine{ext}"
+
+
+def validate_file(
+    contract: Contract,
+    data_path: str | Path,
+    out_dir: str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: ChunkHook | None = None,
+) -> dict:
+    """Check every row of `data_path`; write clean/quarantine files when `out_dir` is given.
+
+    Returns the summary (also saved as out_dir/summary.json). Raises DataError when the file
+    cannot be read or holds no rows.
+    """
+    started = time.perf_counter()
+    data_path = Path(data_path)
+    schema = schema_of(data_path)
+    q_schema = schema.append(pa.field(ROW_COLUMN, pa.int64())).append(pa.field(REASONS_COLUMN, pa.string()))
+    writers = None
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        clean_path, quarantine_path = output_paths(data_path, out_dir)
+        writers = ChunkWriter(clean_path, schema), ChunkWriter(quarantine_path, q_schema)
+    counts: Counter = Counter()
+    nulls: Counter = Counter()
+    rows_read = rows_clean = chunks = malformed = 0
+    try:
+        for chunk in iter_chunks(data_path, chunk_rows):
+            chunks += 1
+            batch = chunk.batch
+            frame = batch.to_pandas()
+            frame.index = pd.RangeIndex(rows_read, rows_read + len(frame))
+            check = check_frame(frame, contract)
+            failed = check.failed
+            rows_read += len(frame) + len(chunk.malformed)
+            rows_clean += int((~failed).sum())
+            counts.update(check.counts)
+            nulls.update(check.nulls)
+            if chunk.malformed:
+                malformed += len(chunk.malformed)
+                counts["malformed_row"] += len(chunk.malformed)
+            if writers:
+                writers[0].write(batch.filter(pa.array(~failed)))
+                writers[1].write(_quarantine_batch(batch, failed, check, q_schema))
+                if chunk.malformed:
+                    writers[1].write(_malformed_batch(chunk.malformed, q_schema))
+            if on_chunk is not None:
+                on_chunk(frame, check)
+    finally:
+        if writers:
+            for w in writers:
+                w.close()
+    if rows_read == 0:
+        raise DataError(f"data file {data_path} has a header but no rows")
+    summary = _summary(contract, data_path, schema, rows_read, rows_clean, counts, nulls, chunks, malformed)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    if out_dir is not None:
+        summary["clean_path"], summary["quarantine_path"] = (str(p) for p in output_paths(data_path, out_dir))
+        (Path(out_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _quarantine_batch(batch: pa.RecordBatch, failed, check: FrameCheck, q_schema: pa.Schema) -> pa.RecordBatch:
+    bad = batch.filter(pa.array(failed))
+    rows = check.typed.index[failed]
+    columns = bad.columns + [pa.array(rows + 1, pa.int64()), pa.array(check.reasons.loc[rows].tolist(), pa.string())]
+    return pa.RecordBatch.from_arrays(columns, schema=q_schema)
+
+
+def _malformed_batch(rows: list, q_schema: pa.Schema) -> pa.RecordBatch:
+    n = len(rows)
+    columns = [pa.nulls(n, f.type) for f in q_schema][:-2]
+    columns += [pa.nulls(n, pa.int64()), pa.array([r.reason for r in rows], pa.string())]
+    return pa.RecordBatch.from_arrays(columns, schema=q_schema)
+
+
+def _summary(contract, data_path, schema, rows_read, rows_clean, counts, nulls, chunks, malformed) -> dict:
+    null_rates = {c: nulls[c] / rows_read for c in contract.columns}
+    batch_failures = [
+        {"column": c, "check": "null_rate", "value": round(rate, 6), "max": contract.columns[c].max_null_rate}
+        for c, rate in null_rates.items()
+        if rate > contract.columns[c].max_null_rate
+    ]
+    by_check: Counter = Counter()
+    for key, n in counts.items():
+        by_check[key.rsplit(": ", 1)[-1]] += n
+    quarantined = rows_read - rows_clean
+    return {
+        "data_path": str(data_path),
+        "rows_read": rows_read,
+        "rows_clean": rows_clean,
+        "rows_quarantined": quarantined,
+        "quarantined_share": quarantined / rows_read,
+        "malformed_rows": malformed,
+        "chunks": chunks,
+        "missing_columns": missing_columns(schema.names, contract),
+        "extra_columns": extra_columns(schema.names, contract),
+        "extra_columns_policy": contract.extra_columns,
+        "failed_checks": dict(counts.most_common()),
+        "failed_by_check": dict(by_check.most_common()),
+        "null_rates": {c: round(r, 6) for c, r in null_rates.items()},
+        "batch_failures": batch_failures,
+        "ok": quarantined == 0 and not batch_failures,
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """A few lines for the terminal."""
+    lines = [
+        f"read {summary['rows_read']} rows: {summary['rows_clean']} clean, "
+        f"{summary['rows_quarantined']} quarantined ({summary['quarantined_share']:.1%})"
+        f" in {summary.get('seconds', 0):.1f} s"
+    ]
+    if summary["missing_columns"]:
+        lines.append(f"missing columns (every row quarantined): {', '.join(summary['missing_columns'])}")
+    if summary["extra_columns"] and summary["extra_columns_policy"] != "ignore":
+        lines.append(f"extra columns ({summary['extra_columns_policy']}): {', '.join(summary['extra_columns'])}")
+    for key, n in list(summary["failed_checks"].items())[:15]:
+        lines.append(f"  {n:>8}  {key}")
+    for f in summary["batch_failures"]:
+        lines.append(f"batch check failed: {f['column']} null rate {f['value']:.2%} > max {f['max']:.2%}")
+    if "clean_path" in summary:
+        lines.append(f"clean: {summary['clean_path']}")
+        lines.append(f"quarantine: {summary['quarantine_path']}")
+    return "\n".join(lines)
