@@ -153,12 +153,14 @@ def _iter_parquet(path: Path, chunk_rows: int) -> Iterator[Chunk]:
 def schema_of(path: str | Path) -> pa.Schema:
     """The schema chunks of this file have (CSV: every column a string)."""
     path = Path(path)
-    if file_format(path) == "csv":
-        names = csv_header(path)
-        return pa.schema([(n, pa.string()) for n in names])
+    fmt = file_format(path)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
     try:
+        if fmt == "csv":
+            return pa.schema([(n, pa.string()) for n in csv_header(path)])
         return pq.read_schema(path)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
 
 
