@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchharness import config
 from benchharness.context import CandidateRun, RunContext
+from benchharness.data.analysis import data_analysis_stage, data_contract_stage
 from benchharness.data.stage import load_data_stage
 from benchharness.environment import environment_section
 from benchharness.errors import UserError
@@ -29,7 +30,7 @@ from benchharness.training import resolve_candidates_stage
 from benchharness.verdict import verdict_stage
 
 #: run stages before the candidates are measured
-BEFORE = [load_data_stage, baselines_stage, resolve_candidates_stage]
+BEFORE = [load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage, resolve_candidates_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, batch_stage]
 #: run stages after every candidate is measured

@@ -173,6 +173,25 @@ PLAN = {
     "retraining": Field(TEXT),
 }
 
+DRIFT = {  # data.drift: which test decides per column, and the thresholds (DESIGN.md defaults)
+    "small_reference_rows": Field(int, 1000, positive),  # <= this: statistical tests, else distances
+    "p_value": Field(NUM, 0.05, fraction),  # KS / chi-squared / proportion test: drift when p < this
+    "wasserstein": Field(NUM, 0.1, positive),  # Wasserstein / reference std: drift when >= this
+    "jensen_shannon": Field(NUM, 0.1, positive),  # Jensen-Shannon distance (base 2): drift when >= this
+    "psi_warn": Field(NUM, 0.1, positive),
+    "psi_alert": Field(NUM, 0.2, positive),
+    "psi_bins": Field(int, 10, positive),
+    "numeric_min_unique": Field(int, 5, non_negative),  # numeric with more distinct values: KS/Wasserstein
+    "dataset_share": Field(NUM, 0.5, lambda v: None if 0 < v <= 1 else "a number in (0, 1]"),
+}
+
+CONTRACT = {  # the data contract learned from the training data (run_dir/contract.yaml)
+    "range_tolerance": Field(NUM, 0.1, non_negative),  # share of the training span added on each side
+    "max_categories": Field(int, 50, non_negative),  # more distinct strings: free text, not checked
+    "null_rate_tolerance": Field(NUM, 0.05, non_negative),  # batch null rate allowed above training's
+    "extra_columns": Field(str, "warn", one_of("ignore", "warn", "quarantine")),
+}
+
 SUITE = {
     "name": Field(str, required=True),
     "description": Field(str, ""),
@@ -184,6 +203,8 @@ SUITE = {
     "limits": Field((list, dict), None, _check_limits),  # list, or {fail: [...], warn: [...]}
     "objective": Field((str, list), None, _check_objective),  # e.g. [max accuracy within 0.005, min usd_per_million]
     "plan": Field(dict, None, section=PLAN),
+    "drift": Field(dict, None, section=DRIFT),
+    "contract": Field(dict, None, section=CONTRACT),
 }
 
 # What --quick changes: short windows, small sweeps.

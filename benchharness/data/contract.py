@@ -19,19 +19,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchharness.config import CONTRACT
 from benchharness.data.drift import category_labels
 from benchharness.errors import DataError
 
 DTYPES = ("integer", "float", "boolean", "category", "string", "datetime")
 EXTRA_COLUMNS = ("ignore", "warn", "quarantine")
 
-#: defaults; the suite's `contract:` section (config.CONTRACT) overrides any of them
-CONTRACT_DEFAULTS: dict[str, Any] = {
-    "range_tolerance": 0.1,  # fraction of the training span added below min and above max
-    "max_categories": 50,  # more distinct strings than this: free text, no category check
-    "null_rate_tolerance": 0.05,  # batch null rate allowed above the training one (absolute)
-    "extra_columns": "warn",  # columns not in the contract: ignore | warn | quarantine rows
-}
+#: defaults: the suite's `contract:` section (config.CONTRACT) is the one place they are written
+CONTRACT_DEFAULTS: dict[str, Any] = {key: f.default for key, f in CONTRACT.items()}
 
 _HEADER = """\
 # benchharness data contract: what incoming rows must look like.

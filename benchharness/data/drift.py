@@ -28,18 +28,10 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial import distance
 
-#: defaults; the suite's `drift:` section (config.DRIFT) overrides any of them
-DRIFT_DEFAULTS: dict[str, Any] = {
-    "small_reference_rows": 1000,
-    "p_value": 0.05,
-    "wasserstein": 0.1,
-    "jensen_shannon": 0.1,
-    "psi_warn": 0.1,
-    "psi_alert": 0.2,
-    "psi_bins": 10,
-    "numeric_min_unique": 5,
-    "dataset_share": 0.5,
-}
+from benchharness.config import DRIFT
+
+#: defaults: the suite's `drift:` section (config.DRIFT) is the one place they are written
+DRIFT_DEFAULTS: dict[str, Any] = {key: f.default for key, f in DRIFT.items()}
 
 #: floor for an empty bin's share in PSI (log(0) otherwise); the usual choice
 _PSI_EPS = 1e-4
@@ -113,6 +105,8 @@ def _categorical_stats(ref: pd.Series, cur: pd.Series) -> dict:
     cats = sorted(set(ref_counts.index) | set(cur_counts.index))
     r = ref_counts.reindex(cats, fill_value=0).to_numpy(float)
     c = cur_counts.reindex(cats, fill_value=0).to_numpy(float)
+    new = [k for k in cats if k not in ref_counts.index]
+    missing = [k for k in cats if k not in cur_counts.index]
     if len(cats) > 1:
         chi2 = stats.chi2_contingency(np.vstack([r, c]), correction=False)
         chi2_stat, chi2_p = float(chi2.statistic), float(chi2.pvalue)
@@ -123,11 +117,19 @@ def _categorical_stats(ref: pd.Series, cur: pd.Series) -> dict:
         "chi2_p_value": chi2_p,
         "jensen_shannon": float(distance.jensenshannon(r / r.sum(), c / c.sum(), base=2)),
         "psi": psi_shares(r / r.sum(), c / c.sum()),
-        "new_categories": [k for k in cats if k not in ref_counts.index],
-        "missing_categories": [k for k in cats if k not in cur_counts.index],
-        "reference_shares": {k: float(v) for k, v in zip(cats, r / r.sum(), strict=True)},
-        "current_shares": {k: float(v) for k, v in zip(cats, c / c.sum(), strict=True)},
+        "new_categories": new[:20],  # the first 20; the counts say how many
+        "n_new_categories": len(new),
+        "missing_categories": missing[:20],
+        "n_missing_categories": len(missing),
+        "n_categories": len(cats),
+        # the categories that moved most, enough to see what changed without a huge report
+        "shares": _top_shares(cats, r / r.sum(), c / c.sum()),
     }
+
+
+def _top_shares(cats: list[str], ref: np.ndarray, cur: np.ndarray, top: int = 20) -> dict:
+    order = np.argsort(-np.abs(cur - ref), kind="stable")[:top]
+    return {cats[i]: {"reference": float(ref[i]), "current": float(cur[i])} for i in order}
 
 
 # (kind, small reference?) -> (method, statistic key, compare): the table in the docstring

@@ -54,5 +54,8 @@ def summary_text(results: dict, run_dir: str) -> str:
     quality = quality_table(results)
     if quality:
         parts.append(quality)
+    from benchharness.data.analysis import distribution_lines
+
+    parts += distribution_lines(results)
     parts.append(f"results: {run_dir}/results.json (and results.csv)")
     return "\n".join(parts)
