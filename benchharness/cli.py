@@ -110,3 +110,9 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
 
         Path(json_out).write_text(json.dumps(doc, indent=2))
     sys.exit(doc["exit_code"])
+
+
+from benchharness.data.commands import monitor, validate  # noqa: E402  (issue 7: data checks)
+
+main.add_command(validate)
+main.add_command(monitor)

@@ -179,3 +179,22 @@ def test_unusable_files_raise_a_clear_error(tmp_path, contract, content, name, m
 def test_missing_file(tmp_path, contract):
     with pytest.raises(DataError, match="not found"):
         validate_file(contract, tmp_path / "nope.csv")
+
+
+def test_cli_exit_codes(tmp_path, contract):
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    contract_path = contract.save(tmp_path / "contract.yaml")
+    clean = write_rows(tmp_path / "clean.csv", [r for r in ROWS if not r[1]])
+    res = CliRunner().invoke(main, ["validate", "--contract", str(contract_path), str(clean)])
+    assert res.exit_code == 0, res.output
+    assert "read 3 rows: 3 clean, 0 quarantined" in res.output
+    assert (tmp_path / "clean-validated" / "summary.json").exists()  # default --out next to DATA
+    dirty = write_rows(tmp_path / "dirty.csv")
+    res = CliRunner().invoke(main, ["validate", "--contract", str(contract_path), str(dirty),
+                                    "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "7 quarantined" in res.output and "age: wrong_type" in res.output
+    res = CliRunner().invoke(main, ["validate", "--contract", str(tmp_path / "none.yaml"), str(dirty)])
+    assert res.exit_code == 2 and "contract file not found" in res.output

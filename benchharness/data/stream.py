@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -187,3 +189,31 @@ class ChunkWriter:
         if self._sink is not None:
             self._sink.close()
 
+
+
+class Reservoir:
+    """A uniform random sample of at most `max_rows` rows of a stream of frames.
+
+    Each row gets a random key; the rows with the smallest keys are kept (bottom-k sampling),
+    so every row of the stream has the same chance whatever chunk it came in, and memory
+    stays at `max_rows` rows.
+    """
+
+    def __init__(self, max_rows: int, seed: int = 0):
+        self.max_rows = max_rows
+        self.rng = np.random.default_rng(seed)
+        self.seen = 0
+        self._kept: pd.DataFrame | None = None
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        self.seen += len(frame)
+        keyed = frame.reset_index(drop=True).assign(_key=self.rng.random(len(frame)))
+        both = keyed if self._kept is None else pd.concat([self._kept, keyed], ignore_index=True)
+        self._kept = both.nsmallest(self.max_rows, "_key") if len(both) > self.max_rows else both
+
+    def frame(self) -> pd.DataFrame:
+        if self._kept is None:
+            return pd.DataFrame()
+        return self._kept.drop(columns="_key").reset_index(drop=True)

@@ -1,0 +1,100 @@
+"""The live model's speed on current data, against the run that qualified it (`bench monitor`).
+
+An indicative check, not a benchmark: latency is one row at a time over a small sample in
+this process (no child, no warm-up beyond a few calls), throughput is rows over the time
+spent in `predict` while scoring the current batch. It catches a model, a runtime or a
+machine that became several times slower; `bench run` on the target machine is the
+measurement to trust.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchharness.errors import DataError
+
+LATENCY_SAMPLE_ROWS = 200
+WARMUP_CALLS = 5
+
+
+def nearest_rank(samples_ms: np.ndarray, q: float) -> float:
+    """Nearest-rank percentile (what LoadGen and HdrHistogram report)."""
+    return float(np.percentile(samples_ms, q, method="inverted_cdf"))
+
+
+def measure_latency(model, X: pd.DataFrame, rows: int = LATENCY_SAMPLE_ROWS) -> dict:
+    """p50/p99 of single-row predictions over up to `rows` rows of X."""
+    if X.empty:
+        return {}
+    native = model.prepare(X.iloc[:rows])
+    n = model.n_rows(native)
+    fn = model.predict_fn()
+    for i in range(min(WARMUP_CALLS, n)):
+        fn(model.take(native, i, i + 1))
+    samples = np.empty(n)
+    for i in range(n):
+        request = model.take(native, i, i + 1)
+        started = time.perf_counter_ns()
+        fn(request)
+        samples[i] = (time.perf_counter_ns() - started) / 1e6
+    return {"latency_count": n, "p50_ms": nearest_rank(samples, 50), "p99_ms": nearest_rank(samples, 99)}
+
+
+def run_figures(run_dir: str | Path | None, model_path: str | None = None, candidate: str | None = None) -> dict:
+    """Latency, throughput and test scores of one candidate of a `bench run` folder.
+
+    The candidate is the one named, else the one whose model file has the same sha256 as
+    `model_path`, else the only successful one. Returns {} when none can be chosen.
+    """
+    if run_dir is None:
+        return {}
+    path = Path(run_dir) / "results.json"
+    try:
+        results = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"run folder {run_dir} has no results.json") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    cands = [c for c in results.get("candidates", []) if c.get("status") == "ok"]
+    chosen = None
+    if candidate:
+        chosen = next((c for c in cands if c.get("name") == candidate), None)
+        if chosen is None:
+            names = ", ".join(c.get("name", "?") for c in cands)
+            raise DataError(f"candidate {candidate!r} not found in {path}; successful candidates: {names}")
+    elif model_path and Path(model_path).exists():
+        from benchharness.adapters.base import file_digest
+
+        digest = file_digest(model_path)[1]
+        chosen = next((c for c in cands if (c.get("model") or {}).get("sha256") == digest), None)
+    if chosen is None and len(cands) == 1:
+        chosen = cands[0]
+    if chosen is None:
+        return {}
+    closed = (chosen.get("realtime") or {}).get("closed_loop") or {}
+    batch = [b.get("rows_per_s") for b in chosen.get("batch") or [] if b.get("rows_per_s")]
+    return {
+        "candidate": chosen.get("name"),
+        "p50_ms": closed.get("p50_ms"),
+        "p99_ms": closed.get("p99_ms"),
+        "rows_per_s": max(batch) if batch else None,
+        "quality": (chosen.get("quality") or {}).get("test") or {},
+    }
+
+
+def compare_speed(now: dict, run: dict, tolerance: float) -> dict:
+    """Now against the run: a regression when p99 grew, or throughput fell, by more than `tolerance`."""
+    out = {"current": now, "run": {k: v for k, v in run.items() if k != "quality"} or None,
+           "tolerance": tolerance, "regressions": []}
+    if run.get("p99_ms") and now.get("p99_ms") and now["p99_ms"] > run["p99_ms"] * (1 + tolerance):
+        out["regressions"].append(f"p99 latency {now['p99_ms']:.3f} ms vs {run['p99_ms']:.3f} ms in run "
+                                  f"(more than +{tolerance:.0%})")
+    if run.get("rows_per_s") and now.get("rows_per_s") and now["rows_per_s"] < run["rows_per_s"] * (1 - tolerance):
+        out["regressions"].append(f"throughput {now['rows_per_s']:,.0f} rows/s vs {run['rows_per_s']:,.0f} "
+                                  f"in run (less than -{tolerance:.0%})")
+    return out
