@@ -1,6 +1,7 @@
 """Validate a large generated file: time and peak memory of `bench validate`, with baselines.
 
 Target (issue 7): 1M rows x 20 columns validated in under 30 s with memory under 1 GB.
+`bench monitor` (quality + drift on a 200k-row sample, no model) is timed on the same file.
 Each step runs in its own child process so its peak RSS is its own. Baselines: the same
 file only read in chunks (what streaming alone costs) and read whole with pandas (what a
 naive validator would hold in memory).
@@ -60,6 +61,12 @@ if step == "validate":
     from benchharness.data.validate import validate_file
     s = validate_file(Contract.load(contract_path), data, out)
     extra = {"rows_read": s["rows_read"], "rows_quarantined": s["rows_quarantined"], "chunks": s["chunks"]}
+elif step == "monitor":
+    from benchharness.data.monitor import MonitorOptions, run_monitor
+    ref = str(Path(contract_path).with_name("reference.csv"))
+    r = run_monitor(MonitorOptions(reference=ref, current=data, contract=contract_path, out_dir=out + "-monitor"))
+    extra = {"rows_read": r["quality"]["rows_read"], "alerts": len(r["alerts"]),
+             "drift_sample_rows": r["drift"]["current_sample_rows"]}
 elif step == "read_chunks":
     from benchharness.data.stream import iter_chunks
     rows = sum(c.batch.num_rows for c in iter_chunks(data))
@@ -97,9 +104,12 @@ def main() -> None:
     generate(data, args.rows, args.format)
     print(f"generated {args.rows} rows x {N_NUM + N_INT + N_CAT} cols -> {data} "
           f"({data.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
-    contract = learn_contract(make_chunk(np.random.default_rng(1), 50_000, 0.0)).save(work / "contract.yaml")
+    reference = make_chunk(np.random.default_rng(1), 50_000, 0.0)
+    reference.to_csv(work / "reference.csv", index=False)
+    contract = learn_contract(reference).save(work / "contract.yaml")
     print(f"{'step':<26}{'seconds':>10}{'peak RSS MB':>14}  notes")
-    for step, label in [("validate", "bench validate"), ("read_chunks", "baseline: read in chunks"),
+    for step, label in [("validate", "bench validate"), ("monitor", "bench monitor (no model)"),
+                        ("read_chunks", "baseline: read in chunks"),
                         ("pandas", "baseline: pandas read whole")]:
         r = run_child(step, data, contract, work / "out")
         notes = ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("seconds", "peak_rss_mb"))

@@ -86,7 +86,8 @@ def _options_from_config(path: str | None) -> tuple[dict, dict]:
 @click.option("--metric", help="accuracy, balanced_accuracy, f1_macro, mae, rmse or r2.")
 @click.option("--max-drop", type=float, help="Alert when a window is worse than the reference by more than this.")
 @click.option("--max-quarantined-share", type=float, help="Alert above this share of quarantined rows.  [default: 0.01]")
-@click.option("--latency-tolerance", type=float, help="Alert when p99 grows (or throughput falls) by more than this share.  [default: 0.5]")
+@click.option("--latency-tolerance", type=float,
+              help="Alert when median latency (or 1/throughput) is more than 1 + this times the run's.  [default: 1.0]")
 @click.option("--name", help="The `model` label of the Prometheus gauges.  [default: model]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML with `monitor:` (these options) and `drift:` (thresholds); flags win.")

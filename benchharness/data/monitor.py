@@ -68,7 +68,7 @@ class MonitorOptions:
     max_drop: float | None = None
     min_window_rows: int = 30
     max_quarantined_share: float = 0.01
-    latency_tolerance: float = 0.5
+    latency_tolerance: float = 1.0  # alert when more than (1 + this) times slower
     sample_rows: int = 200_000
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     drift: dict = field(default_factory=dict)
