@@ -90,3 +90,14 @@ def test_stages_add_to_the_data_section_and_save_the_contract(tmp_path):
     contract = Contract.load(tmp_path / "contract.yaml")
     assert contract.columns["x"].max == pytest.approx(ctx.dataset.X_train["x"].max())  # tolerance 0
     assert any("columns drifted" in line for line in distribution_lines(ctx.results))
+
+
+def test_a_failing_analysis_is_recorded_and_the_run_goes_on(tmp_path):
+    ds = make_dataset()
+    ds.X_test = ds.X_test.drop(columns="z")  # a split without a column breaks hashing across splits
+    ds.X_test["z"] = [{"not": "hashable"}] * len(ds.X_test)
+    ctx = RunContext(suite={}, suite_path=tmp_path / "s.yaml", run_dir=tmp_path, results={"data": {}},
+                     progress=lambda m: None, dataset=ds)
+    data_analysis_stage(ctx)
+    assert "error" in ctx.results["data"]["distribution"]  # the hashing of dicts fails
+    assert distribution_lines(ctx.results)[0].startswith("data: distribution analysis failed")

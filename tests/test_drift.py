@@ -138,3 +138,8 @@ def test_dataset_share_and_thresholds_are_configurable():
 def test_missing_columns_are_reported_not_tested():
     r = drift.dataset_drift(pd.DataFrame({"a": [1, 2], "b": [1, 2]}), pd.DataFrame({"a": [1, 2]}))
     assert r["columns_missing_in_current"] == ["b"] and list(r["columns"]) == ["a"]
+
+
+def test_numeric_reference_with_non_numeric_current_is_skipped_not_silently_clean():
+    r = drift.column_drift(pd.Series(np.arange(10.0)), pd.Series(["a", "b", "c"]))
+    assert r["drift"] is None and r["skipped"] == "no numeric values in current"

@@ -203,3 +203,30 @@ batch: {duration_s: 0.2, batch_sizes: [1, 64]}
         from benchharness.data.speed import run_figures
 
         run_figures(tmp_path)
+
+
+def test_reference_learned_contract_and_bad_reference(tmp_path):
+    from benchharness.data.contract import learn_file_contract
+
+    (tmp_path / "ref.csv").write_text("id,x,target\n1,0.5,1\n2,1.5,0\n")
+    contract = learn_file_contract(tmp_path / "ref.csv", exclude={"id", "target"})
+    assert list(contract.columns) == ["x"] and contract.columns["x"].dtype == "float"
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="cannot read"):
+        learn_file_contract(tmp_path / "empty.csv", exclude=set())
+
+
+def test_config_file_feeds_options_and_flags_win(files, tmp_path):
+    config = tmp_path / "monitor.yaml"
+    config.write_text("monitor: {time_column: ts, max_drop: 0.2, name: fraud}\ndrift: {dataset_share: 0.3}\n")
+    args = ["monitor", "--reference", str(files / "reference.csv"), "--current", str(files / "current.csv"),
+            "--model", str(files / "model.joblib"), "--labels", str(files / "labels_drop.csv"),
+            "--config", str(config), "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(main, [*args, "--name", "fraud-v2"])
+    r = json.loads((tmp_path / "out" / "monitor.json").read_text())
+    assert res.exit_code == 1 and r["name"] == "fraud-v2"  # the flag won
+    assert r["performance"]["bounds"]["max_drop"] == 0.2 and r["performance"]["alert_windows"] == ["2024-03-07"]
+    assert r["drift"]["features"]["thresholds"]["dataset_share"] == 0.3
+    config.write_text("monitor: {windw: D}\n")
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "unknown key monitor.windw" in res.output

@@ -117,7 +117,10 @@ def data_analysis_stage(ctx: RunContext) -> None:
         return
     ctx.progress("analysing the distribution of train / validation / test")
     task = (ctx.suite.get("quality") or {}).get("task", "auto")
-    section = analyse_dataset(ctx.dataset, ctx.suite.get("drift"), task)
+    try:
+        section = analyse_dataset(ctx.dataset, ctx.suite.get("drift"), task)
+    except Exception as exc:  # an analysis that fails must not cost the run its measurements
+        section = {"error": f"{type(exc).__name__}: {exc}", "warnings": [f"distribution analysis failed: {exc}"]}
     ctx.results.setdefault("data", {})["distribution"] = section
     for line in section["warnings"]:
         ctx.progress(f"data: {line}")
@@ -128,9 +131,14 @@ def data_contract_stage(ctx: RunContext) -> None:
     if ctx.dataset is None:
         return
     options = dict(ctx.suite.get("contract") or {})
-    contract = learn_contract(ctx.dataset.X_train, learned_from={"split": "train", "run_id": ctx.results.get("run_id")},
-                              **options)
-    path = contract.save(ctx.run_dir / "contract.yaml")
+    try:
+        contract = learn_contract(ctx.dataset.X_train, learned_from={"split": "train", "run_id": ctx.results.get("run_id")},
+                                  **options)
+        path = contract.save(ctx.run_dir / "contract.yaml")
+    except Exception as exc:  # as above: record, go on
+        ctx.results.setdefault("data", {})["contract"] = {"error": f"{type(exc).__name__}: {exc}"}
+        ctx.progress(f"data contract not learned: {type(exc).__name__}: {exc}")
+        return
     ctx.results.setdefault("data", {})["contract"] = {
         "path": path.name,
         "columns": len(contract.columns),
@@ -143,8 +151,8 @@ def data_contract_stage(ctx: RunContext) -> None:
 def distribution_lines(results: dict) -> list[str]:
     """A few lines for the terminal report: sizes, drift per pair, warnings."""
     dist = (results.get("data") or {}).get("distribution")
-    if not dist:
-        return []
+    if not dist or "error" in dist:
+        return [f"data: distribution analysis failed: {dist['error']}"] if dist else []
     sizes = ", ".join(f"{k} {v['rows']}" for k, v in dist["sizes"].items())
     lines = [f"data: {sizes} rows"]
     for pair, rep in dist["comparisons"].items():

@@ -224,3 +224,24 @@ def _plain(v: Any) -> Any:
 def learn_contract(frame: pd.DataFrame, learned_from: dict | None = None, **options: Any) -> Contract:
     """The contract of one in-memory frame (the training features)."""
     return ContractLearner(**options).update(frame).contract(learned_from)
+
+
+def learn_file_contract(path: Path, exclude: set, chunk_rows: int = 100_000) -> Contract:
+    """A contract learned from a file in chunks, with pandas' type inference for CSV."""
+    from benchharness.data.stream import file_format, iter_chunks
+
+    def frames():
+        if file_format(path) == "csv":
+            yield from pd.read_csv(path, chunksize=chunk_rows)
+        else:
+            yield from (c.batch.to_pandas() for c in iter_chunks(path, chunk_rows))
+
+    learner = ContractLearner()
+    try:
+        for frame in frames():
+            learner.update(frame.drop(columns=[c for c in frame.columns if c in exclude]))
+    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if not learner.rows:
+        raise DataError(f"reference {path} has no rows")
+    return learner.contract({"source": str(path)})

@@ -161,6 +161,8 @@ def column_drift(reference: pd.Series, current: pd.Series, thresholds: dict | No
     method, key, compare = _METHODS[(kind, small)]
     if kind == "numeric":
         cur_num = pd.to_numeric(cur, errors="coerce").dropna()
+        if cur_num.empty:
+            return {**out, "kind": kind, "method": None, "drift": None, "skipped": "no numeric values in current"}
         out.update(_numeric_stats(ref.to_numpy(float), cur_num.to_numpy(float), t))
     else:
         out.update(_categorical_stats(ref, cur))

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchharness.data.analysis import is_classification
-from benchharness.data.contract import Contract, ContractLearner
+from benchharness.data.contract import Contract, learn_file_contract
 from benchharness.data.drift import column_drift, dataset_drift, thresholds_with_defaults
 from benchharness.data.performance import (
     METRICS,
@@ -39,7 +39,7 @@ from benchharness.data.performance import (
     window_keys,
 )
 from benchharness.data.speed import compare_speed, measure_latency, run_figures
-from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, file_format, iter_chunks
+from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, file_format
 from benchharness.data.validate import validate_file
 from benchharness.errors import DataError, ModelError, UserError
 
@@ -104,24 +104,6 @@ def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
         contract = learn_file_contract(ref, exclude={opts.target, opts.id_column, opts.time_column,
                                                      opts.prediction_column}, chunk_rows=opts.chunk_rows)
     return ref, contract, run
-
-
-def learn_file_contract(path: Path, exclude: set, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Contract:
-    """A contract learned from a file in chunks, with pandas' type inference for CSV."""
-    learner = ContractLearner()
-    if file_format(path) == "csv":
-        try:
-            chunks = pd.read_csv(path, chunksize=chunk_rows)
-            frames = (c for c in chunks)
-        except (OSError, ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-    else:
-        frames = (c.batch.to_pandas() for c in iter_chunks(path, chunk_rows))
-    for frame in frames:
-        learner.update(frame.drop(columns=[c for c in frame.columns if c in exclude]))
-    if not learner.rows:
-        raise DataError(f"reference {path} has no rows")
-    return learner.contract({"source": str(path)})
 
 
 def _scan(path: Path, contract: Contract, opts: MonitorOptions, model, truth: str | None,
