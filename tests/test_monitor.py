@@ -139,6 +139,9 @@ def test_labels_without_predictions_and_bad_metric(files, tmp_path):
     assert res.exit_code == 2 and "--labels needs predictions" in res.output
     res, _ = monitor(files, tmp_path, "--metric", "auc")
     assert res.exit_code == 2 and "unknown metric 'auc'" in res.output
+    res = CliRunner().invoke(main, ["monitor", "--reference", str(files / "reference.csv"), "--current",
+                                    str(files / "current.csv"), "--window", "D", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--window 'D' needs --time-column" in res.output
 
 
 def test_row_windows_and_logged_predictions(files, tmp_path):

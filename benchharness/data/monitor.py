@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchharness.data.analysis import is_classification
+from benchharness.data.checks import null_mask
 from benchharness.data.contract import Contract, learn_file_contract
 from benchharness.data.drift import column_drift, dataset_drift, thresholds_with_defaults
 from benchharness.data.performance import (
@@ -110,6 +111,8 @@ def _scan(path: Path, contract: Contract, opts: MonitorOptions, model, truth: st
           labels: LabelJoin | None, out_dir: Path | None) -> _Pass:
     """Validate `path` in chunks; predict clean rows; sample; collect truth where it is known."""
     features = list(contract.columns)
+    if not opts.time_column and opts.window and not str(opts.window).isdigit():
+        raise UserError(f"--window {opts.window!r} needs --time-column; without one, give a number of rows")
     rows_per_window = None if opts.time_column else int(opts.window or 500)
     window = opts.window or ("D" if opts.time_column else rows_per_window)
     p = _Pass(Reservoir(opts.sample_rows, seed=1 if labels else 0),
@@ -131,22 +134,30 @@ def _scan(path: Path, contract: Contract, opts: MonitorOptions, model, truth: st
         elif opts.prediction_column and opts.prediction_column in raw.columns:
             keep[PRED] = raw[opts.prediction_column].to_numpy()
         p.sample.add(keep)
-        if PRED in keep:
-            times = raw[opts.time_column] if opts.time_column else None
+        truth_rows = _truth(raw, labels, truth, opts, path) if PRED in keep else None
+        if truth_rows is not None:
+            mask, y = truth_rows
             if opts.time_column and opts.time_column not in raw.columns:
                 raise DataError(f"{path} has no time column {opts.time_column!r}")
+            times = raw[opts.time_column] if opts.time_column else None
             keys = window_keys(position, len(raw), times, window)
-            if labels is not None:
-                if opts.id_column not in raw.columns:
-                    raise DataError(f"{path} has no id column {opts.id_column!r} to join the labels on")
-                mask, y = labels.join(raw[opts.id_column])
-                p.windows.add(keys[mask], y, keep[PRED].to_numpy()[mask])
-            elif truth and truth in raw.columns:
-                p.windows.add(keys, raw[truth].to_numpy(), keep[PRED].to_numpy())
+            p.windows.add(keys[mask], y, keep[PRED].to_numpy()[mask])
         position += len(raw)
 
     p.summary = validate_file(contract, path, out_dir, chunk_rows=opts.chunk_rows, on_chunk=on_chunk)
     return p
+
+
+def _truth(raw: pd.DataFrame, labels: LabelJoin | None, truth: str | None, opts: MonitorOptions, path: Path):
+    """(mask of rows with a known label, their labels): from the late labels, else the file's own column."""
+    if labels is not None:
+        if opts.id_column not in raw.columns:
+            raise DataError(f"{path} has no id column {opts.id_column!r} to join the labels on")
+        return labels.join(raw[opts.id_column])
+    if truth and truth in raw.columns:
+        mask = ~null_mask(raw[truth]).to_numpy()
+        return mask, raw[truth].to_numpy()[mask]
+    return None
 
 
 def _guard(fn, arg, path: Path):
