@@ -34,6 +34,16 @@ FORMATS: list[FormatEntry] = [
     ),
     FormatEntry("skops", "sklearn", "SkopsAdapter", suffixes=(".skops",), note="safe: no code runs on load"),
     FormatEntry("callable", "callable", "CallableAdapter", note="module:attr"),
+    FormatEntry("xgboost", "xgboost", "XGBoostAdapter", suffixes=(".ubj", ".json", ".xgb.json"),
+                note="XGBoost native; extra: xgboost"),
+    FormatEntry("lightgbm", "lightgbm", "LightGBMAdapter", suffixes=(".lgb.txt", ".lgb"),
+                note="LightGBM native text; or format: lightgbm; extra: lightgbm"),
+    FormatEntry("torchscript", "torch", "TorchScriptAdapter", suffixes=(".pt", ".torchscript"),
+                note="torch.jit.save archive; extra: torch"),
+    FormatEntry("torch_export", "torch", "TorchExportAdapter", suffixes=(".pt2",),
+                note="torch.export.save program; extra: torch"),
+    FormatEntry("http", "http", "HttpAdapter", schemes=("http", "https"),
+                note="V2 /v2/models/NAME, or options.protocol: json; extra: serve"),
 ]
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

@@ -1,0 +1,227 @@
+"""The ASGI app behind `bench serve`: Open Inference Protocol (KServe V2) over any adapter.
+
+Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{name},
+/v2/models/{name}/ready; POST /v2/models/{name}/infer. Every error is a JSON body
+`{"error": "..."}` with a 4xx/5xx status, never a traceback, and the server keeps serving:
+400 malformed JSON / protocol / shape the model cannot take (as Triton and KServe answer),
+404 unknown model or route, 413 body over the size limit, 500 a model failure.
+
+The model runs inline in the event loop: one model instance serves one request at a time
+(what a single-replica model server does), and a thread hand-off per request would add
+latency that `benchmarks/serve_overhead.py` measures against a bare endpoint. The time spent
+in the model (input conversion + predict) goes back in the `Server-Timing: model;dur=<ms>`
+header and the response's `parameters.model_time_ms`, so a client can tell the model's time
+from the network's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from benchharness import __version__
+from benchharness.adapters.base import ModelAdapter
+from benchharness.errors import UserError
+from benchharness.serve.v2 import ProtocolError, decode_tensor, encode_tensor
+
+log = logging.getLogger("benchharness.serve")
+
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+_NUMPY_TO_V2 = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32",
+                "bool": "BOOL", "string": "BYTES", "str": "BYTES", "object": "BYTES"}
+
+
+class RequestTooLarge(Exception):
+    pass
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class ModelEndpoint:
+    """One adapter served under one model name."""
+
+    def __init__(self, adapter: ModelAdapter, name: str, max_request_bytes: int):
+        self.adapter = adapter
+        self.name = name
+        self.max_request_bytes = max_request_bytes
+        sig = adapter.signature
+        self.input_names = [t.name for t in sig.inputs]
+        self.n_features = sig.n_features
+        self.label_output = "value" if adapter.classes is None and not adapter.has_proba else "label"
+        self.outputs = [self.label_output] + (["probabilities"] if adapter.has_proba else [])
+        self.metadata = self._metadata()
+
+    def _metadata(self) -> dict:
+        sig, info = self.adapter.signature, self.adapter.info
+        width = self.n_features if self.n_features is not None else -1
+        if len(sig.inputs) == 1:
+            inputs = [{"name": sig.inputs[0].name, "datatype": _NUMPY_TO_V2.get(sig.inputs[0].dtype, "FP32"), "shape": [-1, width]}]
+        else:
+            inputs = [{"name": t.name, "datatype": _NUMPY_TO_V2.get(t.dtype, "BYTES"), "shape": [-1, 1]} for t in sig.inputs]
+        outputs = [{"name": self.label_output, "datatype": "BYTES" if self._string_labels() else "FP64", "shape": [-1]}]
+        if self.adapter.has_proba:
+            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(self.adapter.classes)]})
+        meta = {"name": self.name, "versions": ["1"], "platform": f"{info.runtime}_{info.format}",
+                "inputs": inputs, "outputs": outputs}
+        if self.adapter.classes is not None:
+            meta["parameters"] = {"classes": np.asarray(self.adapter.classes).tolist()}
+        return meta
+
+    def _string_labels(self) -> bool:
+        classes = self.adapter.classes
+        return classes is not None and np.asarray(classes).dtype.kind in "OUS"
+
+    # -- request -> model input ------------------------------------------------------------
+    def features(self, body: dict):
+        """The model's input from a decoded V2 request: a matrix, or a frame of named columns."""
+        inputs = body.get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise ProtocolError("request needs a non-empty 'inputs' list of tensors")
+        tensors = [decode_tensor(t, f"inputs[{i}]") for i, t in enumerate(inputs)]
+        if len(tensors) == 1:
+            name, arr = tensors[0]
+            if arr.ndim != 2:
+                raise ProtocolError(f"input {name!r} must have shape [rows, features], got {list(arr.shape)}")
+            if self.n_features is not None and arr.shape[1] != self.n_features:
+                raise ProtocolError(
+                    f"input {name!r} has {arr.shape[1]} features, model {self.name!r} takes {self.n_features} (shape [rows, {self.n_features}])"
+                )
+            if len(self.input_names) > 1:  # a per-column model fed one matrix: name the columns
+                return pd.DataFrame(arr, columns=self.input_names)
+            return arr
+        columns = {}
+        for name, arr in tensors:
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ProtocolError(f"with one tensor per column, input {name!r} must be [rows] or [rows, 1], got {list(arr.shape)}")
+            columns[name] = arr
+        rows = {len(a) for a in columns.values()}
+        if len(rows) != 1:
+            raise ProtocolError(f"inputs have different row counts: { {k: len(v) for k, v in columns.items()} }")
+        missing = [n for n in self.input_names if n not in columns] if len(self.input_names) > 1 else []
+        if missing:
+            raise ProtocolError(f"model {self.name!r} needs inputs {self.input_names}; missing {missing}")
+        return pd.DataFrame(columns)
+
+    def requested_outputs(self, body: dict) -> list[str]:
+        wanted = body.get("outputs")
+        if wanted is None:
+            return self.outputs  # V2: no 'outputs' means all of them
+        if not isinstance(wanted, list) or not all(isinstance(o, dict) and "name" in o for o in wanted):
+            raise ProtocolError(f"'outputs' must be a list of {{\"name\": ...}} objects, got {str(wanted)[:100]}")
+        names = [o["name"] for o in wanted]
+        unknown = [n for n in names if n not in self.outputs]
+        if unknown:
+            raise ProtocolError(f"unknown output(s) {unknown}; model {self.name!r} has {self.outputs}")
+        return names
+
+    def infer(self, body: dict) -> tuple[dict, float]:
+        X = self.features(body)
+        outputs = self.requested_outputs(body)
+        start = time.perf_counter()
+        native = self.adapter.prepare(X)
+        results = {}
+        if self.label_output in outputs:
+            results[self.label_output] = self.adapter.predict(native)
+        if "probabilities" in outputs:
+            results["probabilities"] = self.adapter.predict_proba(native)
+        model_ms = (time.perf_counter() - start) * 1000.0
+        response = {
+            "model_name": self.name, "model_version": "1",
+            "parameters": {"model_time_ms": model_ms},
+            "outputs": [encode_tensor(n, results[n]) for n in outputs],
+        }
+        if "id" in body:
+            response["id"] = body["id"]
+        return response, model_ms
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (before reading it all) anything over `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Starlette:
+    """A Starlette app serving `adapter` as model `name` (see the module docstring)."""
+    endpoint = ModelEndpoint(adapter, name, max_request_bytes)
+
+    def model_or_404(request: Request) -> JSONResponse | None:
+        asked = request.path_params["name"]
+        if asked != name:
+            return error(404, f"unknown model {asked!r}; this server serves {name!r}")
+        return None
+
+    async def live(request: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def ready(request: Request) -> Response:
+        return JSONResponse({"ready": True})
+
+    async def server_metadata(request: Request) -> Response:
+        return JSONResponse({"name": "benchharness", "version": __version__, "extensions": []})
+
+    async def model_metadata(request: Request) -> Response:
+        return model_or_404(request) or JSONResponse(endpoint.metadata)
+
+    async def model_ready(request: Request) -> Response:
+        return model_or_404(request) or JSONResponse({"name": name, "ready": True})
+
+    async def infer(request: Request) -> Response:
+        not_found = model_or_404(request)
+        if not_found:
+            return not_found
+        try:
+            raw = await read_body(request, max_request_bytes)
+        except RequestTooLarge as exc:
+            return error(413, f"request body of {exc.args[0]} bytes is over the limit of {max_request_bytes} bytes")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return error(400, f"request body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            return error(400, f"request body must be a JSON object, got {type(body).__name__}")
+        try:
+            response, model_ms = endpoint.infer(body)
+        except ProtocolError as exc:
+            return error(400, str(exc))
+        except (UserError, ValueError, TypeError, KeyError) as exc:  # the model rejected this input
+            return error(400, f"model {name!r} rejected the input: {type(exc).__name__}: {str(exc)[:300]}")
+        return JSONResponse(response, headers={"server-timing": f"model;dur={model_ms:.4f}"})
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path}")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("model %r failed on %s", name, request.url.path)
+        return error(500, f"model {name!r} failed: {type(exc).__name__}: {str(exc)[:300]}")
+
+    routes = [
+        Route("/v2/health/live", live),
+        Route("/v2/health/ready", ready),
+        Route("/v2", server_metadata),
+        Route("/v2/models/{name}", model_metadata),
+        Route("/v2/models/{name}/ready", model_ready),
+        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})

@@ -1,0 +1,91 @@
+"""Run the V2 app on uvicorn: in the foreground (`bench serve`) or in a background thread.
+
+The socket is bound before uvicorn starts, so port 0 (an ephemeral port) works and the real
+port is known at once. Loopback (127.0.0.1) unless told otherwise: a model server on every
+interface is a decision, not a default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+from benchharness.adapters.base import ModelAdapter
+from benchharness.adapters.extras import import_extra
+from benchharness.errors import UserError
+from benchharness.serve.app import DEFAULT_MAX_REQUEST_BYTES
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+def _uvicorn():
+    import_extra("starlette", package="starlette", extra="serve", what="bench serve")
+    return import_extra("uvicorn", package="uvicorn", extra="serve", what="bench serve")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then, and
+    # without it every response waits ~40 ms for the client's delayed ACK
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
+
+
+def make_server(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                log_level: str = "warning"):
+    uvicorn = _uvicorn()
+    from benchharness.serve.app import build_app
+
+    app = build_app(adapter, name, max_request_bytes)
+    # h11 and no access log: the access log alone costs more than a small model's predict
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
+                            http="h11", ws="none")
+    return uvicorn.Server(config)
+
+
+def serve_forever(adapter: ModelAdapter, name: str, host: str = DEFAULT_HOST, port: int = 8000,
+                  max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, announce=print) -> None:
+    """Serve until interrupted; `announce` gets the model's URL once the socket is bound."""
+    server = make_server(adapter, name, max_request_bytes, log_level="info")
+    sock = bind(host, port)
+    announce(f"serving {name!r} at {base_url(sock)}/v2/models/{name}")
+    server.run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def running_server(adapter: ModelAdapter, name: str, host: str = DEFAULT_HOST, port: int = 0,
+                   max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, start_timeout_s: float = 10.0) -> Iterator[str]:
+    """Serve in a background thread for the `with` block; yields the base URL."""
+    server = make_server(adapter, name, max_request_bytes)
+    sock = bind(host, port)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"serve-{name}")
+    thread.start()
+    deadline = time.monotonic() + start_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError(f"uvicorn did not start serving {name!r} within {start_timeout_s} s")
+        time.sleep(0.01)
+    try:
+        yield base_url(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()
