@@ -26,15 +26,17 @@ from benchharness.measure.basic import batch_stage, predict_stage, realtime_stag
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
 from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION
+from benchharness.serve.suite import start_servers_stage, stop_servers_stage
 from benchharness.training import resolve_candidates_stage
 from benchharness.verdict import verdict_stage
 
 #: run stages before the candidates are measured
-BEFORE = [load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage, resolve_candidates_stage]
+BEFORE = [load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage, resolve_candidates_stage,
+          start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, batch_stage]
 #: run stages after every candidate is measured
-AFTER: list = [compare_stage, parity_stage, verdict_stage, charts_stage, report_stage]
+AFTER: list = [stop_servers_stage, compare_stage, parity_stage, verdict_stage, charts_stage, report_stage]
 
 
 def new_run_id(name: str) -> str:

@@ -116,3 +116,24 @@ from benchharness.data.commands import monitor, validate  # noqa: E402  (issue 7
 
 main.add_command(validate)
 main.add_command(monitor)
+
+
+@main.command()
+@click.argument("model")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback unless you mean otherwise).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: any free port.")
+@click.option("--name", default=None, help="Model name in the URL /v2/models/NAME (default: the file's stem).")
+@click.option("--format", "fmt", default=None, help="Force an adapter (see the supported formats).")
+@click.option("--options", "options_json", default=None, help='Adapter options as JSON, e.g. \'{"intra_op_num_threads": 1}\'.')
+@click.option("--max-request-bytes", default=16 * 1024 * 1024, show_default=True, type=click.IntRange(1), help="Larger request bodies get HTTP 413.")
+@click.option("--exit-with-stdin", is_flag=True, hidden=True)
+def serve(model: str, host: str, port: int, name: str | None, fmt: str | None, options_json: str | None,
+          max_request_bytes: int, exit_with_stdin: bool) -> None:
+    """Serve MODEL over HTTP with the Open Inference Protocol (KServe V2)."""
+    from benchharness.serve.cli import serve_command
+
+    try:
+        serve_command(model, host, port, name, fmt, options_json, max_request_bytes, exit_with_stdin)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)

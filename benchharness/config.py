@@ -98,6 +98,7 @@ CANDIDATE = {
     "options": Field(dict, {}),  # adapter options (e.g. onnxruntime session options)
     "baseline": Field(bool, False),  # a declared baseline (e.g. today's production model)
     "limits": Field((list, dict), [], lambda v: _check_limits(v)),  # override the suite's, figure by figure
+    "serve": Field(bool, False),  # measure it behind `bench serve` over loopback HTTP
 }
 
 REALTIME = {

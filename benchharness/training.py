@@ -92,6 +92,10 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
     ds = ctx.dataset
     if ds is None:
         raise ModelError(f"'train: {spec['train']}' needs a data section to train on")
+    from benchharness.native_training import native_kind, resolve
+
+    if native_kind(spec["train"]):  # XGBoost / LightGBM: native files, onnxmltools export
+        return resolve(ctx, cand, native_kind(spec["train"]))
     X = ds.X_train.to_numpy() if spec["export"] == "onnx" else ds.X_train
     if spec["export"] == "onnx" and X.dtype.kind not in "fiub":
         raise ModelError("export: onnx needs numeric features; the data has non-numeric columns")

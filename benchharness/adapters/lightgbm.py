@@ -91,3 +91,14 @@ class LightGBMAdapter(ModelAdapter):
         if self.is_classifier:
             return labels_from_proba(self.predict_proba(X_native), self._classes)
         return self.booster.predict(X_native, **self._predict_kwargs)
+
+
+def require() -> None:
+    lgb_module()
+
+
+def save_trained(est, stem, classes: list | None) -> tuple[str, dict]:
+    """Save a fitted LightGBM sklearn-API model as text; its labels go in adapter options."""
+    path = f"{stem}.lgb.txt"
+    est.booster_.save_model(path)
+    return path, ({"classes": classes} if classes is not None else {})

@@ -104,7 +104,8 @@ class _TorchAdapter(ModelAdapter):
         )
 
     def prepare(self, X):
-        return self.torch.from_numpy(numeric_matrix(X, self.source))
+        # a copy: torch warns on (and may write to) the read-only arrays pandas hands out
+        return self.torch.from_numpy(np.array(numeric_matrix(X, self.source)))
 
     def predict_fn(self) -> Callable[[Any], Any]:
         torch, module = self.torch, self.module

@@ -108,3 +108,17 @@ class XGBoostAdapter(ModelAdapter):
         if self.is_classifier:  # binary:logitraw: a margin, positive class above 0
             return self._classes[(np.asarray(raw).reshape(-1) > 0).astype(int)]
         return np.asarray(raw)
+
+
+def require() -> None:
+    xgb_module()
+
+
+def save_trained(est, stem, classes: list | None) -> tuple[str, dict]:
+    """Save a fitted XGBoost sklearn-API model as .ubj, with its real class labels inside."""
+    booster = est.get_booster()
+    if classes is not None:
+        booster.set_attr(**{CLASSES_ATTR: json.dumps(classes)})
+    path = f"{stem}.ubj"
+    booster.save_model(path)
+    return path, {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -61,10 +62,21 @@ def make_server(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAU
 
 
 def serve_forever(adapter: ModelAdapter, name: str, host: str = DEFAULT_HOST, port: int = 8000,
-                  max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, announce=print) -> None:
-    """Serve until interrupted; `announce` gets the model's URL once the socket is bound."""
+                  max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, announce=print,
+                  exit_with_stdin: bool = False) -> None:
+    """Serve until interrupted; `announce` gets the model's URL once the socket is bound.
+
+    `exit_with_stdin`: also stop when stdin closes, so that a server started by a run (a pipe
+    from the run's process) never outlives it, even when the run is killed.
+    """
     server = make_server(adapter, name, max_request_bytes, log_level="info")
     sock = bind(host, port)
+    if exit_with_stdin:
+        def watch() -> None:
+            sys.stdin.read()
+            server.should_exit = True
+
+        threading.Thread(target=watch, daemon=True, name="stdin-watch").start()
     announce(f"serving {name!r} at {base_url(sock)}/v2/models/{name}")
     server.run(sockets=[sock])
 

@@ -1,0 +1,53 @@
+"""What `bench serve` does between parsing its flags and serving (kept out of cli.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from benchharness.errors import UserError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_options(options_json: str | None) -> dict:
+    if not options_json:
+        return {}
+    try:
+        options = json.loads(options_json)
+    except ValueError as exc:
+        raise UserError(f"--options must be a JSON object, got {options_json!r} ({exc})") from None
+    if not isinstance(options, dict):
+        raise UserError(f"--options must be a JSON object, got {options_json!r}")
+    return options
+
+
+def default_name(model: str) -> str:
+    stem = Path(model).name.split(".")[0] or "model"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+
+
+def serve_command(model: str, host: str, port: int, name: str | None, fmt: str | None,
+                  options_json: str | None, max_request_bytes: int, exit_with_stdin: bool) -> None:
+    from benchharness.adapters.registry import load_model
+    from benchharness.serve.server import serve_forever
+
+    options = parse_options(options_json)
+    name = name or default_name(model)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise UserError(f"--name must use letters, digits, '_', '-', '.', got {name!r}")
+    if model.lower().endswith((".pkl", ".pickle", ".joblib")):
+        from benchharness.adapters.sklearn import PICKLE_WARNING
+
+        click.echo("warning: " + PICKLE_WARNING.format(path=model), err=True)
+    if host not in LOOPBACK:
+        click.echo(f"warning: listening on {host}, reachable from other machines; there is no authentication", err=True)
+    adapter = load_model(model, options, fmt=fmt)
+    try:
+        serve_forever(adapter, name, host, port, max_request_bytes,
+                      announce=lambda line: click.echo(line), exit_with_stdin=exit_with_stdin)
+    finally:
+        adapter.close()

@@ -1,0 +1,100 @@
+"""`serve: true` on a candidate: measure it behind `bench serve`, over HTTP on loopback.
+
+The model (a file, or one trained in this run) is started with `bench serve` in its own
+process on an ephemeral loopback port for the run's duration, and the candidate becomes an
+HTTP candidate pointing at it, so the real-time figures include the whole network path
+(encode, send, server, decode). The candidate's `options` go to the served model; the HTTP
+client uses its defaults. The server exits when the run ends, and also if the run dies
+(it watches its stdin, a pipe from this process).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from benchharness.context import CandidateRun, RunContext
+from benchharness.errors import ModelError
+
+START_TIMEOUT_S = 60.0
+_SERVERS = "serve.processes"
+
+
+def start_server(model: str, name: str, fmt: str | None, options: dict, log_path: Path,
+                 timeout_s: float = START_TIMEOUT_S) -> tuple[subprocess.Popen, str]:
+    """`bench serve MODEL --port 0` in a child process; returns it and the model's V2 URL.
+
+    The server's log goes to `log_path` (a pipe nobody reads would block it once full)."""
+    cmd = [sys.executable, "-m", "benchharness", "serve", model, "--port", "0", "--name", name,
+           "--exit-with-stdin"]
+    if fmt:
+        cmd += ["--format", fmt]
+    if options:
+        cmd += ["--options", json.dumps(options)]
+    # the same benchharness as this process, installed or not
+    package_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                text=True, env=env)
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    url = line[0].strip().rsplit(" at ", 1)[-1] if line and " at http" in line[0] else None
+    if url is None:
+        stop_server(proc)
+        err = Path(log_path).read_text().strip().splitlines()
+        why = err[-1] if err else f"no address announced within {timeout_s:.0f} s"
+        raise ModelError(f"bench serve {model} did not start: {why}")
+    return proc, url
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe:
+            pipe.close()
+
+
+def start_servers_stage(ctx: RunContext) -> None:
+    """Put each `serve: true` candidate behind its own `bench serve` process."""
+    procs: list = ctx.extras.setdefault(_SERVERS, [])
+    for cand in ctx.candidates:
+        if not (cand.ok and cand.spec.get("serve")):
+            continue
+        try:
+            serve_candidate(ctx, cand, procs)
+        except ModelError as exc:
+            cand.fail(str(exc))
+            ctx.progress(f"[{cand.name}] FAILED: {exc}")
+
+
+def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in cand.name)
+    log_path = ctx.run_dir / f"serve-{name}.log"
+    proc, url = start_server(cand.model_path, name, cand.model_format, cand.spec["options"], log_path)
+    procs.append(proc)
+    atexit.register(stop_server, proc)
+    ctx.progress(f"[{cand.name}] serving {cand.model_path} at {url}")
+    cand.result["served"] = {"url": url, "model": cand.model_path, "format": cand.model_format,
+                             "options": cand.spec["options"], "pid": proc.pid, "log": str(log_path)}
+    cand.model_path, cand.model_format = url, "http"
+    cand.spec = {**cand.spec, "options": {}}
+
+
+def stop_servers_stage(ctx: RunContext) -> None:
+    for proc in ctx.extras.pop(_SERVERS, []):
+        stop_server(proc)
