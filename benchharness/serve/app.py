@@ -207,6 +207,9 @@ def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT
             return error(400, str(exc))
         except (UserError, ValueError, TypeError, KeyError) as exc:  # the model rejected this input
             return error(400, f"model {name!r} rejected the input: {type(exc).__name__}: {str(exc)[:300]}")
+        except Exception as exc:  # answered here: past this point uvicorn would drop the connection
+            log.exception("model %r failed", name)
+            return error(500, f"model {name!r} failed: {type(exc).__name__}: {str(exc)[:300]}")
         return JSONResponse(response, headers={"server-timing": f"model;dur={model_ms:.4f}"})
 
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -1,0 +1,78 @@
+"""Open loop over asyncio, for models reached over the network (HTTP candidates).
+
+A thread per in-flight request cannot keep a schedule once hundreds of requests wait on the
+network; one event loop can. Each request is sent at its scheduled time on a pooled
+connection (the adapter's `async_predict_fn()`), whether or not earlier ones have answered,
+and its latency counts from the schedule (no coordinated omission). The result has the
+fields of the thread-based open loop's `OpenLoopRun`, so the same summary applies:
+`OpenLoopRun(**run_async_open_loop(...))`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s: float | None) -> dict:
+    n, n_req = len(offsets_ns), len(requests)
+    start = np.zeros(n, dtype=np.int64)
+    end = np.zeros(n, dtype=np.int64)
+    waited = np.zeros(n, dtype=bool)
+    failed = np.zeros(n, dtype=bool)
+    first_error: list = [None]
+    pc = time.perf_counter_ns
+
+    async def one(i: int) -> None:
+        start[i] = pc()
+        try:
+            await afn(requests[i % n_req])
+        except Exception as exc:  # counted, and the schedule goes on
+            failed[i] = True
+            if first_error[0] is None:
+                first_error[0] = f"{type(exc).__name__}: {exc}"
+        end[i] = pc()
+
+    t0 = pc() + 2_000_000
+    deadline = t0 + int(max_wall_s * 1e9) if max_wall_s else None
+    tasks = []
+    for i, offset in enumerate(offsets_ns.tolist()):
+        due = t0 + offset
+        if deadline is not None and pc() > deadline:
+            break
+        if pc() < due:
+            waited[i] = True  # the generator was on time; any delay after this is the loop's
+            await asyncio.sleep(max(0.0, (due - pc() - 500_000) / 1e9))
+            while pc() < due:  # the last half millisecond: yield, so answers are read meanwhile
+                await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(one(i)))
+    if tasks:
+        await asyncio.gather(*tasks)
+    served = end > 0
+    return {
+        "scheduled_ns": (np.asarray(offsets_ns, dtype=np.int64) + t0)[served],
+        "start_ns": start[served], "end_ns": end[served], "waited": waited[served],
+        "failed": failed[served], "first_error": first_error[0], "dropped": int(n - served.sum()),
+    }
+
+
+def run_async_open_loop(adapter: Any, requests: Sequence, offsets_ns: np.ndarray,
+                        max_wall_s: float | None = None) -> dict:
+    """Send `requests` (cycled) at `offsets_ns` from now through `adapter.async_predict_fn()`.
+
+    After `max_wall_s` no new request is sent; those are counted as `dropped`.
+    """
+
+    async def main() -> dict:
+        afn = adapter.async_predict_fn()
+        try:
+            await afn(requests[0])  # open the pool outside the timed schedule
+            return await _schedule(afn, requests, np.asarray(offsets_ns), max_wall_s)
+        finally:
+            await adapter.aclose()
+
+    return asyncio.run(main())

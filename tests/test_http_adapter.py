@@ -1,0 +1,166 @@
+"""HTTP candidates: V2 servers and plain JSON REST endpoints, sync and async, end to end."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import psutil
+import pytest
+
+from benchharness.adapters.http import dotted, fill_template, server_time_hook
+from benchharness.adapters.registry import load_model
+from benchharness.errors import ModelError
+from benchharness.serve.server import running_server
+from benchharness.training import export_onnx
+from conftest import write_suite
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory, fitted_forest, cancer):
+    X, _ = cancer
+    path = tmp_path_factory.mktemp("http") / "forest.onnx"
+    export_onnx(fitted_forest, X.shape[1], path)
+    return load_model(str(path), {"intra_op_num_threads": 1})
+
+
+@pytest.fixture(scope="module")
+def v2_url(onnx_model):
+    with running_server(onnx_model, "forest") as url:
+        yield f"{url}/v2/models/forest"
+
+
+@pytest.fixture(scope="module")
+def mlflow_like(fitted_forest):
+    """A plain JSON endpoint shaped like MLflow's /invocations, on a real uvicorn."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from benchharness.serve.server import bind
+
+    seen = {}
+
+    async def invocations(request):
+        body = await request.json()
+        split = body["dataframe_split"]
+        seen["columns"] = split["columns"]
+        X = np.asarray(split["data"], dtype=float)
+        return JSONResponse({"predictions": fitted_forest.predict(X).tolist(),
+                             "probabilities": fitted_forest.predict_proba(X).tolist()})
+
+    app = Starlette(routes=[Route("/invocations", invocations, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    sock = bind("127.0.0.1", 0)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.01)
+    host, port = sock.getsockname()
+    yield f"http://{host}:{port}/invocations", seen
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_template_and_dotted_path():
+    rows = np.array([[1.0, 2.0], [3.0, 4.0]])
+    body = fill_template({"a": {"cols": "$columns", "data": "$rows"}, "r": "$records", "k": 7}, rows, ["x", "y"])
+    assert body == {"a": {"cols": ["x", "y"], "data": [[1.0, 2.0], [3.0, 4.0]]},
+                    "r": [{"x": 1.0, "y": 2.0}, {"x": 3.0, "y": 4.0}], "k": 7}
+    assert dotted({"outputs": [{"data": [5]}]}, "outputs.0.data") == [5]
+    with pytest.raises(ModelError, match="no 'outputs.1' .*failed at '1'"):
+        dotted({"outputs": [{}]}, "outputs.1")
+
+
+def test_json_rest_endpoint_with_mapping(mlflow_like, fitted_forest, cancer):
+    url, seen = mlflow_like
+    X, _ = cancer
+    model = load_model(url, {"protocol": "json", "request": {"dataframe_split": {"columns": "$columns", "data": "$rows"}},
+                             "response": "predictions", "proba_response": "probabilities"})
+    try:
+        native = model.prepare(X.iloc[:50])
+        np.testing.assert_array_equal(model.predict(native), fitted_forest.predict(X.to_numpy()[:50]))
+        np.testing.assert_allclose(model.predict_proba(native), fitted_forest.predict_proba(X.to_numpy()[:50]), atol=1e-12)
+        assert seen["columns"] == list(X.columns)
+        assert model.info.runtime == "http-json" and model.server_time_ms == []  # this server reports none
+    finally:
+        model.close()
+
+
+def test_v2_adapter_describes_the_served_model(v2_url, cancer):
+    X, _ = cancer
+    model = load_model(v2_url)
+    try:
+        assert model.signature.n_features == X.shape[1]
+        assert model.has_proba and [str(c) for c in model.classes] == ["0", "1"]
+        info = model.info
+        assert info.format == "http" and info.details["server"] == "benchharness"
+        assert info.details["url"] == v2_url + "/infer"
+    finally:
+        model.close()
+
+
+def test_clear_errors_for_bad_urls_and_refusals(v2_url):
+    with pytest.raises(ModelError, match="ends in /v2/models/NAME"):
+        load_model(v2_url.split("/v2/")[0])
+    with pytest.raises(ModelError, match="answered HTTP 404: .*serves 'forest'"):
+        load_model(v2_url.replace("forest", "other"))
+    with pytest.raises(ModelError, match=r"cannot reach http://127\.0\.0\.1:9/v2/models/m: ConnectError"):
+        load_model("http://127.0.0.1:9/v2/models/m")
+    with pytest.raises(ModelError, match="unknown option"):
+        load_model(v2_url, {"protcol": "v2"})
+    model = load_model(v2_url)
+    try:
+        with pytest.raises(ModelError, match="answered HTTP 400: .*takes 30"):
+            model.predict(np.zeros((1, 3), dtype=np.float32))
+    finally:
+        model.close()
+
+
+def test_async_open_loop_keeps_its_schedule_over_http(v2_url, cancer):
+    from benchharness.measure.open_loop_async import run_async_open_loop
+
+    X, _ = cancer
+    model = load_model(v2_url)
+    native = model.prepare(X)
+    requests = [model.take(native, i, i + 1) for i in range(20)]
+    offsets = (np.arange(40) * 10_000_000).astype(np.int64)  # 100 requests/s for 0.4 s
+    with server_time_hook("open_loop") as record:
+        run = run_async_open_loop(model, requests, offsets)
+    assert run["dropped"] == 0 and not run["failed"].any(), run["first_error"]
+    latency = run["end_ns"] - run["scheduled_ns"]
+    service = run["end_ns"] - run["start_ns"]
+    assert np.all(latency >= service) and np.all(service > 0)
+    # sends start on the schedule (a loaded 2-core box: generous), not after the last answer
+    assert np.median(run["start_ns"] - run["scheduled_ns"]) < 5e6
+    # the server's model time was collected for every request (plus the pool's first one)
+    assert record["count"] == 41 and 0 < record["p50_ms"] < np.median(service) / 1e6
+    model.close()
+
+
+def test_suite_runs_real_time_modes_against_a_served_model(tmp_path, onnx_model):
+    """`serve: true` puts the model behind `bench serve`; the closed loop measures it over
+    HTTP and separates the server's model time from the network's."""
+    from benchharness.api import run_suite
+
+    suite = write_suite(tmp_path, f"""
+name: served
+data: {{source: "sklearn:breast_cancer", split: {{seed: 0}}}}
+candidates:
+  - {{name: direct, model: {onnx_model.source}, options: {{intra_op_num_threads: 1}}}}
+  - {{name: served, model: {onnx_model.source}, options: {{intra_op_num_threads: 1}}, serve: true}}
+realtime: {{duration_s: 0.3, warmup_count: 5, warmup_s: 0.05}}
+batch: {{batch_sizes: [16], duration_s: 0.1, warmup_count: 1}}
+""")
+    ctx = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None)
+    direct, served = ctx.results["candidates"]
+    assert served["status"] == "ok", served["error"]
+    assert served["model"]["format"] == "http" and served["served"]["url"].startswith("http://127.0.0.1:")
+    assert served["quality"]["test"] == direct["quality"]["test"]
+    loop = served["realtime"]["closed_loop"]
+    model_time = loop["server_model"]
+    assert model_time["count"] == loop["count"]
+    assert model_time["mean_ms"] + model_time["network_mean_ms"] == pytest.approx(loop["mean_ms"])
+    assert model_time["network_mean_ms"] > 0
+    assert not psutil.pid_exists(served["served"]["pid"])  # the server went with the run
