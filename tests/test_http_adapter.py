@@ -7,13 +7,13 @@ import threading
 import numpy as np
 import psutil
 import pytest
+from conftest import write_suite
 
 from benchharness.adapters.http import dotted, fill_template, server_time_hook
 from benchharness.adapters.registry import load_model
 from benchharness.errors import ModelError
 from benchharness.serve.server import running_server
 from benchharness.training import export_onnx
-from conftest import write_suite
 
 
 @pytest.fixture(scope="module")

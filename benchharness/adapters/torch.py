@@ -1,5 +1,7 @@
 """PyTorch models on CPU: TorchScript archives (.pt) and torch.export programs (.pt2).
 
+TorchScript is deprecated upstream since torch 2.9 (still loads); prefer torch.export.
+
 Both load without the Python class that defined the model (no pickle of user code):
 `torch.jit.load` for TorchScript, `torch.export.load(...).module()` for exported programs.
 The model takes one float32 tensor (rows, features). Its output decides the task unless
@@ -11,6 +13,7 @@ softmax, so `predict_proba` is always a probability; `output: logits|proba` forc
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -151,7 +154,9 @@ class TorchScriptAdapter(_TorchAdapter):
     runtime_name = "torch.jit"
 
     def _load_module(self):
-        module = self.torch.jit.load(self.source, map_location="cpu")
+        with warnings.catch_warnings():  # torch 2.9+ deprecates TorchScript; it still loads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = self.torch.jit.load(self.source, map_location="cpu")
         module.eval()
         # TorchScript keeps no input shapes: the width comes from the first Linear layer, if any
         for p in module.parameters():
