@@ -30,16 +30,17 @@ def start_server(model: str, name: str, fmt: str | None, options: dict, log_path
     """`bench serve MODEL --port 0` in a child process; returns it and the model's V2 URL.
 
     The server's log goes to `log_path` (a pipe nobody reads would block it once full)."""
-    cmd = [sys.executable, "-m", "benchharness", "serve", model, "--port", "0", "--name", name,
+    # this process's benchharness, installed or not, whatever the working directory holds
+    # (`python -m benchharness` would import a ./benchharness first)
+    package_root = str(Path(__file__).resolve().parents[2])
+    boot = "import sys; sys.path.insert(0, sys.argv.pop(1)); from benchharness.cli import main; main()"
+    cmd = [sys.executable, "-c", boot, package_root, "serve", model, "--port", "0", "--name", name,
            "--exit-with-stdin"]
     if fmt:
         cmd += ["--format", fmt]
     if options:
         cmd += ["--options", json.dumps(options)]
-    # the same benchharness as this process, installed or not
-    package_root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                 text=True, env=env)
