@@ -9,8 +9,9 @@ import psutil
 import pytest
 from conftest import write_suite
 
-from benchharness.adapters.http import dotted, fill_template, server_time_hook
+from benchharness.adapters.http import dotted, fill_template
 from benchharness.adapters.registry import load_model
+from benchharness.adapters.server_timing import server_time_hook
 from benchharness.errors import ModelError
 from benchharness.serve.server import running_server
 from benchharness.training import export_onnx

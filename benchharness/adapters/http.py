@@ -23,12 +23,10 @@ model;dur=<ms>` or V2 `parameters.model_time_ms`), each call's value is kept in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import socket
-import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -37,6 +35,7 @@ import pandas as pd
 from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, TensorSpec
 from benchharness.adapters.extras import import_extra
 from benchharness.adapters.scores import labels_from_proba
+from benchharness.adapters.server_timing import LIVE_ADAPTERS, server_time_ms
 from benchharness.errors import ModelError
 
 _V2_PATH = re.compile(r"^(?P<prefix>.*?)/v2/models/(?P<name>[^/]+)(?:/versions/[^/]+)?(?:/infer)?/?$")
@@ -44,9 +43,6 @@ _V2_DTYPES = {"FP32": "float32", "FP64": "float64", "FP16": "float16", "INT64": 
               "INT32": "int32", "INT16": "int16", "INT8": "int8", "UINT8": "uint8", "BOOL": "bool", "BYTES": "object"}
 LABEL_NAMES = ("label", "value", "output_label", "predict", "prediction", "predictions", "variable")
 PROBA_NAMES = ("probabilities", "output_probability", "proba", "probability", "probas")
-#: live adapters, so that a phase hook can read what their servers reported
-_LIVE: weakref.WeakSet = weakref.WeakSet()
-_SERVER_TIMING = re.compile(r"(?:^|,)\s*model\s*;[^,]*?dur=([0-9.]+)")
 
 
 def httpx_module():
@@ -78,16 +74,6 @@ def fill_template(template: Any, rows: np.ndarray, columns: list[str]) -> Any:
     return template
 
 
-def server_time_ms(response) -> float | None:
-    """The model time a server reports: Server-Timing `model;dur=` or V2 parameters."""
-    header = response.headers.get("server-timing")
-    if header:
-        m = _SERVER_TIMING.search(header)
-        if m:
-            return float(m.group(1))
-    return None
-
-
 class HttpAdapter(ModelAdapter):
     format = "http"
     accepted_options = frozenset({
@@ -110,7 +96,7 @@ class HttpAdapter(ModelAdapter):
         transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         self.client = httpx.Client(timeout=self.timeout_s, headers=self.headers, transport=transport)
         self.server_time_ms: list[float] = []
-        _LIVE.add(self)
+        LIVE_ADAPTERS.add(self)
         self._async_client = None
         self._server_info: dict = {}
         self.columns: list[str] | None = self.options.get("columns")
@@ -303,32 +289,3 @@ def _encode(name: str, arr: np.ndarray) -> dict:
 
     return encode_tensor(name, arr)
 
-
-def server_time_summary(samples_ms: list[float], client_mean_ms: float | None = None) -> dict | None:
-    """The model time a server reported over a timed phase, beside the client's view.
-
-    Means add up, so `network_mean_ms` (client mean minus server mean) is exactly the average
-    time spent outside the model: encoding, the network, the server's HTTP stack, decoding.
-    Percentiles do not subtract, so only the server's own are given (nearest rank).
-    """
-    if not samples_ms:
-        return None
-    ms = np.asarray(samples_ms, dtype=float)
-    out = {"count": int(ms.size), "mean_ms": float(ms.mean())}
-    for q in (50, 90, 99):
-        out[f"p{q}_ms"] = float(np.percentile(ms, q, method="inverted_cdf"))
-    if client_mean_ms is not None:
-        out["network_mean_ms"] = float(client_mean_ms - out["mean_ms"])
-    return out
-
-
-@contextlib.contextmanager
-def server_time_hook(phase: str) -> Iterator[dict]:
-    """A measurement phase hook ("benchharness.adapters.http:server_time_hook"): the model
-    time that servers reported to this process's HTTP adapters during the phase (warm-up
-    included, when the phase has one)."""
-    marks = [(a, len(a.server_time_ms)) for a in list(_LIVE)]
-    record: dict = {}
-    yield record
-    samples = [t for adapter, n in marks for t in adapter.server_time_ms[n:]]
-    record.update(server_time_summary(samples) or {})

@@ -123,7 +123,7 @@ def evaluate_in_child(model_path, fmt, options, work_dir, rt_cfg, batch_cfg, has
         server_ms.clear()
     out["closed_loop"] = _closed_loop(fn, requests, rt_cfg["duration_s"], rt_cfg["warmup_count"], rt_cfg["warmup_s"])
     if server_ms:
-        from benchharness.adapters.http import server_time_summary
+        from benchharness.adapters.server_timing import server_time_summary
 
         timed = server_ms[-out["closed_loop"]["count"]:]  # one per call: drop the warm-up's
         out["closed_loop"]["server_model"] = server_time_summary(timed, out["closed_loop"]["mean_ms"])
