@@ -31,3 +31,15 @@ def write_suite(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def forest_onnx(tmp_path_factory, fitted_forest, cancer):
+    """`fitted_forest` exported to ONNX and loaded (one intra-op thread)."""
+    from benchharness.adapters.registry import load_model
+    from benchharness.training import export_onnx
+
+    X, _ = cancer
+    path = tmp_path_factory.mktemp("onnx") / "forest.onnx"
+    export_onnx(fitted_forest, X.shape[1], path)
+    return load_model(str(path), {"intra_op_num_threads": 1})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import psutil
 import pytest
@@ -13,33 +11,21 @@ from benchharness.adapters.http import dotted, fill_template
 from benchharness.adapters.registry import load_model
 from benchharness.adapters.server_timing import server_time_hook
 from benchharness.errors import ModelError
-from benchharness.serve.server import running_server
-from benchharness.training import export_onnx
+from benchharness.serve.server import running_app, running_server
 
 
 @pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory, fitted_forest, cancer):
-    X, _ = cancer
-    path = tmp_path_factory.mktemp("http") / "forest.onnx"
-    export_onnx(fitted_forest, X.shape[1], path)
-    return load_model(str(path), {"intra_op_num_threads": 1})
-
-
-@pytest.fixture(scope="module")
-def v2_url(onnx_model):
-    with running_server(onnx_model, "forest") as url:
+def v2_url(forest_onnx):
+    with running_server(forest_onnx, "forest") as url:
         yield f"{url}/v2/models/forest"
 
 
 @pytest.fixture(scope="module")
 def mlflow_like(fitted_forest):
     """A plain JSON endpoint shaped like MLflow's /invocations, on a real uvicorn."""
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-
-    from benchharness.serve.server import bind
 
     seen = {}
 
@@ -51,17 +37,8 @@ def mlflow_like(fitted_forest):
         return JSONResponse({"predictions": fitted_forest.predict(X).tolist(),
                              "probabilities": fitted_forest.predict_proba(X).tolist()})
 
-    app = Starlette(routes=[Route("/invocations", invocations, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    sock = bind("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.01)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}/invocations", seen
-    server.should_exit = True
-    thread.join(5)
+    with running_app(Starlette(routes=[Route("/invocations", invocations, methods=["POST"])])) as url:
+        yield f"{url}/invocations", seen
 
 
 def test_template_and_dotted_path():
@@ -138,29 +115,17 @@ def slow_endpoint():
     model with a queue in front): an open loop must not wait for it between sends."""
     import asyncio
 
-    import uvicorn
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-
-    from benchharness.serve.server import bind
 
     async def slow(request):
         await request.body()
         await asyncio.sleep(0.05)
         return JSONResponse({"predictions": [0]})
 
-    app = Starlette(routes=[Route("/predict", slow, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    sock = bind("127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        thread.join(0.01)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}/predict"
-    server.should_exit = True
-    thread.join(5)
+    with running_app(Starlette(routes=[Route("/predict", slow, methods=["POST"])])) as url:
+        yield f"{url}/predict"
 
 
 def test_async_open_loop_sends_on_schedule_without_waiting_for_answers(slow_endpoint):
@@ -179,7 +144,7 @@ def test_async_open_loop_sends_on_schedule_without_waiting_for_answers(slow_endp
     assert overlapping.mean() > 0.8
 
 
-def test_suite_runs_real_time_modes_against_a_served_model(tmp_path, onnx_model):
+def test_suite_runs_real_time_modes_against_a_served_model(tmp_path, forest_onnx):
     """`serve: true` puts the model behind `bench serve`; the closed loop measures it over
     HTTP and separates the server's model time from the network's."""
     from benchharness.api import run_suite
@@ -188,8 +153,8 @@ def test_suite_runs_real_time_modes_against_a_served_model(tmp_path, onnx_model)
 name: served
 data: {{source: "sklearn:breast_cancer", split: {{seed: 0}}}}
 candidates:
-  - {{name: direct, model: {onnx_model.source}, options: {{intra_op_num_threads: 1}}}}
-  - {{name: served, model: {onnx_model.source}, options: {{intra_op_num_threads: 1}}, serve: true}}
+  - {{name: direct, model: {forest_onnx.source}, options: {{intra_op_num_threads: 1}}}}
+  - {{name: served, model: {forest_onnx.source}, options: {{intra_op_num_threads: 1}}, serve: true}}
 realtime: {{duration_s: 0.3, warmup_count: 5, warmup_s: 0.05}}
 batch: {{batch_sizes: [16], duration_s: 0.1, warmup_count: 1}}
 """)

@@ -12,20 +12,11 @@ import pytest
 from benchharness.adapters.registry import load_model
 from benchharness.serve.server import running_server
 from benchharness.serve.suite import start_server, stop_server
-from benchharness.training import export_onnx
 
 
 @pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory, fitted_forest, cancer):
-    X, _ = cancer
-    path = tmp_path_factory.mktemp("serve") / "forest.onnx"
-    export_onnx(fitted_forest, X.shape[1], path)
-    return load_model(str(path), {"intra_op_num_threads": 1})
-
-
-@pytest.fixture(scope="module")
-def server(onnx_model):
-    with running_server(onnx_model, "forest", max_request_bytes=512 * 1024) as url:
+def server(forest_onnx):
+    with running_server(forest_onnx, "forest", max_request_bytes=512 * 1024) as url:
         yield url
 
 
@@ -46,13 +37,13 @@ def assert_still_serving(client, server, X):
     assert r.status_code == 200, r.text
 
 
-def test_http_predictions_equal_in_process_predictions(server, onnx_model, cancer):
+def test_http_predictions_equal_in_process_predictions(server, forest_onnx, cancer):
     X, _ = cancer
     remote = load_model(f"{server}/v2/models/forest")
     try:
-        local_X, remote_X = onnx_model.prepare(X), remote.prepare(X)
-        np.testing.assert_array_equal(remote.predict(remote_X), onnx_model.predict(local_X))
-        np.testing.assert_allclose(remote.predict_proba(remote_X), onnx_model.predict_proba(local_X), rtol=0, atol=1e-7)
+        local_X, remote_X = forest_onnx.prepare(X), remote.prepare(X)
+        np.testing.assert_array_equal(remote.predict(remote_X), forest_onnx.predict(local_X))
+        np.testing.assert_allclose(remote.predict_proba(remote_X), forest_onnx.predict_proba(local_X), rtol=0, atol=1e-7)
         assert [str(c) for c in remote.classes] == ["0", "1"]
         assert remote.signature.n_features == X.shape[1]
         # every answer reported the model's own time, and it is below the whole round trip
@@ -72,7 +63,7 @@ def test_health_and_metadata_endpoints(server, client, cancer):
     assert [o["name"] for o in meta["outputs"]] == ["label", "probabilities"]
 
 
-def test_response_follows_v2_and_reports_model_time(server, client, cancer, onnx_model):
+def test_response_follows_v2_and_reports_model_time(server, client, cancer, forest_onnx):
     X, _ = cancer
     r = client.post(f"{server}/v2/models/forest/infer", json=v2_request(X.to_numpy()[:3], id="req-7",
                                                                           outputs=[{"name": "probabilities"}]))
@@ -81,7 +72,7 @@ def test_response_follows_v2_and_reports_model_time(server, client, cancer, onnx
     assert body["id"] == "req-7" and body["model_name"] == "forest"
     [out] = body["outputs"]
     assert out["name"] == "probabilities" and out["shape"] == [3, 2]
-    expected = onnx_model.predict_proba(onnx_model.prepare(X.iloc[:3]))
+    expected = forest_onnx.predict_proba(forest_onnx.prepare(X.iloc[:3]))
     np.testing.assert_allclose(np.reshape(out["data"], (3, 2)), expected, atol=1e-7)
     dur = float(r.headers["server-timing"].split("dur=")[1])
     assert dur == pytest.approx(body["parameters"]["model_time_ms"], abs=1e-3)
@@ -142,8 +133,8 @@ def test_a_model_that_raises_gives_500_json_not_a_traceback(client, cancer):
         assert client.get(f"{url}/v2/health/live").status_code == 200
 
 
-def test_bench_serve_process_announces_its_port_and_exits_with_its_parent(tmp_path, onnx_model, client):
-    proc, url = start_server(onnx_model.source, "forest", None, {"intra_op_num_threads": 1}, tmp_path / "serve.log")
+def test_bench_serve_process_announces_its_port_and_exits_with_its_parent(tmp_path, forest_onnx, client):
+    proc, url = start_server(forest_onnx.source, "forest", None, {"intra_op_num_threads": 1}, tmp_path / "serve.log")
     try:
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v2/models/forest")
         assert client.get(url).json()["name"] == "forest"
@@ -153,7 +144,7 @@ def test_bench_serve_process_announces_its_port_and_exits_with_its_parent(tmp_pa
         stop_server(proc)
 
 
-def test_bench_serve_refuses_a_busy_port_with_a_clear_error(tmp_path, onnx_model):
+def test_bench_serve_refuses_a_busy_port_with_a_clear_error(tmp_path, forest_onnx):
     from click.testing import CliRunner
 
     from benchharness.cli import main
@@ -162,10 +153,10 @@ def test_bench_serve_refuses_a_busy_port_with_a_clear_error(tmp_path, onnx_model
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = CliRunner().invoke(main, ["serve", onnx_model.source, "--port", str(port)])
+        result = CliRunner().invoke(main, ["serve", forest_onnx.source, "--port", str(port)])
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
-    result = CliRunner().invoke(main, ["serve", onnx_model.source, "--options", "[1]"])
+    result = CliRunner().invoke(main, ["serve", forest_onnx.source, "--options", "[1]"])
     assert result.exit_code == 2 and "--options must be a JSON object" in result.output
 
 

@@ -82,18 +82,34 @@ def serve_forever(adapter: ModelAdapter, name: str, host: str = DEFAULT_HOST, po
 
 
 @contextlib.contextmanager
+def running_app(app, host: str = DEFAULT_HOST, port: int = 0, start_timeout_s: float = 10.0) -> Iterator[str]:
+    """Serve any ASGI `app` on uvicorn in a background thread for the `with` block; yields
+    the base URL (port 0: an ephemeral port)."""
+    uvicorn = _uvicorn()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                           http="h11", ws="none"))
+    with _in_thread(server, bind(host, port), start_timeout_s) as url:
+        yield url
+
+
+@contextlib.contextmanager
 def running_server(adapter: ModelAdapter, name: str, host: str = DEFAULT_HOST, port: int = 0,
                    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES, start_timeout_s: float = 10.0) -> Iterator[str]:
-    """Serve in a background thread for the `with` block; yields the base URL."""
+    """Serve `adapter` as model `name` in a background thread for the `with` block; yields the base URL."""
     server = make_server(adapter, name, max_request_bytes)
-    sock = bind(host, port)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"serve-{name}")
+    with _in_thread(server, bind(host, port), start_timeout_s) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _in_thread(server, sock: socket.socket, start_timeout_s: float) -> Iterator[str]:
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn")
     thread.start()
     deadline = time.monotonic() + start_timeout_s
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             sock.close()
-            raise RuntimeError(f"uvicorn did not start serving {name!r} within {start_timeout_s} s")
+            raise RuntimeError(f"uvicorn did not start within {start_timeout_s} s")
         time.sleep(0.01)
     try:
         yield base_url(sock)
