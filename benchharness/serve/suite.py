@@ -70,8 +70,12 @@ def stop_server(proc: subprocess.Popen) -> None:
             pipe.close()
 
 
+SERVER_TIME_HOOK = "benchharness.adapters.server_timing:server_time_hook"
+
+
 def start_servers_stage(ctx: RunContext) -> None:
-    """Put each `serve: true` candidate behind its own `bench serve` process."""
+    """Put each `serve: true` candidate behind its own `bench serve` process; when the run
+    has HTTP candidates, ask the measurement children for the servers' model time."""
     procs: list = ctx.extras.setdefault(_SERVERS, [])
     for cand in ctx.candidates:
         if not (cand.ok and cand.spec.get("serve")):
@@ -81,6 +85,10 @@ def start_servers_stage(ctx: RunContext) -> None:
         except ModelError as exc:
             cand.fail(str(exc))
             ctx.progress(f"[{cand.name}] FAILED: {exc}")
+    if any(c.model_format == "http" or "://" in (c.model_path or "") for c in ctx.candidates):
+        hooks = ctx.extras.setdefault("phase_hooks", [])
+        if SERVER_TIME_HOOK not in hooks:
+            hooks.append(SERVER_TIME_HOOK)
 
 
 def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
