@@ -163,3 +163,24 @@ def test_bench_serve_refuses_a_busy_port_with_a_clear_error(tmp_path, forest_onn
 def test_start_server_reports_why_it_failed(tmp_path):
     with pytest.raises(Exception, match="did not start: .*model file not found"):
         start_server(str(tmp_path / "missing.onnx"), "m", None, {}, tmp_path / "serve.log")
+
+
+def test_string_labels_and_named_columns_survive_the_wire(tmp_path, cancer):
+    """A model fitted on a named frame takes one tensor per column; string labels travel
+    as V2 BYTES. Over HTTP both come back exactly as in process."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = cancer
+    labels = np.where(y == 1, "benign", "malignant")
+    joblib.dump(LogisticRegression(max_iter=5000).fit(X, labels), tmp_path / "named.joblib")
+    local = load_model(str(tmp_path / "named.joblib"))
+    with running_server(local, "named") as url:
+        remote = load_model(f"{url}/v2/models/named")
+        try:
+            assert [t.name for t in remote.signature.inputs] == list(X.columns)
+            np.testing.assert_array_equal(remote.predict(remote.prepare(X)), local.predict(local.prepare(X)))
+            np.testing.assert_allclose(remote.predict_proba(remote.prepare(X)), local.predict_proba(local.prepare(X)), atol=1e-12)
+            assert list(remote.classes) == ["benign", "malignant"]
+        finally:
+            remote.close()
