@@ -55,7 +55,7 @@ def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
         y, classes = encode_labels(y)
     ctx.progress(f"[{cand.name}] training {spec['train']}")
     est, fit_s = fit_estimator(spec, X, y)
-    cand.trained_model = est
+    cand.trained_model = est if classes is None else DecodedLabels(est, classes)
     cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4)}
     if classes is not None:
         cand.result["training"]["classes"] = classes
@@ -69,6 +69,24 @@ def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     cand.model_format = kind
     if options:  # e.g. LightGBM's classes: the adapter needs them, the file cannot hold them
         cand.spec = {**spec, "options": {**spec["options"], **options}}
+
+
+class DecodedLabels:
+    """A classifier trained on encoded labels that predicts the data's own labels, so that
+    whoever compares it (parity with its ONNX export) sees what the export sees."""
+
+    def __init__(self, est, classes: list):
+        self.est = est
+        self.classes_ = np.asarray(classes)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.asarray(self.est.predict(X)).astype(int)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.est.predict_proba(X)
+
+    def __getattr__(self, name):
+        return getattr(self.est, name)
 
 
 def _instance(spec: dict):
@@ -107,9 +125,33 @@ def export_onnx(kind: str, est, n_features: int, path: Path, classes: list | Non
         dims = out.type.tensor_type.shape.dim
         if len(dims) and dims[0].HasField("dim_value"):
             dims[0].dim_param = "N"
+    if classes is not None:
+        _decode_label_output(onx, classes)
     labels = classes if classes is not None else getattr(est, "classes_", None)
     if labels is not None:
         meta = onx.metadata_props.add()
         meta.key, meta.value = "classes", ",".join(map(str, labels))
     path.write_bytes(onx.SerializeToString())
     return path
+
+
+def _decode_label_output(onx, classes: list) -> None:
+    """Make the graph's `label` output the data's labels: Gather(classes, label index).
+
+    The converters emit the encoded index XGBoost was trained on (0..k-1); without this the
+    ONNX model would answer 0/1/2 where the data says "setosa"/"versicolor"/"virginica".
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    label = next((o for o in onx.graph.output if o.name == "label"), None)
+    if label is None:
+        return
+    values = np.asarray(classes)
+    is_text = values.dtype.kind in "OUS"
+    table = numpy_helper.from_array(values.astype(object if is_text else np.int64), name="benchharness_classes")
+    for node in onx.graph.node:  # the converter's label now feeds the lookup
+        node.output[:] = ["label_index" if o == "label" else o for o in node.output]
+    onx.graph.initializer.append(table)
+    onx.graph.node.append(helper.make_node("Gather", ["benchharness_classes", "label_index"], ["label"], axis=0))
+    elem = TensorProto.STRING if is_text else TensorProto.INT64
+    label.type.tensor_type.elem_type = elem
