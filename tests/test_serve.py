@@ -170,10 +170,12 @@ def test_string_labels_and_named_columns_survive_the_wire(tmp_path, cancer):
     as V2 BYTES. Over HTTP both come back exactly as in process."""
     import joblib
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     X, y = cancer
     labels = np.where(y == 1, "benign", "malignant")
-    joblib.dump(LogisticRegression(max_iter=5000).fit(X, labels), tmp_path / "named.joblib")
+    joblib.dump(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, labels), tmp_path / "named.joblib")
     local = load_model(str(tmp_path / "named.joblib"))
     with running_server(local, "named") as url:
         remote = load_model(f"{url}/v2/models/named")
