@@ -168,4 +168,7 @@ batch: {{batch_sizes: [16], duration_s: 0.1, warmup_count: 1}}
     assert model_time["count"] == loop["count"]
     assert model_time["mean_ms"] + model_time["network_mean_ms"] == pytest.approx(loop["mean_ms"])
     assert model_time["network_mean_ms"] > 0
+    from benchharness.report.terminal import summary_text
+
+    assert f"served over HTTP: mean {loop['mean_ms']:.3f} ms per request = model {model_time['mean_ms']:.3f} ms" in summary_text(ctx.results, "x")
     assert not psutil.pid_exists(served["served"]["pid"])  # the server went with the run

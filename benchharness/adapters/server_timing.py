@@ -59,3 +59,17 @@ def server_time_hook(phase: str) -> Iterator[dict]:
     yield record
     samples = [t for adapter, n in marks for t in adapter.server_time_ms[n:]]
     record.update(server_time_summary(samples) or {})
+
+
+def network_notes(results: dict) -> list[str]:
+    """One terminal line per HTTP candidate whose server reported its model time."""
+    lines = []
+    for c in results.get("candidates", []):
+        loop = ((c.get("realtime") or {}).get("closed_loop")) or {}
+        server = loop.get("server_model")
+        if server and "network_mean_ms" in server:
+            lines.append(
+                f"  {c['name']} over HTTP: mean {loop['mean_ms']:.3f} ms per request = model "
+                f"{server['mean_ms']:.3f} ms (server-reported) + network and HTTP {server['network_mean_ms']:.3f} ms"
+            )
+    return lines

@@ -57,5 +57,8 @@ def summary_text(results: dict, run_dir: str) -> str:
     from benchharness.data.analysis import distribution_lines
 
     parts += distribution_lines(results)
+    from benchharness.adapters.server_timing import network_notes
+
+    parts += network_notes(results)
     parts.append(f"results: {run_dir}/results.json (and results.csv)")
     return "\n".join(parts)
