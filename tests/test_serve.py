@@ -86,6 +86,8 @@ def test_response_follows_v2_and_reports_model_time(server, client, cancer, fore
     (json.dumps({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [0.0] * 3}]}).encode(), 400, "takes 30"),
     (json.dumps({"inputs": [{"name": "input", "shape": [30], "datatype": "FP32", "data": [0.0] * 30}]}).encode(), 400, "[rows, features]"),
     (json.dumps({"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP99", "data": [0.0] * 30}]}).encode(), 400, "datatype"),
+    (json.dumps({"inputs": [{"name": "input", "shape": [0, 30], "datatype": "FP32", "data": []}]}).encode(), 400, "rows > 0"),
+    (b"[" * 50_000 + b"]" * 50_000, 400, "nested too deeply"),
     (json.dumps({"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": ["x"] * 30}]}).encode(), 400, "not FP32"),
     (json.dumps({"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": [0.0] * 30}],
                  "outputs": [{"name": "nope"}]}).encode(), 400, "unknown output"),

@@ -155,7 +155,7 @@ class HttpAdapter(ModelAdapter):
             if not required:
                 return {}
             raise ModelError(f"{url} answered HTTP {r.status_code}: {r.text[:200]}")
-        return r.json()
+        return _json(r, url)
 
     def close(self) -> None:
         self.client.close()
@@ -192,7 +192,10 @@ class HttpAdapter(ModelAdapter):
                 return {t["name"]: X[t["name"]].to_numpy() for t in self.inputs}
             X = X.to_numpy()
         dtype = _V2_DTYPES.get(self.inputs[0].get("datatype"), "float32")
-        return np.ascontiguousarray(np.asarray(X, dtype=object if dtype == "object" else dtype))
+        try:
+            return np.ascontiguousarray(np.asarray(X, dtype=object if dtype == "object" else dtype))
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{self.source}: the features cannot be sent as {self.inputs[0].get('datatype')}: {exc}") from None
 
     def _body(self, X_native, output: str | None, proba: bool = False) -> bytes:
         if self.protocol == "json":
@@ -208,7 +211,7 @@ class HttpAdapter(ModelAdapter):
     def _answer(self, response, output: str | None) -> np.ndarray:
         if response.status_code != 200:
             raise ModelError(f"{self.infer_url} answered HTTP {response.status_code}: {response.text[:200]}")
-        doc = response.json()
+        doc = _json(response, self.infer_url)
         t = server_time_ms(response)
         if t is None and isinstance(doc, dict):
             t = (doc.get("parameters") or {}).get("model_time_ms")
@@ -277,6 +280,13 @@ class HttpAdapter(ModelAdapter):
         if self._classes is None:
             self._classes = np.arange(proba.shape[1])
         return proba
+
+
+def _json(response, url: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ModelError(f"{url} answered with something that is not JSON: {response.text[:120]!r}") from None
 
 
 def _pick(names: list[str], preferred: tuple[str, ...]) -> str | None:

@@ -91,8 +91,8 @@ class ModelEndpoint:
         tensors = [decode_tensor(t, f"inputs[{i}]") for i, t in enumerate(inputs)]
         if len(tensors) == 1:
             name, arr = tensors[0]
-            if arr.ndim != 2:
-                raise ProtocolError(f"input {name!r} must have shape [rows, features], got {list(arr.shape)}")
+            if arr.ndim != 2 or arr.shape[0] == 0:
+                raise ProtocolError(f"input {name!r} must have shape [rows, features] with rows > 0, got {list(arr.shape)}")
             if self.n_features is not None and arr.shape[1] != self.n_features:
                 raise ProtocolError(
                     f"input {name!r} has {arr.shape[1]} features, model {self.name!r} takes {self.n_features} (shape [rows, {self.n_features}])"
@@ -108,6 +108,8 @@ class ModelEndpoint:
                 raise ProtocolError(f"with one tensor per column, input {name!r} must be [rows] or [rows, 1], got {list(arr.shape)}")
             columns[name] = arr
         rows = {len(a) for a in columns.values()}
+        if rows == {0}:
+            raise ProtocolError("inputs have no rows")
         if len(rows) != 1:
             raise ProtocolError(f"inputs have different row counts: { {k: len(v) for k, v in columns.items()} }")
         missing = [n for n in self.input_names if n not in columns] if len(self.input_names) > 1 else []
@@ -199,6 +201,8 @@ def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             return error(400, f"request body is not valid JSON: {exc}")
+        except RecursionError:
+            return error(400, "request body is nested too deeply to be a V2 request")
         if not isinstance(body, dict):
             return error(400, f"request body must be a JSON object, got {type(body).__name__}")
         try:
