@@ -23,6 +23,8 @@ model;dur=<ms>` or V2 `parameters.model_time_ms`), each call's value is kept in
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import json
 import re
 import socket
@@ -91,6 +93,7 @@ class HttpAdapter(ModelAdapter):
             raise ModelError(f"option 'protocol' must be v2 or json, got {self.protocol!r}")
         self.timeout_s = float(self.options.get("timeout_s", 30.0))
         self.headers = {"content-type": "application/json", **self.options.get("headers", {})}
+        # httpx for the metadata calls (the timed calls use the lean clients in http_clients).
         # TCP_NODELAY: httpx writes headers and body separately; with Nagle on, the body
         # waits for the server's delayed ACK (~40 ms on Linux) on every request
         transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
@@ -104,6 +107,9 @@ class HttpAdapter(ModelAdapter):
             self._load_v2()
         else:
             self._load_json()
+        from benchharness.adapters.http_clients import SyncPool
+
+        self.poster = SyncPool(self.infer_url, self.headers, self.timeout_s)  # the timed calls
 
     def _load_v2(self) -> None:
         m = _V2_PATH.match(self.source)
@@ -159,6 +165,8 @@ class HttpAdapter(ModelAdapter):
 
     def close(self) -> None:
         self.client.close()
+        if hasattr(self, "poster"):
+            self.poster.close()
 
     # -- description ------------------------------------------------------------------------
     @property
@@ -228,8 +236,8 @@ class HttpAdapter(ModelAdapter):
 
     def _call(self, X_native, output: str | None, proba: bool = False) -> np.ndarray:
         try:
-            r = self.client.post(self.infer_url, content=self._body(X_native, output, proba))
-        except self.httpx.HTTPError as exc:
+            r = self.poster.post(self.infer_url, content=self._body(X_native, output, proba))
+        except (self.httpx.HTTPError, OSError, http.client.HTTPException) as exc:
             raise ModelError(f"{self.infer_url}: {type(exc).__name__}: {exc}") from None
         return self._answer(r, output)
 
@@ -242,9 +250,11 @@ class HttpAdapter(ModelAdapter):
         return call
 
     def async_predict_fn(self) -> Callable[[Any], Awaitable[Any]]:
-        """An awaitable predict on a pooled asyncio client, for the open loop.
+        """An awaitable predict on a pool of kept-alive connections, for the open loop.
 
-        The pool is created on first use, inside the caller's event loop; close it with
+        Plain http:// goes through a lean asyncio HTTP/1.1 client (about a tenth of httpx's
+        CPU per request, so the load generator keeps its schedule); https through httpx.
+        The pool is made on first use, inside the caller's event loop; close it with
         `await adapter.aclose()` before the loop ends.
         """
         output = self.label_output
@@ -252,15 +262,22 @@ class HttpAdapter(ModelAdapter):
 
         async def call(X_native):
             if self._async_client is None:
-                limits = self.httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-                self._async_client = self.httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers, limits=limits)
+                self._async_client = self._make_async_client(pool)
             try:
                 r = await self._async_client.post(self.infer_url, content=self._body(X_native, output))
-            except self.httpx.HTTPError as exc:
+            except (self.httpx.HTTPError, OSError, asyncio.TimeoutError) as exc:
                 raise ModelError(f"{self.infer_url}: {type(exc).__name__}: {exc}") from None
             return self._answer(r, output)
 
         return call
+
+    def _make_async_client(self, pool: int):
+        if self.infer_url.startswith("http://"):
+            from benchharness.adapters.http_clients import AsyncHttp1Pool
+
+            return AsyncHttp1Pool(self.infer_url, self.headers, pool, self.timeout_s)
+        limits = self.httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        return self.httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers, limits=limits)
 
     async def aclose(self) -> None:
         if self._async_client is not None:

@@ -49,6 +49,15 @@ def server_time_summary(samples_ms: list[float], client_mean_ms: float | None = 
     return out
 
 
+def closed_loop_server_model(adapter, count: int, client_mean_ms: float) -> dict | None:
+    """`server_model` for a closed loop of `count` timed calls that just ran on `adapter`:
+    its last `count` reported times (one per call; the warm-up's came before them)."""
+    samples = getattr(adapter, "server_time_ms", None)
+    if not samples or count <= 0 or len(samples) < count:
+        return None
+    return server_time_summary(samples[-count:], client_mean_ms)
+
+
 @contextlib.contextmanager
 def server_time_hook(phase: str) -> Iterator[dict]:
     """A measurement phase hook ("benchharness.adapters.server_timing:server_time_hook"): the model

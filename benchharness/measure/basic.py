@@ -118,15 +118,12 @@ def evaluate_in_child(model_path, fmt, options, work_dir, rt_cfg, batch_cfg, has
     k = rt_cfg["rows_per_request"]
     n = adapter.n_rows(X_test)
     requests = [adapter.take(X_test, s, s + k) for s in range(0, n - k + 1, k)]
-    server_ms = getattr(adapter, "server_time_ms", None)  # HTTP candidates: the server's own time
-    if server_ms is not None:
-        server_ms.clear()
     out["closed_loop"] = _closed_loop(fn, requests, rt_cfg["duration_s"], rt_cfg["warmup_count"], rt_cfg["warmup_s"])
-    if server_ms:
-        from benchharness.adapters.server_timing import server_time_summary
+    from benchharness.adapters.server_timing import closed_loop_server_model
 
-        timed = server_ms[-out["closed_loop"]["count"]:]  # one per call: drop the warm-up's
-        out["closed_loop"]["server_model"] = server_time_summary(timed, out["closed_loop"]["mean_ms"])
+    server = closed_loop_server_model(adapter, out["closed_loop"]["count"], out["closed_loop"]["mean_ms"])
+    if server:  # an HTTP candidate whose server reports its model time
+        out["closed_loop"]["server_model"] = server
     out["batch"] = _batch(adapter, X_test, fn, batch_cfg["batch_sizes"], batch_cfg["duration_s"], batch_cfg["warmup_count"])
     adapter.close()
     return out

@@ -82,12 +82,14 @@ def serve_forever(adapter: ModelAdapter, name: str, host: str = DEFAULT_HOST, po
 
 
 @contextlib.contextmanager
-def running_app(app, host: str = DEFAULT_HOST, port: int = 0, start_timeout_s: float = 10.0) -> Iterator[str]:
+def running_app(app, host: str = DEFAULT_HOST, port: int = 0, start_timeout_s: float = 10.0,
+                **uvicorn_options) -> Iterator[str]:
     """Serve any ASGI `app` on uvicorn in a background thread for the `with` block; yields
-    the base URL (port 0: an ephemeral port)."""
+    the base URL (port 0: an ephemeral port). `uvicorn_options` go to uvicorn.Config."""
     uvicorn = _uvicorn()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                           http="h11", ws="none"))
+    options = {"log_level": "warning", "access_log": False, "lifespan": "off", "http": "h11",
+               "ws": "none", **uvicorn_options}
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     with _in_thread(server, bind(host, port), start_timeout_s) as url:
         yield url
 
