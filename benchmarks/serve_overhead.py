@@ -6,7 +6,7 @@ Two servers, each in its own process on loopback, same uvicorn settings (h11, no
 log), same ONNX model (a 100-tree random forest on breast-cancer, one intra-op thread):
   bare   a Starlette route: json.loads, np.asarray, session.run, JSONResponse
   bench  `bench serve model.onnx` (V2 checks, the adapter, Server-Timing)
-One load generator (asyncio, kept-alive raw HTTP/1.1 connections) sends the same one-row V2 request
+One load generator (asyncio, the lean kept-alive HTTP/1.1 pool of HTTP candidates) sends the same one-row V2 request
 to each at the same offered rate with Poisson arrivals; latency counts from each request's
 scheduled time (no coordinated omission). Rounds alternate bare/bench so that a noisy
 neighbour hurts both alike. Target: bench p99 within 20% of bare p99.
@@ -93,48 +93,26 @@ def start_bare(model: str, log: Path):
     return proc, line[0].strip().rsplit(" at ", 1)[1]
 
 
-class RawPoster:
-    """The same bytes to any URL over kept-alive HTTP/1.1 connections (asyncio streams).
-
-    Cheaper per request than a full HTTP client, so that on a small machine the load
-    generator steals as little CPU as possible from the two servers it compares. Provides
-    what run_async_open_loop needs from an adapter.
-    """
+class Poster:
+    """The same bytes to any URL, on the lean asyncio HTTP/1.1 pool of HTTP candidates:
+    what run_async_open_loop needs from an adapter."""
 
     def __init__(self, url: str):
-        rest = url.split("://", 1)[1]
-        hostport, path = rest.split("/", 1)
-        self.host, port = hostport.rsplit(":", 1)
-        self.port = int(port)
-        self.head = (f"POST /{path}/infer HTTP/1.1\r\nHost: {hostport}\r\n"
-                     "Content-Type: application/json\r\nContent-Length: ").encode()
-        self.idle: list = []
-        self.open: list = []
+        from benchharness.adapters.http_clients import AsyncHttp1Pool
+
+        self.url = url + "/infer"
+        self.pool = AsyncHttp1Pool(self.url, {"content-type": "application/json"})
 
     def async_predict_fn(self):
-        import asyncio
-
         async def call(body: bytes):
-            if self.idle:
-                reader, writer = self.idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-                self.open.append(writer)
-            writer.write(self.head + str(len(body)).encode() + b"\r\n\r\n" + body)
-            header = await reader.readuntil(b"\r\n\r\n")
-            status = int(header.split(b" ", 2)[1])
-            length = int(header.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-            answer = await reader.readexactly(length)
-            self.idle.append((reader, writer))
-            if status != 200:
-                raise RuntimeError(f"HTTP {status}: {answer[:200]!r}")
+            r = await self.pool.post(self.url, content=body)
+            if r.status_code != 200:
+                raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
 
         return call
 
     async def aclose(self):
-        for writer in self.open:
-            writer.close()
-        self.idle, self.open = [], []
+        await self.pool.aclose()
 
 
 def measure(url: str, bodies: list[bytes], rate: float, duration_s: float, seed: int) -> dict:
@@ -143,9 +121,9 @@ def measure(url: str, bodies: list[bytes], rate: float, duration_s: float, seed:
     n = int(rate * duration_s)
     gaps = np.random.default_rng(seed).exponential(1.0 / rate, n)
     offsets = ((np.cumsum(gaps) - gaps[0]) * 1e9).astype(np.int64)
-    warm = RawPoster(url)
+    warm = Poster(url)
     run_async_open_loop(warm, bodies, offsets[: max(20, n // 20)])  # warm the server, not timed
-    run = run_async_open_loop(RawPoster(url), bodies, offsets)
+    run = run_async_open_loop(Poster(url), bodies, offsets)
     ok = ~run["failed"]
     ms = np.sort((run["end_ns"] - run["scheduled_ns"])[ok] / 1e6)
     late = (run["start_ns"] - run["scheduled_ns"]) / 1e6
