@@ -1,0 +1,197 @@
+"""Run one function in a fresh child process, with a timeout, and say how it ended.
+
+Every measurement of a candidate runs here, so that one candidate's memory, threads or crash
+cannot touch another's figures. The child is a new interpreter (`subprocess`, i.e. a spawn,
+never a fork): it imports only the module of the function it runs, so a child that measures
+an ONNX model never pays for importing scikit-learn.
+
+Protocol: the parent pickles `{target, kwargs, sys_path}` to a file, starts
+`python -c <bootstrap> in.pkl out.pkl`, and reads `out.pkl` back. The outcome is one of
+
+- ``ok``: the function returned; `value` holds what it returned (plain data);
+- ``error``: it raised; `error` is one line (`Type: message`), `traceback` the detail;
+- ``crashed``: the process died without writing a result (a native segfault, os.abort,
+  the OOM killer); `signal` names the signal (``SIGSEGV``), `error` says so in one line;
+- ``timeout``: it ran past `timeout_s` and was killed with its whole process group.
+
+The child writes `faulthandler` output to stderr, whose tail is kept on the outcome, so a
+segfault in a native runtime comes back with the Python stack that led to it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+# Kept tiny on purpose: everything the child imports costs start-up time.
+_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from benchharness.isolate import _child_main; _child_main(sys.argv[2], sys.argv[3])"
+)
+
+
+@dataclass
+class ChildOutcome:
+    """How a child process ended, and what it returned."""
+
+    status: str  # ok | error | crashed | timeout
+    value: Any = None
+    error: str | None = None
+    signal: str | None = None
+    exitcode: int | None = None
+    wall_s: float = 0.0
+    traceback: str | None = None
+    stderr_tail: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def record(self) -> dict:
+        """The outcome as plain data for results.json (without the returned value)."""
+        out = {"status": self.status, "error": self.error, "wall_s": round(self.wall_s, 3)}
+        if self.signal:
+            out["signal"] = self.signal
+        if self.exitcode is not None:
+            out["exitcode"] = self.exitcode
+        if self.stderr_tail and not self.ok:
+            out["stderr_tail"] = self.stderr_tail
+        return out
+
+
+def signal_name(returncode: int) -> str | None:
+    """`SIGSEGV` for a child killed by signal 11 (returncode -11), else None."""
+    if returncode >= 0:
+        return None
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def run_in_child(
+    target: str,
+    kwargs: dict | None = None,
+    timeout_s: float = 300.0,
+    env: dict[str, str] | None = None,
+    label: str = "child",
+) -> ChildOutcome:
+    """Run `target` (``"package.module:function"``) with `kwargs` in a fresh interpreter.
+
+    `env` entries are added to the child's environment (thread variables such as
+    OMP_NUM_THREADS must be set before the runtime is imported, hence here). The child's
+    `sys.path` starts with the parent's, so test helper modules import the same way.
+    Never raises for what the child did; read `status` on the outcome.
+    """
+    child_env = dict(os.environ)
+    child_env.update(env or {})
+    child_env.setdefault("PYTHONFAULTHANDLER", "1")
+    with tempfile.TemporaryDirectory(prefix="bench-child-") as tmp:
+        in_path, out_path, err_path = (os.path.join(tmp, n) for n in ("in.pkl", "out.pkl", "stderr"))
+        with open(in_path, "wb") as fh:
+            pickle.dump({"target": target, "kwargs": kwargs or {}, "sys_path": list(sys.path)}, fh)
+        t0 = time.perf_counter()
+        with open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _BOOTSTRAP, _PACKAGE_ROOT, in_path, out_path],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=child_env,
+                start_new_session=True,  # own process group: a timeout kills its helpers too
+            )
+            try:
+                returncode = proc.wait(timeout=timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                returncode = proc.wait()
+                timed_out = True
+        wall = time.perf_counter() - t0
+        stderr_tail = _tail(err_path)
+        if timed_out:
+            return ChildOutcome(
+                "timeout", error=f"{label} timed out after {timeout_s:g} s and was killed",
+                exitcode=returncode, wall_s=wall, stderr_tail=stderr_tail,
+            )
+        result = _read_result(out_path)
+        if result is None:
+            sig = signal_name(returncode)
+            how = f"killed by {sig}" if sig else f"exited with code {returncode} without a result"
+            return ChildOutcome(
+                "crashed", error=f"{label} crashed: {how}", signal=sig, exitcode=returncode,
+                wall_s=wall, stderr_tail=stderr_tail,
+            )
+        if result["ok"]:
+            return ChildOutcome("ok", value=result["value"], exitcode=returncode, wall_s=wall,
+                                stderr_tail=stderr_tail)
+        return ChildOutcome(
+            "error", error=result["error"], traceback=result.get("traceback"), exitcode=returncode,
+            wall_s=wall, stderr_tail=stderr_tail,
+        )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _read_result(path: str) -> dict | None:
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)  # written by our own child in this call
+    except (FileNotFoundError, EOFError, pickle.UnpicklingError):
+        return None
+
+
+def _tail(path: str, limit: int = 2000) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            return fh.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+# -- child side -------------------------------------------------------------------------------
+def _child_main(in_path: str, out_path: str) -> None:
+    import faulthandler
+    import importlib
+    import traceback
+
+    faulthandler.enable()
+    with open(in_path, "rb") as fh:
+        payload = pickle.load(fh)
+    for p in reversed(payload["sys_path"]):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    try:
+        module_name, _, attr = payload["target"].partition(":")
+        fn = importlib.import_module(module_name)
+        for part in attr.split("."):
+            fn = getattr(fn, part)
+        result = {"ok": True, "value": fn(**payload["kwargs"])}
+    except BaseException as exc:  # everything the function raised goes back as one line
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        result = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {message}" if message else type(exc).__name__,
+            "error_type": type(exc).__name__,
+            "traceback": traceback.format_exc(limit=12),
+        }
+    tmp = out_path + ".tmp"
+    with open(tmp, "wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, out_path)  # a crash while writing never leaves a half result

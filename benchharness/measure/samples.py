@@ -1,0 +1,36 @@
+"""Raw samples saved beside results.json, so reports and comparisons can recompute any
+statistic without re-running.
+
+Layout: ``<run_dir>/samples/<candidate>/<measurement>.npz``, one NumPy archive per
+measurement, arrays in integer nanoseconds (`*_ns`) from `perf_counter_ns`. The relative
+path goes into the measurement's section as `samples_file`. Read one back with
+``numpy.load(run_dir / samples_file)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "candidate"
+
+
+def save_samples(run_dir: str | Path, candidate: str, measurement: str, arrays: dict[str, np.ndarray]) -> str:
+    """Write `arrays` atomically; return the path relative to `run_dir`."""
+    rel = Path("samples") / _safe(candidate) / f"{_safe(measurement)}.npz"
+    path = Path(run_dir) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+    os.replace(tmp, path)
+    return rel.as_posix()
+
+
+def load_samples(run_dir: str | Path, samples_file: str) -> dict[str, np.ndarray]:
+    with np.load(Path(run_dir) / samples_file) as data:
+        return {k: data[k] for k in data.files}

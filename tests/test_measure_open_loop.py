@@ -1,0 +1,121 @@
+import threading
+
+import numpy as np
+import pytest
+from measure_models import FixedService, SleepService, Stalling
+
+from benchharness.measure.closed_loop import run_closed_loop
+from benchharness.measure.open_loop import (
+    arrival_offsets_ns,
+    run_open_loop,
+    summarize_run,
+    sweep_rates,
+)
+from benchharness.measure.stats import percentile
+from benchharness.measure.stoprule import StopRule
+
+REQUESTS = [np.zeros((1, 4)) for _ in range(10)]
+
+
+def test_arrivals_are_seeded_and_at_the_asked_rate():
+    a = arrival_offsets_ns(1000, 20_000, "poisson", seed=3)
+    assert a[0] == 0 and np.all(np.diff(a) >= 0)
+    assert np.array_equal(a, arrival_offsets_ns(1000, 20_000, "poisson", seed=3))
+    assert np.mean(np.diff(a)) == pytest.approx(1e6, rel=0.03)  # 1 ms mean gap
+    c = arrival_offsets_ns(200, 5, "constant", seed=0)
+    assert c.tolist() == [0, 5_000_000, 10_000_000, 15_000_000, 20_000_000]
+    with pytest.raises(ValueError):
+        arrival_offsets_ns(10, 5, "bursty", seed=0)
+
+
+def _lindley_latencies(offsets_ns, service_ns):
+    """Truth for one worker: finish_i = max(arrival_i, finish_{i-1}) + service_i."""
+    finish, out = 0, []
+    for a, s in zip(offsets_ns.tolist(), service_ns, strict=True):
+        finish = max(a, finish) + s
+        out.append(finish - a)
+    return np.array(out)
+
+
+def test_a_periodic_stall_shows_in_the_open_loop_tail_but_not_in_the_closed_loop():
+    ms, every, stall_ms, rate = 0.5, 200, 40.0, 400.0
+    offsets = arrival_offsets_ns(rate, 1000, "poisson", seed=1)
+    run = run_open_loop(Stalling(ms, every, stall_ms).predict, REQUESTS, offsets, workers=1)
+    summary = summarize_run(run, rate, late_threshold_ms=1.0)
+
+    service_ns = [int((stall_ms if k % every == 0 else ms) * 1e6) for k in range(1, 1001)]
+    truth_p99 = percentile(_lindley_latencies(offsets, service_ns), 99) / 1e6
+    assert truth_p99 > 10  # the stall delays every request that arrives behind it
+    assert summary["p99_ms"] >= 0.95 * truth_p99
+    assert summary["p99_ms"] <= 1.5 * truth_p99 + 5  # shared machine: noise only adds
+    # what a generator that waits for each answer would report: the stall stays hidden
+    assert summary["service_p99_ms"] < 5
+    assert summary["count"] == 1000 and summary["error_count"] == 0
+
+    stop = StopRule(min_duration_s=0.3, max_duration_s=0.6, min_count=100)
+    closed = run_closed_loop(Stalling(ms, every, stall_ms).predict, REQUESTS, stop, 0, 0.0)
+    assert percentile(closed.latencies_ns, 99) / 1e6 < 5  # closed loop understates the stall
+
+
+def test_late_starts_are_detected_when_the_generator_cannot_keep_up():
+    stop_hog = threading.Event()
+
+    def hog():  # a pure-Python thread holding the GIL: the worker wakes up late
+        x = 0
+        while not stop_hog.is_set():
+            x += 1
+
+    t = threading.Thread(target=hog, daemon=True)
+    t.start()
+    try:
+        offsets = arrival_offsets_ns(300, 200, "constant", seed=0)
+        run = run_open_loop(FixedService(0.01).predict, REQUESTS, offsets, workers=1)
+    finally:
+        stop_hog.set()
+        t.join()
+    summary = summarize_run(run, 300, late_threshold_ms=1.0)
+    assert summary["late_start_share"] > 0.01
+    assert summary["queued_share"] < 0.5  # the model was idle: lateness is the generator's
+
+
+def test_more_workers_serve_a_rate_one_worker_cannot():
+    offsets = arrival_offsets_ns(150, 90, "constant", seed=0)  # 0.6 s at 150/s, 10 ms each
+    one = summarize_run(run_open_loop(SleepService(10).predict, REQUESTS, offsets, 1), 150, 1.0)
+    two = summarize_run(run_open_loop(SleepService(10).predict, REQUESTS, offsets, 2), 150, 1.0)
+    assert one["p99_ms"] > 100  # 1 worker: 100/s capacity, the queue grows all run long
+    assert two["p99_ms"] < 50
+    assert one["queued_share"] > 0.5
+
+
+def test_a_run_past_its_deadline_drops_the_rest():
+    offsets = arrival_offsets_ns(1000, 200, "constant", seed=0)  # 10 ms each: far too fast
+    run = run_open_loop(SleepService(10).predict, REQUESTS, offsets, 1, max_wall_s=0.1)
+    assert 5 <= len(run.end_ns) <= 20
+    assert run.dropped == 200 - len(run.end_ns)
+
+
+def _queue_model(capacity):
+    """p99 that grows as the rate nears capacity (an M/M/1-like curve)."""
+    def measure(rate):
+        p99 = 1000.0 if rate >= capacity else 4.6 / (capacity - rate) * 1000
+        return {"target_rate_per_s": rate, "p99_ms": p99}
+    return measure
+
+
+def test_sweep_finds_the_highest_rate_under_the_limit():
+    # limit 46 ms -> sustainable while capacity - rate >= 100, i.e. rate <= 900
+    results, best = sweep_rates(_queue_model(1000), 46.0, capacity_per_s=1000,
+                                fractions=(0.5, 0.8, 0.95), refine_steps=3)
+    rates = [r["target_rate_per_s"] for r in results]
+    assert rates == sorted(rates)
+    assert 500 in rates and 800 in rates and 950 in rates
+    assert 850 <= best <= 900
+    assert all(r["sustainable"] == (r["p99_ms"] <= 46) for r in results)
+
+
+def test_sweep_with_explicit_rates_and_no_sustainable_rate():
+    results, best = sweep_rates(_queue_model(10), 1.0, rates_per_s=[50, 5], refine_steps=0)
+    assert best is None
+    assert [r["target_rate_per_s"] for r in results] == [5.0]  # stops at the first failure
+    with pytest.raises(ValueError):
+        sweep_rates(_queue_model(10), 1.0)
