@@ -101,17 +101,80 @@ CANDIDATE = {
     "serve": Field(bool, False),  # measure it behind `bench serve` over loopback HTTP
 }
 
+def percent(v) -> str | None:
+    return None if 0 < v < 100 else "a percentile between 0 and 100 (exclusive)"
+
+
+def positive_numbers(v) -> str | None:
+    ok = v and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in v)
+    return None if ok else "a non-empty list of positive numbers"
+
+
+def cpu_list(v) -> str | None:
+    ok = v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
+    return None if ok else "a non-empty list of CPU numbers (integers >= 0)"
+
+
+# Stop rule keys shared by the closed loop and each batch size (measure/stoprule.py):
+# run at least min_duration_s and min_count, stop once the stop_percentile's interval at
+# ci_confidence is within ci_rel_width of its value, at most duration_s.
+OPEN_LOOP = {
+    "enabled": Field(bool, True),
+    "rates_per_s": Field(list, None, positive_numbers),  # default: fractions of closed-loop qps
+    "fractions": Field(list, [0.5, 0.8, 0.95], positive_numbers),
+    "refine_steps": Field(int, 1, non_negative),  # bisections between last pass and first fail
+    "arrival": Field(str, "poisson", one_of("poisson", "constant")),
+    "workers": Field(int, 1, positive),  # concurrent requests in service
+    "duration_s": Field(NUM, 1.0, positive),  # per rate
+    "min_count": Field(int, 100, positive),  # requests per rate, whatever the duration
+    "p99_limit_ms": Field(NUM, None, positive),  # default: max(5 x closed-loop p99, 1 ms)
+    "late_threshold_ms": Field(NUM, 1.0, positive),
+    "seed": Field(int, 0),
+    "timeout_s": Field(NUM, None, positive),  # default: derived from the sweep's length
+}
+
 REALTIME = {
-    "duration_s": Field(NUM, 5.0, positive),
+    "duration_s": Field(NUM, 5.0, positive),  # the longest the closed loop runs
+    "min_duration_s": Field(NUM, 1.0, positive),
+    "min_count": Field(int, 100, positive),
+    "stop_percentile": Field(NUM, 99.0, percent),
+    "ci_confidence": Field(NUM, 0.95, fraction),
+    "ci_rel_width": Field(NUM, 0.05, positive),
     "warmup_count": Field(int, 20, non_negative),
     "warmup_s": Field(NUM, 0.5, non_negative),
     "rows_per_request": Field(int, 1, positive),
+    "timeout_s": Field(NUM, None, positive),  # default: 60 s + twice warm-up and duration
+    "synthetic_rows": Field(int, 1024, positive),  # perf-only candidates: generated rows
+    "synthetic_seed": Field(int, 0),
+    "open_loop": Field(dict, None, section=OPEN_LOOP),
 }
 
 BATCH = {
     "batch_sizes": Field(list, [1, 64, 1024], positive_ints),
-    "duration_s": Field(NUM, 1.0, positive),
+    "duration_s": Field(NUM, 2.0, positive),  # the longest one batch size runs
+    "min_duration_s": Field(NUM, 0.5, positive),
+    "min_count": Field(int, 20, positive),
+    "stop_percentile": Field(NUM, 90.0, percent),
+    "ci_confidence": Field(NUM, 0.95, fraction),
+    "ci_rel_width": Field(NUM, 0.05, positive),
     "warmup_count": Field(int, 2, non_negative),
+    "full_split": Field(bool, True),  # also time the whole test split in one call
+    "timeout_s": Field(NUM, None, positive),  # default: 60 s + twice the sweep's length
+}
+
+# How measurement children start (isolate.py): forkserver forks each child from a server
+# that has imported the libraries (never a model); spawn starts a new interpreter each time.
+ISOLATION = {
+    "start_method": Field(str, "forkserver", one_of("forkserver", "spawn")),
+    "preload": Field(list, []),  # extra modules the fork server imports (the formats' are added)
+}
+
+# Threads and CPUs of every measurement child (measure/threads.py), recorded in results.
+THREADS = {
+    "intra_op": Field(int, 1, positive),  # onnxruntime intra_op_num_threads (unless the candidate sets it)
+    "inter_op": Field(int, 1, positive),  # onnxruntime inter_op_num_threads
+    "blas": Field(int, 1, positive),  # OpenMP/MKL/OpenBLAS threads (env + threadpoolctl)
+    "affinity": Field(list, None, cpu_list),  # CPUs the child may run on; default: all
 }
 
 def window_size(v) -> str | None:
@@ -206,12 +269,17 @@ SUITE = {
     "plan": Field(dict, None, section=PLAN),
     "drift": Field(dict, None, section=DRIFT),
     "contract": Field(dict, None, section=CONTRACT),
+    "threads": Field(dict, None, section=THREADS),
+    "isolation": Field(dict, None, section=ISOLATION),
 }
 
 # What --quick changes: short windows, small sweeps.
 QUICK = {
-    "realtime": {"duration_s": 1.0, "warmup_count": 10, "warmup_s": 0.1},
-    "batch": {"duration_s": 0.3, "batch_sizes": [1, 256]},
+    "realtime": {
+        "duration_s": 0.5, "min_duration_s": 0.2, "warmup_count": 10, "warmup_s": 0.1,
+        "open_loop": {"duration_s": 0.3, "min_count": 20, "fractions": [0.5, 0.9], "refine_steps": 0},
+    },
+    "batch": {"duration_s": 0.3, "min_duration_s": 0.1, "batch_sizes": [1, 256]},
     "quality": {"bootstrap": {"resamples": 200}},
 }
 

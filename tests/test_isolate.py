@@ -8,22 +8,27 @@ from benchharness.isolate import run_in_child, signal_name
 M = measure_models.__name__
 
 
-def test_value_comes_back_from_a_fresh_process():
-    out = run_in_child(f"{M}:echo", {"a": 1, "b": [2, 3]}, timeout_s=60)
+@pytest.fixture(params=["spawn", "forkserver"])
+def method(request):
+    return request.param
+
+
+def test_value_comes_back_from_a_fresh_process(method):
+    out = run_in_child(f"{M}:echo", {"a": 1, "b": [2, 3]}, timeout_s=60, start_method=method)
     assert out.ok, out.error
     assert out.value["got"] == {"a": 1, "b": [2, 3]}
     assert out.value["pid"] != os.getpid()
 
 
-def test_exception_is_one_line_with_type():
-    out = run_in_child(f"{M}:raises", timeout_s=60)
+def test_exception_is_one_line_with_type(method):
+    out = run_in_child(f"{M}:raises", timeout_s=60, start_method=method)
     assert out.status == "error"
     assert out.error == "RuntimeError: model exploded"
     assert "Traceback" in out.traceback
 
 
-def test_segfault_is_recorded_with_signal_name():
-    out = run_in_child(f"{M}:segfault", timeout_s=60, label="closed loop")
+def test_segfault_is_recorded_with_signal_name(method):
+    out = run_in_child(f"{M}:segfault", timeout_s=60, label="closed loop", start_method=method)
     assert out.status == "crashed"
     assert out.signal == "SIGSEGV"
     assert out.error == "closed loop crashed: killed by SIGSEGV"
@@ -31,20 +36,20 @@ def test_segfault_is_recorded_with_signal_name():
     assert out.record()["signal"] == "SIGSEGV"
 
 
-def test_abort_is_recorded_with_signal_name():
-    out = run_in_child(f"{M}:abort", timeout_s=60)
+def test_abort_is_recorded_with_signal_name(method):
+    out = run_in_child(f"{M}:abort", timeout_s=60, start_method=method)
     assert (out.status, out.signal) == ("crashed", "SIGABRT")
 
 
-def test_hang_is_killed_at_the_timeout():
-    out = run_in_child(f"{M}:hang", timeout_s=2, label="batch")
+def test_hang_is_killed_at_the_timeout(method):
+    out = run_in_child(f"{M}:hang", timeout_s=2, label="batch", start_method=method)
     assert out.status == "timeout"
     assert "timed out after 2 s" in out.error
     assert 2 <= out.wall_s < 20
 
 
-def test_env_reaches_the_child():
-    out = run_in_child("os:getenv", {"key": "BENCH_TEST_VAR"}, timeout_s=60, env={"BENCH_TEST_VAR": "7"})
+def test_env_reaches_the_child(method):
+    out = run_in_child("os:getenv", {"key": "BENCH_TEST_VAR"}, timeout_s=60, env={"BENCH_TEST_VAR": "7"}, start_method=method)
     assert out.value == "7"
 
 
@@ -59,3 +64,8 @@ def test_bad_target_is_an_error_not_a_crash(target):
     out = run_in_child(target, timeout_s=60)
     assert out.status == "error"
     assert out.error.startswith(("ModuleNotFoundError", "AttributeError"))
+
+
+def test_user_errors_come_back_without_the_type_prefix():
+    out = run_in_child("benchharness.adapters.registry:load_model", {"source": "nowhere.onnx"}, timeout_s=60)
+    assert out.error == "model file not found: nowhere.onnx"

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from benchharness.measure.threads import apply_in_child
+from benchharness.measure.threads import apply_in_child, runtime_options
 
 MAX_DISTINCT_REQUESTS = 1000  # cycling over more slices buys nothing but memory
 MAX_DISTINCT_BATCHES = 32
@@ -58,17 +58,21 @@ class Session:
     """The model, its input and the settings of one child, ready to time."""
 
     def __init__(self, spec: dict):
-        from benchharness.adapters.registry import load_model
+        from benchharness.adapters.registry import adapter_class, find_format, load_model
 
         self.spec = spec
         self.phases = Phases(spec.get("phase_hooks"))
-        apply_in_child(spec.get("threads") or {})  # CPUs pinned before the runtime starts threads
+        threads = spec.get("threads") or {}
+        apply_in_child(threads)  # CPUs pinned before the runtime starts its threads
         m = spec["model"]
+        accepted = adapter_class(find_format(m["source"], m.get("format"))).accepted_options
+        options = runtime_options(threads, m.get("options") or {}, accepted)
         with self.phases("load"):
             t0 = time.perf_counter()
-            self.adapter = load_model(m["source"], m.get("options"), fmt=m.get("format"))
+            self.adapter = load_model(m["source"], options, fmt=m.get("format"))
             self.load_s = time.perf_counter() - t0
-        self.threads = apply_in_child(spec.get("threads") or {})  # pools the model loaded too
+        self.threads = apply_in_child(threads)  # again: pools the model's libraries brought
+        self.threads["runtime_options"] = {k: v for k, v in options.items() if k.endswith("_threads")}
         self.fn = self.adapter.predict_fn()
 
     def test_input(self) -> Any:

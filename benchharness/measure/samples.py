@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "candidate"
 
 
 def save_samples(run_dir: str | Path, candidate: str, measurement: str, arrays: dict[str, np.ndarray]) -> str:
     """Write `arrays` atomically; return the path relative to `run_dir`."""
-    rel = Path("samples") / _safe(candidate) / f"{_safe(measurement)}.npz"
+    rel = Path("samples") / safe_name(candidate) / f"{safe_name(measurement)}.npz"
     path = Path(run_dir) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")

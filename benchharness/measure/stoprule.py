@@ -13,7 +13,7 @@ stop earlier only when the interval says the tail is already measured.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -32,14 +32,18 @@ class StopRule:
 
     @classmethod
     def from_config(cls, cfg: dict) -> StopRule:
-        """Build from a suite section with keys min_duration_s, max_duration_s, min_count,
-        stop_percentile, ci_confidence, ci_rel_width (missing keys keep the defaults)."""
+        """From a suite section (realtime or batch): `duration_s` is the maximum, and a
+        `min_duration_s` above it is lowered to it."""
         names = {
-            "min_duration_s": "min_duration_s", "max_duration_s": "max_duration_s",
+            "min_duration_s": "min_duration_s", "duration_s": "max_duration_s",
             "min_count": "min_count", "stop_percentile": "percentile",
             "ci_confidence": "confidence", "ci_rel_width": "rel_width",
         }
-        return cls(**{field: cfg[key] for key, field in names.items() if cfg.get(key) is not None})
+        kwargs = {field: cfg[key] for key, field in names.items() if cfg.get(key) is not None}
+        rule = cls(**kwargs)
+        if rule.min_duration_s > rule.max_duration_s:
+            rule = replace(rule, min_duration_s=rule.max_duration_s)
+        return rule
 
     def is_stable(self, samples: np.ndarray) -> bool:
         return relative_width(samples, self.percentile, self.confidence) <= self.rel_width

@@ -12,21 +12,11 @@ from typing import Any
 from benchharness.errors import ModelError
 
 
-def timer_info(probes: int = 20_000) -> dict:
-    """perf_counter_ns as the OS declares it and as measured: the smallest non-zero step
-    between two consecutive reads, and the median cost of one read."""
-    pc = time.perf_counter_ns
-    reads = [pc() for _ in range(probes)]
-    steps = sorted(b - a for a, b in zip(reads, reads[1:], strict=False))
-    nonzero = [s for s in steps if s > 0]
-    info = time.get_clock_info("perf_counter")
-    return {
-        "clock": "time.perf_counter_ns",
-        "implementation": info.implementation,
-        "declared_resolution_ns": info.resolution * 1e9,
-        "measured_resolution_ns": nonzero[0] if nonzero else None,
-        "read_cost_ns": steps[len(steps) // 2],
-    }
+def timer_info() -> dict:
+    """The clock the timed loops read, with its resolution measured in this process."""
+    from benchharness.environment import timer_resolution_ns
+
+    return {"clock": "perf_counter_ns", "resolution_ns": timer_resolution_ns()}
 
 
 @contextmanager
