@@ -164,6 +164,9 @@ def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return proc.wait(), True
+        except BaseException:  # Ctrl-C in the parent: leave no child running behind
+            _kill_group(proc)
+            raise
 
 
 def _fork(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dict | None,
@@ -225,7 +228,13 @@ class _ForkServer:
             self.close()
             return -signal.SIGKILL, pid_line is None
         pid = int(pid_line)
-        status = self._readline(timeout_s)
+        try:
+            status = self._readline(timeout_s)
+        except BaseException:  # Ctrl-C in the parent: leave no child running behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            self.close()
+            raise
         timed_out = status is None
         if timed_out:
             with contextlib.suppress(ProcessLookupError):

@@ -107,3 +107,68 @@ class SleepService:
     def predict(self, X):
         time.sleep(self.seconds)
         return np.zeros(len(X))
+
+
+class _CountingModel:
+    def __init__(self, calls: int = 50):
+        self.limit, self.calls = calls, 0
+
+    def predict(self, X):
+        self.calls += 1
+        if self.calls > self.limit:
+            self.misbehave()
+        return np.zeros(len(X))
+
+
+class SegfaultAfter(_CountingModel):
+    """Answers `calls` requests (enough for the predictions), then segfaults."""
+
+    def misbehave(self):
+        ctypes.string_at(0)
+
+
+class HangAfter(_CountingModel):
+    def misbehave(self):
+        time.sleep(3600)
+
+
+class Flaky:
+    """Every `every`-th call raises: a model that fails on some requests in production."""
+
+    def __init__(self, every: int = 7):
+        self.every, self.calls = every, 0
+
+    def predict(self, X):
+        self.calls += 1
+        if self.calls % self.every == 0:
+            raise ValueError(f"bad request number {self.calls}")
+        return np.zeros(len(X))
+
+
+def phase_timer(phase: str):
+    """A phase hook (the contract the resource sampler follows): times each phase."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def timed():
+        rec = {"phase": phase, "pid": os.getpid()}
+        t0 = time.perf_counter()
+        yield rec
+        rec["seconds"] = time.perf_counter() - t0
+
+    return timed()
+
+
+def write_image_model(path) -> None:
+    """An ONNX model over images [N, 3, 8, 8] (no tabular data): mean over pixels."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["score"], axes=[1, 2, 3], keepdims=0)],
+        "image_mean",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 8, 8])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())

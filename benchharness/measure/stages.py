@@ -150,7 +150,7 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     rt = ctx.suite["realtime"]
     ol = rt["open_loop"]
     closed = (cand.result.get("realtime") or {}).get("closed_loop") or {}
-    if not ol["enabled"] or not closed.get("qps"):
+    if not ol["enabled"] or not closed.get("qps") or not closed.get("count"):
         return
     limit, source = open_loop_limit_ms(ol, closed)
     capacity = closed["qps"] * ol["workers"]
