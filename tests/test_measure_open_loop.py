@@ -76,7 +76,6 @@ def test_late_starts_are_detected_when_the_generator_cannot_keep_up():
         t.join()
     summary = summarize_run(run, 300, late_threshold_ms=1.0)
     assert summary["late_start_share"] > 0.01
-    assert summary["queued_share"] < 0.5  # the model was idle: lateness is the generator's
 
 
 def test_more_workers_serve_a_rate_one_worker_cannot():

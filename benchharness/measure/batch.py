@@ -38,14 +38,22 @@ def batch_summary(batch_size: int, rows_per_batch: int, loop: LoopResult, confid
 
 def time_full_split(fn: Callable[[Any], Any], X_native: Any, rows: int, repeats: int = 3) -> dict:
     """Seconds to score the whole split in one call: the median of `repeats` (after one
-    untimed call), with every run kept."""
-    fn(X_native)
-    runs = []
+    untimed call), every run kept. A call that raises is counted, not timed."""
+    runs: list[float] = []
+    errors = 0
+    first_error = None
     with gc_paused():
-        for _ in range(max(1, repeats)):
+        for attempt in range(max(1, repeats) + 1):
             t0 = time.perf_counter_ns()
-            fn(X_native)
-            runs.append((time.perf_counter_ns() - t0) / 1e9)
-    median = statistics.median(runs)
+            try:
+                fn(X_native)
+            except Exception as exc:  # the model's own failure: report it, keep the others
+                errors += 1
+                first_error = first_error or f"{type(exc).__name__}: {exc}"
+                continue
+            if attempt:  # the first call warms up
+                runs.append((time.perf_counter_ns() - t0) / 1e9)
+    median = statistics.median(runs) if runs else None
     return {"rows": rows, "seconds": median, "runs_s": runs,
-            "rows_per_s": rows / median if median > 0 else None}
+            "rows_per_s": rows / median if median else None,
+            "error_count": errors, "first_error": first_error}

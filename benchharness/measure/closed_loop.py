@@ -35,6 +35,7 @@ class LoopResult:
     errors: int = 0
     first_error: str | None = None
     warmup: dict = field(default_factory=dict)
+    cpu_s: float = 0.0  # CPU time of the timing thread inside the timed chunks
 
     @property
     def attempts(self) -> int:
@@ -88,13 +89,17 @@ def run_closed_loop(
     samples: list[int] = []
     errors: list = [0, None]
     loop_ns = 0
+    cpu_s = 0.0
+    thread_time = time.thread_time
     with gc_paused():
         while True:
             elapsed_s = loop_ns / 1e9
             # never overshoot the max duration by more than one call
             budget_s = min(target_s, max(stop.max_duration_s - elapsed_s, per_call_s))
             chunk = int(min(max(1, budget_s / per_call_s), 200_000))
+            cpu0 = thread_time()
             chunk_ns = _timed_chunk(fn, reqs, chunk, samples, errors)
+            cpu_s += thread_time() - cpu0
             loop_ns += chunk_ns
             per_call_s = max(chunk_ns / 1e9 / chunk, 1e-7)
             target_s = check_interval_s
@@ -107,5 +112,5 @@ def run_closed_loop(
     stable = reason == "stable" or (len(arr) > 0 and stop.is_stable(arr))
     return LoopResult(
         latencies_ns=arr, loop_s=loop_ns / 1e9, stop_reason=reason, stable=stable,
-        errors=errors[0], first_error=errors[1], warmup=warm,
+        errors=errors[0], first_error=errors[1], warmup=warm, cpu_s=cpu_s,
     )

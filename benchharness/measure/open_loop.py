@@ -7,11 +7,11 @@ so when the model stalls, every request that arrives during the stall waits, and
 shows it (no coordinated omission). The service time (end minus actual start) is kept too:
 it is what a closed loop, or a load generator that waits for each answer, would report.
 
-A request *started late* when a worker was already free and waiting for it but began more
-than `late_threshold_ms` after its scheduled time: the load generator (timer wake-up, the
-GIL, a busy machine), not the model, was the bottleneck. Above 1% the figures at that rate
-are suspect and a warning says so. A request that found every worker busy is *queued*:
-that wait is the model's, and is in its latency.
+A request *started late* when it began more than `late_threshold_ms` after it could have:
+after both its scheduled time and the moment its worker finished the previous request. That
+delay is the load generator's (timer wake-up, the GIL, a busy machine), not the model's.
+Above 1% the figures at that rate are suspect and a warning says so. A request that arrived
+while its worker was still busy is *queued*: that wait is the model's, and is in its latency.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class OpenLoopRun:
     scheduled_ns: np.ndarray
     start_ns: np.ndarray
     end_ns: np.ndarray
-    waited: np.ndarray  # bool: a worker was free and waiting for this request
+    ready_ns: np.ndarray  # when the worker that served it had finished its previous request
     failed: np.ndarray  # bool: the request raised
     first_error: str | None
     dropped: int = 0  # requests never started: the run hit its deadline (the model fell behind)
@@ -70,8 +70,12 @@ class OpenLoopRun:
         return self.start_ns - self.scheduled_ns
 
     def late_share(self, threshold_ns: int) -> float:
-        late = self.waited & (self.start_delay_ns > threshold_ns)
+        could_start = np.maximum(self.scheduled_ns, self.ready_ns)
+        late = (self.start_ns - could_start) > threshold_ns
         return float(late.mean()) if len(late) else 0.0
+
+    def queued_share(self) -> float:
+        return float((self.ready_ns > self.scheduled_ns).mean()) if len(self.ready_ns) else 0.0
 
     def achieved_rate_per_s(self) -> float:
         if not len(self.end_ns):
@@ -108,7 +112,7 @@ def run_open_loop(
     n_req = len(requests)
     start = [0] * n
     end = [0] * n
-    waited = [False] * n
+    ready = [0] * n
     failed = [False] * n
     first_error: list = [None]
     next_index = itertools.count().__next__  # atomic under the GIL
@@ -117,14 +121,15 @@ def run_open_loop(
 
     def worker(t0_ns: int) -> None:
         deadline = t0_ns + int(max_wall_s * 1e9) if max_wall_s else None
+        free_at = t0_ns
         while True:
             i = next_index()
             if i >= n or (deadline is not None and pc() > deadline):
                 return
             req = requests[i % n_req]
             due = t0_ns + sched[i]
+            ready[i] = free_at
             if pc() < due:
-                waited[i] = True
                 _wait_until(due, pc, yield_gil)
             s = pc()
             try:
@@ -133,7 +138,7 @@ def run_open_loop(
                 failed[i] = True
                 if first_error[0] is None:
                     first_error[0] = f"{type(exc).__name__}: {exc}"
-            end[i] = pc()
+            end[i] = free_at = pc()
             start[i] = s
 
     sched = offsets_ns.tolist()
@@ -153,7 +158,7 @@ def run_open_loop(
         scheduled_ns=(np.asarray(offsets_ns, dtype=np.int64) + t0)[served],
         start_ns=np.asarray(start, dtype=np.int64)[served],
         end_ns=end_arr[served],
-        waited=np.asarray(waited, dtype=bool)[served],
+        ready_ns=np.asarray(ready, dtype=np.int64)[served],
         failed=np.asarray(failed, dtype=bool)[served],
         first_error=first_error[0],
         dropped=int(n - served.sum()),
@@ -173,7 +178,7 @@ def summarize_run(run: OpenLoopRun, target_rate_per_s: float, late_threshold_ms:
         if key in service:
             out[f"service_{key}"] = service[key]
     out["late_start_share"] = run.late_share(int(late_threshold_ms * 1e6))
-    out["queued_share"] = float((~run.waited).mean()) if len(run.waited) else 0.0
+    out["queued_share"] = run.queued_share()
     out["dropped"] = run.dropped
     out["error_count"] = int(run.failed.sum())
     out["error_rate"] = float(run.failed.mean()) if len(run.failed) else 0.0

@@ -127,7 +127,7 @@ def realtime_stage(ctx: RunContext, cand: CandidateRun) -> None:
     section = summarize_ns(loop.latencies_ns, rt["ci_confidence"])
     section.update({
         "qps": loop.qps, "stable": loop.stable, "stop_reason": loop.stop_reason,
-        "duration_s": loop.loop_s, **loop.error_section(),
+        "duration_s": loop.loop_s, "cpu_s": loop.cpu_s, **loop.error_section(),
         "samples_file": save_samples(ctx.run_dir, cand.name, "closed_loop",
                                      {"latency_ns": loop.latencies_ns}),
         "settings": out["settings"],
@@ -186,7 +186,7 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
 def _open_loop_arrays(runs: list) -> dict[str, np.ndarray]:
     """Every request of every rate, times in ns from that rate's first scheduled arrival."""
     cols: dict[str, list] = {k: [] for k in ("rate_per_s", "scheduled_ns", "start_ns", "end_ns",
-                                              "failed", "waited")}
+                                              "failed", "ready_ns")}
     for rate, run in runs:
         t0 = run.scheduled_ns[0] if len(run.scheduled_ns) else 0
         cols["rate_per_s"].append(np.full(len(run.end_ns), rate))
@@ -194,7 +194,7 @@ def _open_loop_arrays(runs: list) -> dict[str, np.ndarray]:
         cols["start_ns"].append(run.start_ns - t0)
         cols["end_ns"].append(run.end_ns - t0)
         cols["failed"].append(run.failed)
-        cols["waited"].append(run.waited)
+        cols["ready_ns"].append(run.ready_ns - t0)
     return {k: np.concatenate(v) if v else np.array([]) for k, v in cols.items()}
 
 
@@ -211,10 +211,11 @@ def batch_stage(ctx: RunContext, cand: CandidateRun) -> None:
         entry["samples_key"] = f"b{entry['batch_size']}_latency_ns"
     cand.result["batch"] = out["batch"]
     full = out["full_split"]
-    cand.result["batch_full_split_s"] = full["seconds"] if full else None
+    cand.result["batch_full_split_s"] = full["seconds"] if full else None  # None: every call failed
     cand.result["batch_full_split"] = full
     cand.result["batch_settings"] = _with_phases({"settings": out["settings"]}, out)
     best = max(out["batch"], key=lambda b: b["rows_per_s"])
     ctx.progress(f"[{cand.name}] batch: best {best['rows_per_s']:,.0f} rows/s at batch {best['batch_size']}"
-                 + (f"; whole test split ({full['rows']} rows) in {full['seconds'] * 1e3:.3g} ms" if full else ""))
+                 + (f"; whole test split ({full['rows']} rows) in {full['seconds'] * 1e3:.3g} ms"
+                    if full and full["seconds"] else ""))
 
