@@ -115,6 +115,8 @@ def run_in_child(
     """
     if start_method not in ("spawn", "forkserver"):
         raise ValueError(f"start_method must be spawn or forkserver, got {start_method!r}")
+    if not hasattr(os, "fork"):  # Windows: no fork, every child is spawned
+        start_method = "spawn"
     with tempfile.TemporaryDirectory(prefix="bench-child-") as tmp:
         in_path, out_path, err_path = (os.path.join(tmp, n) for n in ("in.pkl", "out.pkl", "stderr"))
         with open(in_path, "wb") as fh:
@@ -173,9 +175,12 @@ def _fork(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dic
           preload) -> tuple[int, bool]:
     key = (tuple(sorted((env or {}).items())), tuple(preload))
     with _ZYGOTES_LOCK:  # one child at a time per server
-        server = _ZYGOTES.get(key)
+        server = _ZYGOTES.pop(key, None)
         if server is None or not server.alive():
-            server = _ZYGOTES[key] = _ForkServer(env or {}, list(preload))
+            while len(_ZYGOTES) >= _MAX_SERVERS:  # each holds its imports in memory
+                _ZYGOTES.pop(next(iter(_ZYGOTES))).close()
+            server = _ForkServer(env or {}, list(preload))
+        _ZYGOTES[key] = server  # most recently used last
         return server.run(in_path, out_path, err_path, timeout_s)
 
 
@@ -186,6 +191,7 @@ _ZYGOTE_BOOT = (
 _ZYGOTES: dict = {}
 _ZYGOTES_LOCK = threading.Lock()
 _IMPORT_WAIT_S = 300  # the first request waits for the server's imports
+_MAX_SERVERS = 2
 
 
 class _ForkServer:

@@ -69,3 +69,9 @@ def test_bad_target_is_an_error_not_a_crash(target):
 def test_user_errors_come_back_without_the_type_prefix():
     out = run_in_child("benchharness.adapters.registry:load_model", {"source": "nowhere.onnx"}, timeout_s=60)
     assert out.error == "model file not found: nowhere.onnx"
+
+
+def test_children_of_the_fork_server_share_no_state():
+    first = run_in_child(f"{M}:count_calls", timeout_s=60, start_method="forkserver", preload=[M])
+    second = run_in_child(f"{M}:count_calls", timeout_s=60, start_method="forkserver", preload=[M])
+    assert (first.value, second.value) == (1, 1)
