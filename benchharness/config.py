@@ -158,6 +158,7 @@ BATCH = {
     "ci_confidence": Field(NUM, 0.95, fraction),
     "ci_rel_width": Field(NUM, 0.05, positive),
     "warmup_count": Field(int, 2, non_negative),
+    "warmup_s": Field(NUM, 0.1, non_negative),  # per batch size
     "full_split": Field(bool, True),  # also time the whole test split in one call
     "timeout_s": Field(NUM, None, positive),  # default: 60 s + twice the sweep's length
 }

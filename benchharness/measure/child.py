@@ -208,6 +208,8 @@ def open_loop_child(spec: dict) -> dict:
     def measure(rate: float) -> dict:
         count = max(math.ceil(rate * ol["duration_s"]), ol["min_count"])
         offsets = arrival_offsets_ns(rate, count, ol["arrival"], ol["seed"] + len(runs))
+        if runs:  # a short warm-up again: the bisection may come back after a saturated rate
+            warm_up(s.fn, requests, rt["warmup_count"], 0.0)
         with s.phases(f"open_loop@{rate:.6g}"):
             run = run_open_loop(s.fn, requests, offsets, ol["workers"],
                                 max_wall_s=3 * count / rate + 1.0)
@@ -245,7 +247,7 @@ def batch_child(spec: dict) -> dict:
     for size in cfg["batch_sizes"]:
         batches = s.requests(X, size, MAX_DISTINCT_BATCHES)
         with s.phases(f"batch@{size}"):
-            loop = run_closed_loop(s.fn, batches, stop, cfg["warmup_count"], 0.0)
+            loop = run_closed_loop(s.fn, batches, stop, cfg["warmup_count"], cfg.get("warmup_s", 0.0))
         sizes.append(batch_summary(size, size, loop, stop.confidence))
         loops.append((size, loop))
     full = None
