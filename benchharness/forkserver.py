@@ -1,0 +1,155 @@
+"""The fork server behind `isolate.run_in_child(..., start_method="forkserver")`.
+
+A small server (a new interpreter, started once per parent and set of thread variables)
+imports `preload` (libraries only: never a model, never data) and forks one child per
+request. Each child is still a new process that has loaded no model, so one candidate's
+memory, threads or crash cannot touch another's; it only skips 1-2 s of imports.
+multiprocessing's own forkserver is not used: it re-imports the caller's `__main__` script,
+which runs a user's unguarded script again; this server never imports it.
+
+Protocol on the server's stdin/stdout, one request at a time: the parent writes
+"in.pkl<TAB>out.pkl<TAB>stderr<LF>"; the server forks, answers the child's pid, waits for
+it and answers its exit code (negative: killed by that signal).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from benchharness.isolate import _PACKAGE_ROOT
+
+
+def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dict | None,
+          preload) -> tuple[int, bool]:
+    key = (tuple(sorted((env or {}).items())), tuple(preload))
+    with _ZYGOTES_LOCK:  # one child at a time per server
+        server = _ZYGOTES.pop(key, None)
+        if server is None or not server.alive():
+            while len(_ZYGOTES) >= _MAX_SERVERS:  # each holds its imports in memory
+                _ZYGOTES.pop(next(iter(_ZYGOTES))).close()
+            server = _ForkServer(env or {}, list(preload))
+        _ZYGOTES[key] = server  # most recently used last
+        return server.run(in_path, out_path, err_path, timeout_s)
+
+
+_ZYGOTE_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from benchharness.forkserver import _zygote_main; _zygote_main(sys.argv[2:])"
+)
+_ZYGOTES: dict = {}
+_ZYGOTES_LOCK = threading.Lock()
+_IMPORT_WAIT_S = 300  # the first request waits for the server's imports
+_MAX_SERVERS = 2
+
+
+class _ForkServer:
+    """Parent side of the fork server: one request line out; the child's pid, then its exit
+    code (negative: killed by that signal), back."""
+
+    def __init__(self, env: dict, preload: list[str]):
+        full_env = dict(os.environ)
+        full_env.update(env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE_BOOT, _PACKAGE_ROOT, *preload],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=full_env, start_new_session=True,
+        )
+        self._buf = b""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _readline(self, timeout_s: float) -> str | None:
+        """One line from the server; "" when it died, None on timeout."""
+        deadline = time.monotonic() + timeout_s
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return ""
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
+
+    def run(self, in_path: str, out_path: str, err_path: str, timeout_s: float) -> tuple[int, bool]:
+        self.proc.stdin.write(f"{in_path}\t{out_path}\t{err_path}\n".encode())
+        self.proc.stdin.flush()
+        pid_line = self._readline(_IMPORT_WAIT_S)
+        if not pid_line:
+            self.close()
+            return -signal.SIGKILL, pid_line is None
+        pid = int(pid_line)
+        try:
+            status = self._readline(timeout_s)
+        except BaseException:  # Ctrl-C in the parent: leave no child running behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            self.close()
+            raise
+        timed_out = status is None
+        if timed_out:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # the child leads its own process group
+            status = self._readline(30)
+        if not status:  # the server itself died: a fresh one starts next time
+            self.close()
+            return -signal.SIGKILL, timed_out
+        return int(status), timed_out
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+@atexit.register
+def _close_servers() -> None:
+    for server in list(_ZYGOTES.values()):
+        server.close()
+    _ZYGOTES.clear()
+
+
+# -- the server side ------------------------------------------------------------------------
+def _zygote_main(preload: list[str]) -> None:
+    """The fork server: import `preload`, then fork one child per request line."""
+    import importlib
+
+    for module in preload:
+        # a library missing here fails later, in the child, with its own message
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    replies = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        in_path, out_path, err_path = line.decode().rstrip("\n").split("\t")
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.setsid()  # its own process group, so a timeout kills its helpers too
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                from benchharness.isolate import _child_main
+
+                _child_main(in_path, out_path, err_path)
+                code = 0
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(code)
+        replies.write(f"{pid}\n".encode())
+        replies.flush()
+        _, status = os.waitpid(pid, 0)
+        replies.write(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+        replies.flush()
