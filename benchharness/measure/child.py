@@ -181,8 +181,15 @@ def closed_loop_child(spec: dict) -> dict:
     requests = s.requests(s.test_input(), rt["rows_per_request"], MAX_DISTINCT_REQUESTS)
     with s.phases("closed_loop"):
         loop = run_closed_loop(s.fn, requests, stop, rt["warmup_count"], rt["warmup_s"])
+    server_model = None
+    if getattr(s.adapter, "server_time_ms", None) and len(loop.latencies_ns):
+        from benchharness.adapters.server_timing import closed_loop_server_model
+
+        server_model = closed_loop_server_model(  # an HTTP candidate's own model time
+            s.adapter, len(loop.latencies_ns), float(loop.latencies_ns.mean()) / 1e6)
     return {
         "loop": loop,
+        "server_model": server_model,
         "settings": s.settings(stop_rule=stop.to_dict(), rows_per_request=rt["rows_per_request"],
                                distinct_requests=len(requests)),
         "phases": s.close(),
@@ -210,9 +217,15 @@ def open_loop_child(spec: dict) -> dict:
         offsets = arrival_offsets_ns(rate, count, ol["arrival"], ol["seed"] + len(runs))
         if runs:  # a short warm-up again: the bisection may come back after a saturated rate
             warm_up(s.fn, requests, rt["warmup_count"], 0.0)
+        max_wall_s = 3 * count / rate + 1.0
         with s.phases(f"open_loop@{rate:.6g}"):
-            run = run_open_loop(s.fn, requests, offsets, ol["workers"],
-                                max_wall_s=3 * count / rate + 1.0)
+            if hasattr(s.adapter, "async_predict_fn"):  # over the network: one event loop
+                from benchharness.measure.open_loop import OpenLoopRun
+                from benchharness.measure.open_loop_async import run_async_open_loop
+
+                run = OpenLoopRun(**run_async_open_loop(s.adapter, requests, offsets, max_wall_s))
+            else:
+                run = run_open_loop(s.fn, requests, offsets, ol["workers"], max_wall_s=max_wall_s)
         runs.append((rate, run))
         summary = summarize_run(run, rate, ol["late_threshold_ms"], rt["ci_confidence"])
         ok = run.latency_ns[~run.failed]
@@ -228,7 +241,9 @@ def open_loop_child(spec: dict) -> dict:
         "max_sustainable_rate_per_s": best,
         "runs": [(rate, run) for rate, run in runs],
         "settings": s.settings(warmup=warm, rows_per_request=rt["rows_per_request"],
-                               distinct_requests=len(requests)),
+                               distinct_requests=len(requests),
+                               client="asyncio" if hasattr(s.adapter, "async_predict_fn")
+                               else f"{ol['workers']} worker thread(s)"),
         "phases": s.close(),
     }
 

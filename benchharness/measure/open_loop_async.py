@@ -5,7 +5,9 @@ network; one event loop can. Each request is sent at its scheduled time on a poo
 connection (the adapter's `async_predict_fn()`), whether or not earlier ones have answered,
 and its latency counts from the schedule (no coordinated omission). The result has the
 fields of the thread-based open loop's `OpenLoopRun`, so the same summary applies:
-`OpenLoopRun(**run_async_open_loop(...))`.
+`OpenLoopRun(**run_async_open_loop(...))`. With no worker to wait for, a request could always
+start at its scheduled time (`ready_ns` = scheduled): any later start is the event loop's
+lateness (the load generator's), never the model's queueing, which happens in the server.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
     n, n_req = len(offsets_ns), len(requests)
     start = np.zeros(n, dtype=np.int64)
     end = np.zeros(n, dtype=np.int64)
-    waited = np.zeros(n, dtype=bool)
     failed = np.zeros(n, dtype=bool)
     first_error: list = [None]
     pc = time.perf_counter_ns
@@ -45,7 +46,6 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
         if deadline is not None and pc() > deadline:
             break
         if pc() < due:
-            waited[i] = True  # the generator was on time; any delay after this is the loop's
             await asyncio.sleep(max(0.0, (due - pc() - 500_000) / 1e9))
             while pc() < due:  # the last half millisecond: yield, so answers are read meanwhile
                 await asyncio.sleep(0)
@@ -53,9 +53,10 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
     if tasks:
         await asyncio.gather(*tasks)
     served = end > 0
+    scheduled = (np.asarray(offsets_ns, dtype=np.int64) + t0)[served]
     return {
-        "scheduled_ns": (np.asarray(offsets_ns, dtype=np.int64) + t0)[served],
-        "start_ns": start[served], "end_ns": end[served], "waited": waited[served],
+        "scheduled_ns": scheduled, "ready_ns": scheduled.copy(),
+        "start_ns": start[served], "end_ns": end[served],
         "failed": failed[served], "first_error": first_error[0], "dropped": int(n - served.sum()),
     }
 

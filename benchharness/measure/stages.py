@@ -37,6 +37,7 @@ _PRELOAD_BY_FORMAT = {
                 "benchharness.adapters.sklearn"],
     "skops": ["sklearn", "skops.io", "benchharness.adapters.sklearn"],
     "callable": ["benchharness.adapters.callable"],
+    "http": ["benchharness.adapters.http"],
 }
 
 
@@ -132,6 +133,8 @@ def realtime_stage(ctx: RunContext, cand: CandidateRun) -> None:
                                      {"latency_ns": loop.latencies_ns}),
         "settings": out["settings"],
     })
+    if out.get("server_model"):
+        section["server_model"] = out["server_model"]
     cand.result.setdefault("realtime", {})["closed_loop"] = _with_phases(section, out)
     ctx.progress(f"[{cand.name}] closed loop: p50 {section.get('p50_ms', 0):.3g} ms, "
                  f"p99 {section.get('p99_ms', 0):.3g} ms, {loop.qps:,.0f} qps"
