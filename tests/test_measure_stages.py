@@ -105,3 +105,15 @@ isolation: {start_method: spawn}
     assert threads["runtime_options"] == {"intra_op_num_threads": 1, "inter_op_num_threads": 1}
     assert [b["batch_size"] for b in c["batch"]] == [1, 16]
     assert c["batch_full_split"]["rows"] == 1024  # realtime.synthetic_rows
+
+
+def test_affinity_outside_the_machine_is_a_clear_error(tmp_path):
+    _, by_name, _ = _run(tmp_path, """
+name: bad-affinity
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: steady, model: 'measure_models:FixedService'}
+threads: {affinity: [4096]}
+""" + SHORT)
+    error = by_name["steady"]["error"]
+    assert error.startswith("predict: 'threads.affinity' must name CPUs this process may use, got [4096]")

@@ -159,7 +159,8 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     capacity = closed["qps"] * ol["workers"]
     rates = ol["rates_per_s"] or [capacity * f for f in ol["fractions"]]
     n_probes = len(rates) + ol["refine_steps"]
-    longest = max(3 * max(ol["duration_s"], ol["min_count"] / r) + 1 for r in rates)
+    lowest = min(rates) / 2 ** ol["refine_steps"]  # bisection may go below the first rate
+    longest = 3 * max(ol["duration_s"], ol["min_count"] / lowest) + 1
     timeout = ol["timeout_s"] or 60 + 2 * rt["warmup_s"] + n_probes * longest
     spec = base_spec(ctx, cand) | {"realtime": rt, "open_loop": ol, "p99_limit_ms": limit,
                                    "capacity_per_s": capacity}

@@ -39,7 +39,14 @@ def apply_in_child(threads: dict) -> dict:
     record: dict = {"requested": dict(threads)}
     affinity = threads.get("affinity")
     if affinity and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, set(affinity))
+        try:
+            os.sched_setaffinity(0, set(affinity))
+        except OSError:
+            from benchharness.errors import SuiteError
+
+            have = sorted(os.sched_getaffinity(0))
+            raise SuiteError(f"'threads.affinity' must name CPUs this process may use, got "
+                             f"{sorted(affinity)}; allowed: {have}") from None
     if hasattr(os, "sched_getaffinity"):
         record["affinity"] = sorted(os.sched_getaffinity(0))
     blas = threads.get("blas")
