@@ -86,7 +86,8 @@ def run_closed_loop(
     per_call_s = max(warm["per_call_s"], 1e-7)
     target_s = check_interval_s / 4  # the warm-up's guess may be off: start small
     reqs = cycle(requests)
-    samples: list[int] = []
+    samples: list[int] = []  # this chunk's, then moved into `chunks` as int64
+    chunks: list[np.ndarray] = []
     errors: list = [0, None]
     loop_ns = 0
     cpu_s = 0.0
@@ -103,9 +104,12 @@ def run_closed_loop(
             loop_ns += chunk_ns
             per_call_s = max(chunk_ns / 1e9 / chunk, 1e-7)
             target_s = check_interval_s
-            arr = np.fromiter(samples, dtype=np.int64, count=len(samples))
+            chunks.append(np.fromiter(samples, dtype=np.int64, count=len(samples)))
+            samples.clear()
+            arr = np.concatenate(chunks)
+            chunks = [arr]
             reason = stop.decide(arr, loop_ns / 1e9)
-            if reason is None and errors[0] and not samples:
+            if reason is None and errors[0] and not len(arr):
                 reason = "all_failed"
             if reason:
                 break
