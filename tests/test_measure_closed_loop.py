@@ -24,7 +24,8 @@ def test_percentiles_match_a_known_service_time():
 
 def test_stop_rule_stops_early_on_a_steady_model():
     model = FixedService(ms=0.2)
-    stop = StopRule(min_duration_s=0.2, max_duration_s=5.0, min_count=100, percentile=90, rel_width=0.25)
+    # p80, not p99: a shared machine's preemptions live in the far tail, not in the steady part
+    stop = StopRule(min_duration_s=0.2, max_duration_s=5.0, min_count=100, percentile=80, rel_width=0.25)
     loop = run_closed_loop(model.predict, REQUESTS, stop, warmup_count=5, warmup_s=0.05)
     assert loop.stop_reason == "stable"
     assert loop.stable is True
