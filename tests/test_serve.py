@@ -188,3 +188,22 @@ def test_string_labels_and_named_columns_survive_the_wire(tmp_path, cancer):
             assert list(remote.classes) == ["benign", "malignant"]
         finally:
             remote.close()
+
+
+def test_onnx_without_class_metadata_still_serves(tmp_path, fitted_forest, cancer, client):
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    X, _ = cancer
+    onx = convert_sklearn(fitted_forest, initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
+                          options={id(fitted_forest): {"zipmap": False}})
+    path = tmp_path / "bare.onnx"
+    path.write_bytes(onx.SerializeToString())
+    model = load_model(str(path))
+    assert model.classes is None
+    with running_server(model, "bare") as url:
+        meta = client.get(f"{url}/v2/models/bare").json()
+        assert meta["outputs"][1] == {"name": "probabilities", "datatype": "FP64", "shape": [-1, -1]}
+        rows = np.asarray(X.iloc[:3], dtype=np.float32)
+        r = client.post(f"{url}/v2/models/bare/infer", json=v2_request(rows))
+        assert r.status_code == 200, r.text

@@ -71,7 +71,9 @@ class ModelEndpoint:
             inputs = [{"name": t.name, "datatype": _NUMPY_TO_V2.get(t.dtype, "BYTES"), "shape": [-1, 1]} for t in sig.inputs]
         outputs = [{"name": self.label_output, "datatype": "BYTES" if self._string_labels() else "FP64", "shape": [-1]}]
         if self.adapter.has_proba:
-            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(self.adapter.classes)]})
+            classes = self.adapter.classes  # an ONNX file may carry no class list
+            n_classes = len(classes) if classes is not None else -1
+            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, n_classes]})
         meta = {"name": self.name, "versions": ["1"], "platform": f"{info.runtime}_{info.format}",
                 "inputs": inputs, "outputs": outputs}
         if self.adapter.classes is not None:
