@@ -1,0 +1,73 @@
+"""One context manager for everything measured alongside a timed phase: CPU and memory,
+GPUs (NVML) and CPU energy (RAPL). Used in the measuring child:
+
+    with PhaseMonitor() as monitor:
+        ... n predictions ...
+    phase = monitor.summary(predictions=n)
+
+and `resources_section(load, {"realtime": phase, ...})` turns the per-phase figures into the
+candidate's `resources` section of results.json.
+"""
+
+from __future__ import annotations
+
+from benchharness.measure.energy import RaplMeter
+from benchharness.measure.gpu import GpuSampler
+from benchharness.measure.resources import DEFAULT_INTERVAL_S, ResourceSampler
+
+
+class PhaseMonitor:
+    """CPU/memory sampler + GPU sampler + RAPL meter, entered and left together."""
+
+    def __init__(self, interval_s: float = DEFAULT_INTERVAL_S, gpu: bool = True, energy: bool = True):
+        self.cpu = ResourceSampler(interval_s=interval_s)
+        self.gpu = GpuSampler(interval_s=interval_s) if gpu else None
+        self.energy = RaplMeter() if energy else None
+
+    def __enter__(self) -> PhaseMonitor:
+        # the CPU sampler last in, first out: its window is the innermost, closest to the phase
+        for part in (self.energy, self.gpu, self.cpu):
+            if part is not None:
+                part.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for part in (self.cpu, self.gpu, self.energy):
+            if part is not None:
+                part.__exit__(*exc)
+
+    def summary(self, predictions: int | None = None) -> dict:
+        out = self.cpu.summary(predictions=predictions)
+        if self.gpu is not None:
+            out["gpu"] = self.gpu.summary(predictions=predictions)
+        if self.energy is not None:
+            out["energy"] = self.energy.summary(predictions=predictions)
+        return out
+
+
+def resources_section(load: dict | None, phases: dict[str, dict]) -> dict:
+    """The candidate's `resources`: load figures, each phase, and the headline figures.
+
+    Headline: `footprint_mb` and `load_time_ms` from the load; `peak_rss_mb` the highest peak
+    of any phase (load included); `cpu_ms_per_prediction` from the real-time phase when there
+    is one (one request at a time: what one prediction costs), else from the first phase.
+    """
+    phases = {k: v for k, v in phases.items() if v}
+    peaks = [p["peak_rss_mb"] for p in phases.values() if p.get("peak_rss_mb") is not None]
+    if load and load.get("load_peak_rss_mb") is not None:
+        peaks.append(load["load_peak_rss_mb"])
+    per_prediction = next(
+        (phases[k].get("cpu_ms_per_prediction") for k in ("realtime", *phases) if k in phases
+         and phases[k].get("cpu_ms_per_prediction") is not None),
+        None,
+    )
+    gpu = next((p["gpu"] for p in phases.values() if p.get("gpu", {}).get("available")), None)
+    return {
+        "footprint_mb": load.get("footprint_mb") if load else None,
+        "load_time_ms": load.get("load_time_ms") if load else None,
+        "peak_rss_mb": max(peaks) if peaks else None,
+        "cpu_ms_per_prediction": per_prediction,
+        "gpu_available": gpu is not None,
+        "load": load,
+        "phases": phases,
+    }
