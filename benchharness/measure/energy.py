@@ -68,7 +68,7 @@ class RaplMeter:
         if not self.zones:
             return None
         total_uj = 0
-        for zone, a, b in zip(self.zones, self._start, self._end):
+        for zone, a, b in zip(self.zones, self._start, self._end, strict=True):
             if a is None or b is None:
                 return None
             if b < a:  # the counter wrapped once during the phase

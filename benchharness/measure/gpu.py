@@ -28,7 +28,8 @@ DEFAULT_INTERVAL_S = 0.1
 ENERGY_COUNTER = "nvml_total_energy_counter"
 ENERGY_ESTIMATE = "estimate: integrated power samples"
 
-_probe_cache: dict[int, tuple[ModuleType | None, str | None]] = {}
+# keyed by the module itself (a strong reference, so no id is ever reused)
+_probe_cache: dict[ModuleType, tuple[ModuleType | None, str | None]] = {}
 
 
 def _load_nvml(nvml: ModuleType | None) -> tuple[ModuleType | None, str | None]:
@@ -38,14 +39,13 @@ def _load_nvml(nvml: ModuleType | None) -> tuple[ModuleType | None, str | None]:
             import pynvml as nvml  # noqa: PLC0415 - optional at run time
         except ImportError:
             return None, "pynvml (nvidia-ml-py) is not installed"
-    key = id(nvml)
-    if key not in _probe_cache:
+    if nvml not in _probe_cache:
         try:
             nvml.nvmlInit()
-            _probe_cache[key] = (nvml, None)
+            _probe_cache[nvml] = (nvml, None)
         except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, ...
-            _probe_cache[key] = (None, f"NVML unavailable: {exc}")
-    return _probe_cache[key]
+            _probe_cache[nvml] = (None, f"NVML unavailable: {exc}")
+    return _probe_cache[nvml]
 
 
 def _text(value: Any) -> str:
@@ -147,7 +147,7 @@ def _mean(values: list[float]) -> float | None:
 
 def _integrate(points: list[tuple[float, float]]) -> float:
     """Trapezoid rule over (seconds, watts) samples: joules."""
-    return sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in zip(points, points[1:]))
+    return sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in zip(points, points[1:], strict=False))
 
 
 class GpuSampler:

@@ -183,7 +183,7 @@ class ResourceSampler:
     def _finish(self, wall_s: float, cpu1, sys1) -> dict:
         user_s = cpu1.user - self._cpu0.user
         system_s = cpu1.system - self._cpu0.system
-        per_core = [_busy_percent(a, b) for a, b in zip(self._sys0, sys1)]
+        per_core = [_busy_percent(a, b) for a, b in zip(self._sys0, sys1, strict=True)]
         kernel_peak = kernel_peak_rss_mb() if self._peak_was_reset else None
         sampled_peak = _mb(self._rss_max)
         return {
