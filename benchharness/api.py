@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchharness import config
 from benchharness.context import CandidateRun, RunContext
+from benchharness.cost_stage import cost_stage, profile_stage
 from benchharness.data.analysis import data_analysis_stage, data_contract_stage
 from benchharness.data.stage import load_data_stage
 from benchharness.environment import environment_section
@@ -31,12 +32,13 @@ from benchharness.training import resolve_candidates_stage
 from benchharness.verdict import verdict_stage
 
 #: run stages before the candidates are measured
-BEFORE = [load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage, resolve_candidates_stage,
-          start_servers_stage]
+BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
+          resolve_candidates_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, open_loop_stage, batch_stage]
 #: run stages after every candidate is measured
-AFTER: list = [stop_servers_stage, compare_stage, parity_stage, verdict_stage, charts_stage, report_stage]
+AFTER: list = [stop_servers_stage, compare_stage, parity_stage, cost_stage, verdict_stage, charts_stage,
+               report_stage]
 
 
 def new_run_id(name: str) -> str:

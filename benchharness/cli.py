@@ -30,14 +30,18 @@ def main() -> None:
 @click.option("--out", "out_dir", default="results", show_default=True, help="Where run folders are written.")
 @click.option("--quick", is_flag=True, help="Short measurement windows (a smoke test, not a benchmark).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any limit of any candidate is not met (warnings too).")
-def run(suite: str | None, out_dir: str, quick: bool, strict: bool) -> None:
+@click.option("--profile", default=None, metavar="NAME|PATH",
+              help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
+def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness.api import run_suite
     from benchharness.report.terminal import summary_text
 
     started = time.perf_counter()
     try:
-        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=lambda m: click.echo(m, err=True))
+        overrides = {"profile": _profile_arg(profile)} if profile else None
+        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=lambda m: click.echo(m, err=True),
+                        overrides=overrides)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -134,6 +138,28 @@ def serve(model: str, host: str, port: int, name: str | None, fmt: str | None, o
 
     try:
         serve_command(model, host, port, name, fmt, options_json, max_request_bytes, exit_with_stdin)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _profile_arg(profile: str) -> str:
+    """A --profile path is relative to where the command runs, not to the suite."""
+    from pathlib import Path
+
+    return str(Path(profile).resolve()) if Path(profile).is_file() else profile
+
+
+@main.command()
+@click.argument("suite", required=False, type=click.Path(dir_okay=False))
+@click.option("--profile", default=None, metavar="NAME|PATH", help="Profile to show (default: the suite's, else local).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def env(suite: str | None, profile: str | None, as_json: bool) -> None:
+    """Show the machine detected here and the hardware profile a run would be priced with."""
+    from benchharness.report.env import env_report
+
+    try:
+        click.echo(env_report(suite, _profile_arg(profile) if profile else None, as_json))
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

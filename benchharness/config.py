@@ -257,6 +257,13 @@ CONTRACT = {  # the data contract learned from the training data (run_dir/contra
     "extra_columns": Field(str, "warn", one_of("ignore", "warn", "quarantine")),
 }
 
+# -- hardware profile and traffic (issue 5: resources and cost) ------------------------------
+TRAFFIC = {
+    "peak_rps": Field(NUM, 100, positive),  # real-time: the busiest second the service must serve
+    "daily_volume": Field(NUM, 1_000_000, positive),  # real-time predictions per day
+    "batch_rows_per_day": Field(NUM, 10_000_000, positive),  # rows scored by batch jobs per day
+}
+
 SUITE = {
     "name": Field(str, required=True),
     "description": Field(str, ""),
@@ -272,6 +279,8 @@ SUITE = {
     "contract": Field(dict, None, section=CONTRACT),
     "threads": Field(dict, None, section=THREADS),
     "isolation": Field(dict, None, section=ISOLATION),
+    "profile": Field(str),  # a profiles/*.yaml name or a path (default: local)
+    "traffic": Field(dict, None, section=TRAFFIC),
 }
 
 # What --quick changes: short windows, small sweeps.
@@ -379,6 +388,8 @@ def _resolve_paths(suite: dict, base: Path) -> None:
         d[key] = resolve(d[key])
     for c in suite["candidates"]:
         c["model"] = resolve(c["model"])
+    if suite.get("profile") and suite["profile"].endswith((".yaml", ".yml")):
+        suite["profile"] = resolve(suite["profile"])
 
 
 def _looks_like_callable(p: str) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import yaml
 
+from benchharness.environment import cpu_model
 from benchharness.errors import UserError
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
@@ -33,16 +34,6 @@ class ProfileError(UserError):
 
 
 # -- the machine ------------------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def usable_cores() -> int:
     """Cores this process may run on (its affinity mask, else the machine's count)."""
     try:
@@ -85,7 +76,7 @@ def detect_machine(include_gpu: bool = True) -> dict:
 
     zones, rapl_reason = rapl_domains()
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "architecture": platform.machine(),
         "logical_cores": os.cpu_count(),
         "physical_cores": psutil.cpu_count(logical=False),

@@ -1,0 +1,137 @@
+"""The run's hardware profile and traffic, and each candidate's `cost` section.
+
+`profile_stage` (before measuring) loads the profile named by `--profile` or the suite's
+`profile:` (default `local`), so that a bad name fails before anything is measured, and
+records it with the traffic the suite states. `cost_stage` (after measuring) prices each
+candidate's measured throughput with the formulas in `benchharness.cost`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from benchharness import config, cost
+from benchharness.context import RunContext
+from benchharness.hardware import Profile, detect_machine, load_profile, profile_section
+
+# names issue-3's open-loop sweep may give the highest sustainable rate, newest first
+_SUSTAINABLE_KEYS = ("max_sustainable_rate_per_s", "sustainable_rate_per_s", "max_sustainable_rps")
+
+
+def profile_stage(ctx: RunContext) -> None:
+    machine = detect_machine()
+    profile = load_profile(ctx.suite.get("profile"), machine=machine)
+    ctx.extras["profile"] = profile
+    section = profile_section(profile, machine)
+    section["machine"] = machine
+    ctx.results["profile"] = section
+    traffic = dict(ctx.suite["traffic"])
+    traffic["defaults_used"] = [k for k, f in config.TRAFFIC.items() if traffic[k] == f.default]
+    ctx.results["traffic"] = traffic
+    if section["mismatch"]:
+        ctx.progress(f"profile {profile.name}: " + "; ".join(section["mismatch"]))
+
+
+def cost_stage(ctx: RunContext) -> None:
+    profile: Profile | None = ctx.extras.get("profile")
+    if profile is None:  # profile_stage did not run (a caller's own stage list)
+        profile = load_profile(ctx.suite.get("profile"))
+    for cand in ctx.candidates:
+        if cand.ok:
+            cand.result["cost"] = candidate_cost(cand.result, cand.spec, profile, ctx.suite["traffic"])
+
+
+def best_batch(result: dict) -> dict | None:
+    """The batch size with the highest rows/s (the skeleton's list or a {sweep: [...]} dict)."""
+    batch = result.get("batch") or []
+    if isinstance(batch, dict):
+        batch = batch.get("sweep") or batch.get("sizes") or []
+    rows = [b for b in batch if isinstance(b, dict) and (b.get("rows_per_s") or 0) > 0]
+    return max(rows, key=lambda b: b["rows_per_s"], default=None)
+
+
+def sustainable_rate(result: dict) -> tuple[float | None, str | None]:
+    """Highest rate one replica sustains within the latency limit, and where it came from."""
+    realtime = result.get("realtime") or {}
+    open_loop = realtime.get("open_loop") or {}
+    for key in _SUSTAINABLE_KEYS:
+        if open_loop.get(key):
+            return float(open_loop[key]), f"open_loop.{key}"
+    qps = (realtime.get("closed_loop") or {}).get("qps")
+    if qps:
+        return float(qps), "closed_loop.qps (no open-loop sweep: an optimistic upper bound)"
+    return None, None
+
+
+def threads_per_replica(result: dict, spec: dict) -> tuple[int, str]:
+    """Cores one replica needs: the threads set for it, else the cores it was seen to keep busy."""
+    options = spec.get("options") or {}
+    configured = options.get("intra_op_num_threads") or (
+        ((result.get("threads") or {}).get("requested") or {}).get("intra_op"))
+    if configured:
+        return int(configured), "configured"
+    phases = ((result.get("resources") or {}).get("phases")) or {}
+    busy = [p.get("process_cpu_percent") or 0 for p in phases.values()]
+    if busy and max(busy) > 0:
+        # 190% busy means two cores; a little slack so 105% (one core + the sampler) stays one
+        return max(1, math.ceil(max(busy) / 100 - 0.15)), "measured_cpu"
+    return 1, "default (not configured, not measured)"
+
+
+def load_time_s(result: dict) -> float | None:
+    ms = (result.get("resources") or {}).get("load_time_ms")
+    if ms is not None:
+        return ms / 1000
+    return result.get("load_s")
+
+
+def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) -> dict:
+    """The candidate's `cost` section (USD), or the reason a figure could not be priced."""
+    price = profile.price_per_hour_usd
+    threads, threads_source = threads_per_replica(result, spec)
+    replicas = cost.replicas_per_instance(profile.vcpus, threads)
+    out: dict = {
+        "profile": profile.name,
+        "price_per_hour_usd": price,
+        "price_is_approximate": profile.approximate,
+        "threads_per_replica": threads,
+        "threads_source": threads_source,
+        "replicas_per_instance": replicas,
+    }
+    best = best_batch(result)
+    if best:
+        daily = cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], best["rows_per_s"], price, replicas)
+        out["batch"] = {
+            "batch_size": best.get("batch_size"),
+            "rows_per_s_per_replica": best["rows_per_s"],
+            "rows_per_s_per_instance": best["rows_per_s"] * replicas,
+            "usd_per_1m": cost.batch_usd_per_million(best["rows_per_s"], price, replicas),
+            "rows_per_day": traffic["batch_rows_per_day"],
+            "hours_per_day": daily["hours_per_day"],
+            "daily_usd": daily["usd_per_day"],
+            "monthly_usd": daily["usd_per_month"],
+        }
+    else:
+        out["batch"] = {"usd_per_1m": None, "reason": "no batch throughput measured"}
+    rate, rate_source = sustainable_rate(result)
+    if rate:
+        rt = cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate, replicas, price)
+        out["realtime"] = {
+            "peak_rps": traffic["peak_rps"],
+            "daily_volume": traffic["daily_volume"],
+            "sustainable_per_s_per_replica": rate,
+            "rate_source": rate_source,
+            "instances": rt["instances"],
+            "capacity_per_s": rt["capacity_per_s"],
+            "monthly_usd": rt["usd_per_month"],
+            "usd_per_1m": rt["usd_per_million"],
+            "utilisation": rt["utilisation"],
+        }
+    else:
+        out["realtime"] = {"usd_per_1m": None, "reason": "no real-time rate measured"}
+    load_s = load_time_s(result)
+    out["cold_start_usd"] = cost.cold_start_usd(load_s, price) if load_s is not None else None
+    if profile.spot_price_per_hour_usd and best:
+        out["spot_batch_usd_per_1m"] = cost.batch_usd_per_million(
+            best["rows_per_s"], profile.spot_price_per_hour_usd, replicas)
+    return out
