@@ -181,6 +181,11 @@ class OnnxAdapter(ModelAdapter):
         }
         if self._unavailable:
             details["fallback"] = f"requested {self._unavailable} not available here; ran on {active[0]}"
+        elif [p for p in self._requested if p not in active]:
+            # in this build, but it failed to start (e.g. CUDA/cuDNN libraries missing):
+            # onnxruntime logs it and runs on the CPU without raising
+            failed = [p for p in self._requested if p not in active]
+            details["fallback"] = f"requested {failed} failed to start; ran on {active[0]}"
         return ModelInfo(
             format=self.format, runtime="onnxruntime", runtime_version=ort.__version__,
             path=self.source, size_bytes=size, sha256=sha, details=details,
