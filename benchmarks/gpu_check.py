@@ -159,6 +159,16 @@ def main() -> None:
             if "phase" in r:
                 print(f"  load {r['load']['load_time_ms']:.0f} ms, footprint {r['load']['footprint_mb']:.1f} MiB")
                 print("  " + short(r["phase"]))
+        if report["cuda"].get("provider_ran") != "CUDAExecutionProvider":
+            # a second try with the CUDA libraries PyTorch brings already loaded in the process
+            try:
+                import torch  # noqa: F401
+
+                report["cuda_after_torch_import"] = load_and_run(model, ["CUDAExecutionProvider"], X, args.seconds)
+                r = report["cuda_after_torch_import"]
+                print(f"\n[cuda, after import torch] ran on {r['provider_ran']}\n  " + short(r["phase"]))
+            except Exception as exc:
+                report["cuda_after_torch_import"] = {"error": f"{type(exc).__name__}: {exc}"}
     if report["cuda"].get("provider_ran") != "CUDAExecutionProvider":
         report["torch_load"] = torch_load(min(5.0, args.seconds))
         print("\n[torch matmul under NVML]", json.dumps(report["torch_load"])[:600])

@@ -28,9 +28,10 @@ class AllocatingModel:
 
 def measure_in_child(load_mb: int, call_mb: int, calls: int) -> dict:
     """What a measuring child does: RSS before load, load, then one monitored phase."""
-    from benchharness.measure.monitor import PhaseMonitor, resources_section
+    from benchharness.measure.monitor import PhaseMonitor, prepare_monitoring, resources_section
     from benchharness.measure.resources import measure_load
 
+    prepare_monitoring()
     model, load = measure_load(lambda: AllocatingModel(load_mb, call_mb))
     with PhaseMonitor(interval_s=0.01) as monitor:
         for i in range(calls):

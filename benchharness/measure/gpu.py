@@ -32,7 +32,7 @@ ENERGY_ESTIMATE = "estimate: integrated power samples"
 _probe_cache: dict[ModuleType, tuple[ModuleType | None, str | None]] = {}
 
 
-def _load_nvml(nvml: ModuleType | None) -> tuple[ModuleType | None, str | None]:
+def load_nvml(nvml: ModuleType | None = None) -> tuple[ModuleType | None, str | None]:
     """(the initialised module, None) or (None, why not). Probed once per module per process."""
     if nvml is None:
         try:
@@ -62,7 +62,7 @@ def _try(fn, *args, default=None):
 
 def gpu_status(nvml: ModuleType | None = None) -> dict:
     """What NVML sees: driver version and each device's name and memory, or why not."""
-    module, reason = _load_nvml(nvml)
+    module, reason = load_nvml(nvml)
     if module is None:
         return {"available": False, "reason": reason, "devices": []}
     devices = []
@@ -156,7 +156,7 @@ class GpuSampler:
     def __init__(self, interval_s: float = DEFAULT_INTERVAL_S, nvml: ModuleType | None = None,
                  devices: list[int] | None = None, pid: int | None = None):
         self.interval_s = float(interval_s)
-        self._nvml, self._reason = _load_nvml(nvml)
+        self._nvml, self._reason = load_nvml(nvml)
         self._pid = pid if pid is not None else os.getpid()
         self._devices = devices
         self._tracks: list[_DeviceTrack] = []

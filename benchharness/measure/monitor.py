@@ -1,6 +1,8 @@
 """One context manager for everything measured alongside a timed phase: CPU and memory,
 GPUs (NVML) and CPU energy (RAPL). Used in the measuring child:
 
+    prepare_monitoring()                      # first thing in the child
+    model, load = measure_load(load_model)
     with PhaseMonitor() as monitor:
         ... n predictions ...
     phase = monitor.summary(predictions=n)
@@ -12,8 +14,17 @@ candidate's `resources` section of results.json.
 from __future__ import annotations
 
 from benchharness.measure.energy import RaplMeter
-from benchharness.measure.gpu import GpuSampler
+from benchharness.measure.gpu import GpuSampler, load_nvml
 from benchharness.measure.resources import DEFAULT_INTERVAL_S, ResourceSampler
+
+
+def prepare_monitoring() -> None:
+    """Load what the monitors use before the child's baseline RSS is taken.
+
+    NVML (on a machine with an NVIDIA driver) takes about 30 MiB once loaded; loaded later,
+    it would be counted as the model's footprint or its peak while predicting.
+    """
+    load_nvml()
 
 
 class PhaseMonitor:

@@ -106,6 +106,10 @@ def measure_load(load: Callable[[], Any]) -> tuple[Any, dict]:
     Returns (whatever load returned, figures): RSS before and after, the footprint (after -
     before: the memory the loaded model keeps), the peak while loading, and the load time
     (the cold-start time of one replica, minus process start).
+
+    Call `monitor.prepare_monitoring()` first in the child: loading NVML takes tens of MiB
+    (about 30 MiB was seen on an H200 machine), which must land before the baseline, not in
+    the model's footprint or its predicting peak.
     """
     with ResourceSampler() as sampler:
         before = rss_mb()
@@ -212,7 +216,8 @@ class ResourceSampler:
         out = dict(self._result)
         if predictions:
             out["predictions"] = int(predictions)
-            out["cpu_ms_per_prediction"] = round(1000.0 * out["cpu_s"] / predictions, 6)
+            # unrounded: a fast model spends microseconds of CPU per prediction
+            out["cpu_ms_per_prediction"] = 1000.0 * out["cpu_s"] / predictions
         return out
 
 
