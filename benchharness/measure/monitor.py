@@ -13,9 +13,13 @@ candidate's `resources` section of results.json.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from benchharness.measure.energy import RaplMeter
 from benchharness.measure.gpu import GpuSampler, load_nvml
-from benchharness.measure.resources import DEFAULT_INTERVAL_S, ResourceSampler
+from benchharness.measure.resources import DEFAULT_INTERVAL_S, ResourceSampler, rss_mb
 
 
 def prepare_monitoring() -> None:
@@ -82,3 +86,32 @@ def resources_section(load: dict | None, phases: dict[str, dict]) -> dict:
         "load": load,
         "phases": phases,
     }
+
+
+@contextmanager
+def phase_hook(phase: str) -> Iterator[dict]:
+    """The measuring child's hook (see measure/child.py): monitor one timed phase.
+
+    Yields the dict the child keeps for this phase and fills it on exit with the phase's
+    CPU, memory, GPU and energy figures. For the "load" phase it also records RSS before and
+    after (the model's footprint) and the load time; NVML is loaded before that baseline.
+    The child does not tell the hook how many predictions a phase made: the stage that
+    reads the records divides by the count the measurement reports.
+    """
+    record: dict = {}
+    loading = phase == "load"
+    if loading:
+        prepare_monitoring()
+        before = rss_mb()
+        start = time.perf_counter_ns()
+    with PhaseMonitor() as monitor:
+        yield record
+    if loading:
+        load_ms = (time.perf_counter_ns() - start) / 1e6
+        after = monitor.cpu.summary()["rss_end_mb"]
+        record.update(rss_before_load_mb=before, rss_after_load_mb=after,
+                      footprint_mb=round(after - before, 3), load_time_ms=round(load_ms, 3))
+    record.update(monitor.summary())
+
+
+PHASE_HOOK = "benchharness.measure.monitor:phase_hook"

@@ -16,6 +16,8 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def candidate_row(c: dict) -> list[str]:
+    from benchharness.report.cost_table import usd
+
     q = c.get("quality") or {}
     metric = q.get("primary_metric")
     rt = (c.get("realtime") or {}).get("closed_loop") or {}
@@ -23,6 +25,8 @@ def candidate_row(c: dict) -> list[str]:
     best = max(batch, key=lambda b: b.get("rows_per_s") or 0, default=None)
     best_txt = f"{_fmt(best['rows_per_s'])} (b={best['batch_size']})" if best else "-"
     status = c.get("status", "?")
+    peak = (c.get("resources") or {}).get("peak_rss_mb")
+    batch_usd = ((c.get("cost") or {}).get("batch") or {}).get("usd_per_1m")
     return [
         c.get("name", "?"),
         status if status == "ok" else "FAILED",
@@ -31,10 +35,13 @@ def candidate_row(c: dict) -> list[str]:
         _fmt(rt.get("p50_ms")),
         _fmt(rt.get("p99_ms")),
         best_txt,
+        _fmt(peak, 1),
+        usd(batch_usd),
     ]
 
 
-HEADER = ["candidate", "status", "test metric [95% CI]", "vs best baseline", "p50 ms", "p99 ms", "batch rows/s"]
+HEADER = ["candidate", "status", "test metric [95% CI]", "vs best baseline", "p50 ms", "p99 ms", "batch rows/s",
+          "peak MiB", "batch $/1M"]
 
 
 def render_table(rows: list[list[str]], header: list[str]) -> str:
@@ -46,8 +53,14 @@ def render_table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def summary_text(results: dict, run_dir: str) -> str:
+    from benchharness.report.cost_table import cost_table_text
+
     cands = results.get("candidates", [])
     parts = [render_table([candidate_row(c) for c in cands], HEADER)]
+
+    costs = cost_table_text(results)
+    if costs:
+        parts += ["", costs]
     for c in cands:
         if c.get("status") != "ok":
             parts.append(f"  {c.get('name')}: {c.get('error')}")

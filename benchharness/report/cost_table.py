@@ -1,0 +1,83 @@
+"""The resources-and-cost table `bench run` prints under the main one, and its header line
+naming the profile and the traffic the costs assume."""
+
+from __future__ import annotations
+
+import math
+
+
+def _num(value, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) or abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 0.01 or value == 0:
+        return f"{value:.{digits}f}"
+    return f"{value:.2g}"
+
+
+def usd(value) -> str:
+    """Dollars to 3 significant digits, never in exponent notation ($0.000157, $65.2)."""
+    if value is None:
+        return "-"
+    if value == 0 or abs(value) >= 100:
+        return f"${value:,.0f}"
+    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
+    return f"${value:.{decimals}f}"
+
+
+HEADER = ["candidate", "CPU ms/pred", "footprint MiB", "peak MiB", "load ms", "replicas",
+          "batch $/1M", "rt instances", "rt $/month", "rt $/1M", "cold start $"]
+
+
+def cost_row(c: dict) -> list[str]:
+    r = c.get("resources") or {}
+    k = c.get("cost") or {}
+    batch, rt = k.get("batch") or {}, k.get("realtime") or {}
+    return [
+        c.get("name", "?"),
+        _num(r.get("cpu_ms_per_prediction"), 3),
+        _num(r.get("footprint_mb"), 1),
+        _num(r.get("peak_rss_mb"), 1),
+        _num(r.get("load_time_ms"), 1),
+        _num(k.get("replicas_per_instance")),
+        usd(batch.get("usd_per_1m")),
+        _num(rt.get("instances")),
+        usd(rt.get("monthly_usd")),
+        usd(rt.get("usd_per_1m")),
+        usd(k.get("cold_start_usd")),
+    ]
+
+
+def pricing_line(results: dict) -> str | None:
+    """'priced as PROFILE (...) for TRAFFIC (...)', or None before the cost stage ran."""
+    p, t = results.get("profile"), results.get("traffic")
+    if not p or not t:
+        return None
+    approx = ", approximate" if p.get("approximate") else ""
+    defaults = set(t.get("defaults_used") or [])
+
+    def tag(key: str) -> str:
+        return " (default)" if key in defaults else ""
+
+    line = (f"priced as profile {p['name']}: {p['price_per_hour_usd']:g} USD/hour{approx}, "
+            f"{p['vcpus']} vCPUs (source: {p['source']}, as of {p['as_of']})\n"
+            f"traffic: peak {t['peak_rps']:,.0f} requests/s{tag('peak_rps')}, "
+            f"{t['daily_volume']:,.0f} predictions/day{tag('daily_volume')}, "
+            f"{t['batch_rows_per_day']:,.0f} batch rows/day{tag('batch_rows_per_day')}")
+    for note in p.get("mismatch") or []:
+        line += f"\nnote: {note}"
+    return line
+
+
+def cost_table_text(results: dict) -> str | None:
+    from benchharness.report.terminal import render_table
+
+    rows = [cost_row(c) for c in results.get("candidates", []) if c.get("resources") or c.get("cost")]
+    if not rows:
+        return None
+    parts = [render_table(rows, HEADER)]
+    line = pricing_line(results)
+    if line:
+        parts.append(line)
+    return "\n".join(parts)
