@@ -64,25 +64,28 @@ def resources_section(load: dict | None, phases: dict[str, dict]) -> dict:
     """The candidate's `resources`: load figures, each phase, and the headline figures.
 
     Headline: `footprint_mb` and `load_time_ms` from the load; `peak_rss_mb` the highest peak
-    of any phase (load included); `cpu_ms_per_prediction` from the real-time phase when there
-    is one (one request at a time: what one prediction costs), else from the first phase.
+    of any phase (load included); `cpu_ms_per_prediction` and energy per prediction from the
+    real-time closed loop when there is one (one request at a time: what one prediction
+    costs), else from the first phase that has them.
     """
     phases = {k: v for k, v in phases.items() if v}
     peaks = [p["peak_rss_mb"] for p in phases.values() if p.get("peak_rss_mb") is not None]
     if load and load.get("load_peak_rss_mb") is not None:
         peaks.append(load["load_peak_rss_mb"])
-    per_prediction = next(
-        (phases[k].get("cpu_ms_per_prediction") for k in ("realtime", *phases) if k in phases
-         and phases[k].get("cpu_ms_per_prediction") is not None),
-        None,
-    )
-    gpu = next((p["gpu"] for p in phases.values() if p.get("gpu", {}).get("available")), None)
+    order = [k for k in ("closed_loop", "realtime") if k in phases] + list(phases)
+
+    def first(get):
+        return next((v for v in (get(phases[k]) for k in order) if v is not None), None)
+
+    gpu_available = any((p.get("gpu") or {}).get("available") for p in phases.values())
     return {
         "footprint_mb": load.get("footprint_mb") if load else None,
         "load_time_ms": load.get("load_time_ms") if load else None,
         "peak_rss_mb": max(peaks) if peaks else None,
-        "cpu_ms_per_prediction": per_prediction,
-        "gpu_available": gpu is not None,
+        "cpu_ms_per_prediction": first(lambda p: p.get("cpu_ms_per_prediction")),
+        "gpu_available": gpu_available,
+        "gpu_energy_per_prediction_j": first(lambda p: (p.get("gpu") or {}).get("energy_per_prediction_j")),
+        "cpu_energy_per_prediction_j": first(lambda p: (p.get("energy") or {}).get("cpu_energy_per_prediction_j")),
         "load": load,
         "phases": phases,
     }

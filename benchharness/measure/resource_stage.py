@@ -1,0 +1,99 @@
+"""The candidate's `resources` section, from what the phase hook recorded in each child.
+
+The measuring children (measure/child.py) run `monitor.phase_hook` around every timed phase
+(`load`, `predict`, `closed_loop`, `open_loop@RATE`, `batch@SIZE`, `full_split`) and send the
+records back; measure/stages.py keeps them in `ctx.extras[("phases", candidate)]` as
+{measurement: {phase: {hook: record}}}. This stage turns each phase's CPU time and energy
+into figures per prediction with the rate the measurement reports for that phase, and
+picks the headline figures.
+"""
+
+from __future__ import annotations
+
+from benchharness.context import CandidateRun, RunContext
+from benchharness.measure.monitor import PHASE_HOOK, resources_section
+
+# the child whose model load gives the footprint: a fresh process that only loads and times
+_LOAD_FROM = ("closed_loop", "batch", "open_loop", "predict")
+
+
+def phase_rate(result: dict, phase: str) -> float | None:
+    """Predictions (rows) per second during `phase`, as the measurement itself reports them."""
+    realtime = result.get("realtime") or {}
+    kind, _, value = phase.partition("@")
+    if kind == "closed_loop":
+        loop = realtime.get("closed_loop") or {}
+        per_request = (loop.get("settings") or {}).get("rows_per_request") or 1
+        return (loop.get("qps") or 0) * per_request or None
+    if kind == "batch":
+        for entry in result.get("batch") or []:
+            if str(entry.get("batch_size")) == value:
+                return entry.get("rows_per_s") or None
+    if kind == "open_loop":
+        ol = realtime.get("open_loop") or {}
+        per_request = (ol.get("settings") or {}).get("rows_per_request") or 1
+        for entry in ol.get("rates") or []:
+            if f"{entry.get('target_rate_per_s', 0):.6g}" == value:
+                return (entry.get("achieved_rate_per_s") or 0) * per_request or None
+    if kind == "full_split":
+        return (result.get("batch_full_split") or {}).get("rows_per_s") or None
+    return None
+
+
+def per_prediction(record: dict, rows_per_s: float | None) -> dict:
+    """The record with CPU ms and energy (GPU, CPU package) per prediction added.
+
+        cpu_ms_per_prediction = 1000 x (cpu_s / wall_s) / rows_per_s
+
+    i.e. the cores the phase kept busy divided by the predictions per second the measurement
+    reported. A phase also holds its warm-up and the stop rule's checks; dividing rates
+    rather than totals keeps those from inflating the figure. Energy likewise: mean power /
+    rows_per_s.
+    """
+    out = dict(record)
+    wall = out.get("wall_s") or 0
+    if not rows_per_s or wall <= 0:
+        return out
+    out["rows_per_s"] = rows_per_s
+    if out.get("cpu_s") is not None:
+        out["cpu_ms_per_prediction"] = 1000.0 * out["cpu_s"] / wall / rows_per_s
+    gpu = out.get("gpu") or {}
+    if gpu.get("energy_j") is not None and gpu.get("wall_s"):
+        out["gpu"] = {**gpu, "energy_per_prediction_j": gpu["energy_j"] / gpu["wall_s"] / rows_per_s}
+    energy = out.get("energy") or {}
+    if energy.get("cpu_power_mean_w") is not None:
+        out["energy"] = {**energy, "cpu_energy_per_prediction_j": energy["cpu_power_mean_w"] / rows_per_s}
+    return out
+
+
+def resources_from_records(result: dict, records: dict, hook: str = PHASE_HOOK) -> dict | None:
+    """Build `resources` from {measurement: {phase: {hook: record}}}; None if nothing was recorded."""
+    loads: dict[str, dict] = {}
+    phases: dict[str, dict] = {}
+    for measurement, by_phase in records.items():
+        for phase, by_hook in (by_phase or {}).items():
+            record = (by_hook or {}).get(hook)
+            if not record:
+                continue
+            if phase == "load":
+                loads[measurement] = record
+            else:
+                phases[phase] = per_prediction(record, phase_rate(result, phase))
+    if not loads and not phases:
+        return None
+    source = next((m for m in _LOAD_FROM if m in loads), next(iter(loads), None))
+    load = None
+    if source:
+        rec = loads[source]
+        load = {k: rec.get(k) for k in ("rss_before_load_mb", "rss_after_load_mb", "footprint_mb",
+                                        "load_time_ms", "cpu_s")}
+        load["load_peak_rss_mb"] = rec.get("peak_rss_mb")
+        load["measured_in"] = source
+        load["footprint_by_child_mb"] = {m: r.get("footprint_mb") for m, r in loads.items()}
+    return resources_section(load, phases)
+
+
+def resources_stage(ctx: RunContext, cand: CandidateRun) -> None:
+    section = resources_from_records(cand.result, ctx.extras.get(("phases", cand.name)) or {})
+    if section is not None:
+        cand.result["resources"] = section

@@ -1,0 +1,132 @@
+"""Each candidate's `cost` section (cost_stage.py), the suite's profile/traffic keys, and the
+`bench env` / `bench run --profile` commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_suite
+
+from benchharness import config
+from benchharness.cli import main
+from benchharness.cost_stage import candidate_cost, sustainable_rate, threads_per_replica
+from benchharness.errors import SuiteError
+from benchharness.hardware import parse_profile
+
+PROFILE = parse_profile({"name": "box", "vcpus": 8, "memory_gb": 32, "price_per_hour_usd": 0.36,
+                         "source": "test", "as_of": "2026-01-01", "approximate": False})
+TRAFFIC = {"peak_rps": 250, "daily_volume": 1_000_000, "batch_rows_per_day": 36_000_000}
+RESULT = {
+    "batch": [{"batch_size": 1, "rows_per_s": 5_000.0}, {"batch_size": 64, "rows_per_s": 10_000.0}],
+    "realtime": {"closed_loop": {"qps": 80.0}, "open_loop": {"max_sustainable_rate_per_s": 40.0}},
+    "resources": {"load_time_ms": 7_200.0},
+}
+
+
+def test_candidate_cost_by_hand():
+    c = candidate_cost(RESULT, {"options": {"intra_op_num_threads": 2}}, PROFILE, TRAFFIC)
+    assert (c["threads_per_replica"], c["threads_source"], c["replicas_per_instance"]) == (2, "configured", 4)
+    # batch: 4 replicas x 10,000 rows/s at 0.36 USD/h -> 0.0025 USD per 1M rows
+    assert c["batch"]["batch_size"] == 64
+    assert c["batch"]["usd_per_1m"] == pytest.approx(0.0025)
+    # 36 M rows/day / 40,000 rows/s = 900 s = 0.25 h -> 0.09 USD/day
+    assert c["batch"]["hours_per_day"] == pytest.approx(0.25)
+    assert c["batch"]["daily_usd"] == pytest.approx(0.09)
+    # real time: 40/s x 4 replicas = 160/s per instance; 250/s -> 2 instances x 0.36 x 730 h
+    rt = c["realtime"]
+    assert rt["rate_source"] == "open_loop.max_sustainable_rate_per_s"
+    assert rt["instances"] == 2
+    assert rt["monthly_usd"] == pytest.approx(525.6)
+    assert rt["usd_per_1m"] == pytest.approx(525.6 / (1_000_000 * 365 / 12) * 1e6)
+    # cold start: 7.2 s of a 0.36 USD/h instance
+    assert c["cold_start_usd"] == pytest.approx(0.00072)
+    assert "spot_batch_usd_per_1m" not in c
+
+
+def test_missing_measurements_are_said_not_guessed():
+    c = candidate_cost({}, {}, PROFILE, TRAFFIC)
+    assert c["batch"] == {"usd_per_1m": None, "reason": "no batch throughput measured"}
+    assert c["realtime"] == {"usd_per_1m": None, "reason": "no real-time rate measured"}
+    assert c["cold_start_usd"] is None
+
+
+def test_sustainable_rate_falls_back_to_closed_loop_and_says_so():
+    rate, source = sustainable_rate({"realtime": {"closed_loop": {"qps": 80.0}}})
+    assert rate == 80.0 and "optimistic" in source
+
+
+@pytest.mark.parametrize("busy, expected", [(190.0, 2), (105.0, 1), (399.0, 4), (20.0, 1)])
+def test_threads_per_replica_from_measured_cpu(busy, expected):
+    result = {"resources": {"phases": {"closed_loop": {"process_cpu_percent": busy}}}}
+    assert threads_per_replica(result, {}) == (expected, "measured_cpu")
+
+
+def test_threads_per_replica_without_any_figure():
+    assert threads_per_replica({}, {}) == (1, "default (not configured, not measured)")
+
+
+def test_traffic_defaults_and_validation(tmp_path):
+    suite = config.parse_suite({"name": "x", "candidates": [{"name": "a", "train": "x.Y"}],
+                                "traffic": {"peak_rps": 20}}, tmp_path)
+    assert suite["traffic"] == {"peak_rps": 20, "daily_volume": 1_000_000, "batch_rows_per_day": 10_000_000}
+    assert suite["profile"] is None
+    with pytest.raises(SuiteError, match=r"'traffic.daily_volume' must be a positive number, got -5"):
+        config.parse_suite({"name": "x", "candidates": [{"name": "a", "train": "x.Y"}],
+                            "traffic": {"daily_volume": -5}}, tmp_path)
+    with_path = config.parse_suite({"name": "x", "candidates": [{"name": "a", "train": "x.Y"}],
+                                    "profile": "mine.yaml"}, tmp_path)
+    assert with_path["profile"] == str(tmp_path / "mine.yaml")  # relative to the suite
+
+
+SUITE = """
+name: priced
+data: {source: sklearn:breast_cancer}
+candidates:
+  - {name: rule, model: 'models_for_tests:Threshold'}
+realtime: {duration_s: 0.2, warmup_count: 2, warmup_s: 0}
+batch: {batch_sizes: [64], duration_s: 0.1}
+traffic: {peak_rps: 500}
+"""
+
+
+def test_run_with_a_profile_prices_every_candidate(tmp_path):
+    suite = write_suite(tmp_path, SUITE)
+    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "o"), "--profile", "aws-c7i-2xlarge"])
+    assert res.exit_code == 0, res.output
+    results = json.loads(next((tmp_path / "o").iterdir()).joinpath("results.json").read_text())
+    assert results["profile"]["name"] == "aws-c7i-2xlarge" and results["profile"]["vcpus"] == 8
+    assert results["traffic"]["peak_rps"] == 500
+    assert results["traffic"]["defaults_used"] == ["daily_volume", "batch_rows_per_day"]
+    (cand,) = results["candidates"]
+    cost = cand["cost"]
+    assert cost["profile"] == "aws-c7i-2xlarge" and cost["price_per_hour_usd"] == 0.357
+    assert cost["batch"]["usd_per_1m"] > 0 and cost["realtime"]["instances"] >= 1
+    assert "priced as profile aws-c7i-2xlarge" in res.output
+    assert "500 requests/s" in res.output and "(default)" in res.output
+
+
+def test_unknown_profile_exits_2_before_measuring(tmp_path):
+    suite = write_suite(tmp_path, SUITE + "profile: aws-x99\n")
+    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "unknown profile 'aws-x99'; available:" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_bench_env_shows_machine_and_profile(tmp_path):
+    res = CliRunner().invoke(main, ["env"])
+    assert res.exit_code == 0, res.output
+    assert "machine (detected)" in res.output and "profile  local" in res.output
+    res = CliRunner().invoke(main, ["env", "--profile", "aws-g5-xlarge", "--json"])
+    data = json.loads(res.output)
+    assert data["profile"]["gpu"]["model"] == "NVIDIA A10G"
+    assert data["machine"]["logical_cores"] >= 1
+    own = tmp_path / "own.yaml"
+    own.write_text("name: own\nvcpus: 3\nmemory_gb: 8\nprice_per_hour_usd: 0.1\nsource: me\nas_of: '2026'\n")
+    suite = write_suite(tmp_path, SUITE + "profile: own.yaml\n")
+    res = CliRunner().invoke(main, ["env", str(suite)])
+    assert "profile  own" in res.output and "0.1 USD/hour" in res.output
+    res = CliRunner().invoke(main, ["env", "--profile", "nope"])
+    assert res.exit_code == 2 and "unknown profile 'nope'" in res.output
