@@ -9,6 +9,9 @@ candidate's measured throughput with the formulas in `benchharness.cost`.
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import yaml
 
 from benchharness import config, cost
 from benchharness.context import RunContext
@@ -26,10 +29,20 @@ def profile_stage(ctx: RunContext) -> None:
     section["machine"] = machine
     ctx.results["profile"] = section
     traffic = dict(ctx.suite["traffic"])
-    traffic["defaults_used"] = [k for k, f in config.TRAFFIC.items() if traffic[k] == f.default]
+    traffic["defaults_used"] = [k for k in config.TRAFFIC if k not in _given_traffic(ctx)]
     ctx.results["traffic"] = traffic
     if section["mismatch"]:
         ctx.progress(f"profile {profile.name}: " + "; ".join(section["mismatch"]))
+
+
+def _given_traffic(ctx: RunContext) -> set[str]:
+    """Traffic keys the suite file states (the validated suite has the defaults filled in)."""
+    try:
+        raw = yaml.safe_load(Path(ctx.suite_path).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return set()
+    traffic = raw.get("traffic") if isinstance(raw, dict) else None
+    return {k for k, v in (traffic or {}).items() if v is not None}
 
 
 def cost_stage(ctx: RunContext) -> None:
