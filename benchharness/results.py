@@ -74,6 +74,15 @@ def csv_rows(results: dict) -> list[dict]:
             "qps": rt.get("qps"),
             "best_rows_per_s": best,
         }
+        res, cost = c.get("resources") or {}, c.get("cost") or {}
+        row.update({
+            "cpu_ms_per_prediction": res.get("cpu_ms_per_prediction"),
+            "footprint_mb": res.get("footprint_mb"),
+            "peak_rss_mb": res.get("peak_rss_mb"),
+            "batch_usd_per_1m": (cost.get("batch") or {}).get("usd_per_1m"),
+            "realtime_usd_per_1m": (cost.get("realtime") or {}).get("usd_per_1m"),
+            "realtime_monthly_usd": (cost.get("realtime") or {}).get("monthly_usd"),
+        })
         rows.append(_plain(row))
     return rows
 
