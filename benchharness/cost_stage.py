@@ -63,24 +63,32 @@ def best_batch(result: dict) -> dict | None:
     return max(rows, key=lambda b: b["rows_per_s"], default=None)
 
 
-def sustainable_rate(result: dict) -> tuple[float | None, str | None]:
-    """Highest rate one replica sustains within the latency limit, and where it came from."""
+def sustainable_rate(result: dict) -> tuple[float | None, str | None, str | None]:
+    """Highest rate one replica sustains within the latency limit, where it came from, and a
+    warning when the figure is weaker than an open-loop measurement."""
     realtime = result.get("realtime") or {}
     open_loop = realtime.get("open_loop") or {}
+    warning = open_loop.get("late_start_warning")
     for key in _SUSTAINABLE_KEYS:
         if open_loop.get(key):
-            return float(open_loop[key]), f"open_loop.{key}"
+            return float(open_loop[key]), f"open_loop.{key}", warning
     qps = (realtime.get("closed_loop") or {}).get("qps")
-    if qps:
-        return float(qps), "closed_loop.qps (no open-loop sweep: an optimistic upper bound)"
-    return None, None
+    if not qps:
+        return None, None, None
+    if open_loop.get("rates"):
+        why = "no open-loop rate tried kept p99 within the limit"
+        warning = f"{why}; {warning}" if warning else why
+        return float(qps), "closed_loop.qps (an optimistic upper bound)", warning
+    return float(qps), "closed_loop.qps (no open-loop sweep: an optimistic upper bound)", warning
 
 
 def threads_per_replica(result: dict, spec: dict) -> tuple[int, str]:
-    """Cores one replica needs: the threads set for it, else the cores it was seen to keep busy."""
+    """Cores one replica needs: the runtime threads set for it, else the cores it was seen to
+    keep busy in its busiest phase."""
     options = spec.get("options") or {}
-    configured = options.get("intra_op_num_threads") or (
-        ((result.get("threads") or {}).get("requested") or {}).get("intra_op"))
+    settings = ((result.get("realtime") or {}).get("closed_loop") or {}).get("settings") or {}
+    runtime = (settings.get("threads") or {}).get("runtime_options") or {}
+    configured = options.get("intra_op_num_threads") or runtime.get("intra_op_num_threads")
     if configured:
         return int(configured), "configured"
     phases = ((result.get("resources") or {}).get("phases")) or {}
@@ -126,7 +134,7 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
         }
     else:
         out["batch"] = {"usd_per_1m": None, "reason": "no batch throughput measured"}
-    rate, rate_source = sustainable_rate(result)
+    rate, rate_source, rate_warning = sustainable_rate(result)
     if rate:
         rt = cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate, replicas, price)
         out["realtime"] = {
@@ -134,6 +142,7 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
             "daily_volume": traffic["daily_volume"],
             "sustainable_per_s_per_replica": rate,
             "rate_source": rate_source,
+            "rate_warning": rate_warning,
             "instances": rt["instances"],
             "capacity_per_s": rt["capacity_per_s"],
             "monthly_usd": rt["usd_per_month"],

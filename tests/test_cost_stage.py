@@ -53,8 +53,20 @@ def test_missing_measurements_are_said_not_guessed():
 
 
 def test_sustainable_rate_falls_back_to_closed_loop_and_says_so():
-    rate, source = sustainable_rate({"realtime": {"closed_loop": {"qps": 80.0}}})
+    rate, source, warning = sustainable_rate({"realtime": {"closed_loop": {"qps": 80.0}}})
+    assert rate == 80.0 and "no open-loop sweep" in source and warning is None
+    swept = {"closed_loop": {"qps": 80.0}, "open_loop": {
+        "max_sustainable_rate_per_s": None, "rates": [{"target_rate_per_s": 40.0}],
+        "late_start_warning": "12% of requests started late"}}
+    rate, source, warning = sustainable_rate({"realtime": swept})
     assert rate == 80.0 and "optimistic" in source
+    assert warning == "no open-loop rate tried kept p99 within the limit; 12% of requests started late"
+
+
+def test_threads_configured_through_the_suite_are_read_from_the_measurement():
+    result = {"realtime": {"closed_loop": {"settings": {"threads": {
+        "runtime_options": {"intra_op_num_threads": 3}}}}}}
+    assert threads_per_replica(result, {}) == (3, "configured")
 
 
 @pytest.mark.parametrize("busy, expected", [(190.0, 2), (105.0, 1), (399.0, 4), (20.0, 1)])
