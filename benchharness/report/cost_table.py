@@ -80,4 +80,9 @@ def cost_table_text(results: dict) -> str | None:
     line = pricing_line(results)
     if line:
         parts.append(line)
+    for c in results.get("candidates", []):
+        rt = (c.get("cost") or {}).get("realtime") or {}
+        if rt.get("rate_warning") or "closed_loop" in (rt.get("rate_source") or ""):
+            parts.append(f"note: {c.get('name')}: real-time cost from {rt['rate_source']}"
+                         + (f" ({rt['rate_warning']})" if rt.get("rate_warning") else ""))
     return "\n".join(parts)
