@@ -27,13 +27,20 @@ class AllocatingModel:
 
 
 def measure_in_child(load_mb: int, call_mb: int, calls: int) -> dict:
-    """What a measuring child does: RSS before load, load, then one monitored phase."""
-    from benchharness.measure.monitor import PhaseMonitor, prepare_monitoring, resources_section
-    from benchharness.measure.resources import measure_load
+    """What a measuring child does (measure/child.py): the phase hook around the load and
+    around a timed phase; then what the parent's resources stage makes of the records."""
+    import time
 
-    prepare_monitoring()
-    model, load = measure_load(lambda: AllocatingModel(load_mb, call_mb))
-    with PhaseMonitor(interval_s=0.01) as monitor:
+    from benchharness.measure.monitor import PHASE_HOOK, phase_hook
+    from benchharness.measure.resource_stage import resources_from_records
+
+    with phase_hook("load") as load:
+        model = AllocatingModel(load_mb, call_mb)
+    with phase_hook("closed_loop") as phase:
+        t0 = time.perf_counter()
         for i in range(calls):
             model.predict(float(i))
-    return resources_section(load, {"realtime": monitor.summary(predictions=calls)})
+        wall = time.perf_counter() - t0
+    result = {"realtime": {"closed_loop": {"qps": calls / wall, "count": calls}}}
+    records = {"closed_loop": {"load": {PHASE_HOOK: load}, "closed_loop": {PHASE_HOOK: phase}}}
+    return resources_from_records(result, records)
