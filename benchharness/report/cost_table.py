@@ -86,3 +86,34 @@ def cost_table_text(results: dict) -> str | None:
             parts.append(f"note: {c.get('name')}: real-time cost from {rt['rate_source']}"
                          + (f" ({rt['rate_warning']})" if rt.get("rate_warning") else ""))
     return "\n".join(parts)
+
+
+DETAIL_HEADER = ["candidate", "CPU % (1 request at a time)", "threads / replica", "replicas / instance",
+                 "real-time instances", "utilisation at daily volume", "batch hours / day", "batch USD / day",
+                 "cold start USD", "GPU utilisation", "GPU J / prediction", "CPU J / prediction"]
+
+
+def report_detail(results: dict) -> tuple[list[str], list[list[str]], str]:
+    """(header, rows, caption) of the report's table of every resource and cost figure
+    beyond the headline ones, with the profile and traffic they assume as the caption."""
+    rows = []
+    for c in results.get("candidates", []):
+        r, k = c.get("resources") or {}, c.get("cost") or {}
+        if not (r or k):
+            continue
+        phases = r.get("phases") or {}
+        closed = phases.get("closed_loop") or next(iter(phases.values()), {})
+        gpu = (closed.get("gpu") or {})
+        gpu_util = next((d.get("utilisation_mean_percent") for d in gpu.get("devices") or []), None)
+        batch, rt = k.get("batch") or {}, k.get("realtime") or {}
+        rows.append([
+            c.get("name", "?"), _num(closed.get("process_cpu_percent"), 1),
+            f"{_num(k.get('threads_per_replica'))} ({k.get('threads_source', '-')})",
+            _num(k.get("replicas_per_instance")), _num(rt.get("instances")),
+            "-" if rt.get("utilisation") is None else f"{rt['utilisation']:.2%}",
+            _num(batch.get("hours_per_day"), 3), usd(batch.get("daily_usd")), usd(k.get("cold_start_usd")),
+            "no GPU" if not r.get("gpu_available") else f"{_num(gpu_util, 1)}%",
+            _num(r.get("gpu_energy_per_prediction_j"), 3), _num(r.get("cpu_energy_per_prediction_j"), 3),
+        ])
+    caption = (pricing_line(results) or "no hardware profile recorded").replace("\n", "; ")
+    return DETAIL_HEADER, rows, caption

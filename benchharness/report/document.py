@@ -141,6 +141,8 @@ def performance_blocks(results: dict) -> list:
 
 
 def cost_blocks(results: dict) -> list:
+    from benchharness.report.cost_table import report_detail
+
     rows = _figure_rows(results, ["cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "load_s",
                                   "usd_per_million", "realtime_usd_per_million", "monthly_usd"])
     profiles = sorted({names.get_path(c, "cost.profile") for c in _by_role(results, "candidate")} - {None})
@@ -148,7 +150,8 @@ def cost_blocks(results: dict) -> list:
     return [Heading("Resources and cost"),
             Table(["candidate", "CPU per prediction", "model footprint", "peak RSS", "load time",
                    "batch USD / 1M", "real-time USD / 1M", "real-time USD / month"], rows,
-                  f"Hardware profile: {profile or NM}.")]
+                  f"Hardware profile: {profile or NM}."),
+            Table(*report_detail(results))]
 
 
 def data_blocks(results: dict) -> list:
