@@ -115,6 +115,13 @@ def test_run_with_a_profile_prices_every_candidate(tmp_path):
     cost = cand["cost"]
     assert cost["profile"] == "aws-c7i-2xlarge" and cost["price_per_hour_usd"] == 0.357
     assert cost["batch"]["usd_per_1m"] > 0 and cost["realtime"]["instances"] >= 1
+    # resources come from the measuring children's phase hook, through the whole pipeline
+    resources = cand["resources"]
+    assert resources["footprint_mb"] is not None and resources["load_time_ms"] > 0
+    assert resources["peak_rss_mb"] > 10 and resources["cpu_ms_per_prediction"] > 0
+    assert {"closed_loop", "batch@64"} <= set(resources["phases"])
+    assert resources["phases"]["batch@64"]["cpu_ms_per_prediction"] > 0
+    assert resources["load"]["measured_in"] == "closed_loop"
     assert "priced as profile aws-c7i-2xlarge" in res.output
     assert "500 requests/s" in res.output and "(default)" in res.output
 

@@ -26,7 +26,7 @@ from benchharness.measure.samples import safe_name, save_samples
 from benchharness.measure.stats import summarize_ns
 from benchharness.measure.threads import child_env
 
-PHASE_HOOKS: list[str] = []
+PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy (issue 5)
 _CHILD = "benchharness.measure.child"
 # what the fork server imports for every child, and per model format (libraries only)
 _PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "scipy.special", "threadpoolctl",
