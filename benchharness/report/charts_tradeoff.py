@@ -56,10 +56,11 @@ def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
     ys = [p[2] for p in pts.values()]
     _baseline_lines(ax, results, metric, set(pts), (min(ys), max(ys)))
     ax.margins(x=0.12, y=0.12)  # room for the point labels at the edges
-    xs = [p[1] for p in pts.values()]
+    ceiling = limit_threshold(results, x_name)
+    # the limit line is drawn too: judge the span with it, or points far below it pile up at 0
+    xs = [p[1] for p in pts.values()] + ([ceiling] if ceiling else [])
     if min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
-    ceiling = limit_threshold(results, x_name)
     if ceiling is not None:
         ax.axvline(ceiling, color=LIMIT_RED, ls="--", lw=1.2, label=f"{x_name} limit {names.fmt(ceiling, names.unit(x_name))}")
     floor = limit_threshold(results, metric)
