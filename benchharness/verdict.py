@@ -7,7 +7,7 @@ copies into results.json so that `bench report` can remake everything from a run
   A hard limit whose figure was not measured is `unknown` and blocks: a limit that cannot be
   checked is not met. Warn-level limits never block.
 - **Ranking** of the qualifying candidates by the suite's `objective`, a list of terms
-  `max NAME`, `min NAME` or `NAME`, each optionally `within X` (values within X of the best
+  `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction), each optionally `within X` (values within X of the best
   count as tied and the next term decides). Default: the primary metric, then lowest batch
   cost, then lowest p99 latency.
 - **Pareto front** over quality (primary metric), p99 latency and cost, among every candidate
@@ -27,11 +27,12 @@ from benchharness import limits as limits_mod
 from benchharness import metric_names as names
 from benchharness.errors import SuiteError
 
-DEFAULT_OBJECTIVE = ["max primary", "min usd_per_million", "min p99_ms"]
+# "best": the metric's own better direction (lower RMSE, higher accuracy)
+DEFAULT_OBJECTIVE = ["best primary", "min usd_per_million", "min p99_ms"]
 PARETO_AXES = (("primary", "higher"), ("p99_ms", "lower"), ("usd_per_million", "lower"))
 EXIT_OK, EXIT_NONE, EXIT_CRASH = 0, 1, 3
 
-_TERM = re.compile(r"^\s*(?:(max|min|maximize|minimize)\s+)?([A-Za-z_][\w.]*)(?:\s+within\s+([0-9.eE+-]+))?\s*$")
+_TERM = re.compile(r"^\s*(?:(max|min|maximize|minimize|best)\s+)?([A-Za-z_][\w.]*)(?:\s+within\s+([0-9.eE+-]+))?\s*$")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Term:
         return names.better(self.name, cand, results)
 
     def __str__(self) -> str:
-        text = f"{self.sense} {self.name}" if self.sense else self.name
+        text = f"{self.sense or 'best'} {self.name}"
         return f"{text} within {self.within:g}" if self.within else text
 
 
@@ -63,10 +64,10 @@ def parse_objective(spec: Any) -> list[Term]:
         name = m.group(2) if m else None
         if not m or not (name in names.MEASURES or names.is_quality_name(name) or "." in name):
             raise SuiteError(
-                f"'objective' term {item!r} is not understood; allowed: [max|min] NAME [within NUMBER], "
+                f"'objective' term {item!r} is not understood; allowed: [max|min|best] NAME [within NUMBER], "
                 f"NAME one of primary, {', '.join(list(names.MEASURES)[:8])}, ... or a quality metric"
             )
-        sense = {"maximize": "max", "minimize": "min"}.get(m.group(1), m.group(1))
+        sense = {"maximize": "max", "minimize": "min", "best": None}.get(m.group(1), m.group(1))
         terms.append(Term(name, sense, float(m.group(3)) if m.group(3) else 0.0))
     return terms
 

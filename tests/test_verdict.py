@@ -93,3 +93,16 @@ def test_no_limits_every_clean_candidate_qualifies():
     v = verdict.judge({"candidates": [c("a", 0.9, 3, None), c("b", 0.92, 3, None)]})
     assert v["ranking"] == ["b", "a"] and "sets no hard limits" in v["sentence"]
     assert v["pareto_axes"] == ["primary", "p99_ms"]  # cost not measured for all: axis dropped
+
+
+def test_default_objective_ranks_a_lower_is_better_metric_lowest_first():
+    def reg(name, rmse):
+        return {"name": name, "role": "candidate", "status": "ok", "error": None,
+                "quality": {"primary_metric": "rmse", "test": {"rmse": rmse}},
+                "realtime": {"closed_loop": {"p99_ms": 1.0}}, "cost": {"usd_per_million": 1.0}}
+
+    cands = [reg("worse", 60.9), reg("best", 55.9), reg("middle", 58.0)]
+    ranked = verdict.rank(cands, verdict.parse_objective(None), {})
+    assert [x["name"] for x in ranked] == ["best", "middle", "worse"]
+    v = verdict.judge({"candidates": cands})
+    assert v["recommended"] == "best" and "best primary" in v["sentence"]
