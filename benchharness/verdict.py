@@ -198,6 +198,10 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
         facts = _facts(best, results)
         others = [n for n in ranking[1:]]
         tail = f" Also qualifying: {', '.join(others)}." if others else ""
+        q = best.get("quality") or {}
+        if q.get("beats_baseline") is False and q.get("baseline_statement"):
+            # the checklist's first question: shipping a model that a stupid one matches
+            tail += f" Caution: {q['baseline_statement']}."
         return (f"Ship {best['name']}: it {limits_txt} and ranks first by "
                 f"{', then '.join(map(str, terms))}{' (' + facts + ')' if facts else ''}.{tail}")
     if not rows:

@@ -106,3 +106,15 @@ def test_default_objective_ranks_a_lower_is_better_metric_lowest_first():
     assert [x["name"] for x in ranked] == ["best", "middle", "worse"]
     v = verdict.judge({"candidates": cands})
     assert v["recommended"] == "best" and "best primary" in v["sentence"]
+
+
+def test_recommendation_cautions_when_the_winner_does_not_beat_the_baseline():
+    a = c("a", 0.95, 5, 1.0)
+    a["quality"].update(beats_baseline=False, baseline_statement="a does not beat the baseline logistic")
+    b = c("b", 0.90, 5, 1.0)
+    b["quality"].update(beats_baseline=True, baseline_statement="b beats the baseline")
+    v = verdict.judge({"candidates": [a, b]})
+    assert v["recommended"] == "a"
+    assert v["sentence"].endswith("Caution: a does not beat the baseline logistic.")
+    v = verdict.judge({"candidates": [b]})
+    assert "Caution" not in v["sentence"]
