@@ -95,6 +95,7 @@ CANDIDATE = {
     "train": Field(str),  # dotted class path, e.g. sklearn.ensemble.RandomForestClassifier
     "params": Field(dict, {}),
     "export": Field(str, None, one_of("onnx")),
+    "preprocess": Field(str, None, one_of("auto")),  # impute + one-hot text columns before a train: estimator
     "options": Field(dict, {}),  # adapter options (e.g. onnxruntime session options)
     "baseline": Field(bool, False),  # a declared baseline (e.g. today's production model)
     "limits": Field((list, dict), [], lambda v: _check_limits(v)),  # override the suite's, figure by figure

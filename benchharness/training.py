@@ -13,6 +13,8 @@ import importlib
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError, UserError
 
@@ -31,18 +33,45 @@ def import_estimator(path: str):
     return cls
 
 
-def fit_estimator(spec: dict, X, y):
+def fit_estimator(spec: dict, X, y, preprocessor=None):
+    """Fit the `train:` class with its params (behind `preprocessor` when given, as a Pipeline)."""
     cls = import_estimator(spec["train"])
     try:
         est = cls(**spec["params"])
     except TypeError as exc:
         raise ModelError(f"bad params for {spec['train']}: {exc}") from None
+    if preprocessor is not None:
+        from sklearn.pipeline import Pipeline
+
+        est = Pipeline([("preprocess", preprocessor), ("model", est)])
     t0 = time.perf_counter()
     try:
         est.fit(X, y)
     except Exception as exc:
-        raise ModelError(f"training {spec['train']} failed: {type(exc).__name__}: {exc}") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(
+            f"training {spec['train']} failed: {type(exc).__name__}: {first_line}{_input_hint(spec, X)}"
+        ) from None
     return est, time.perf_counter() - t0
+
+
+def _input_hint(spec: dict, X) -> str:
+    """What to do when the features are text or have gaps and the candidate has no preprocessing."""
+    if spec.get("preprocess") or not isinstance(X, pd.DataFrame):
+        return ""
+    from benchharness.preprocess import non_numeric_columns
+
+    text = non_numeric_columns(X)
+    gaps = [c for c in X.columns if X[c].isna().any()]
+    found = []
+    if text:
+        found.append(f"text (categorical) feature columns {', '.join(map(str, text))}")
+    if gaps:
+        found.append(f"missing values in {', '.join(map(str, gaps))}")
+    if not found:
+        return ""
+    return (f" -- the data has {' and '.join(found)}; add `preprocess: auto` to the candidate"
+            " (imputes missing values, one-hot encodes text columns) or encode the data beforehand")
 
 
 def export_onnx(est, n_features: int, path: Path) -> Path:
@@ -68,6 +97,22 @@ def export_onnx(est, n_features: int, path: Path) -> Path:
     return path
 
 
+def preprocessor(spec: dict, X_train: pd.DataFrame):
+    """The `preprocess: auto` step for this candidate, or None."""
+    if spec.get("preprocess") != "auto":
+        return None
+    from benchharness.preprocess import auto_preprocessor
+
+    # an ONNX export takes one float tensor: columns by position, not by name
+    return auto_preprocessor(X_train, by_position=spec["export"] == "onnx")
+
+
+def _text_columns(X: pd.DataFrame) -> str:
+    from benchharness.preprocess import non_numeric_columns
+
+    return ", ".join(map(str, non_numeric_columns(X)))
+
+
 def new_result(spec: dict) -> dict:
     return {
         "name": spec["name"],
@@ -81,6 +126,9 @@ def new_result(spec: dict) -> dict:
 
 def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
     spec = cand.spec
+    if spec.get("preprocess") and (spec["model"] or _native(spec["train"])):
+        raise ModelError(f"preprocess: {spec['preprocess']} applies to scikit-learn classes given as `train:`, "
+                         f"not to {'model: ' + spec['model'] if spec['model'] else 'train: ' + spec['train']}")
     if spec["model"]:
         cand.model_path = spec["model"]
         cand.model_format = spec["format"]
@@ -98,9 +146,9 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
         return resolve(ctx, cand, native_kind(spec["train"]))
     X = ds.X_train.to_numpy() if spec["export"] == "onnx" else ds.X_train
     if spec["export"] == "onnx" and X.dtype.kind not in "fiub":
-        raise ModelError("export: onnx needs numeric features; the data has non-numeric columns")
+        raise ModelError(f"export: onnx needs numeric features; non-numeric columns: {_text_columns(ds.X_train)}")
     ctx.progress(f"[{cand.name}] training {spec['train']}")
-    est, fit_s = fit_estimator(spec, X, ds.y_train)
+    est, fit_s = fit_estimator(spec, X, ds.y_train, preprocessor(spec, ds.X_train))
     cand.trained_model = est
     cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4)}
     import joblib
@@ -113,6 +161,12 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
         # our own object, written and read by this run only: joblib is safe here
         joblib.dump(est, stem.with_suffix(".joblib"))
         cand.model_path = str(stem.with_suffix(".joblib"))
+
+
+def _native(train: str) -> bool:
+    from benchharness.native_training import native_kind
+
+    return native_kind(train) is not None
 
 
 def _safe(name: str) -> str:

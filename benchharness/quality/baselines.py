@@ -16,15 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from benchharness.errors import DataError
+from benchharness.preprocess import auto_preprocessor, numeric_columns
 from benchharness.quality.slices import period_keys
 from benchharness.quality.task import is_classification
 
@@ -33,26 +31,11 @@ REGRESSION_BASELINES = ("mean", "median", "linear", "last_period_median")
 ALL_BASELINES = CLASSIFICATION_BASELINES + REGRESSION_BASELINES
 
 
-def _numeric_columns(X: pd.DataFrame) -> list[str]:
-    return [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
-
-
-def _preprocess(X: pd.DataFrame) -> ColumnTransformer:
-    """Impute and scale numbers, one-hot everything else: enough for a linear model."""
-    numeric = _numeric_columns(X)
-    other = [c for c in X.columns if c not in numeric]
-    parts = [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)]
-    if other:
-        parts.append(("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                           OneHotEncoder(handle_unknown="ignore")), other))
-    return ColumnTransformer(parts)
-
-
 class OneFeatureThreshold(ClassifierMixin, BaseEstimator):
     """The best single split on one numeric feature: `feature_ <= threshold_` decides."""
 
     def fit(self, X: pd.DataFrame, y) -> OneFeatureThreshold:
-        numeric = _numeric_columns(X)
+        numeric = numeric_columns(X)
         if not numeric:
             raise DataError("one_feature baseline: the data has no numeric feature to threshold")
         best = None
@@ -142,7 +125,7 @@ def fit_baseline(
         return FittedBaseline(name, model, f"median of the last {period} of train ({model.last_period_})")
     model, description = _build(name, task, seed)
     if isinstance(model, Pipeline):
-        model.set_params(prep=_preprocess(X_train))
+        model.set_params(prep=auto_preprocessor(X_train))
     model.fit(X_train, y_train)
     if name == "one_feature":
         description = f"{model.feature_} <= {model.threshold_:.4g}"

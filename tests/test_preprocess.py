@@ -1,0 +1,91 @@
+"""`preprocess: auto` and the errors a user sees for text columns and missing values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_suite
+
+from benchharness.errors import ModelError
+from benchharness.training import fit_estimator
+
+
+def _table(n: int = 240) -> pd.DataFrame:
+    """The label depends on a text column: a model that drops or mangles `city` cannot learn it."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "income": rng.normal(50, 10, n).round(2),
+        "city": rng.choice(["paris", "lyon", "nice"], n),
+    })
+    frame["churn"] = ((frame.city == "nice") ^ (frame.income > 55)).astype(int)
+    return frame
+
+
+SPEC = {"train": "sklearn.linear_model.LogisticRegression", "params": {}}
+
+
+def test_text_columns_without_preprocess_name_the_columns_and_the_fix():
+    frame = _table()
+    with pytest.raises(ModelError) as err:
+        fit_estimator(SPEC, frame[["income", "city"]], frame.churn)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "text (categorical) feature columns city" in message and "income" not in message.split("columns")[1]
+    assert "preprocess: auto" in message
+
+
+def test_missing_values_without_preprocess_name_the_column():
+    frame = _table()
+    frame.loc[::7, "income"] = np.nan
+    with pytest.raises(ModelError, match=r"missing values in income; add `preprocess: auto`"):
+        fit_estimator(SPEC, frame[["income"]], frame.churn)
+
+
+def test_auto_preprocessing_one_hot_encodes_text_and_imputes():
+    from benchharness.preprocess import auto_preprocessor
+
+    frame = _table()
+    frame.loc[::7, "income"] = np.nan
+    X = frame[["income", "city"]]
+    est, _ = fit_estimator({**SPEC, "preprocess": "auto"}, X, frame.churn, auto_preprocessor(X))
+    # three one-hot city columns and one scaled income column reach the model
+    assert est.named_steps["model"].coef_.shape == (1, 4)
+    unseen = pd.DataFrame({"income": [np.nan], "city": ["lille"]})  # unseen category, missing number
+    assert est.predict(unseen).shape == (1,)
+
+
+def test_suite_with_text_columns_runs_the_auto_candidate_and_fails_the_plain_one(tmp_path):
+    from benchharness.api import run_suite
+
+    _table().to_csv(tmp_path / "churn.csv", index=False)
+    suite = write_suite(tmp_path, """
+name: text-columns
+data: {source: churn.csv, target: churn, split: {test_size: 0.25, seed: 0}}
+candidates:
+  - {name: plain, train: sklearn.tree.DecisionTreeClassifier}
+  - {name: auto, train: sklearn.tree.DecisionTreeClassifier, params: {random_state: 0}, preprocess: auto}
+  - {name: xgb, train: xgboost.XGBClassifier, preprocess: auto}
+realtime: {duration_s: 0.1, warmup_count: 2, warmup_s: 0.01}
+batch: {batch_sizes: [8], duration_s: 0.05, warmup_count: 1}
+""")
+    plain, auto, xgb = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None).results["candidates"]
+    assert plain["status"] == "failed" and "city" in plain["error"] and "preprocess: auto" in plain["error"]
+    assert auto["status"] == "ok", auto["error"]
+    # a tree on income and the one-hot city learns the XOR; without city it cannot pass ~0.75
+    assert auto["quality"]["test"]["accuracy"] > 0.9
+    assert auto["realtime"]["closed_loop"]["count"] > 0
+    assert xgb["status"] == "failed" and "applies to scikit-learn classes" in xgb["error"]
+
+
+def test_preprocess_key_only_takes_auto(tmp_path):
+    from benchharness.config import load_suite
+    from benchharness.errors import SuiteError
+
+    suite = write_suite(tmp_path, """
+name: x
+data: {source: "sklearn:iris"}
+candidates: [{name: a, train: sklearn.tree.DecisionTreeClassifier, preprocess: onehot}]
+""")
+    with pytest.raises(SuiteError, match="preprocess.*one of auto.*onehot"):
+        load_suite(suite)
