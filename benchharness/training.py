@@ -40,6 +40,7 @@ def fit_estimator(spec: dict, X, y, preprocessor=None):
         est = cls(**spec["params"])
     except TypeError as exc:
         raise ModelError(f"bad params for {spec['train']}: {exc}") from None
+    _check_task(spec["train"], est, y)
     if preprocessor is not None:
         from sklearn.pipeline import Pipeline
 
@@ -53,6 +54,23 @@ def fit_estimator(spec: dict, X, y, preprocessor=None):
             f"training {spec['train']} failed: {type(exc).__name__}: {first_line}{_input_hint(spec, X)}"
         ) from None
     return est, time.perf_counter() - t0
+
+
+def _check_task(train: str, est, y) -> None:
+    """A regressor on text labels, or a classifier on a continuous target, cannot fit: say so."""
+    from sklearn.base import is_classifier, is_regressor
+
+    from benchharness.data.load import _is_classification_target
+
+    target = pd.Series(y)
+    name = f"the target {target.name!r}" if target.name is not None else "the target"
+    if is_regressor(est) and target.dtype.kind not in "fiub":
+        examples = ", ".join(map(repr, target.dropna().unique()[:3]))
+        raise ModelError(f"{train} is a regressor but {name} holds text labels ({examples}, ...): "
+                         "use a classifier, or a numeric target")
+    if is_classifier(est) and not _is_classification_target(target):
+        raise ModelError(f"{train} is a classifier but {name} is continuous ({target.nunique()} distinct "
+                         f"values, e.g. {target.iloc[0]!r}): use a regressor")
 
 
 def _input_hint(spec: dict, X) -> str:

@@ -89,3 +89,16 @@ candidates: [{name: a, train: sklearn.tree.DecisionTreeClassifier, preprocess: o
 """)
     with pytest.raises(SuiteError, match="preprocess.*one of auto.*onehot"):
         load_suite(suite)
+
+
+def test_a_regressor_on_text_labels_and_a_classifier_on_a_continuous_target_say_so():
+    frame = _table()
+    X = frame[["income"]]
+    labels = frame.churn.map({0: "no", 1: "yes"}).rename("churn")
+    with pytest.raises(ModelError, match=r"LinearRegression is a regressor but the target 'churn' holds text labels"):
+        fit_estimator({"train": "sklearn.linear_model.LinearRegression", "params": {}}, X, labels)
+    amount = (frame.income * 2.5).rename("spend")
+    with pytest.raises(ModelError, match=r"LogisticRegression is a classifier but the target 'spend' is continuous"):
+        fit_estimator(SPEC, X, amount)
+    # a regressor on 0/1 labels is unusual but fits: no error
+    fit_estimator({"train": "sklearn.linear_model.LinearRegression", "params": {}}, X, frame.churn)
