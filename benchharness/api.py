@@ -27,7 +27,7 @@ from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import batch_stage, open_loop_stage, predict_stage, realtime_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
 from benchharness.report.write import charts_stage, report_stage
-from benchharness.results import SCHEMA_VERSION
+from benchharness.results import SCHEMA_VERSION, make_run_dir
 from benchharness.serve.suite import start_servers_stage, stop_servers_stage
 from benchharness.training import resolve_candidates_stage
 from benchharness.verdict import verdict_stage
@@ -62,10 +62,8 @@ def run_suite(
     suite_path = Path(suite_path) if suite_path else config.default_suite_path()
     suite = config.load_suite(suite_path, quick=quick, overrides=overrides)
     run_id = new_run_id(suite["name"])
-    run_dir = Path(out_dir) / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    run_dir = make_run_dir(out_dir, run_id)
     work_dir = run_dir / "work"
-    work_dir.mkdir()
     results = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from benchharness.errors import UserError
+
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 CSV_FILE = "results.csv"
@@ -85,6 +87,20 @@ def csv_rows(results: dict) -> list[dict]:
         })
         rows.append(_plain(row))
     return rows
+
+
+def make_run_dir(out_dir: str | Path, run_id: str) -> Path:
+    """Create `out_dir/run_id/work`; an --out that cannot hold it is a user error, not a traceback."""
+    run_dir = Path(out_dir) / run_id
+    try:
+        (run_dir / "work").mkdir(parents=True, exist_ok=False)
+        probe = run_dir / ".write-test"  # root can mkdir where a mount is read-only: try a file too
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write results under --out {str(out_dir)!r}: {exc.strerror or exc} "
+                        f"({exc.filename or run_dir}); give a writable folder") from None
+    return run_dir
 
 
 def save_results(results: dict, run_dir: Path) -> Path:

@@ -99,3 +99,12 @@ def test_data_errors_exit_2(tmp_path):
     res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "target column 'y' not found" in res.output
+
+
+def test_an_out_folder_that_cannot_be_written_exits_2_naming_it(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")  # a file in the path: fails even as root
+    suite = write_suite(tmp_path, "name: x\ndata: {source: 'sklearn:iris'}\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "a-file" / "runs")])
+    assert res.exit_code == 2, res.output
+    assert "cannot write results under --out" in res.output and "a-file" in res.output
+    assert "Traceback" not in res.output
