@@ -45,6 +45,14 @@ class Signature:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def matrix(cls, n_features: int | None, dtype: str, label: str, n_classes: int | None = None) -> Signature:
+        """One (rows, features) input; a label (or value) output, and class probabilities when n_classes."""
+        outputs = [TensorSpec(label, dtype, [None])]
+        if n_classes:
+            outputs.append(TensorSpec("probabilities", dtype, [None, n_classes]))
+        return cls([TensorSpec("input", dtype, [None, n_features])], outputs)
+
 
 @dataclass
 class ModelInfo:

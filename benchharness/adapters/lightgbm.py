@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, TensorSpec, file_digest
+from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, file_digest
 from benchharness.adapters.extras import import_extra
 from benchharness.adapters.scores import (
     labels_from_proba,
@@ -61,10 +61,8 @@ class LightGBMAdapter(ModelAdapter):
 
     @property
     def signature(self) -> Signature:
-        outputs = [TensorSpec("label" if self.is_classifier else "value", "float64", [None])]
-        if self.is_classifier:
-            outputs.append(TensorSpec("probabilities", "float64", [None, len(self._classes)]))
-        return Signature([TensorSpec("input", "float64", [None, self.n_features])], outputs)
+        return Signature.matrix(self.n_features, "float64", "label" if self.is_classifier else "value",
+                                len(self._classes) if self.is_classifier else None)
 
     @property
     def info(self) -> ModelInfo:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, TensorSpec, file_digest
+from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, file_digest
 from benchharness.adapters.extras import import_extra
 from benchharness.adapters.scores import (
     labels_from_proba,
@@ -92,10 +92,8 @@ class _TorchAdapter(ModelAdapter):
 
     @property
     def signature(self) -> Signature:
-        outputs = [TensorSpec("value" if self.task == "regression" else "label", "float32", [None])]
-        if self.has_proba:
-            outputs.append(TensorSpec("probabilities", "float32", [None, len(self._classes)]))
-        return Signature([TensorSpec("input", "float32", [None, self.n_features])], outputs)
+        return Signature.matrix(self.n_features, "float32", "value" if self.task == "regression" else "label",
+                                len(self._classes) if self.has_proba else None)
 
     @property
     def info(self) -> ModelInfo:

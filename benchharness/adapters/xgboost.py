@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, TensorSpec, file_digest
+from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, file_digest
 from benchharness.adapters.extras import import_extra
 from benchharness.adapters.scores import (
     labels_from_proba,
@@ -71,10 +71,8 @@ class XGBoostAdapter(ModelAdapter):
 
     @property
     def signature(self) -> Signature:
-        outputs = [TensorSpec("label" if self.is_classifier else "value", "float32", [None])]
-        if self.has_proba:
-            outputs.append(TensorSpec("probabilities", "float32", [None, len(self._classes)]))
-        return Signature([TensorSpec("input", "float32", [None, self.n_features])], outputs)
+        return Signature.matrix(self.n_features, "float32", "label" if self.is_classifier else "value",
+                                len(self._classes) if self.has_proba else None)
 
     @property
     def info(self) -> ModelInfo:
