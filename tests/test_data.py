@@ -73,3 +73,11 @@ def test_fingerprint_changes_with_one_value():
     df2.iloc[1, 0] = 2.5
     assert frame_fingerprint(df) != frame_fingerprint(df2)
     assert frame_fingerprint(df) == frame_fingerprint(df.copy())
+
+
+def test_recorded_split_says_whether_it_was_stratified(tmp_path):
+    """A regression target is never stratified: the record (shown in the report) must not claim it was."""
+    regression = build_dataset(data_cfg(tmp_path, source="sklearn:diabetes", split={"stratify": True}))
+    classification = build_dataset(data_cfg(tmp_path, source="sklearn:breast_cancer", split={"stratify": True}))
+    assert regression.info["split"]["stratify"] is False
+    assert classification.info["split"]["stratify"] is True

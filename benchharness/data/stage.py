@@ -7,7 +7,12 @@ import hashlib
 import pandas as pd
 
 from benchharness.context import Dataset, RunContext
-from benchharness.data.load import frame_fingerprint, read_table, split_frame
+from benchharness.data.load import (
+    _is_classification_target,
+    frame_fingerprint,
+    read_table,
+    split_frame,
+)
 from benchharness.errors import DataError
 
 
@@ -25,6 +30,9 @@ def build_dataset(data_cfg: dict) -> Dataset:
             time_ordered=split_cfg["time_ordered"], validation_size=split_cfg["validation_size"],
         )
         split_info = {"method": "time_ordered" if split_cfg["time_ordered"] else "random", **split_cfg}
+        # what the split did, not what was asked: a regression target or a time order is never stratified
+        split_info["stratify"] = bool(split_cfg["stratify"] and not split_cfg["time_ordered"]
+                                      and _is_classification_target(frame[target]))
         source_info = {"source": data_cfg["source"], "sha256": frame_fingerprint(frame), "rows": len(frame)}
     else:
         parts = {"train": read_table(data_cfg["train"]), "test": read_table(data_cfg["test"])}
