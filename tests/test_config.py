@@ -72,3 +72,17 @@ def test_quick_shortens_windows(tmp_path):
 def test_missing_suite_file(tmp_path):
     with pytest.raises(SuiteError, match="suite file not found"):
         load_suite(tmp_path / "nope.yaml")
+
+
+def test_quick_never_lengthens_and_keeps_the_suites_batch_sizes(tmp_path):
+    raw = {**MINIMAL, "realtime": {"duration_s": 0.5, "warmup_count": 50},
+           "batch": {"batch_sizes": [1, 64, 1024], "duration_s": 2.0}}
+    quick = parse_suite(raw, tmp_path, quick=True)
+    assert quick["realtime"]["duration_s"] == 0.5  # already shorter than --quick's 1.0
+    assert quick["realtime"]["warmup_count"] == 10  # --quick's lighter warm-up
+    assert quick["batch"] == {**quick["batch"], "batch_sizes": [1, 64, 1024], "duration_s": 0.3}
+    assert quick["quality"]["bootstrap"]["resamples"] == 200
+    default = parse_suite(MINIMAL, tmp_path, quick=True)  # no batch section: --quick's small sweep
+    assert default["batch"]["batch_sizes"] == [1, 256]
+    with pytest.raises(SuiteError, match="realtime.duration_s"):  # a wrong type is still named
+        parse_suite({**MINIMAL, "realtime": {"duration_s": "fast"}}, tmp_path, quick=True)
