@@ -8,6 +8,7 @@ received and what is allowed. Each capability owns its section below; add keys t
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,7 +322,9 @@ def validate_section(raw: Any, schema: dict, where: str) -> dict:
     unknown = [k for k in raw if k not in schema]
     if unknown:
         key = f"{where}.{unknown[0]}" if where else unknown[0]
-        raise SuiteError(f"unknown key {key!r}; allowed: {', '.join(schema)}")
+        close = difflib.get_close_matches(str(unknown[0]), list(schema), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SuiteError(f"unknown key {key!r}{hint}; allowed: {', '.join(schema)}")
     out = {}
     for key, f in schema.items():
         path = f"{where}.{key}" if where else key

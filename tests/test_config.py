@@ -20,9 +20,10 @@ def test_defaults_are_filled(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"nmae": "x"}, "unknown key 'nmae'; allowed: name"),
+        ({"nmae": "x"}, "unknown key 'nmae' (did you mean 'name'?); allowed: name"),
         ({"batch": {"batch_sizes": [0, 64]}}, "'batch.batch_sizes' must be a non-empty list of positive integers, got [0, 64]"),
-        ({"batch": {"batch_size": [1]}}, "unknown key 'batch.batch_size'"),
+        ({"batch": {"batch_size": [1]}}, "unknown key 'batch.batch_size' (did you mean 'batch_sizes'?)"),
+        ({"realtime": {"zzz": 1}}, "unknown key 'realtime.zzz'; allowed: duration_s"),
         ({"realtime": {"duration_s": "long"}}, "'realtime.duration_s' must be an integer or a number, got 'long'"),
         ({"data": {"source": "sklearn:iris", "split": {"test_size": 1.5}}}, "'data.split.test_size' must be a number between 0 and 1"),
         ({"candidates": [{"name": "a"}]}, "must have exactly one of 'model' or 'train'"),
