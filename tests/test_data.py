@@ -81,3 +81,17 @@ def test_recorded_split_says_whether_it_was_stratified(tmp_path):
     classification = build_dataset(data_cfg(tmp_path, source="sklearn:breast_cancer", split={"stratify": True}))
     assert regression.info["split"]["stratify"] is False
     assert classification.info["split"]["stratify"] is True
+
+
+def test_missing_target_values_are_named_with_count_and_first_row(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(20.0), "y": [0, 1] * 10})
+    frame.loc[[3, 7], "y"] = np.nan
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError, match=r"target column 'y' in .*d.csv has 2 missing value\(s\) \(first at data row 4\)"):
+        build_dataset(data_cfg(tmp_path, source=str(tmp_path / "d.csv"), target="y"))
+
+
+def test_unknown_feature_names_list_the_columns(tmp_path):
+    pd.DataFrame({"income": np.arange(20.0), "y": [0, 1] * 10}).to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(DataError, match=r"not in the data: \['incme'\]; columns: income, y"):
+        build_dataset(data_cfg(tmp_path, source=str(tmp_path / "d.csv"), target="y", features=["incme"]))

@@ -82,13 +82,19 @@ def _check_target(frame: pd.DataFrame, target: str, where: str) -> None:
         raise DataError(f"target column {target!r} not found in {where}; columns: {cols}...")
     if frame[target].isna().all():
         raise DataError(f"target column {target!r} in {where} has no values")
+    missing = frame[target].isna().to_numpy()
+    if missing.any():
+        first = int(missing.argmax()) + 1
+        raise DataError(f"target column {target!r} in {where} has {int(missing.sum())} missing value(s) "
+                        f"(first at data row {first}); a label cannot be guessed: drop or fill those rows")
 
 
 def _feature_columns(train: pd.DataFrame, data_cfg: dict) -> list[str]:
     if data_cfg["features"]:
         missing = [c for c in data_cfg["features"] if c not in train.columns]
         if missing:
-            raise DataError(f"data.features names column(s) not in the data: {missing}")
+            cols = ", ".join(map(str, list(train.columns)[:12]))
+            raise DataError(f"data.features names column(s) not in the data: {missing}; columns: {cols}")
         return list(data_cfg["features"])
     exclude = {data_cfg["target"], data_cfg["id_column"], data_cfg["time_column"], *data_cfg["drop"]}
     features = [c for c in train.columns if c not in exclude]
