@@ -101,3 +101,13 @@ def test_a_failing_analysis_is_recorded_and_the_run_goes_on(tmp_path):
     data_analysis_stage(ctx)
     assert "error" in ctx.results["data"]["distribution"]  # the hashing of dicts fails
     assert distribution_lines(ctx.results)[0].startswith("data: distribution analysis failed")
+
+
+def test_progress_names_only_the_splits_there_are(tmp_path):
+    messages: list[str] = []
+    ds = make_dataset()
+    ds.X_val = None
+    ctx = RunContext(suite={}, suite_path=tmp_path / "s.yaml", run_dir=tmp_path, results={"data": {}},
+                     progress=messages.append, dataset=ds)
+    data_analysis_stage(ctx)
+    assert "analysing the distribution of train / test" in messages

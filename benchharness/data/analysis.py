@@ -115,7 +115,8 @@ def data_analysis_stage(ctx: RunContext) -> None:
     """Run stage: add results["data"]["distribution"] (keys the data stage wrote are kept)."""
     if ctx.dataset is None:
         return
-    ctx.progress("analysing the distribution of train / validation / test")
+    splits = "train / validation / test" if ctx.dataset.X_val is not None else "train / test"
+    ctx.progress(f"analysing the distribution of {splits}")
     task = (ctx.suite.get("quality") or {}).get("task", "auto")
     try:
         section = analyse_dataset(ctx.dataset, ctx.suite.get("drift"), task)
