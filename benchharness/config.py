@@ -414,17 +414,17 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 def quicken(raw: dict, quick: dict) -> dict:
     """Apply --quick: never longer or heavier than the suite itself asks, and the suite's own
-    sweep (batch sizes) kept, so a quick run measures the same things for less time."""
+    batch sizes kept (the table and charts then show the sizes the suite asked for)."""
     out = copy.deepcopy(raw)
     for k, v in quick.items():
         mine = out.get(k)
         if isinstance(v, dict):
             out[k] = quicken(mine, v) if isinstance(mine, dict) else copy.deepcopy(v)
-        elif mine is None:
+        elif mine is None or (isinstance(v, list) and k != "batch_sizes"):
             out[k] = copy.deepcopy(v)
         elif _is_type(mine, (int, float)) and _is_type(v, (int, float)):
             out[k] = min(mine, v)
-        # anything else (the suite's list, or a wrong type left for validation to name): the suite's
+        # else the suite's: its batch sizes, or a wrong type left for validation to name
     return out
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from benchharness.config import load_suite, parse_suite
+from benchharness.config import QUICK, load_suite, parse_suite
 from benchharness.errors import SuiteError
 
 MINIMAL = {"name": "s", "data": {"source": "sklearn:iris"}, "candidates": [{"name": "a", "train": "sklearn.dummy.DummyClassifier"}]}
@@ -76,10 +76,11 @@ def test_missing_suite_file(tmp_path):
 
 
 def test_quick_never_lengthens_and_keeps_the_suites_batch_sizes(tmp_path):
-    raw = {**MINIMAL, "realtime": {"duration_s": 0.5, "warmup_count": 50},
+    raw = {**MINIMAL, "realtime": {"duration_s": 0.25, "warmup_count": 50, "open_loop": {"fractions": [0.1, 0.2, 0.4, 0.8]}},
            "batch": {"batch_sizes": [1, 64, 1024], "duration_s": 2.0}}
     quick = parse_suite(raw, tmp_path, quick=True)
-    assert quick["realtime"]["duration_s"] == 0.5  # already shorter than --quick's 1.0
+    assert quick["realtime"]["duration_s"] == 0.25  # already shorter than --quick's
+    assert quick["realtime"]["open_loop"]["fractions"] == QUICK["realtime"]["open_loop"]["fractions"]  # fewer rates
     assert quick["realtime"]["warmup_count"] == 10  # --quick's lighter warm-up
     assert quick["batch"] == {**quick["batch"], "batch_sizes": [1, 64, 1024], "duration_s": 0.3}
     assert quick["quality"]["bootstrap"]["resamples"] == 200
