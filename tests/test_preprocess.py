@@ -66,7 +66,7 @@ candidates:
   - {name: plain, train: sklearn.tree.DecisionTreeClassifier}
   - {name: auto, train: sklearn.tree.DecisionTreeClassifier, params: {random_state: 0}, preprocess: auto}
   - {name: xgb, train: xgboost.XGBClassifier, preprocess: auto}
-realtime: {duration_s: 0.1, warmup_count: 2, warmup_s: 0.01}
+realtime: {duration_s: 0.1, min_duration_s: 0.05, warmup_count: 2, warmup_s: 0.01, open_loop: {enabled: false}}
 batch: {batch_sizes: [8], duration_s: 0.05, warmup_count: 1}
 """)
     plain, auto, xgb = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None).results["candidates"]
