@@ -192,3 +192,25 @@ def test_checklist_items_fill_from_the_data_stage_and_plan():
     assert items["Can ground truth be obtained or inferred in production"].status == "missing"
     drift = items["How will drift in data characteristics be monitored"]
     assert drift.status == "met" and "plan.retraining: quarterly" in drift.evidence
+
+
+def test_cost_axis_goes_log_when_the_limit_is_far_from_the_points():
+    """A $1 limit over candidates at $1e-5 per 1M put every point on one spot of a linear axis."""
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_tradeoff import plot_quality_vs_cost
+
+    results = sample_results()
+    for i, c in enumerate(results["candidates"]):
+        if c.get("cost"):
+            c["cost"] = {"usd_per_million": 1e-5 * (i + 1)}  # all within a factor of 20 of each other
+    results["verdict"] = verdict.judge(results, ["usd_per_million <= 1.0"])
+    ax = Figure().subplots()
+    plot_quality_vs_cost(results, ax=ax)
+    assert ax.get_xscale() == "log"
+    results["verdict"] = verdict.judge(results, [])
+    for c in results["candidates"]:
+        c.pop("limits", None)
+    ax = Figure().subplots()
+    plot_quality_vs_cost(results, ax=ax)
+    assert ax.get_xscale() == "linear"  # no far limit: the points' own span decides
