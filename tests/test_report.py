@@ -214,3 +214,20 @@ def test_cost_axis_goes_log_when_the_limit_is_far_from_the_points():
     ax = Figure().subplots()
     plot_quality_vs_cost(results, ax=ax)
     assert ax.get_xscale() == "linear"  # no far limit: the points' own span decides
+
+
+def test_rate_axis_goes_log_when_candidates_sustain_very_different_rates():
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_perf import plot_latency_vs_rate
+
+    results = sample_results()  # every candidate swept over 50..800 req/s: a factor of 16, linear
+    ax = Figure().subplots()
+    plot_latency_vs_rate(results, ax=ax)
+    assert ax.get_xscale() == "linear"
+    fast = results["candidates"][0]["realtime"]["open_loop"]["rates"]
+    for row in fast:
+        row["target_rate_per_s"] *= 100  # one candidate at 5k..80k req/s
+    ax = Figure().subplots()
+    plot_latency_vs_rate(results, ax=ax)
+    assert ax.get_xscale() == "log"
