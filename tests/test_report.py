@@ -231,3 +231,15 @@ def test_rate_axis_goes_log_when_candidates_sustain_very_different_rates():
     ax = Figure().subplots()
     plot_latency_vs_rate(results, ax=ax)
     assert ax.get_xscale() == "log"
+
+
+def test_cpu_bars_carry_their_values_so_a_tiny_one_is_visible():
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_perf import plot_resources
+
+    results = sample_results()
+    results["candidates"][0]["resources"]["cpu_ms_per_prediction"] = 0.007426  # next to ms-sized ones
+    ax_cpu, ax_mem = Figure().subplots(1, 2)
+    plot_resources(results, ax=(ax_cpu, ax_mem))
+    assert "0.007426 ms" in [t.get_text() for t in ax_cpu.texts]
