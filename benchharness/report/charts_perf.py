@@ -160,7 +160,7 @@ def plot_resources(results: dict, run_dir=None, ax=None):
         bars = ax_cpu.barh([n for n, _ in cpu], [v for _, v in cpu], color=[style[n].color for n, _ in cpu])
         # the value beside each bar: 0.007 ms next to 5 ms draws no bar at all, yet it was measured
         ax_cpu.bar_label(bars, labels=[names.fmt(v, names.unit(cpu_name)) for _, v in cpu], fontsize=8, padding=2)
-        ax_cpu.margins(x=0.3)
+        ax_cpu.margins(x=0.45)  # room for the label of the longest bar
         ax_cpu.invert_yaxis()
     label = "CPU time per prediction (ms)" if cpu_name == "cpu_ms_per_prediction" else "process CPU (% of one core)"
     finish(ax_cpu, "CPU", label if cpu else "CPU (not measured)", "candidate", legend=False)
