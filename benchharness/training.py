@@ -168,7 +168,8 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
     ctx.progress(f"[{cand.name}] training {spec['train']}")
     est, fit_s = fit_estimator(spec, X, ds.y_train, preprocessor(spec, ds.X_train))
     cand.trained_model = est
-    cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4)}
+    cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4),
+                               "preprocess": spec.get("preprocess")}
     import joblib
 
     stem = ctx.work_dir / _safe(cand.name)

@@ -72,6 +72,7 @@ batch: {batch_sizes: [8], duration_s: 0.05, warmup_count: 1}
     plain, auto, xgb = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None).results["candidates"]
     assert plain["status"] == "failed" and "city" in plain["error"] and "preprocess: auto" in plain["error"]
     assert auto["status"] == "ok", auto["error"]
+    assert auto["training"]["preprocess"] == "auto"
     # a tree on income and the one-hot city learns the XOR; without city it cannot pass ~0.75
     assert auto["quality"]["test"]["accuracy"] > 0.9
     assert auto["realtime"]["closed_loop"]["count"] > 0
