@@ -22,6 +22,7 @@ def test_defaults_are_filled(tmp_path):
     [
         ({"nmae": "x"}, "unknown key 'nmae' (did you mean 'name'?); allowed: name"),
         ({"batch": {"batch_sizes": [0, 64]}}, "'batch.batch_sizes' must be a non-empty list of positive integers, got [0, 64]"),
+        ({"batch": {"batch_sizes": [1, 100000000]}}, "'batch.batch_sizes' must be a list of positive integers up to 1,000,000 rows per call, got [1, 100000000]"),
         ({"batch": {"batch_size": [1]}}, "unknown key 'batch.batch_size' (did you mean 'batch_sizes'?)"),
         ({"realtime": {"zzz": 1}}, "unknown key 'realtime.zzz'; allowed: duration_s"),
         ({"realtime": {"duration_s": "long"}}, "'realtime.duration_s' must be an integer or a number, got 'long'"),
