@@ -95,3 +95,9 @@ def test_unknown_feature_names_list_the_columns(tmp_path):
     pd.DataFrame({"income": np.arange(20.0), "y": [0, 1] * 10}).to_csv(tmp_path / "d.csv", index=False)
     with pytest.raises(DataError, match=r"not in the data: \['incme'\]; columns: income, y"):
         build_dataset(data_cfg(tmp_path, source=str(tmp_path / "d.csv"), target="y", features=["incme"]))
+
+
+def test_a_split_too_small_for_the_classes_names_the_setting():
+    frame = pd.DataFrame({"x": np.arange(150.0), "y": [0, 1, 2] * 50})
+    with pytest.raises(DataError, match=r"data.split.test_size 0.001 of 150 rows, stratified by the target\): .*classes = 3"):
+        split_frame(frame, "y", test_size=0.001, seed=0, stratify=True)

@@ -105,7 +105,8 @@ def split_frame(
                 train, val = train_test_split(rest, test_size=rel, random_state=seed, stratify=strat_rest)
                 parts = {"train": train, "validation": val, "test": test}
         except ValueError as exc:
-            raise DataError(f"cannot split the data: {exc}") from None
+            how = f"data.split.test_size {test_size} of {n} rows" + (", stratified by the target" if strat is not None else "")
+            raise DataError(f"cannot split the data ({how}): {exc}") from None
     return {k: v for k, v in parts.items() if len(v)}
 
 
