@@ -127,12 +127,9 @@ def export_onnx(kind: str, est, n_features: int, path: Path, classes: list | Non
             dims[0].dim_param = "N"
     if classes is not None:
         _decode_label_output(onx, classes)
-    labels = classes if classes is not None else getattr(est, "classes_", None)
-    if labels is not None:
-        meta = onx.metadata_props.add()
-        meta.key, meta.value = "classes", ",".join(map(str, labels))
-    path.write_bytes(onx.SerializeToString())
-    return path
+    from benchharness.training import write_onnx
+
+    return write_onnx(onx, classes if classes is not None else getattr(est, "classes_", None), path)
 
 
 def _decode_label_output(onx, classes: list) -> None:

@@ -107,7 +107,11 @@ def export_onnx(est, n_features: int, path: Path) -> Path:
         )
     except Exception as exc:
         raise ModelError(f"cannot export {type(est).__name__} to ONNX: {type(exc).__name__}: {exc}") from None
-    classes = getattr(est, "classes_", None)
+    return write_onnx(onx, getattr(est, "classes_", None), path)
+
+
+def write_onnx(onx, classes, path: Path) -> Path:
+    """Save an exported model with its class labels as `classes` metadata (the ONNX adapter reads them)."""
     if classes is not None:
         meta = onx.metadata_props.add()
         meta.key, meta.value = "classes", ",".join(map(str, classes))
