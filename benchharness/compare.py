@@ -92,6 +92,21 @@ def environment_changes(res_a: dict, res_b: dict) -> list[str]:
     return out
 
 
+def setup_changes(res_a: dict, res_b: dict) -> list[str]:
+    """What makes two runs' figures not comparable besides the machine: --quick, the data, the suite."""
+    out = []
+    qa, qb = bool((res_a.get("suite") or {}).get("quick")), bool((res_b.get("suite") or {}).get("quick"))
+    if qa != qb:
+        out.append(f"--quick: {qa} -> {qb} (short windows and fewer resamples: timings and intervals differ by design)")
+    sa, sb = names.get_path(res_a, "data.split.split_sha256"), names.get_path(res_b, "data.split.split_sha256")
+    if sa != sb:
+        out.append(f"data split: {str(sa)[:12]} -> {str(sb)[:12]} (other rows: quality figures are not comparable)")
+    na, nb = (res_a.get("suite") or {}).get("name"), (res_b.get("suite") or {}).get("name")
+    if na != nb:
+        out.append(f"suite: {na} -> {nb}")
+    return out
+
+
 def compare_runs(run_dirs: list[str | Path], threshold: float = 0.10, alpha: float = 0.01) -> dict:
     """Compare every later run with the first; the document `bench compare` prints."""
     dirs = [Path(d) for d in run_dirs]
@@ -104,6 +119,7 @@ def compare_runs(run_dirs: list[str | Path], threshold: float = 0.10, alpha: flo
         names_b = {c["name"] for c in res.get("candidates", [])}
         comparisons.append({
             "run": res.get("run_id", str(d)), "rows": rows, "environment_changes": environment_changes(ref, res),
+            "setup_changes": setup_changes(ref, res),
             "only_in_reference": sorted(names_a - names_b), "only_in_run": sorted(names_b - names_a),
             "regressions": sum(r["regression"] for r in rows),
         })
@@ -118,6 +134,7 @@ def compare_text(doc: dict) -> str:
            f"not shown insignificant at alpha {doc['alpha']:g})"]
     for comp in doc["comparisons"]:
         out.append(f"\nvs {comp['run']}")
+        out += [f"  setup changed: {line}" for line in comp.get("setup_changes", [])]
         out += [f"  machine changed: {line}" for line in comp["environment_changes"]]
         for label, key in (("only in reference", "only_in_reference"), ("only in this run", "only_in_run")):
             if comp[key]:

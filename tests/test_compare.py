@@ -144,3 +144,19 @@ def test_batch_throughput_tested_on_per_call_latencies(tmp_path):
     r = rows[("logreg", "rows_per_s")]
     assert r["test"] == "Mann-Whitney U, n=500/500" and r["significant"] and r["regression"]
     assert r["change"] == pytest.approx(1 / 1.5 - 1)
+
+
+def test_a_quick_run_or_other_data_is_called_out(tmp_path):
+    from benchharness.compare import compare_text
+
+    ref = write_run(tmp_path / "a", sample_results(), seed=1)
+    same = write_run(tmp_path / "b", sample_results(), seed=2)
+    full = sample_results()
+    full["suite"]["quick"] = False
+    full["data"].setdefault("split", {})["split_sha256"] = "f" * 64
+    other = write_run(tmp_path / "c", full, seed=2)
+    doc = compare_runs([ref, same, other])
+    assert doc["comparisons"][0]["setup_changes"] == []
+    changes = doc["comparisons"][1]["setup_changes"]
+    assert changes[0].startswith("--quick: True -> False") and changes[1].startswith("data split: ")
+    assert "setup changed: --quick: True -> False" in compare_text(doc)
