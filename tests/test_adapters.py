@@ -117,3 +117,12 @@ def test_callable_import_errors():
         load_model("no_such_module_xyz:f")
     with pytest.raises(ModelError, match="has no attribute"):
         load_model("models_for_tests:nothing_here")
+
+
+def test_onnx_fed_text_columns_names_them(forest_files, cancer):
+    X, _ = cancer
+    model = load_model(str(forest_files[1]))
+    frame = X.copy()
+    frame["mean radius"] = "large"  # a text column where the model takes numbers
+    with pytest.raises(ModelError, match=r"takes float32 numbers; the data has text columns mean radius \("):
+        model.prepare(frame)

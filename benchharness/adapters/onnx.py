@@ -106,7 +106,15 @@ class OnnxAdapter(ModelAdapter):
                 raise ModelError(
                     f"model input {inp.name!r} expects {width} features, the data has {arr.shape[1]}"
                 )
-            return np.ascontiguousarray(arr.astype(dtype, copy=False))
+            try:
+                return np.ascontiguousarray(arr.astype(dtype, copy=False))
+            except ValueError as exc:  # text in a numeric input: name the columns, not just a value
+                from benchharness.preprocess import non_numeric_columns
+
+                text = non_numeric_columns(frame) if frame is not None else []
+                where = f"text columns {', '.join(map(str, text))}" if text else "non-numeric values"
+                raise ModelError(f"model input {inp.name!r} takes {np.dtype(dtype).name} numbers; the data has "
+                                 f"{where} ({exc}): encode them as the model was trained") from None
         # one input per column (skl2onnx with named columns)
         if frame is None:
             raise ModelError(f"model has {len(self._inputs)} named inputs; give a data frame with those columns")
