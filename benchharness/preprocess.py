@@ -1,7 +1,10 @@
 """`preprocess: auto`: the preprocessing a plain estimator needs to train on a real table.
 
 Numbers get their missing values imputed (median) and are scaled; text (categorical) and
-boolean columns are imputed (most frequent) and one-hot encoded, unseen categories ignored.
+boolean columns are imputed (most frequent) and one-hot encoded: the MAX_CATEGORIES most frequent
+values of a column get a column each, the rest (and values unseen in training) one shared
+"infrequent" column. The output is dense, so every estimator takes it (HistGradientBoosting
+refuses sparse input) and its width stays bounded whatever the cardinality.
 The same recipe serves the linear baselines (quality/baselines.py) and candidates trained
 with `preprocess: auto` (training.py), which become a scikit-learn Pipeline
 (`preprocess` -> `model`) saved and measured as one model.
@@ -14,6 +17,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+MAX_CATEGORIES = 50
 
 
 def numeric_columns(X: pd.DataFrame) -> list[str]:
@@ -39,6 +44,6 @@ def auto_preprocessor(X: pd.DataFrame, by_position: bool = False) -> ColumnTrans
         other = [X.columns.get_loc(c) for c in other]
     parts = [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric)]
     if other:
-        parts.append(("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                           OneHotEncoder(handle_unknown="ignore")), other))
-    return ColumnTransformer(parts)
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_CATEGORIES)
+        parts.append(("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), other))
+    return ColumnTransformer(parts, sparse_threshold=0.0)

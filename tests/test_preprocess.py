@@ -103,3 +103,16 @@ def test_a_regressor_on_text_labels_and_a_classifier_on_a_continuous_target_say_
         fit_estimator(SPEC, X, amount)
     # a regressor on 0/1 labels is unusual but fits: no error
     fit_estimator({"train": "sklearn.linear_model.LinearRegression", "params": {}}, X, frame.churn)
+
+
+def test_a_high_cardinality_text_column_gives_a_bounded_dense_matrix_every_estimator_takes():
+    from benchharness.preprocess import MAX_CATEGORIES, auto_preprocessor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=2000), "shop": [f"s{i}" for i in rng.integers(0, 500, 2000)]})
+    y = rng.integers(0, 2, 2000)
+    spec = {"train": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 5}}
+    est, _ = fit_estimator(spec, X, y, auto_preprocessor(X))  # HGB refuses sparse input
+    width = est.named_steps["preprocess"].transform(X.iloc[:3]).shape[1]
+    assert width == 1 + MAX_CATEGORIES
+    assert est.predict(pd.DataFrame({"x": [0.0], "shop": ["never-seen"]})).shape == (1,)
