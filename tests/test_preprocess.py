@@ -116,3 +116,18 @@ def test_a_high_cardinality_text_column_gives_a_bounded_dense_matrix_every_estim
     width = est.named_steps["preprocess"].transform(X.iloc[:3]).shape[1]
     assert width == 1 + MAX_CATEGORIES
     assert est.predict(pd.DataFrame({"x": [0.0], "shop": ["never-seen"]})).shape == (1,)
+
+
+def test_auto_preprocessing_exports_to_onnx_with_missing_values(tmp_path):
+    """`export: onnx` + `preprocess: auto` on numeric data with gaps: columns by position, same labels."""
+    from benchharness.adapters.registry import load_model
+    from benchharness.training import export_onnx, preprocessor
+
+    frame = _table()
+    frame["age"] = np.random.default_rng(1).integers(18, 80, len(frame)).astype(float)
+    frame.loc[::5, "income"] = np.nan
+    X = frame[["income", "age"]]
+    spec = {**SPEC, "preprocess": "auto", "export": "onnx"}
+    est, _ = fit_estimator(spec, X.to_numpy(), frame.churn, preprocessor(spec, X))
+    model = load_model(str(export_onnx(est, 2, tmp_path / "m.onnx")), {})
+    assert np.array_equal(model.predict(model.prepare(X)), est.predict(X.to_numpy()))
