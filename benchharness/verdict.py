@@ -203,13 +203,26 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
             # the checklist's first question: shipping a model that a stupid one matches
             tail += f" Caution: {q['baseline_statement']}."
         return (f"Ship {best['name']}: it {limits_txt} and ranks first by "
-                f"{', then '.join(map(str, terms))}{' (' + facts + ')' if facts else ''}.{tail}")
+                f"{describe_objective(terms, results, best)}{' (' + facts + ')' if facts else ''}.{tail}")
     if not rows:
         return "No candidate to judge: the suite lists only baselines."
     blocks = "; ".join(f"{r['name']} — {'; '.join(r['blocking'][:3])}" for r in rows)
     keep = [c["name"] for c in results.get("candidates", []) if c.get("role") == "baseline"]
     tail = f" Keep {keep[0]} (the declared baseline) until one does." if keep else ""
     return f"No candidate qualifies: {blocks}.{tail}"
+
+
+def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict | None = None) -> str:
+    """The ranking as a reader says it: 'min rmse, then min usd_per_million' (never 'best primary')."""
+    parsed = parse_objective(terms) if terms and isinstance(terms[0], str) else terms
+    if cand is None:  # any scored candidate knows the primary metric
+        cand = next((c for c in results.get("candidates", []) if (c.get("quality") or {}).get("primary_metric")), {})
+    out = []
+    for t in parsed:
+        name = (names.primary_metric(cand, results) or "primary") if t.name == "primary" else t.name
+        sense = t.sense or ("max" if t.direction(cand, results) == "higher" else "min")
+        out.append(str(Term(name, sense, t.within)))
+    return ", then ".join(out)
 
 
 def _facts(cand: dict, results: dict) -> str:

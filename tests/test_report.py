@@ -80,6 +80,8 @@ def test_verdict_and_limits_in_report(run):
     md = (run[0] / "report.md").read_text()
     assert "> **Ship forest: it meets all 3 hard limits" in md  # boosted fails p99 and cost; forest beats logreg on accuracy
     assert "| boosted | p99_ms <= 5 | fail | FAIL | 9 ms |" in md
+    # the default objective, named as the verdict sentence names it (not the suite's word "primary")
+    assert "Ranking by: max accuracy, then min usd_per_million, then min p99_ms." in md
 
 
 def test_run_without_cost_or_resources_still_renders(tmp_path):

@@ -105,7 +105,7 @@ def test_default_objective_ranks_a_lower_is_better_metric_lowest_first():
     ranked = verdict.rank(cands, verdict.parse_objective(None), {})
     assert [x["name"] for x in ranked] == ["best", "middle", "worse"]
     v = verdict.judge({"candidates": cands})
-    assert v["recommended"] == "best" and "best primary" in v["sentence"]
+    assert v["recommended"] == "best" and "ranks first by min rmse" in v["sentence"]
 
 
 def test_recommendation_cautions_when_the_winner_does_not_beat_the_baseline():
@@ -118,3 +118,15 @@ def test_recommendation_cautions_when_the_winner_does_not_beat_the_baseline():
     assert v["sentence"].endswith("Caution: a does not beat the baseline logistic.")
     v = verdict.judge({"candidates": [b]})
     assert "Caution" not in v["sentence"]
+
+
+def test_sentence_names_the_primary_metric_and_its_direction():
+    def reg(name, rmse):
+        return {"name": name, "role": "candidate", "status": "ok", "error": None,
+                "quality": {"primary_metric": "rmse", "test": {"rmse": rmse}},
+                "realtime": {"closed_loop": {"p99_ms": 1.0}}}
+
+    v = verdict.judge({"candidates": [reg("bad", 60.9), reg("good", 55.9)]})
+    assert "ranks first by min rmse, then min usd_per_million" in v["sentence"] and "primary" not in v["sentence"]
+    assert "ranks first by max accuracy within 0.01" in verdict.judge(
+        {"candidates": [c("a", 0.9, 3, None)]}, objective=["best primary within 0.01"])["sentence"]

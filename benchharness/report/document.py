@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from benchharness import metric_names as names
 from benchharness.report.checklist import Item, checklist
+from benchharness.verdict import describe_objective
 
 NM = "not measured"
 
@@ -82,7 +83,7 @@ def verdict_blocks(results: dict) -> list:
                      "; ".join(r["blocking"]) or "—", "; ".join(r["warnings"]) or "—"])
     axes = ", ".join(v.get("pareto_axes") or []) or "none measured for every candidate"
     out.append(Table(["rank", "candidate", "status", "hard limits met", "Pareto front", "blocking", "warnings"], rows,
-                     f"Ranking by: {', then '.join(v['inputs']['objective'])}. Pareto front over: {axes}."))
+                     f"Ranking by: {describe_objective(v['inputs']['objective'], results)}. Pareto front over: {axes}."))
     return out
 
 
