@@ -173,3 +173,21 @@ def test_terminal_and_report_tables_show_every_figure():
     assert row["threads / replica"] == "2 (configured)" and row["real-time instances"] == "2"
     assert row["GPU utilisation"] == "44.1%" and row["cold start USD"] == "$0.000720"
     assert "priced as profile box" in caption and "\n" not in caption
+
+
+def test_threads_per_replica_ignores_tick_noise_open_loop_spin_and_respects_pinning():
+    # figures from a real run of a one-thread scikit-learn model pinned to CPU 1: the 31 ms
+    # predict phase read 127% busy (3 clock ticks), which priced it as needing two cores
+    phases = {
+        "predict": {"wall_s": 0.031491, "process_cpu_percent": 127.0},
+        "closed_loop": {"wall_s": 0.682586, "process_cpu_percent": 99.6},
+        "open_loop@1774.67": {"wall_s": 0.36, "process_cpu_percent": 390.0},  # 4 spinning workers
+        "batch@256": {"wall_s": 0.407394, "process_cpu_percent": 100.6},
+    }
+    assert threads_per_replica({"resources": {"phases": phases}}, {}) == (1, "measured_cpu")
+    # a model that kept two cores busy, but was measured pinned to one CPU, needs one
+    phases["closed_loop"]["process_cpu_percent"] = 195.0
+    pinned = {"resources": {"phases": phases},
+              "realtime": {"closed_loop": {"settings": {"threads": {"affinity": [1]}}}}}
+    assert threads_per_replica(pinned, {}) == (1, "measured_cpu")
+    assert threads_per_replica({"resources": {"phases": phases}}, {}) == (2, "measured_cpu")
