@@ -182,14 +182,19 @@ def _read_result(path: str) -> dict | None:
 
 
 def _tail(path: str, limit: int = 2000) -> str:
+    """The last `limit` characters of the child's stderr, without faulthandler's list of
+    loaded extension modules: after a crash with scikit-learn loaded that one line is
+    several kB and would push out the Python stack that says where the crash was."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
             size = fh.tell()
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", "replace").strip()
+            fh.seek(max(0, size - 64 * limit))
+            text = fh.read().decode("utf-8", "replace")
     except OSError:
         return ""
+    lines = [ln for ln in text.splitlines() if not ln.startswith("Extension modules:")]
+    return "\n".join(lines).strip()[-limit:]
 
 
 # -- child side -------------------------------------------------------------------------------

@@ -75,3 +75,14 @@ def test_children_of_the_fork_server_share_no_state():
     first = run_in_child(f"{M}:count_calls", timeout_s=60, start_method="forkserver", preload=[M])
     second = run_in_child(f"{M}:count_calls", timeout_s=60, start_method="forkserver", preload=[M])
     assert (first.value, second.value) == (1, 1)
+
+
+def test_crash_tail_keeps_the_stack_when_many_extensions_are_loaded():
+    # with scikit-learn loaded, faulthandler's "Extension modules: ..." line alone is longer
+    # than the tail kept: the stack that says where the crash happened must survive it
+    out = run_in_child(f"{M}:segfault", timeout_s=60, start_method="forkserver",
+                       preload=["numpy", "pandas", "sklearn.ensemble"])
+    assert out.signal == "SIGSEGV"
+    assert "Fatal Python error: Segmentation fault" in out.stderr_tail
+    assert "in segfault" in out.stderr_tail
+    assert "Extension modules" not in out.stderr_tail
