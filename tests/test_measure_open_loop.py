@@ -119,3 +119,19 @@ def test_sweep_with_explicit_rates_and_no_sustainable_rate():
     assert [r["target_rate_per_s"] for r in results] == [5.0]  # stops at the first failure
     with pytest.raises(ValueError):
         sweep_rates(_queue_model(10), 1.0)
+
+
+def test_a_rate_where_the_model_sheds_load_is_not_sustainable():
+    # a server that rejects what it cannot serve answers fast: p99 of what it served stays
+    # low at every rate, and only the error rate says it did not keep up above 400/s
+    def shedding(rate):
+        return {"target_rate_per_s": rate, "p99_ms": 2.0,
+                "error_rate": 0.0 if rate <= 400 else 1 - 400 / rate}
+
+    results, best = sweep_rates(shedding, 10.0, capacity_per_s=1000, fractions=(0.3, 0.6, 0.9),
+                                refine_steps=0, max_error_rate=0.01)
+    assert best == 300
+    assert [r["sustainable"] for r in results] == [True, False]
+    # without an error limit (the old behaviour) every rate looked sustainable
+    _, best = sweep_rates(shedding, 10.0, capacity_per_s=1000, fractions=(0.3, 0.6, 0.9), refine_steps=0)
+    assert best == 900

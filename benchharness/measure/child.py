@@ -234,7 +234,7 @@ def open_loop_child(spec: dict) -> dict:
 
     rates, best = sweep_rates(
         measure, spec["p99_limit_ms"], ol.get("rates_per_s"), spec.get("capacity_per_s"),
-        ol["fractions"], ol["refine_steps"],
+        ol["fractions"], ol["refine_steps"], spec.get("max_error_rate"),
     )
     return {
         "rates": rates,

@@ -193,8 +193,12 @@ def sweep_rates(
     capacity_per_s: float | None = None,
     fractions: Sequence[float] = (0.5, 0.8, 0.95),
     refine_steps: int = 1,
+    max_error_rate: float | None = None,
 ) -> tuple[list[dict], float | None]:
-    """Find the highest rate whose p99 (from schedule) stays within `p99_limit_ms`.
+    """Find the highest rate whose p99 (from schedule) stays within `p99_limit_ms`, with
+    no request dropped and (when given) an `error_rate` at most `max_error_rate`: a server
+    that sheds load answers its rejections fast, and the p99 of the requests it did serve
+    alone would call any rate sustainable.
 
     `measure(rate)` runs one open loop and returns its summary (with `p99_ms`). Rates are
     `rates_per_s` when given, else `fractions` of `capacity_per_s` (the closed-loop rate times
@@ -215,8 +219,9 @@ def sweep_rates(
     def probe(rate: float) -> bool:
         summary = measure(rate)
         p99 = summary.get("p99_ms")
+        errors_ok = max_error_rate is None or (summary.get("error_rate") or 0.0) <= max_error_rate
         summary["sustainable"] = bool(
-            p99 is not None and p99 <= p99_limit_ms and not summary.get("dropped")
+            p99 is not None and p99 <= p99_limit_ms and not summary.get("dropped") and errors_ok
         )
         results.append(summary)
         return summary["sustainable"]

@@ -28,6 +28,7 @@ from benchharness.measure.threads import child_env
 
 PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy (issue 5)
 _CHILD = "benchharness.measure.child"
+OPEN_LOOP_EXTRA_ERROR_RATE = 0.01  # a sustainable rate fails at most 1 point more than unloaded
 # what the fork server imports for every child, and per model format (libraries only)
 _PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "scipy.special", "threadpoolctl",
             "benchharness.measure.child", "benchharness.adapters.registry"]
@@ -156,6 +157,8 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     if not ol["enabled"] or not closed.get("qps") or not closed.get("count"):
         return
     limit, source = open_loop_limit_ms(ol, closed)
+    # errors the model makes unloaded (bad rows) are not the rate's; more than those are
+    max_errors = (closed.get("error_rate") or 0.0) + OPEN_LOOP_EXTRA_ERROR_RATE
     capacity = closed["qps"] * ol["workers"]
     rates = ol["rates_per_s"] or [capacity * f for f in ol["fractions"]]
     n_probes = len(rates) + ol["refine_steps"]
@@ -163,7 +166,7 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     longest = 3 * max(ol["duration_s"], ol["min_count"] / lowest) + 1
     timeout = ol["timeout_s"] or 60 + 2 * rt["warmup_s"] + n_probes * longest
     spec = base_spec(ctx, cand) | {"realtime": rt, "open_loop": ol, "p99_limit_ms": limit,
-                                   "capacity_per_s": capacity}
+                                   "capacity_per_s": capacity, "max_error_rate": max_errors}
     out = run_child(ctx, cand, "open_loop", "open_loop_child", spec, timeout)
     late = [r for r in out["rates"] if r["late_start_share"] > LATE_WARN_SHARE]
     warning = None
@@ -175,7 +178,7 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
         ctx.progress(f"[{cand.name}] warning: {warning}")
     section = {
         "arrival": ol["arrival"], "workers": ol["workers"], "duration_s": ol["duration_s"],
-        "p99_limit_ms": limit, "p99_limit_source": source,
+        "p99_limit_ms": limit, "p99_limit_source": source, "error_rate_limit": max_errors,
         "max_sustainable_rate_per_s": out["max_sustainable_rate_per_s"],
         "rates": out["rates"], "late_start_warning": warning,
         "samples_file": save_samples(ctx.run_dir, cand.name, "open_loop", _open_loop_arrays(out["runs"])),
