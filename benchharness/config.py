@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +124,14 @@ def positive_numbers(v) -> str | None:
 
 def cpu_list(v) -> str | None:
     ok = v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
-    return None if ok else "a non-empty list of CPU numbers (integers >= 0)"
+    if not ok:
+        return "a non-empty list of CPU numbers (integers >= 0)"
+    # checked here, not only in each child: a CPU this machine lacks is a suite error
+    # (exit 2, nothing measured), not every candidate failing the same way
+    have = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    if have is not None and not set(v) <= set(have):
+        return f"CPUs this process may use: {have}"
+    return None
 
 
 # Stop rule keys shared by the closed loop and each batch size (measure/stoprule.py):

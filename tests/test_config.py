@@ -89,3 +89,15 @@ def test_quick_never_lengthens_and_keeps_the_suites_batch_sizes(tmp_path):
     assert default["batch"]["batch_sizes"] == [1, 256]
     with pytest.raises(SuiteError, match="realtime.duration_s"):  # a wrong type is still named
         parse_suite({**MINIMAL, "realtime": {"duration_s": "fast"}}, tmp_path, quick=True)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_getaffinity"), reason="Linux affinity API")
+def test_affinity_outside_this_machine_is_a_suite_error(tmp_path):
+    import os
+
+    have = sorted(os.sched_getaffinity(0))
+    missing = max(have) + 1
+    with pytest.raises(SuiteError, match=rf"'threads.affinity' must be CPUs this process may use: "
+                                         rf"\[.*\], got \[{missing}\]"):
+        parse_suite({**MINIMAL, "threads": {"affinity": [missing]}}, tmp_path)
+    assert parse_suite({**MINIMAL, "threads": {"affinity": have[:1]}}, tmp_path)["threads"]["affinity"] == have[:1]
