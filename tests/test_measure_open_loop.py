@@ -6,6 +6,7 @@ from measure_models import FixedService, SleepService, Stalling
 
 from benchharness.measure.closed_loop import run_closed_loop
 from benchharness.measure.open_loop import (
+    OpenLoopRun,
     arrival_offsets_ns,
     run_open_loop,
     summarize_run,
@@ -135,3 +136,33 @@ def test_a_rate_where_the_model_sheds_load_is_not_sustainable():
     # without an error limit (the old behaviour) every rate looked sustainable
     _, best = sweep_rates(shedding, 10.0, capacity_per_s=1000, fractions=(0.3, 0.6, 0.9), refine_steps=0)
     assert best == 900
+
+
+def _run_by_hand(start_delays_ms, service_ms=0.2, gap_ms=1.0):
+    """A run on a 1 ms schedule whose generator started some requests late (by hand)."""
+    n = len(start_delays_ms)
+    sched = np.arange(n, dtype=np.int64) * int(gap_ms * 1e6)
+    start, end, ready, free = [], [], [], 0
+    for i in range(n):
+        s = max(sched[i] + int(start_delays_ms[i] * 1e6), free)
+        ready.append(free)
+        start.append(s)
+        free = s + int(service_ms * 1e6)
+        end.append(free)
+    arr = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    return OpenLoopRun(scheduled_ns=sched, start_ns=arr(start), end_ns=arr(end), ready_ns=arr(ready),
+                       failed=np.zeros(n, bool), first_error=None)
+
+
+def test_requests_queued_behind_a_generator_stall_count_as_late():
+    # request 10 starts 3.7 ms late (the generator stalled); 11, 12 and 13 arrive while it
+    # runs and start at 13.9, 14.1, 14.3 ms instead of 11, 12, 13 ms: the generator's delay
+    # too, though their worker was busy. A perfect generator would have started all on time.
+    delays = [0.0] * 100
+    delays[10] = 3.7
+    run = _run_by_hand(delays)
+    assert run.late_share(1_000_000) == pytest.approx(4 / 100)
+    # queueing the model causes itself is not late: 1.5 ms of service on a 1 ms schedule
+    slow = _run_by_hand([0.0] * 100, service_ms=1.5)
+    assert slow.late_share(1_000_000) == 0.0
+    assert slow.queued_share() == pytest.approx(99 / 100)

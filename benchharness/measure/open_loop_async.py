@@ -58,6 +58,7 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
         "scheduled_ns": scheduled, "ready_ns": scheduled.copy(),
         "start_ns": start[served], "end_ns": end[served],
         "failed": failed[served], "first_error": first_error[0], "dropped": int(n - served.sum()),
+        "workers": None,  # no worker to wait for: each request could start on schedule
     }
 
 
