@@ -50,3 +50,22 @@ def test_errors_are_counted_with_the_first_one_and_left_out_of_latency():
     assert 0.2 < section["error_rate"] < 0.3  # one request in four, cycling
     assert section["first_error"] == "ValueError: negative input -1.000"
     assert len(loop.latencies_ns) == loop.attempts - loop.errors
+
+
+def test_failed_requests_are_not_throughput():
+    # half the requests fail at once, the other half take 2 ms: the model answers about 500
+    # requests/s, and counting the instant failures would report about 1000
+    served = FixedService(ms=2.0)
+
+    def half_fail(X):
+        if X[0, 0] < 0:
+            raise ValueError("rejected")
+        return served.predict(X)
+
+    reqs = [np.array([[1.0]]), np.array([[-1.0]])]
+    stop = StopRule(min_duration_s=0.1, max_duration_s=0.2, min_count=10, percentile=50)
+    loop = run_closed_loop(half_fail, reqs, stop, warmup_count=4, warmup_s=0.0)
+    assert 0.4 < loop.error_section()["error_rate"] < 0.6
+    # answered requests x their mean time can never exceed the loop's own time
+    busy_share = loop.qps * (loop.latencies_ns.mean() / 1e9)
+    assert 0.5 < busy_share <= 1.0

@@ -43,7 +43,9 @@ class LoopResult:
 
     @property
     def qps(self) -> float:
-        return self.attempts / self.loop_s if self.loop_s > 0 else 0.0
+        """Answered requests per second: a failed request took time but is not throughput,
+        and a model that rejects half its requests at once must not look twice as fast."""
+        return len(self.latencies_ns) / self.loop_s if self.loop_s > 0 else 0.0
 
     def error_section(self) -> dict:
         rate = self.errors / self.attempts if self.attempts else 0.0
