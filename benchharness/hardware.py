@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -222,9 +223,36 @@ def profile_section(profile: Profile, machine: dict) -> dict:
     cores = machine.get("usable_cores")
     if cores and cores != profile.vcpus:
         mismatch.append(f"measured on {cores} usable cores, priced as {profile.vcpus} vCPUs")
-    has_gpu = bool((machine.get("gpu") or {}).get("available"))
-    if bool(profile.gpu) != has_gpu:
-        mismatch.append(f"profile GPU: {profile.gpu['model'] if profile.gpu else 'none'}; "
-                        f"measured machine GPU: {'yes' if has_gpu else 'none'}")
+    gpu = _gpu_mismatch(profile.gpu, machine.get("gpu") or {})
+    if gpu:
+        mismatch.append(gpu)
     out["mismatch"] = mismatch
     return out
+
+
+def _gpu_mismatch(profile_gpu: dict | None, machine_gpu: dict) -> str | None:
+    """How the profile's GPUs differ from the measured machine's (presence, model, count):
+    a run measured on an H100 and priced as an A10G instance must say so."""
+    devices = (machine_gpu.get("devices") or []) if machine_gpu.get("available") else []
+    measured = ", ".join(sorted({d.get("name", "unknown") for d in devices})) or "none"
+    if len(devices) > 1:
+        measured = f"{len(devices)} x {measured}"
+    if not profile_gpu:
+        return None if not devices else f"profile GPU: none; measured machine GPU: {measured}"
+    wanted = f"{profile_gpu['model']}" if profile_gpu.get("count", 1) == 1 else \
+        f"{profile_gpu['count']} x {profile_gpu['model']}"
+    if not devices:
+        return f"profile GPU: {wanted}; measured machine GPU: none"
+    same_model = all(_same_gpu(profile_gpu["model"], d.get("name", "")) for d in devices)
+    if same_model and len(devices) == profile_gpu.get("count", 1):
+        return None
+    return f"profile GPU: {wanted}; measured machine GPU: {measured}"
+
+
+def _same_gpu(profile_model: str, device_name: str) -> bool:
+    """Same GPU when the first word after the vendor matches: 'NVIDIA A10G' is the device
+    'NVIDIA A10G', 'Tesla T4' is 'NVIDIA T4'; 'A10' is not 'A100-SXM4-80GB'."""
+    def model_word(name: str) -> str:
+        words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w and w not in ("nvidia", "tesla")]
+        return words[0] if words else ""
+    return model_word(profile_model) != "" and model_word(profile_model) == model_word(device_name)

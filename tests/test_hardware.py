@@ -91,3 +91,23 @@ def test_profile_section_flags_a_mismatch_with_the_measured_machine():
     assert section["mismatch"] == ["measured on 2 usable cores, priced as 8 vCPUs"]
     gpu = profile_section(load_profile("aws-g5-xlarge"), {"usable_cores": 4, "gpu": {"available": False}})
     assert "NVIDIA A10G" in gpu["mismatch"][0]
+
+
+def test_gpu_mismatch_names_both_gpus_when_the_models_differ():
+    # what NVML reports on a real GPU machine (as gpu_status() returns it); no GPU here
+    def machine(*names):
+        return {"usable_cores": 4, "gpu": {"available": True,
+                                            "devices": [{"index": i, "name": n} for i, n in enumerate(names)]}}
+
+    g5 = load_profile("aws-g5-xlarge")  # NVIDIA A10G x 1, 4 vCPUs
+    assert profile_section(g5, machine("NVIDIA A10G"))["mismatch"] == []
+    assert profile_section(g5, machine("NVIDIA H200"))["mismatch"] == [
+        "profile GPU: NVIDIA A10G; measured machine GPU: NVIDIA H200"]
+    assert profile_section(g5, machine("NVIDIA A10G", "NVIDIA A10G"))["mismatch"] == [
+        "profile GPU: NVIDIA A10G; measured machine GPU: 2 x NVIDIA A10G"]
+    a10 = parse_profile({"name": "a10", "vcpus": 4, "memory_gb": 16, "price_per_hour_usd": 1.0, "source": "t",
+                         "as_of": "2026-01", "gpu": {"model": "NVIDIA A10", "count": 1}})
+    assert profile_section(a10, machine("NVIDIA A100-SXM4-80GB"))["mismatch"] != []
+    cpu = load_profile("aws-c7i-large")
+    assert profile_section(cpu, {**machine("Tesla T4"), "usable_cores": 2})["mismatch"] == [
+        "profile GPU: none; measured machine GPU: Tesla T4"]
