@@ -110,13 +110,34 @@ isolation: {start_method: spawn}
     assert c["batch_full_split"]["rows"] == 1024  # realtime.synthetic_rows
 
 
-def test_affinity_outside_the_machine_is_a_clear_error(tmp_path):
-    _, by_name, _ = _run(tmp_path, """
+def test_affinity_outside_the_machine_is_a_suite_error_before_anything_runs(tmp_path):
+    from benchharness.errors import SuiteError
+
+    with pytest.raises(SuiteError, match=r"'threads.affinity' must be CPUs this process may use: .*got \[4096\]"):
+        _run(tmp_path, """
 name: bad-affinity
 data: {source: 'sklearn:breast_cancer', target: target}
 candidates:
   - {name: steady, model: 'measure_models:FixedService'}
 threads: {affinity: [4096]}
 """ + SHORT)
-    error = by_name["steady"]["error"]
-    assert error.startswith("predict: 'threads.affinity' must name CPUs this process may use, got [4096]")
+    assert not (tmp_path / "out").exists()  # nothing measured, no run folder
+
+
+def test_a_provider_fallback_is_said_on_the_terminal(tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("CUDA is available here: no fallback to see")
+    write_image_model(tmp_path / "image.onnx")
+    lines: list[str] = []
+    ctx = run_suite(write_suite(tmp_path, """
+name: fallback
+candidates:
+  - {name: image, model: image.onnx, options: {providers: [CUDAExecutionProvider]}}
+realtime: {open_loop: {enabled: false}}
+batch: {batch_sizes: [1]}
+"""), out_dir=tmp_path / "out", quick=True, progress=lines.append)
+    details = ctx.candidates[0].result["model"]["details"]
+    assert details["provider"] == "CPUExecutionProvider" and details["fallback"]
+    assert f"[image] warning: {details['fallback']}" in lines

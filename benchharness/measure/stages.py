@@ -112,6 +112,9 @@ def predict_stage(ctx: RunContext, cand: CandidateRun) -> None:
     timeout = ctx.suite["realtime"]["timeout_s"] or 600
     out = run_child(ctx, cand, "predict", "predict_child", spec, timeout)
     cand.result["model"] = out["model"]
+    fallback = (out["model"].get("details") or {}).get("fallback")
+    if fallback:  # asked for a GPU, measured on the CPU: every figure that follows is the CPU's
+        ctx.progress(f"[{cand.name}] warning: {fallback}")
     cand.result["signature"] = out["signature"]
     cand.result["load_s"] = out["load_s"]
     if out.get("perf_only"):
