@@ -191,3 +191,18 @@ def test_threads_per_replica_ignores_tick_noise_open_loop_spin_and_respects_pinn
               "realtime": {"closed_loop": {"settings": {"threads": {"affinity": [1]}}}}}
     assert threads_per_replica(pinned, {}) == (1, "measured_cpu")
     assert threads_per_replica({"resources": {"phases": phases}}, {}) == (2, "measured_cpu")
+
+
+def test_a_model_that_ran_on_the_gpu_is_one_replica_per_gpu_not_per_vcpu():
+    # 8 vCPUs and one GPU: the GPU's 10,000 rows/s is the instance's, not 8 x 10,000
+    gpu_box = parse_profile({"name": "gpu", "vcpus": 8, "memory_gb": 32, "price_per_hour_usd": 1.0,
+                             "source": "t", "as_of": "2026-01", "gpu": {"model": "NVIDIA L4", "count": 1}})
+    on_gpu = {**RESULT, "model": {"details": {"provider": "CUDAExecutionProvider"}}}
+    c = candidate_cost(on_gpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)
+    assert c["replicas_per_instance"] == 1
+    assert c["threads_source"] == "gpu (CUDAExecutionProvider): one replica per GPU"
+    assert c["batch"]["usd_per_1m"] == pytest.approx(1.0 / (10_000 * 3600) * 1e6)
+    # the same model fallen back to the CPU is priced per vCPU, as measured
+    on_cpu = {**RESULT, "model": {"details": {"provider": "CPUExecutionProvider"}}}
+    assert candidate_cost(on_cpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)[
+        "replicas_per_instance"] == 8
