@@ -409,6 +409,9 @@ def _resolve_paths(suite: dict, base: Path) -> None:
         d[key] = resolve(d[key])
     for c in suite["candidates"]:
         c["model"] = resolve(c["model"])
+        if c["model"] and _looks_like_callable(c["model"]):
+            # a `module:attr` model beside the suite file imports without PYTHONPATH
+            c["options"].setdefault("sys_path", [str(base)])
     if suite.get("profile") and suite["profile"].endswith((".yaml", ".yml")):
         suite["profile"] = resolve(suite["profile"])
 

@@ -101,3 +101,14 @@ def test_affinity_outside_this_machine_is_a_suite_error(tmp_path):
                                          rf"\[.*\], got \[{missing}\]"):
         parse_suite({**MINIMAL, "threads": {"affinity": [missing]}}, tmp_path)
     assert parse_suite({**MINIMAL, "threads": {"affinity": have[:1]}}, tmp_path)["threads"]["affinity"] == have[:1]
+
+
+def test_callable_module_beside_the_suite_imports_without_pythonpath(tmp_path):
+    from benchharness.adapters.registry import load_model
+
+    (tmp_path / "my_team_model.py").write_text("def predict(X):\n    return [7] * len(X)\n")
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text("name: s\ncandidates:\n  - {name: m, model: 'my_team_model:predict'}\n")
+    cand = load_suite(suite_file)["candidates"][0]
+    assert cand["options"]["sys_path"] == [str(tmp_path.resolve())]
+    assert list(load_model(cand["model"], cand["options"]).predict([[0.0], [1.0]])) == [7, 7]
