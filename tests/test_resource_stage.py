@@ -78,3 +78,14 @@ def test_phase_hook_records_a_load_and_a_phase_in_this_process():
             model[:1000].sum()
     assert phase["cpu_s"] >= 0 and phase["wall_s"] > 0
     assert phase["peak_rss_mb"] >= load["rss_after_load_mb"] - 5
+
+
+def test_gpu_energy_is_charged_only_to_a_model_that_ran_on_the_gpu():
+    gpu = {"available": True, "energy_j": 160.0, "wall_s": 2.0}  # 80 W: an idle GPU
+    records = {"closed_loop": {"closed_loop": {PHASE_HOOK: record(1.0, 2.0, 160.0, gpu=gpu)}}}
+    on_cpu = {**RESULT, "model": {"details": {"provider": "CPUExecutionProvider"}}}
+    s = resources_from_records(on_cpu, records)
+    assert s["gpu_energy_per_prediction_j"] is None and "ran on the CPU" in s["gpu_energy_note"]
+    on_gpu = {**RESULT, "model": {"details": {"provider": "CUDAExecutionProvider"}}}
+    s = resources_from_records(on_gpu, records)
+    assert s["gpu_energy_per_prediction_j"] == pytest.approx(80.0 / 2000)
