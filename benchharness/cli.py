@@ -92,7 +92,7 @@ def report(run_dir: str, suite_path: str | None) -> None:
 @click.option("--threshold", default=0.10, show_default=True, type=click.FloatRange(0, None),
               help="Relative change in the worse direction that counts as a regression.")
 @click.option("--alpha", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="Significance level of the Mann-Whitney U test on raw latency samples.")
+              help="Significance level of the tests on raw latency samples (Mann-Whitney U, tail bootstrap).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
 def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""

@@ -4,9 +4,13 @@ The first run is the reference; each later run is compared with it, candidate by
 (matched by name). For every figure: the two values, the change, and whether the change is
 significant:
 
-- latency and rate figures of the closed loop, and batch throughput: Mann-Whitney U
+- the centre of the closed loop (p50, mean, qps) and batch throughput: Mann-Whitney U
   (two-sided, scipy) on the raw latency samples saved beside each results.json (per request;
-  per call at the best batch size);
+  per call at the best batch size). It tests a shift of the whole distribution, so it can miss
+  a regression only in the tail;
+- the tail of the closed loop (p90, p95, p99, p99.9): a seeded bootstrap of the difference of
+  that nearest-rank percentile between the two runs' raw samples; significant when the
+  (1 - alpha) interval of the difference excludes zero;
 - quality figures: the two bootstrap intervals do not overlap;
 - other figures (throughput, memory, cost) carry no interval: not tested.
 
@@ -22,15 +26,21 @@ from pathlib import Path
 from scipy.stats import mannwhitneyu
 
 from benchharness import metric_names as names
+from benchharness.measure.stats import PERCENTILES, bootstrap_percentile_difference, percentile_key
 from benchharness.report.samples import latency_samples
 from benchharness.results import load_results
 
 #: (figure, real-time mode whose raw samples test it, or None)
 FIGURES = [
-    ("primary", None), ("p50_ms", "closed_loop"), ("p99_ms", "closed_loop"), ("mean_ms", "closed_loop"),
-    ("qps", "closed_loop"), ("open_p99_ms", None), ("sustainable_rps", None), ("rows_per_s", "batch"),
+    ("primary", None), ("p50_ms", "closed_loop"), ("p90_ms", "closed_loop"), ("p95_ms", "closed_loop"),
+    ("p99_ms", "closed_loop"), ("p999_ms", "closed_loop"), ("mean_ms", "closed_loop"), ("qps", "closed_loop"), ("open_p99_ms", None), ("sustainable_rps", None), ("rows_per_s", "batch"),
     ("cpu_ms_per_prediction", None), ("rss_peak_mb", None), ("usd_per_million", None),
 ]
+#: tail figures judged by their own percentile's bootstrap, not by Mann-Whitney
+TAIL_PERCENTILES = {percentile_key(q): q for q in PERCENTILES if q > 50}
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_MAX_SAMPLES = 10_000  # per run and resample: bounds the cost; larger runs get wider intervals
+BOOTSTRAP_SEED = 0
 ENV_KEYS = ("hostname", "cpu_model", "cpu_count_logical", "memory_total_mb", "os", "python")
 
 
@@ -42,13 +52,47 @@ def _quality_significance(a: dict, b: dict, metric: str) -> tuple[bool | None, s
     return (not overlap), f"intervals [{ca[0]:.4g}, {ca[1]:.4g}] vs [{cb[0]:.4g}, {cb[1]:.4g}]"
 
 
-def _latency_significance(dir_a: Path, a: dict, dir_b: Path, b: dict, mode: str, alpha: float
-                          ) -> tuple[bool | None, str, float | None]:
-    sa, sb = latency_samples(dir_a, a, mode), latency_samples(dir_b, b, mode)
-    if sa is None or sb is None:
-        return None, "no raw samples", None
+def _mann_whitney(sa, sb, alpha: float) -> dict:
     p = float(mannwhitneyu(sa, sb, alternative="two-sided").pvalue)
-    return p < alpha, f"Mann-Whitney U, n={sa.size}/{sb.size}", p
+    return {"significant": p < alpha, "method": "mann-whitney", "p_value": p,
+            "test": f"Mann-Whitney U, n={sa.size}/{sb.size}"}
+
+
+def _tail_tests(sa, sb, alpha: float) -> dict[str, dict]:
+    """Each tail percentile's own test: bootstrap interval of after - before (one resampling for all)."""
+    found = bootstrap_percentile_difference(
+        sa, sb, tuple(TAIL_PERCENTILES.values()), confidence=1 - alpha,
+        resamples=BOOTSTRAP_RESAMPLES, max_samples=BOOTSTRAP_MAX_SAMPLES, seed=BOOTSTRAP_SEED)
+    out = {}
+    for figure, q in TAIL_PERCENTILES.items():
+        diff, lo, hi = found[q]
+        out[figure] = {"significant": not lo <= 0 <= hi, "method": "bootstrap-percentile", "p_value": None,
+                       "interval": [lo, hi],
+                       "test": f"bootstrap p{q:g} difference {diff:+.4g} ms, {1 - alpha:.0%} interval "
+                               f"[{lo:+.4g}, {hi:+.4g}], n={sa.size}/{sb.size}"}
+    return out
+
+
+class _LatencyTests:
+    """The tests of one candidate's latency figures, each run once and only when asked for."""
+
+    def __init__(self, dir_a: Path, a: dict, dir_b: Path, b: dict, alpha: float):
+        self.dirs, self.cands, self.alpha = (dir_a, dir_b), (a, b), alpha
+        self.cache: dict[str, dict] = {}
+
+    def __call__(self, figure: str, mode: str) -> dict:
+        kind = "tail" if mode == "closed_loop" and figure in TAIL_PERCENTILES else "centre"
+        key = f"{mode}:{kind}"
+        if key not in self.cache:
+            sa, sb = (latency_samples(d, c, mode) for d, c in zip(self.dirs, self.cands, strict=True))
+            if sa is None or sb is None:
+                self.cache[key] = {"significant": None, "method": None, "p_value": None, "test": "no raw samples"}
+            elif kind == "tail":
+                self.cache[key] = _tail_tests(sa, sb, self.alpha)
+            else:
+                self.cache[key] = _mann_whitney(sa, sb, self.alpha)
+        found = self.cache[key]
+        return found.get(figure, found) if kind == "tail" else found
 
 
 def compare_pair(dir_a: Path, res_a: dict, dir_b: Path, res_b: dict, threshold: float, alpha: float) -> list[dict]:
@@ -59,6 +103,7 @@ def compare_pair(dir_a: Path, res_a: dict, dir_b: Path, res_b: dict, threshold: 
         b = cands_b.get(a["name"])
         if a.get("status") != "ok" or b is None:
             continue
+        latency_tests = _LatencyTests(dir_a, a, dir_b, b, alpha)
         for figure, mode in FIGURES:
             va, vb = names.resolve(figure, a, res_a), names.resolve(figure, b, res_b)
             if va is None or vb is None:
@@ -67,19 +112,19 @@ def compare_pair(dir_a: Path, res_a: dict, dir_b: Path, res_b: dict, threshold: 
             higher = names.better(figure, a, res_a) == "higher"
             change = (vb - va) / abs(va) if va else None
             worse = (vb < va) if higher else (vb > va)
-            p_value = None
             if figure == "primary":
                 significant, test = _quality_significance(a, b, label)
+                judged = {"significant": significant, "test": test, "p_value": None,
+                          "method": "intervals" if significant is not None else None}
             elif mode:
-                significant, test, p_value = _latency_significance(dir_a, a, dir_b, b, mode, alpha)
+                judged = latency_tests(figure, mode)
             else:
-                significant, test = None, "no interval"
+                judged = {"significant": None, "method": None, "p_value": None, "test": "no interval"}
             beyond = change is not None and abs(change) > threshold
             rows.append({
                 "candidate": a["name"], "figure": label, "unit": names.unit(figure), "before": va, "after": vb,
-                "change": change, "better": "higher" if higher else "lower", "worse": worse,
-                "significant": significant, "test": test, "p_value": p_value,
-                "regression": bool(worse and beyond and significant is not False),
+                "change": change, "better": "higher" if higher else "lower", "worse": worse, **judged,
+                "regression": bool(worse and beyond and judged["significant"] is not False),
             })
     return rows
 

@@ -160,3 +160,79 @@ def test_a_quick_run_or_other_data_is_called_out(tmp_path):
     changes = doc["comparisons"][1]["setup_changes"]
     assert changes[0].startswith("--quick: True -> False") and changes[1].startswith("data split: ")
     assert "setup changed: --quick: True -> False" in compare_text(doc)
+
+
+def _with_closed_loop(run_dir, name, lat_ms):
+    """Replace one candidate's raw closed-loop samples and its summary with these latencies."""
+    import numpy as np
+
+    from benchharness.measure.stats import summarize_ns
+
+    results = json.loads((run_dir / "results.json").read_text())
+    cand = next(c for c in results["candidates"] if c["name"] == name)
+    ns = np.round(lat_ms * 1e6).astype(np.int64)
+    summary = summarize_ns(ns)
+    cl = cand["realtime"]["closed_loop"]
+    cl.update({k: summary[k] for k in ("count", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms")})
+    np.savez_compressed(run_dir / cl["samples_file"], latency_ns=ns)
+    (run_dir / "results.json").write_text(json.dumps(results))
+    return run_dir
+
+
+def test_a_tail_only_regression_is_flagged_on_the_tail_not_the_centre(tmp_path):
+    """Same distribution, but the slowest 2% of the second run's requests take 5x as long:
+    the truth is an unchanged median and p90/p95, a p99 and p99.9 five times worse."""
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    from benchharness.compare import compare_text
+
+    base_a = np.random.default_rng(11).lognormal(np.log(1.0), 0.3, 2000)
+    base_b = np.random.default_rng(12).lognormal(np.log(1.0), 0.3, 2000)
+    tail_b = np.where(base_b > np.quantile(base_b, 0.98), base_b * 5, base_b)
+    a = _with_closed_loop(write_run(tmp_path / "a", seed=1), "forest", base_a)
+    b = _with_closed_loop(write_run(tmp_path / "b", seed=2), "forest", tail_b)
+    doc = compare_runs([a, b], threshold=0.10, alpha=0.01)
+    rows = {r["figure"]: r for r in doc["comparisons"][0]["rows"] if r["candidate"] == "forest"}
+    for figure in ("p99_ms", "p999_ms"):
+        assert rows[figure]["method"] == "bootstrap-percentile", rows[figure]
+        assert rows[figure]["significant"] and rows[figure]["regression"] and rows[figure]["interval"][0] > 0
+    for figure in ("p90_ms", "p95_ms"):
+        assert rows[figure]["method"] == "bootstrap-percentile" and rows[figure]["significant"] is False
+    assert rows["p50_ms"]["method"] == "mann-whitney" and rows["p50_ms"]["significant"] is False
+    assert rows["mean_ms"]["method"] == "mann-whitney" and rows["accuracy"]["method"] == "intervals"
+    # the old judgement (one Mann-Whitney for every figure) misses this regression
+    assert mannwhitneyu(base_a, tail_b).pvalue > 0.01
+    assert "bootstrap p99 difference +" in compare_text(doc) and doc["exit_code"] == 1
+
+
+def test_tail_bootstrap_false_alarms_stay_near_alpha():
+    """Identical distributions, new draws each time: the 95% interval should exclude zero in
+    about 5% of repetitions; allow up to 10 of 100 per percentile."""
+    import numpy as np
+
+    from benchharness.measure.stats import bootstrap_percentile_difference
+
+    rng = np.random.default_rng(2026)
+    alarms = {90: 0, 99: 0}
+    for rep in range(100):
+        a, b = rng.lognormal(0, 0.5, 500), rng.lognormal(0, 0.5, 500)
+        found = bootstrap_percentile_difference(a, b, (90, 99), confidence=0.95, resamples=1000, seed=rep)
+        for q, (_, lo, hi) in found.items():
+            alarms[q] += not lo <= 0 <= hi
+    assert alarms[90] <= 10 and alarms[99] <= 10, alarms
+
+
+def test_bootstrap_difference_uses_nearest_rank_and_is_seeded():
+    import numpy as np
+
+    from benchharness.measure.stats import bootstrap_percentile_difference
+
+    before = np.arange(1.0, 101.0)  # nearest rank: p90 = 90th value = 90, p99 = 99
+    found = bootstrap_percentile_difference(before, before * 2, (90, 99))
+    assert found[90][0] == 90.0 and found[99][0] == 99.0
+    assert found[90][1] <= 90.0 <= found[90][2]
+    assert found == bootstrap_percentile_difference(before, before * 2, (90, 99))  # same seed, same verdict
+    assert bootstrap_percentile_difference(np.ones(50), np.full(50, 3.0), (99,)) == {99: (2.0, 2.0, 2.0)}
+    capped = bootstrap_percentile_difference(before, before * 2, (90,), max_samples=20)[90]
+    assert capped[0] == 90.0 and capped[2] - capped[1] > found[90][2] - found[90][1]  # fewer per resample: wider
