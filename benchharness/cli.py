@@ -15,8 +15,9 @@ import time
 import click
 
 from benchharness.errors import UserError
+from benchharness.verdict import EXIT_CRASH, EXIT_OK
 
-EXIT_OK, EXIT_NONE_QUALIFIES, EXIT_USAGE, EXIT_CANDIDATE_FAILED = 0, 1, 2, 3
+EXIT_USAGE = 2  # the verdict's codes are 0, 1 and 3; usage and suite errors are the CLI's own
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,7 +49,7 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
     click.echo(summary_text(ctx.results, str(ctx.run_dir)))
     click.echo(f"wall time: {time.perf_counter() - started:.1f} s", err=True)
     failed = [c for c in ctx.candidates if not c.ok]
-    sys.exit(_verdict_exit(ctx.results, strict, EXIT_CANDIDATE_FAILED if failed else EXIT_OK))
+    sys.exit(_verdict_exit(ctx.results, strict, EXIT_CRASH if failed else EXIT_OK))
 
 
 def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:

@@ -236,9 +236,9 @@ def _check_limits(v) -> None:
 
 
 def _check_objective(v) -> None:
-    from benchharness.verdict import check_objective
+    from benchharness.verdict import parse_objective
 
-    check_objective(v)
+    parse_objective(v)
 
 
 TEXT = (str, int, float)

@@ -239,10 +239,6 @@ def is_quality_name(name: str) -> bool:
     return base in QUALITY_METRICS
 
 
-def known_names() -> list[str]:
-    return [*MEASURES, *QUALITY_METRICS]
-
-
 def better(name: str, cand: dict | None = None, results: dict | None = None) -> str:
     """'higher' or 'lower': which direction of this figure is better."""
     if name == "primary" and cand is not None:
@@ -314,14 +310,6 @@ def resolve(name: str, cand: dict, results: dict) -> float | None:
         if value is not None:
             return value
     return None
-
-
-def describe_table() -> list[tuple[str, str, str, str]]:
-    """(name, unit, better, what) for every named figure: for the README and error messages."""
-    rows = [(m.name, m.unit, m.better, m.doc) for m in _TABLE]
-    rows.append(("<quality metric>", "", "per metric",
-                 "quality.test.<metric>, e.g. " + ", ".join(QUALITY_METRICS[:6]) + "; train_<metric> for train"))
-    return rows
 
 
 def fmt(value: float | None, unit: str = "") -> str:

@@ -38,7 +38,8 @@ def encode_labels(y) -> tuple[np.ndarray, list | None]:
 
 def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     """Fit, save (native, or ONNX on `export: onnx`) and point the candidate at the file."""
-    from benchharness.training import _safe, fit_estimator
+    from benchharness.measure.samples import safe_name
+    from benchharness.training import fit_estimator
 
     spec = cand.spec
     module = _adapter_module(kind)
@@ -59,7 +60,7 @@ def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4)}
     if classes is not None:
         cand.result["training"]["classes"] = classes
-    stem = ctx.work_dir / _safe(cand.name)
+    stem = ctx.work_dir / safe_name(cand.name)
     if export:
         cand.model_path = str(export_onnx(kind, est, X.shape[1], stem.with_suffix(".onnx"), classes))
         cand.original_of = cand.name

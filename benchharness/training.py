@@ -17,6 +17,7 @@ import pandas as pd
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError, UserError
+from benchharness.measure.samples import safe_name
 
 
 def import_estimator(path: str):
@@ -60,7 +61,7 @@ def _check_task(train: str, est, y) -> None:
     """A regressor on text labels, or a classifier on a continuous target, cannot fit: say so."""
     from sklearn.base import is_classifier, is_regressor
 
-    from benchharness.data.load import _is_classification_target
+    from benchharness.data.load import is_classification_target
 
     target = pd.Series(y)
     name = f"the target {target.name!r}" if target.name is not None else "the target"
@@ -68,7 +69,7 @@ def _check_task(train: str, est, y) -> None:
         examples = ", ".join(map(repr, target.dropna().unique()[:3]))
         raise ModelError(f"{train} is a regressor but {name} holds text labels ({examples}, ...): "
                          "use a classifier, or a numeric target")
-    if is_classifier(est) and not _is_classification_target(target):
+    if is_classifier(est) and not is_classification_target(target):
         raise ModelError(f"{train} is a classifier but {name} is continuous ({target.nunique()} distinct "
                          f"values, e.g. {target.iloc[0]!r}): use a regressor")
 
@@ -176,7 +177,7 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
                                "preprocess": spec.get("preprocess")}
     import joblib
 
-    stem = ctx.work_dir / _safe(cand.name)
+    stem = ctx.work_dir / safe_name(cand.name)
     if spec["export"] == "onnx":
         cand.model_path = str(export_onnx(est, X.shape[1], stem.with_suffix(".onnx")))
         cand.original_of = cand.name
@@ -190,10 +191,6 @@ def _native(train: str) -> bool:
     from benchharness.native_training import native_kind
 
     return native_kind(train) is not None
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
 def resolve_candidates_stage(ctx: RunContext) -> None:

@@ -72,10 +72,6 @@ def parse_objective(spec: Any) -> list[Term]:
     return terms
 
 
-def check_objective(spec: Any) -> None:
-    parse_objective(spec)
-
-
 def rank(cands: list[dict], terms: list[Term], results: dict) -> list[dict]:
     """Lexicographic ranking with ties: within a term's tolerance the next term decides."""
     if len(cands) <= 1 or not terms:

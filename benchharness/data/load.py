@@ -95,7 +95,7 @@ def split_frame(
             "test": ordered.iloc[n - n_test :],
         }
     else:
-        strat = frame[target] if stratify and _is_classification_target(frame[target]) else None
+        strat = frame[target] if stratify and is_classification_target(frame[target]) else None
         try:
             rest, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=strat)
             parts = {"train": rest, "test": test}
@@ -110,7 +110,7 @@ def split_frame(
     return {k: v for k, v in parts.items() if len(v)}
 
 
-def _is_classification_target(y: pd.Series) -> bool:
+def is_classification_target(y: pd.Series) -> bool:
     if y.dtype.kind in "ObUS" or isinstance(y.dtype, pd.CategoricalDtype):
         return True
     if y.dtype.kind in "iu":

@@ -8,8 +8,8 @@ import pandas as pd
 
 from benchharness.context import Dataset, RunContext
 from benchharness.data.load import (
-    _is_classification_target,
     frame_fingerprint,
+    is_classification_target,
     read_table,
     split_frame,
 )
@@ -32,7 +32,7 @@ def build_dataset(data_cfg: dict) -> Dataset:
         split_info = {"method": "time_ordered" if split_cfg["time_ordered"] else "random", **split_cfg}
         # what the split did, not what was asked: a regression target or a time order is never stratified
         split_info["stratify"] = bool(split_cfg["stratify"] and not split_cfg["time_ordered"]
-                                      and _is_classification_target(frame[target]))
+                                      and is_classification_target(frame[target]))
         source_info = {"source": data_cfg["source"], "sha256": frame_fingerprint(frame), "rows": len(frame)}
     else:
         parts = {"train": read_table(data_cfg["train"]), "test": read_table(data_cfg["test"])}

@@ -69,10 +69,6 @@ class OpenLoopRun:
     def service_ns(self) -> np.ndarray:
         return self.end_ns - self.start_ns
 
-    @property
-    def start_delay_ns(self) -> np.ndarray:
-        return self.start_ns - self.scheduled_ns
-
     def ideal_start_ns(self) -> np.ndarray:
         """When each request would have started with a perfect load generator: first come,
         first served by `workers` servers, each taking the service time it was measured at."""

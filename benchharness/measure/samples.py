@@ -29,8 +29,3 @@ def save_samples(run_dir: str | Path, candidate: str, measurement: str, arrays: 
     np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
     os.replace(tmp, path)
     return rel.as_posix()
-
-
-def load_samples(run_dir: str | Path, samples_file: str) -> dict[str, np.ndarray]:
-    with np.load(Path(run_dir) / samples_file) as data:
-        return {k: data[k] for k in data.files}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchharness.data.load import _is_classification_target
+from benchharness.data.load import is_classification_target
 from benchharness.errors import SuiteError
 
 TASKS = ("binary", "multiclass", "regression")
@@ -31,7 +31,7 @@ def detect_task(y: pd.Series | np.ndarray, declared: str = "auto") -> str:
     values = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y).dropna()
     if values.empty:
         raise SuiteError("'quality.task' cannot be detected: the training target has no values")
-    if not _is_classification_target(values):
+    if not is_classification_target(values):
         return "regression"
     return "binary" if values.nunique() <= 2 else "multiclass"
 

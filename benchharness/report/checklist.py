@@ -30,9 +30,6 @@ PLAN_KEYS = {
     "data_lineage": "where the data came from, how it was collected and labelled",
     "retraining": "when and how the model is retrained or adapted",
 }
-INTEGRATION_MODES = ("batch", "realtime", "both")
-
-
 @dataclass
 class Item:
     question: str

@@ -62,14 +62,6 @@ def encode_tensor(name: str, arr: np.ndarray) -> dict:
     return {"name": name, "shape": list(arr.shape), "datatype": v2_datatype(arr), "data": data}
 
 
-def request_body(arr: np.ndarray, input_name: str = "input", outputs: list[str] | None = None) -> dict:
-    """The V2 inference request for one 2-D feature matrix (what the HTTP adapter sends)."""
-    body: dict = {"inputs": [encode_tensor(input_name, arr)]}
-    if outputs:
-        body["outputs"] = [{"name": o} for o in outputs]
-    return body
-
-
 def output_array(response: dict, name: str | None) -> np.ndarray:
     """The output tensor called `name` (or the only/first one) of a V2 inference response."""
     outputs = response.get("outputs") if isinstance(response, dict) else None
