@@ -18,9 +18,10 @@ from pathlib import Path
 
 from benchharness import config
 from benchharness.context import CandidateRun, RunContext
-from benchharness.cost_stage import cost_stage, profile_stage
+from benchharness.cost.stage import cost_stage, profile_stage
 from benchharness.data.analysis import data_analysis_stage, data_contract_stage
 from benchharness.data.stage import load_data_stage
+from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import UserError
 from benchharness.measure.resource_stage import resources_stage
@@ -29,8 +30,7 @@ from benchharness.quality.stage import baselines_stage, compare_stage, parity_st
 from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
 from benchharness.serve.suite import start_servers_stage, stop_servers_stage
-from benchharness.training import resolve_candidates_stage
-from benchharness.verdict import verdict_stage
+from benchharness.train.training import resolve_candidates_stage
 
 #: run stages before the candidates are measured
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,

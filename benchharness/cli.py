@@ -14,10 +14,9 @@ import time
 
 import click
 
+from benchharness.decide.verdict import EXIT_CRASH, EXIT_OK
 from benchharness.errors import UserError
-from benchharness.verdict import EXIT_CRASH, EXIT_OK
-
-EXIT_USAGE = 2  # the verdict's codes are 0, 1 and 3; usage and suite errors are the CLI's own
+from benchharness.exit_codes import USAGE as EXIT_USAGE
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +53,7 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
 
 def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
     """The exit code the verdict decided (fallback when the verdict stage did not run)."""
-    from benchharness.verdict import summary_lines
+    from benchharness.decide.verdict import summary_lines
 
     v = results.get("verdict")
     if not v:
@@ -70,9 +69,9 @@ def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
 def report(run_dir: str, suite_path: str | None) -> None:
     """Remake report.html, report.md and the charts of RUN_DIR from its results.json."""
     from benchharness import config
+    from benchharness.decide.verdict import rejudge
     from benchharness.report.write import write_report
     from benchharness.results import load_results, save_results
-    from benchharness.verdict import rejudge
 
     try:
         results = load_results(run_dir)
@@ -99,7 +98,7 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
     import json
 
-    from benchharness.compare import compare_runs, compare_text
+    from benchharness.decide.compare import compare_runs, compare_text
 
     if len(run_dirs) < 2:
         click.echo(f"error: compare needs at least two run directories, got {len(run_dirs)}", err=True)
@@ -117,7 +116,7 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
     sys.exit(doc["exit_code"])
 
 
-from benchharness.data.commands import monitor, validate  # noqa: E402  (issue 7: data checks)
+from benchharness.data.commands import monitor, validate  # noqa: E402  (data checks)
 
 main.add_command(validate)
 main.add_command(monitor)

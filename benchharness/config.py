@@ -228,15 +228,15 @@ QUALITY = {
     "overfit_gap": Field(NUM, 0.1, positive),  # relative drop train -> test that flags overfitting
 }
 
-# -- limits, objective, plan (issue 6: limits.py, verdict.py, report/checklist.py) ------------
+# -- limits, objective, plan (decide/limits.py, decide/verdict.py, report/checklist.py) ---
 def _check_limits(v) -> None:
-    from benchharness.limits import check_spec
+    from benchharness.decide.limits import check_spec
 
     check_spec(v)  # raises SuiteError showing the expression and the allowed form
 
 
 def _check_objective(v) -> None:
-    from benchharness.verdict import parse_objective
+    from benchharness.decide.verdict import parse_objective
 
     parse_objective(v)
 
@@ -276,7 +276,7 @@ CONTRACT = {  # the data contract learned from the training data (run_dir/contra
     "extra_columns": Field(str, "warn", one_of("ignore", "warn", "quarantine")),
 }
 
-# -- hardware profile and traffic (issue 5: resources and cost) ------------------------------
+# -- hardware profile and traffic (resources and cost) ------------------------------------
 TRAFFIC = {
     "peak_rps": Field(NUM, 100, positive),  # real-time: the busiest second the service must serve
     "daily_volume": Field(NUM, 1_000_000, positive),  # real-time predictions per day

@@ -129,7 +129,7 @@ def prepare_models(work: Path, rows: int) -> tuple[dict[str, str], str]:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from benchharness.training import export_onnx
+    from benchharness.train.training import export_onnx
 
     X, y = make_classification(n_samples=rows, n_features=30, random_state=0)
     X_path = work / "X.parquet"
@@ -147,7 +147,7 @@ def prepare_models(work: Path, rows: int) -> tuple[dict[str, str], str]:
 
 
 def measure(model_path: str, X_path: str, seconds: float, repeats: int, batch_sizes: list[int]) -> list:
-    from benchharness.isolate import run_in_child
+    from benchharness.isolation.isolate import run_in_child
     from benchharness.measure.threads import child_env
 
     kwargs = {"model_path": model_path, "X_path": X_path, "seconds": seconds, "repeats": repeats,

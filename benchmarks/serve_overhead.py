@@ -31,7 +31,7 @@ def make_model(path: Path) -> np.ndarray:
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
 
-    from benchharness.training import export_onnx
+    from benchharness.train.training import export_onnx
 
     X, y = load_breast_cancer(return_X_y=True)
     forest = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1).fit(X, y)

@@ -1,6 +1,6 @@
 """Validate a large generated file: time and peak memory of `bench validate`, with baselines.
 
-Target (issue 7): 1M rows x 20 columns validated in under 30 s with memory under 1 GB.
+Target: 1M rows x 20 columns validated in under 30 s with memory under 1 GB.
 `bench monitor` (quality + drift on a 200k-row sample, no model) is timed on the same file.
 Each step runs in its own child process so its peak RSS is its own. Baselines: the same
 file only read in chunks (what streaming alone costs) and read whole with pandas (what a

@@ -37,7 +37,7 @@ def write_suite(tmp_path: Path, text: str, name: str = "suite.yaml") -> Path:
 def forest_onnx(tmp_path_factory, fitted_forest, cancer):
     """`fitted_forest` exported to ONNX and loaded (one intra-op thread)."""
     from benchharness.adapters.registry import load_model
-    from benchharness.training import export_onnx
+    from benchharness.train.training import export_onnx
 
     X, _ = cancer
     path = tmp_path_factory.mktemp("onnx") / "forest.onnx"

@@ -4,7 +4,7 @@ import pytest
 
 from benchharness.adapters.registry import find_format, load_model, supported_formats
 from benchharness.errors import ModelError
-from benchharness.training import export_onnx
+from benchharness.train.training import export_onnx
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from conftest import write_suite
 from sample_run import sample_results, write_run
 
 from benchharness.cli import main
-from benchharness.compare import compare_runs
+from benchharness.decide.compare import compare_runs
 
 SUITE = """
 name: {name}
@@ -147,7 +147,7 @@ def test_batch_throughput_tested_on_per_call_latencies(tmp_path):
 
 
 def test_a_quick_run_or_other_data_is_called_out(tmp_path):
-    from benchharness.compare import compare_text
+    from benchharness.decide.compare import compare_text
 
     ref = write_run(tmp_path / "a", sample_results(), seed=1)
     same = write_run(tmp_path / "b", sample_results(), seed=2)
@@ -185,7 +185,7 @@ def test_a_tail_only_regression_is_flagged_on_the_tail_not_the_centre(tmp_path):
     import numpy as np
     from scipy.stats import mannwhitneyu
 
-    from benchharness.compare import compare_text
+    from benchharness.decide.compare import compare_text
 
     base_a = np.random.default_rng(11).lognormal(np.log(1.0), 0.3, 2000)
     base_b = np.random.default_rng(12).lognormal(np.log(1.0), 0.3, 2000)

@@ -1,10 +1,10 @@
-"""Cost formulas against numbers worked out by hand (benchharness.cost)."""
+"""Cost formulas against numbers worked out by hand (benchharness.cost.formulas)."""
 
 from __future__ import annotations
 
 import pytest
 
-from benchharness import cost
+from benchharness.cost import formulas as cost
 
 
 def test_replicas_per_instance():

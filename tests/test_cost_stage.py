@@ -11,9 +11,9 @@ from conftest import write_suite
 
 from benchharness import config
 from benchharness.cli import main
-from benchharness.cost_stage import candidate_cost, sustainable_rate, threads_per_replica
+from benchharness.cost.hardware import parse_profile
+from benchharness.cost.stage import candidate_cost, sustainable_rate, threads_per_replica
 from benchharness.errors import SuiteError
-from benchharness.hardware import parse_profile
 
 PROFILE = parse_profile({"name": "box", "vcpus": 8, "memory_gb": 32, "price_per_hour_usd": 0.36,
                          "source": "test", "as_of": "2026-01-01", "approximate": False})

@@ -10,8 +10,8 @@ from sklearn.datasets import load_diabetes, load_iris
 
 from benchharness.adapters.registry import find_format, load_model
 from benchharness.errors import ModelError
-from benchharness.native_training import DecodedLabels, encode_labels, export_onnx
 from benchharness.quality.parity import parity
+from benchharness.train.native import DecodedLabels, encode_labels, export_onnx
 
 xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")

@@ -39,7 +39,7 @@ def test_missing_uvicorn_stops_bench_serve_with_the_extra(monkeypatch):
 
 
 def test_missing_onnxmltools_stops_a_boosting_export(tmp_path, monkeypatch):
-    from benchharness.native_training import export_onnx
+    from benchharness.train.native import export_onnx
 
     monkeypatch.setitem(sys.modules, "onnxmltools", None)
     with pytest.raises(MissingExtraError, match=r"export: onnx of xgboost models needs the 'onnxmltools' package"):

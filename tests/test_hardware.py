@@ -1,4 +1,4 @@
-"""Machine detection and hardware profiles (benchharness.hardware, profiles/*.yaml)."""
+"""Machine detection and hardware profiles (benchharness.cost.hardware, profiles/*.yaml)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import psutil
 import pytest
 import yaml
 
-from benchharness import hardware
-from benchharness.hardware import ProfileError, load_profile, parse_profile, profile_section
+from benchharness.cost import hardware
+from benchharness.cost.hardware import ProfileError, load_profile, parse_profile, profile_section
 
 MACHINE = {"usable_cores": 6, "logical_cores": 8, "cpu_quota_cores": None, "memory_gb": 31.2,
            "memory_limit_gb": None,

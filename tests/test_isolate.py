@@ -3,7 +3,7 @@ import os
 import measure_models
 import pytest
 
-from benchharness.isolate import run_in_child, signal_name
+from benchharness.isolation.isolate import run_in_child, signal_name
 
 M = measure_models.__name__
 

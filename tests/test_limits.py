@@ -6,7 +6,7 @@ docs/architecture.md), so every expected number here is computed by hand.
 
 import pytest
 
-from benchharness import limits
+from benchharness.decide import limits
 from benchharness.errors import SuiteError
 
 

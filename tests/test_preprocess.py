@@ -8,7 +8,7 @@ import pytest
 from conftest import write_suite
 
 from benchharness.errors import ModelError
-from benchharness.training import fit_estimator
+from benchharness.train.training import fit_estimator
 
 
 def _table(n: int = 240) -> pd.DataFrame:
@@ -43,7 +43,7 @@ def test_missing_values_without_preprocess_name_the_column():
 
 
 def test_auto_preprocessing_one_hot_encodes_text_and_imputes():
-    from benchharness.preprocess import auto_preprocessor
+    from benchharness.train.preprocess import auto_preprocessor
 
     frame = _table()
     frame.loc[::7, "income"] = np.nan
@@ -106,7 +106,7 @@ def test_a_regressor_on_text_labels_and_a_classifier_on_a_continuous_target_say_
 
 
 def test_a_high_cardinality_text_column_gives_a_bounded_dense_matrix_every_estimator_takes():
-    from benchharness.preprocess import MAX_CATEGORIES, auto_preprocessor
+    from benchharness.train.preprocess import MAX_CATEGORIES, auto_preprocessor
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=2000), "shop": [f"s{i}" for i in rng.integers(0, 500, 2000)]})
@@ -121,7 +121,7 @@ def test_a_high_cardinality_text_column_gives_a_bounded_dense_matrix_every_estim
 def test_auto_preprocessing_exports_to_onnx_with_missing_values(tmp_path):
     """`export: onnx` + `preprocess: auto` on numeric data with gaps: columns by position, same labels."""
     from benchharness.adapters.registry import load_model
-    from benchharness.training import export_onnx, preprocessor
+    from benchharness.train.training import export_onnx, preprocessor
 
     frame = _table()
     frame["age"] = np.random.default_rng(1).integers(18, 80, len(frame)).astype(float)

@@ -19,7 +19,7 @@ from benchharness.context import CandidateRun, Dataset, RunContext
 from benchharness.errors import SuiteError
 from benchharness.quality import stage
 from benchharness.quality.display import baseline_cell, quality_table
-from benchharness.training import export_onnx, new_result
+from benchharness.train.training import export_onnx, new_result
 
 
 def _frame(n=900, seed=0):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sample_run import sample_results, write_run
 
-from benchharness import verdict
+from benchharness.decide import verdict
 from benchharness.report import checklist
 from benchharness.report.charts_perf import percentile_curve
 from benchharness.report.write import write_report
@@ -113,7 +113,7 @@ def test_percentile_curve_is_nearest_rank():
 
 def test_report_of_a_real_run_with_the_other_stages_sections_added(tmp_path):
     """A real `bench run` (quality with baselines and intervals is real), then the sections
-    other stages will write (resources, cost, drift: not on main yet) added to a copy of its
+    other stages write (resources, cost, drift) added to a copy of its
     results.json in their layouts, and the report remade with `bench report` alone."""
     import json
     import shutil

@@ -6,7 +6,7 @@ out by hand.
 
 import pytest
 
-from benchharness import verdict
+from benchharness.decide import verdict
 from benchharness.errors import SuiteError
 
 

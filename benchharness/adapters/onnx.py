@@ -109,7 +109,7 @@ class OnnxAdapter(ModelAdapter):
             try:
                 return np.ascontiguousarray(arr.astype(dtype, copy=False))
             except ValueError as exc:  # text in a numeric input: name the columns, not just a value
-                from benchharness.preprocess import non_numeric_columns
+                from benchharness.train.preprocess import non_numeric_columns
 
                 text = non_numeric_columns(frame) if frame is not None else []
                 where = f"text columns {', '.join(map(str, text))}" if text else "non-numeric values"

@@ -15,8 +15,9 @@ import click
 import yaml
 
 from benchharness.errors import UserError
-
-EXIT_OK, EXIT_ATTENTION, EXIT_USAGE = 0, 1, 2
+from benchharness.exit_codes import NO as EXIT_ATTENTION
+from benchharness.exit_codes import OK as EXIT_OK
+from benchharness.exit_codes import USAGE as EXIT_USAGE
 
 
 @click.command()

@@ -20,13 +20,13 @@ import numpy as np
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
-from benchharness.isolate import run_in_child
+from benchharness.isolation.isolate import run_in_child
 from benchharness.measure.open_loop import LATE_WARN_SHARE
 from benchharness.measure.samples import safe_name, save_samples
 from benchharness.measure.stats import summarize_ns
 from benchharness.measure.threads import child_env
 
-PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy (issue 5)
+PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy
 _CHILD = "benchharness.measure.child"
 OPEN_LOOP_EXTRA_ERROR_RATE = 0.01  # a sustainable rate fails at most 1 point more than unloaded
 # what the fork server imports for every child, and per model format (libraries only)

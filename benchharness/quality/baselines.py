@@ -22,9 +22,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from benchharness.errors import DataError
-from benchharness.preprocess import auto_preprocessor, numeric_columns
 from benchharness.quality.slices import period_keys
 from benchharness.quality.task import is_classification
+from benchharness.train.preprocess import auto_preprocessor, numeric_columns
 
 CLASSIFICATION_BASELINES = ("most_frequent", "stratified", "uniform", "one_feature", "logistic")
 REGRESSION_BASELINES = ("mean", "median", "linear", "last_period_median")

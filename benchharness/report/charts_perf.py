@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
 from benchharness.report.charts import LIMIT_RED, finish, measured, new_axes, styles
 from benchharness.report.charts_tradeoff import limit_threshold
 from benchharness.report.samples import latency_samples

@@ -6,10 +6,10 @@ have only a quality score (the automatic ones) are drawn as horizontal reference
 
 from __future__ import annotations
 
-from benchharness import limits as limits_mod
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
+from benchharness.decide import limits as limits_mod
+from benchharness.decide.verdict import pareto_front
 from benchharness.report.charts import BASELINE_GREY, LIMIT_RED, finish, measured, new_axes, styles
-from benchharness.verdict import pareto_front
 
 
 def limit_threshold(results: dict, metric: str) -> float | None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from benchharness import limits as limits_mod
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
+from benchharness.decide import limits as limits_mod
 
 #: suite `plan:` keys and what each answers
 PLAN_KEYS = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
+from benchharness.decide.verdict import describe_objective
 from benchharness.report.checklist import Item, checklist
-from benchharness.verdict import describe_objective
 
 NM = "not measured"
 
@@ -106,7 +106,7 @@ def limits_blocks(results: dict) -> list:
 
 def quality_blocks(results: dict) -> list:
     entries = [c for c in results.get("candidates", []) if c.get("status") == "ok"]
-    from benchharness.limits import baseline_entries
+    from benchharness.decide.limits import baseline_entries
 
     entries += [b for b in baseline_entries(results) if b not in entries]
     cands = _by_role(results, "candidate")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 
 from benchharness import config
-from benchharness.hardware import available_profiles, detect_machine, load_profile, profile_section
+from benchharness.cost.hardware import (
+    available_profiles,
+    detect_machine,
+    load_profile,
+    profile_section,
+)
 
 
 def env_report(suite_path: str | None, profile_arg: str | None, as_json: bool = False) -> str:

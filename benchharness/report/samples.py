@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchharness.metric_names import get_path
+from benchharness.decide.figures import get_path
 
 _PATH_KEYS = ("samples_file", "samples_path", "raw_samples", "samples")
 _SCALE_TO_MS = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -53,7 +53,7 @@ def latency_samples(run_dir: str | Path | None, cand: dict, mode: str = "closed_
     if run_dir is None:
         return None
     if mode == "batch":
-        from benchharness.metric_names import as_number, batch_list
+        from benchharness.decide.figures import as_number, batch_list
 
         sizes = [b for b in batch_list(cand) if as_number(b.get("rows_per_s")) is not None]
         section = max(sizes, key=lambda b: b["rows_per_s"], default=None)

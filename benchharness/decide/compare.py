@@ -25,7 +25,7 @@ from pathlib import Path
 
 from scipy.stats import mannwhitneyu
 
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
 from benchharness.measure.stats import PERCENTILES, bootstrap_percentile_difference, percentile_key
 from benchharness.report.samples import latency_samples
 from benchharness.results import load_results

@@ -15,7 +15,7 @@ Grammar (a tiny hand-written parser; nothing is ever eval'ed)::
     limit := NAME OP rhs        OP  := <= | < | >= | >
     rhs   := NUMBER | baseline [ '[' NAME ']' | '(' NAME ')' ] [ (+ | - | *) NUMBER ]
 
-NAME is a name from `metric_names` (the documented table), a quality metric, or a dotted
+NAME is a name from `decide/figures.py` (the documented table), a quality metric, or a dotted
 path into the candidate's results section. A suite gives limits as a list (all hard) or as
 `{fail: [...], warn: [...]}`; a limit that is not met gives `fail` or `warn` by that list, and
 a figure that was not measured gives `unknown` (a hard limit that cannot be checked is not
@@ -34,7 +34,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}

@@ -3,7 +3,7 @@
 `profile_stage` (before measuring) loads the profile named by `--profile` or the suite's
 `profile:` (default `local`), so that a bad name fails before anything is measured, and
 records it with the traffic the suite states. `cost_stage` (after measuring) prices each
-candidate's measured throughput with the formulas in `benchharness.cost`.
+candidate's measured throughput with the formulas in `benchharness.cost.formulas`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from benchharness import config, cost
+from benchharness import config
 from benchharness.context import RunContext
-from benchharness.hardware import Profile, detect_machine, load_profile, profile_section
+from benchharness.cost import formulas as cost
+from benchharness.cost.hardware import Profile, detect_machine, load_profile, profile_section
 
 # names issue-3's open-loop sweep may give the highest sustainable rate, newest first
 _SUSTAINABLE_KEYS = ("max_sustainable_rate_per_s", "sustainable_rate_per_s", "max_sustainable_rps")

@@ -40,12 +40,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 # Kept tiny on purpose: everything the child imports costs start-up time.
 _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from benchharness.isolate import _child_main; _child_main(sys.argv[2], sys.argv[3])"
+    "from benchharness.isolation.isolate import _child_main; _child_main(sys.argv[2], sys.argv[3])"
 )
 
 
@@ -119,7 +119,7 @@ def run_in_child(
         if start_method == "spawn":
             returncode, timed_out = _spawn(in_path, out_path, err_path, timeout_s, env)
         else:
-            from benchharness.forkserver import run_forked
+            from benchharness.isolation.forkserver import run_forked
 
             returncode, timed_out = run_forked(in_path, out_path, err_path, timeout_s, env, preload)
         wall = time.perf_counter() - t0

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from benchharness.isolate import _PACKAGE_ROOT
+from benchharness.isolation.isolate import _PACKAGE_ROOT
 
 
 def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dict | None,
@@ -42,7 +42,7 @@ def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env
 
 _ZYGOTE_BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from benchharness.forkserver import _zygote_main; _zygote_main(sys.argv[2:])"
+    "from benchharness.isolation.forkserver import _zygote_main; _zygote_main(sys.argv[2:])"
 )
 _ZYGOTES: dict = {}
 _ZYGOTES_LOCK = threading.Lock()
@@ -139,7 +139,7 @@ def _zygote_main(preload: list[str]) -> None:
                 os.setsid()  # its own process group, so a timeout kills its helpers too
                 null = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(null, 0)
-                from benchharness.isolate import _child_main
+                from benchharness.isolation.isolate import _child_main
 
                 _child_main(in_path, out_path, err_path)
                 code = 0

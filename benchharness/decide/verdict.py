@@ -23,14 +23,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from benchharness import limits as limits_mod
-from benchharness import metric_names as names
+from benchharness.decide import figures as names
+from benchharness.decide import limits as limits_mod
 from benchharness.errors import SuiteError
+from benchharness.exit_codes import CANDIDATE_FAILED as EXIT_CRASH
+from benchharness.exit_codes import NO as EXIT_NONE
+from benchharness.exit_codes import OK as EXIT_OK
 
 # "best": the metric's own better direction (lower RMSE, higher accuracy)
 DEFAULT_OBJECTIVE = ["best primary", "min usd_per_million", "min p99_ms"]
 PARETO_AXES = (("primary", "higher"), ("p99_ms", "lower"), ("usd_per_million", "lower"))
-EXIT_OK, EXIT_NONE, EXIT_CRASH = 0, 1, 3
 
 _TERM = re.compile(r"^\s*(?:(max|min|maximize|minimize|best)\s+)?([A-Za-z_][\w.]*)(?:\s+within\s+([0-9.eE+-]+))?\s*$")
 

@@ -25,7 +25,7 @@ import yaml
 from benchharness.environment import cpu_model
 from benchharness.errors import UserError
 
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
 DEFAULT_PROFILE = "local"
 GIB = 1024**3
 

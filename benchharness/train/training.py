@@ -78,7 +78,7 @@ def _input_hint(spec: dict, X) -> str:
     """What to do when the features are text or have gaps and the candidate has no preprocessing."""
     if spec.get("preprocess") or not isinstance(X, pd.DataFrame):
         return ""
-    from benchharness.preprocess import non_numeric_columns
+    from benchharness.train.preprocess import non_numeric_columns
 
     text = non_numeric_columns(X)
     gaps = [c for c in X.columns if X[c].isna().any()]
@@ -124,14 +124,14 @@ def preprocessor(spec: dict, X_train: pd.DataFrame):
     """The `preprocess: auto` step for this candidate, or None."""
     if spec.get("preprocess") != "auto":
         return None
-    from benchharness.preprocess import auto_preprocessor
+    from benchharness.train.preprocess import auto_preprocessor
 
     # an ONNX export takes one float tensor: columns by position, not by name
     return auto_preprocessor(X_train, by_position=spec["export"] == "onnx")
 
 
 def _text_columns(X: pd.DataFrame) -> str:
-    from benchharness.preprocess import non_numeric_columns
+    from benchharness.train.preprocess import non_numeric_columns
 
     return ", ".join(map(str, non_numeric_columns(X)))
 
@@ -163,7 +163,7 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
     ds = ctx.dataset
     if ds is None:
         raise ModelError(f"'train: {spec['train']}' needs a data section to train on")
-    from benchharness.native_training import native_kind, resolve
+    from benchharness.train.native import native_kind, resolve
 
     if native_kind(spec["train"]):  # XGBoost / LightGBM: native files, onnxmltools export
         return resolve(ctx, cand, native_kind(spec["train"]))
@@ -188,7 +188,7 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
 
 
 def _native(train: str) -> bool:
-    from benchharness.native_training import native_kind
+    from benchharness.train.native import native_kind
 
     return native_kind(train) is not None
 

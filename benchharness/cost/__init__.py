@@ -1,0 +1,1 @@
+"""What running a model costs: machine detection, hardware profiles, cost formulas, the cost stage."""

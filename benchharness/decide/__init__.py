@@ -1,0 +1,1 @@
+"""From figures to a decision: the figure table, limits, verdict and ranking, run comparison."""

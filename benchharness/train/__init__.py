@@ -1,0 +1,1 @@
+"""Candidates trained on the fly (scikit-learn, XGBoost, LightGBM), preprocessing, ONNX export."""
