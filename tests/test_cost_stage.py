@@ -206,3 +206,20 @@ def test_a_model_that_ran_on_the_gpu_is_one_replica_per_gpu_not_per_vcpu():
     on_cpu = {**RESULT, "model": {"details": {"provider": "CPUExecutionProvider"}}}
     assert candidate_cost(on_cpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)[
         "replicas_per_instance"] == 8
+
+
+@pytest.mark.parametrize("details", [
+    {"provider": "MIGraphXExecutionProvider"}, {"provider": "DmlExecutionProvider"},
+    {"provider": "OpenVINOExecutionProvider"}, {"device": "cuda:0"},
+])
+def test_every_accelerator_the_resources_stage_counts_is_priced_as_a_gpu_model(details):
+    # one answer to "did this run on a GPU": the cost stage and the resources stage agree
+    from benchharness.adapters.registry import ran_on_accelerator
+
+    gpu_box = parse_profile({"name": "gpu", "vcpus": 8, "memory_gb": 32, "price_per_hour_usd": 1.0,
+                             "source": "t", "as_of": "2026-01", "gpu": {"model": "NVIDIA L4", "count": 2}})
+    on_gpu = {**RESULT, "model": {"details": details}}
+    assert ran_on_accelerator(on_gpu)
+    c = candidate_cost(on_gpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)
+    assert c["replicas_per_instance"] == 2
+    assert c["threads_source"].startswith("gpu (")

@@ -23,17 +23,23 @@ class FormatEntry:
     suffixes: tuple[str, ...] = ()
     schemes: tuple[str, ...] = ()
     note: str = ""
+    preload: tuple[str, ...] = ()  # libraries the fork server imports once for this format
 
 
 # The one table of supported formats. Add a row to support a new format.
 FORMATS: list[FormatEntry] = [
-    FormatEntry("onnx", "onnx", "OnnxAdapter", suffixes=(".onnx",)),
+    FormatEntry("onnx", "onnx", "OnnxAdapter", suffixes=(".onnx",),
+                preload=("onnxruntime", "benchharness.adapters.onnx")),
     FormatEntry(
         "sklearn", "sklearn", "SklearnAdapter", suffixes=(".joblib", ".pkl", ".pickle"),
         note="pickle/joblib: loading runs code from the file; prefer .skops",
+        preload=("sklearn", "sklearn.ensemble", "sklearn.linear_model", "joblib",
+                 "benchharness.adapters.sklearn"),
     ),
-    FormatEntry("skops", "sklearn", "SkopsAdapter", suffixes=(".skops",), note="safe: no code runs on load"),
-    FormatEntry("callable", "callable", "CallableAdapter", note="module:attr"),
+    FormatEntry("skops", "sklearn", "SkopsAdapter", suffixes=(".skops",), note="safe: no code runs on load",
+                preload=("sklearn", "skops.io", "benchharness.adapters.sklearn")),
+    FormatEntry("callable", "callable", "CallableAdapter", note="module:attr",
+                preload=("benchharness.adapters.callable",)),
     FormatEntry("xgboost", "xgboost", "XGBoostAdapter", suffixes=(".ubj", ".json", ".xgb.json"),
                 note="XGBoost native; extra: xgboost"),
     FormatEntry("lightgbm", "lightgbm", "LightGBMAdapter", suffixes=(".lgb.txt", ".lgb"),
@@ -43,8 +49,28 @@ FORMATS: list[FormatEntry] = [
     FormatEntry("torch_export", "torch", "TorchExportAdapter", suffixes=(".pt2",),
                 note="torch.export.save program; extra: torch"),
     FormatEntry("http", "http", "HttpAdapter", schemes=("http", "https"),
-                note="V2 /v2/models/NAME, or options.protocol: json; extra: serve"),
+                note="V2 /v2/models/NAME, or options.protocol: json; extra: serve",
+                preload=("benchharness.adapters.http",)),
 ]
+
+# Execution providers (ONNX Runtime) and torch devices that mean the model ran on an
+# accelerator; the prefix match covers e.g. "CUDAExecutionProvider" and "DmlExecutionProvider".
+ACCELERATOR_PROVIDERS = ("CUDA", "TensorRT", "ROCM", "MIGraphX", "Dml", "OpenVINO")
+ACCELERATOR_DEVICES = ("cuda", "mps", "xpu")
+
+
+def ran_on_accelerator(result: dict) -> str | None:
+    """The accelerator the model actually ran on (provider or device, not the one asked
+    for), or None for the CPU. The one answer to "did this run on a GPU", used by the
+    resources and cost stages."""
+    details = (result.get("model") or {}).get("details") or {}
+    provider = str(details.get("provider") or "")
+    device = str(details.get("device") or "")
+    if provider.startswith(ACCELERATOR_PROVIDERS):
+        return provider
+    if device.startswith(ACCELERATOR_DEVICES):
+        return device
+    return None
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from benchharness import config
+from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import RunContext
 from benchharness.cost import formulas as cost
 from benchharness.cost.hardware import Profile, detect_machine, load_profile, profile_section
@@ -113,15 +114,6 @@ def threads_per_replica(result: dict, spec: dict) -> tuple[int, str]:
     return 1, "default (not configured, not measured)"
 
 
-_GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider")
-
-
-def ran_on_gpu(result: dict) -> str | None:
-    """The GPU execution provider the model actually ran on, or None (CPU, or fell back)."""
-    provider = ((result.get("model") or {}).get("details") or {}).get("provider")
-    return provider if provider in _GPU_PROVIDERS else None
-
-
 def load_time_s(result: dict) -> float | None:
     ms = (result.get("resources") or {}).get("load_time_ms")
     if ms is not None:
@@ -134,7 +126,7 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
     price = profile.price_per_hour_usd
     threads, threads_source = threads_per_replica(result, spec)
     replicas = cost.replicas_per_instance(profile.vcpus, threads)
-    on_gpu = ran_on_gpu(result)
+    on_gpu = ran_on_accelerator(result)
     if on_gpu:  # the GPU is what one replica holds: vCPUs do not multiply its throughput
         replicas = int((profile.gpu or {}).get("count") or 1)
         threads_source = f"gpu ({on_gpu}): one replica per GPU"

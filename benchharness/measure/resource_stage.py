@@ -10,6 +10,7 @@ picks the headline figures.
 
 from __future__ import annotations
 
+from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import CandidateRun, RunContext
 from benchharness.measure.monitor import PHASE_HOOK, resources_section
 
@@ -91,22 +92,11 @@ def resources_from_records(result: dict, records: dict, hook: str = PHASE_HOOK) 
         load["measured_in"] = source
         load["footprint_by_child_mb"] = {m: r.get("footprint_mb") for m, r in loads.items()}
     section = resources_section(load, phases)
-    if section["gpu_energy_per_prediction_j"] is not None and not ran_on_gpu(result):
+    if section["gpu_energy_per_prediction_j"] is not None and not ran_on_accelerator(result):
         # a GPU idling beside a CPU model draws power; that is not the model's energy
         section["gpu_energy_per_prediction_j"] = None
         section["gpu_energy_note"] = "the model ran on the CPU: the GPU's power is not charged to it"
     return section
-
-
-GPU_PROVIDERS = ("CUDA", "TensorRT", "ROCM", "MIGraphX", "Dml", "OpenVINO")
-
-
-def ran_on_gpu(result: dict) -> bool:
-    """Whether the runtime that actually ran (not the one asked for) is a GPU one."""
-    details = (result.get("model") or {}).get("details") or {}
-    provider = str(details.get("provider") or "")
-    device = str(details.get("device") or "")
-    return provider.startswith(GPU_PROVIDERS) or device.startswith("cuda")
 
 
 def resources_stage(ctx: RunContext, cand: CandidateRun) -> None:

@@ -29,17 +29,9 @@ from benchharness.measure.threads import child_env
 PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy
 _CHILD = "benchharness.measure.child"
 OPEN_LOOP_EXTRA_ERROR_RATE = 0.01  # a sustainable rate fails at most 1 point more than unloaded
-# what the fork server imports for every child, and per model format (libraries only)
+# what the fork server imports for every child (per format: the `preload` of its registry row)
 _PRELOAD = ["numpy", "pandas", "pyarrow.parquet", "scipy.special", "threadpoolctl",
             "benchharness.measure.child", "benchharness.adapters.registry"]
-_PRELOAD_BY_FORMAT = {
-    "onnx": ["onnxruntime", "benchharness.adapters.onnx"],
-    "sklearn": ["sklearn", "sklearn.ensemble", "sklearn.linear_model", "joblib",
-                "benchharness.adapters.sklearn"],
-    "skops": ["sklearn", "skops.io", "benchharness.adapters.sklearn"],
-    "callable": ["benchharness.adapters.callable"],
-    "http": ["benchharness.adapters.http"],
-}
 
 
 def preload_modules(ctx: RunContext) -> list[str]:
@@ -50,10 +42,10 @@ def preload_modules(ctx: RunContext) -> list[str]:
     modules = [*_PRELOAD, *ctx.suite["isolation"]["preload"]]
     for cand in ctx.candidates:
         try:
-            fmt = find_format(cand.model_path or "", cand.model_format).format
+            entry = find_format(cand.model_path or "", cand.model_format)
         except UserError:
             continue
-        modules += [m for m in _PRELOAD_BY_FORMAT.get(fmt, []) if m not in modules]
+        modules += [m for m in entry.preload if m not in modules]
     return modules
 
 
