@@ -8,7 +8,7 @@ import pytest
 from conftest import write_suite
 
 from benchharness.errors import ModelError
-from benchharness.train.training import fit_estimator
+from benchharness.train.fit import fit_estimator
 
 
 def _table(n: int = 240) -> pd.DataFrame:

@@ -39,7 +39,7 @@ def encode_labels(y) -> tuple[np.ndarray, list | None]:
 def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     """Fit, save (native, or ONNX on `export: onnx`) and point the candidate at the file."""
     from benchharness.measure.samples import safe_name
-    from benchharness.train.training import fit_estimator
+    from benchharness.train.fit import fit_estimator
 
     spec = cand.spec
     module = _adapter_module(kind)
@@ -91,7 +91,7 @@ class DecodedLabels:
 
 
 def _instance(spec: dict):
-    from benchharness.train.training import import_estimator
+    from benchharness.train.fit import import_estimator
 
     try:
         return import_estimator(spec["train"])(**spec["params"])
@@ -128,7 +128,7 @@ def export_onnx(kind: str, est, n_features: int, path: Path, classes: list | Non
             dims[0].dim_param = "N"
     if classes is not None:
         _decode_label_output(onx, classes)
-    from benchharness.train.training import write_onnx
+    from benchharness.train.fit import write_onnx
 
     return write_onnx(onx, classes if classes is not None else getattr(est, "classes_", None), path)
 

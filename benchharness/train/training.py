@@ -9,8 +9,6 @@ the run can report parity between the two.
 
 from __future__ import annotations
 
-import importlib
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,79 +16,7 @@ import pandas as pd
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError, UserError
 from benchharness.measure.samples import safe_name
-
-
-def import_estimator(path: str):
-    module_name, _, cls_name = path.rpartition(".")
-    if not module_name:
-        raise ModelError(f"'train' must be a dotted class path like sklearn.linear_model.LogisticRegression, got {path!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelError(f"cannot import {module_name!r} for train: {path!r} ({exc})") from None
-    cls = getattr(module, cls_name, None)
-    if cls is None:
-        raise ModelError(f"module {module_name!r} has no class {cls_name!r} (train: {path!r})")
-    return cls
-
-
-def fit_estimator(spec: dict, X, y, preprocessor=None):
-    """Fit the `train:` class with its params (behind `preprocessor` when given, as a Pipeline)."""
-    cls = import_estimator(spec["train"])
-    try:
-        est = cls(**spec["params"])
-    except TypeError as exc:
-        raise ModelError(f"bad params for {spec['train']}: {exc}") from None
-    _check_task(spec["train"], est, y)
-    if preprocessor is not None:
-        from sklearn.pipeline import Pipeline
-
-        est = Pipeline([("preprocess", preprocessor), ("model", est)])
-    t0 = time.perf_counter()
-    try:
-        est.fit(X, y)
-    except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ModelError(
-            f"training {spec['train']} failed: {type(exc).__name__}: {first_line}{_input_hint(spec, X)}"
-        ) from None
-    return est, time.perf_counter() - t0
-
-
-def _check_task(train: str, est, y) -> None:
-    """A regressor on text labels, or a classifier on a continuous target, cannot fit: say so."""
-    from sklearn.base import is_classifier, is_regressor
-
-    from benchharness.data.load import is_classification_target
-
-    target = pd.Series(y)
-    name = f"the target {target.name!r}" if target.name is not None else "the target"
-    if is_regressor(est) and target.dtype.kind not in "fiub":
-        examples = ", ".join(map(repr, target.dropna().unique()[:3]))
-        raise ModelError(f"{train} is a regressor but {name} holds text labels ({examples}, ...): "
-                         "use a classifier, or a numeric target")
-    if is_classifier(est) and not is_classification_target(target):
-        raise ModelError(f"{train} is a classifier but {name} is continuous ({target.nunique()} distinct "
-                         f"values, e.g. {target.iloc[0]!r}): use a regressor")
-
-
-def _input_hint(spec: dict, X) -> str:
-    """What to do when the features are text or have gaps and the candidate has no preprocessing."""
-    if spec.get("preprocess") or not isinstance(X, pd.DataFrame):
-        return ""
-    from benchharness.train.preprocess import non_numeric_columns
-
-    text = non_numeric_columns(X)
-    gaps = [c for c in X.columns if X[c].isna().any()]
-    found = []
-    if text:
-        found.append(f"text (categorical) feature columns {', '.join(map(str, text))}")
-    if gaps:
-        found.append(f"missing values in {', '.join(map(str, gaps))}")
-    if not found:
-        return ""
-    return (f" -- the data has {' and '.join(found)}; add `preprocess: auto` to the candidate"
-            " (imputes missing values, one-hot encodes text columns) or encode the data beforehand")
+from benchharness.train.fit import fit_estimator, write_onnx
 
 
 def export_onnx(est, n_features: int, path: Path) -> Path:
@@ -109,15 +35,6 @@ def export_onnx(est, n_features: int, path: Path) -> Path:
     except Exception as exc:
         raise ModelError(f"cannot export {type(est).__name__} to ONNX: {type(exc).__name__}: {exc}") from None
     return write_onnx(onx, getattr(est, "classes_", None), path)
-
-
-def write_onnx(onx, classes, path: Path) -> Path:
-    """Save an exported model with its class labels as `classes` metadata (the ONNX adapter reads them)."""
-    if classes is not None:
-        meta = onx.metadata_props.add()
-        meta.key, meta.value = "classes", ",".join(map(str, classes))
-    path.write_bytes(onx.SerializeToString())
-    return path
 
 
 def preprocessor(spec: dict, X_train: pd.DataFrame):
