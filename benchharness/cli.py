@@ -121,6 +121,11 @@ from benchharness.data.commands import monitor, validate  # noqa: E402  (data ch
 main.add_command(validate)
 main.add_command(monitor)
 
+from benchharness.fleet.commands import fleet, worker  # noqa: E402  (one suite on many machines)
+
+main.add_command(worker)
+main.add_command(fleet)
+
 
 @main.command()
 @click.argument("model")
