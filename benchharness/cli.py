@@ -66,8 +66,14 @@ def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--suite", "suite_path", type=click.Path(dir_okay=False),
               help="Judge again with this suite's limits, objective and plan (nothing is re-measured).")
-def report(run_dir: str, suite_path: str | None) -> None:
+@click.option("--profile", default=None, metavar="NAME|PATH",
+              help="What-if: re-price the run on this profile (an estimate, written to whatif-NAME.json).")
+def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
     """Remake report.html, report.md and the charts of RUN_DIR from its results.json."""
+    if profile:
+        from benchharness.cost.whatif import whatif_command
+
+        sys.exit(whatif_command(run_dir, _profile_arg(profile)))
     from benchharness import config
     from benchharness.decide.verdict import rejudge
     from benchharness.report.write import write_report

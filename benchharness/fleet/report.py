@@ -40,7 +40,7 @@ def write_fleet(fleet_dir: Path, fleet_id: str, runs, suite_path, bundle: dict, 
     from benchharness.fleet.submit import SAME_HARDWARE_NOTE
 
     results = _load_runs(fleet_dir, runs)
-    failed = [r.target for r in runs if r.status != "ok"]
+    failed = [f"{r.target} ({r.status})" for r in runs if r.status != "ok"]
     verdict = fleet_verdict(results, failed)
     doc = {
         "schema_version": FLEET_SCHEMA_VERSION,

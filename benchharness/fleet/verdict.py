@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from benchharness import exit_codes
 from benchharness.decide import figures as names
-from benchharness.decide.verdict import describe_objective, parse_objective, pareto, rank
+from benchharness.decide.verdict import describe_objective, pareto, parse_objective, rank
 
 
 def pair_name(candidate: str, target: str) -> str:
@@ -37,7 +37,8 @@ def pairs(runs: dict[str, dict]) -> tuple[list[dict], dict[str, dict]]:
 
 
 def fleet_verdict(runs: dict[str, dict], failed_targets: list[str]) -> dict:
-    """The verdict section of fleet.json; `runs` holds the results of the targets that ran."""
+    """The verdict section of fleet.json; `runs` holds the results of the targets that ran,
+    `failed_targets` names the others as "TARGET (status)"."""
     cands, rows = pairs(runs)
     first = next(iter(runs.values()), {})
     objective = ((first.get("verdict") or {}).get("inputs") or {}).get("objective")
@@ -54,8 +55,9 @@ def fleet_verdict(runs: dict[str, dict], failed_targets: list[str]) -> dict:
         "rank": next((i + 1 for i, r in enumerate(ranking) if r["name"] == c["name"]), None),
     } for c in cands]
     best = ranking[0] if ranking else None
-    crashed = bool(failed_targets) or any(
-        (r.get("verdict") or {}).get("exit_code") == exit_codes.CANDIDATE_FAILED for r in runs.values())
+    crashed = bool(failed_targets) or any(  # as in a run: a candidate that crashed anywhere
+        c.get("status") != "ok" for r in runs.values() for c in r.get("candidates", [])
+        if c.get("role", "candidate") != "baseline")
     code = exit_codes.CANDIDATE_FAILED if crashed else (exit_codes.OK if best else exit_codes.NO)
     return {
         "objective": [str(t) for t in terms],
@@ -87,7 +89,7 @@ def _facts(cand: dict, results: dict) -> str:
 
 def sentence(best: dict | None, runners_up: list[dict], results: dict, terms, rows: dict,
              cands: list[dict], failed_targets: list[str]) -> str:
-    tail = f" Not measured: {', '.join(failed_targets)} (failed)." if failed_targets else ""
+    tail = f" Not measured: {', '.join(failed_targets)}." if failed_targets else ""
     if best is None:
         if not cands:
             return "No answer: no candidate ran on any target." + tail
