@@ -195,6 +195,8 @@ def summary_text(doc: dict, fleet_dir: str | Path) -> str:
         lines += ["", render_table([_cells(r) for r in table], HEADER)]
     if doc["same_hardware_note"]:
         lines += ["", f"note: {doc['same_hardware_note']}"]
+    if doc["interrupted"]:
+        lines += ["", "interrupted (Ctrl-C): targets still running were cancelled; what came back is kept"]
     lines += ["", doc["verdict"]["recommendation"]["sentence"],
               f"fleet: {fleet_dir / FLEET_FILE} and {fleet_dir / REPORT_FILE}"]
     return "\n".join(lines)
