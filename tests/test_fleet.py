@@ -220,10 +220,10 @@ def test_embedded_cluster_says_same_hardware_and_ctrl_c_keeps_what_came_back(sui
     with open(err, "w") as fh:
         proc = subprocess.Popen(BENCH + ["fleet", str(suite_dir / "suite.yaml"), "--targets",
                                          "aws-c7i-2xlarge,azure-d4s-v5", "--out", str(tmp_path / "out"), "--quick"],
-                                env=ENV, stdout=subprocess.PIPE, stderr=fh, text=True)
+                                env=ENV, stdout=subprocess.PIPE, stderr=fh, text=True, start_new_session=True)
         try:
             _wait_for(lambda: _started_run_dir("aws-c7i-2xlarge"), 120, "the first embedded run to start")
-            proc.send_signal(signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the embedded workers get it too
             out, _ = proc.communicate(timeout=120)
         finally:
             if proc.poll() is None:

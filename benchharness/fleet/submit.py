@@ -100,7 +100,7 @@ def embedded_cluster(targets: list[str]):
 
     workers = {safe_name(t): {"cls": Nanny, "options": {
         "host": LOOPBACK, "nthreads": 1, "resources": {resource_name(t): 1}, "dashboard": False,
-        "silence_logs": logging.ERROR}} for t in targets}
+        "silence_logs": logging.ERROR, "preload": ["benchharness.fleet.quiet_worker"]}} for t in targets}
     scheduler = {"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard": False,
                                                "dashboard_address": f"{LOOPBACK}:0"}}
     return SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR,
