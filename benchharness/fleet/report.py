@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import textwrap
 from pathlib import Path
 
 from benchharness import exit_codes
@@ -25,6 +26,9 @@ FLEET_FILE = "fleet.json"
 REPORT_FILE = "report.html"
 CHART = "charts/cost_vs_p99"
 FLEET_SCHEMA_VERSION = 1
+LEGEND = ("Each run priced with its own target's profile. rank: among qualifying (candidate, machine) "
+          "pairs; req/s: highest sustainable open-loop rate (* closed-loop rate, an optimistic upper "
+          "bound); rt: real time at the suite's traffic; front: on the Pareto front (quality, p99, cost).")
 
 
 def _load_runs(fleet_dir: Path, runs) -> dict[str, dict]:
@@ -88,14 +92,18 @@ def rows(doc: dict, results: dict[str, dict]) -> list[dict]:
 
 def _cells(r: dict) -> list[str]:
     f = names.fmt
-    return [r["candidate"], r["target"], r["status"], str(r["rank"] or "—"),
-            f"{r['metric']} {r['quality']:.4g}" if r["quality"] is not None else "not measured",
-            f(r["p99_ms"], "ms"), f(r["rate"], "req/s") + (" *" if r["rate_source"] == "closed loop" else ""),
-            f(r["batch_usd"], "USD"), f(r["rt_usd"], "USD"), "yes" if r["front"] else ""]
+
+    def num(v, unit=""):
+        return "—" if v is None else f(v, unit)
+
+    return [r["candidate"], r["target"], str(r["rank"]) if r["rank"] else r["status"],
+            num(r["quality"]), num(r["p99_ms"]), num(r["rate"]) + ("*" if r["rate_source"] == "closed loop" else ""),
+            num(r["batch_usd"], "USD"), num(r["rt_usd"], "USD"), "yes" if r["front"] else ""]
 
 
-HEADER = ["candidate", "machine", "status", "rank", "quality", "p99", "sustainable",
-          "$/1M batch", "$/1M rt", "Pareto"]
+def header(table: list[dict]) -> list[str]:
+    metric = next((r["metric"] for r in table if r["metric"]), "quality")
+    return ["candidate", "machine", "rank", metric, "p99 ms", "req/s", "$/1M batch", "$/1M rt", "front"]
 
 
 def blocks(doc: dict, results: dict[str, dict], chart: Chart) -> list:
@@ -109,11 +117,8 @@ def blocks(doc: dict, results: dict[str, dict], chart: Chart) -> list:
         out.append(Para("Interrupted (Ctrl-C): targets still running were cancelled; what came back is kept.", "note"))
     out.append(Heading("Candidate × machine"))
     table_rows = rows(doc, results)
-    out.append(Table(HEADER, [_cells(r) for r in table_rows],
-                     caption="Each run priced with its own target's profile. rank: over every qualifying "
-                             "(candidate, machine) pair by " + ", then ".join(v["objective"]) +
-                             ". sustainable: highest open-loop rate within the p99 limit "
-                             "(* closed-loop rate, an optimistic upper bound). rt: real-time at the suite's traffic."))
+    out.append(Table(header(table_rows), [_cells(r) for r in table_rows], caption=LEGEND + " Rank: by "
+                     + ", then ".join(v["objective"]) + "."))
     out.append(Heading("Cost against latency, across machines"))
     out.append(chart)
     out.append(Heading("Runs"))
@@ -151,10 +156,12 @@ def write_chart(fleet_dir: Path, results: dict[str, dict]) -> Chart:
     ax = new_axes()
     colour = {n: OKABE_ITO[i % len(OKABE_ITO)] for i, n in enumerate(dict.fromkeys(c["candidate"] for c, _, _ in pts))}
     marker = {n: MARKERS[i % len(MARKERS)] for i, n in enumerate(dict.fromkeys(c["target"] for c, _, _ in pts))}
+    middle = (min(p[1] for p in pts) + max(p[1] for p in pts)) / 2
     for c, x, y in pts:
         ax.scatter([x], [y], color=colour[c["candidate"]], marker=marker[c["target"]], s=60, zorder=3)
+        right_half = len(pts) > 1 and x > middle  # labels run inward, never over the legend
         ax.annotate(pair_name(c["candidate"], c["target"]), (x, y), textcoords="offset points",
-                    xytext=(6, 6), fontsize=8)
+                    xytext=(-6 if right_half else 6, 6), ha="right" if right_half else "left", fontsize=8)
     on_front = sorted((x, y) for c, x, y in pts if c["name"] in front)
     if on_front:
         ax.scatter([p[0] for p in on_front], [p[1] for p in on_front], s=220, facecolors="none",
@@ -187,16 +194,17 @@ def summary_text(doc: dict, fleet_dir: str | Path) -> str:
         detail = r["error"] or f"priced with {r['priced_with']}, ran on {(r.get('worker') or {}).get('hostname')}"
         if r["status"] == "ok" and r.get("profile_mismatch"):
             detail += f" (machine differs: {'; '.join(r['profile_mismatch'])})"
-        lines.append(f"  {r['target']:<18} {r['status'].upper():<9} {detail}")
+        lines.append(textwrap.fill(f"  {r['target']:<18} {r['status'].upper():<9} {detail}", 100,
+                                   subsequent_indent=" " * 31))
     results = {r["target"]: json.loads((fleet_dir / r["run_dir"] / "results.json").read_text())
                for r in doc["runs"] if r["status"] == "ok" and r.get("run_dir")}
     table = rows(doc, results)
     if table:
-        lines += ["", render_table([_cells(r) for r in table], HEADER)]
+        lines += ["", render_table([_cells(r) for r in table], header(table)), textwrap.fill(LEGEND, 100)]
     if doc["same_hardware_note"]:
         lines += ["", f"note: {doc['same_hardware_note']}"]
     if doc["interrupted"]:
         lines += ["", "interrupted (Ctrl-C): targets still running were cancelled; what came back is kept"]
-    lines += ["", doc["verdict"]["recommendation"]["sentence"],
+    lines += ["", textwrap.fill(doc["verdict"]["recommendation"]["sentence"], 100),
               f"fleet: {fleet_dir / FLEET_FILE} and {fleet_dir / REPORT_FILE}"]
     return "\n".join(lines)
