@@ -97,7 +97,10 @@ def sentence(best: dict | None, runners_up: list[dict], results: dict, terms, ro
                             for c in cands[:4])
         return f"No (candidate, machine) pair qualifies: {blocked}." + tail
     why = describe_objective(terms, results, best)
-    text = (f"Ship {best['candidate']} on {best['target']}, because it meets the hard limits there and ranks "
+    n = rows[best["name"]].get("limits_total")
+    limits = (f"it meets all {n} hard limits there" if n else
+              "it ran cleanly there (the suite sets no hard limits)" if n == 0 else "it qualifies there")
+    text = (f"Ship {best['candidate']} on {best['target']}, because {limits} and ranks "
             f"first over every (candidate, machine) pair by {why} ({_facts(best, results)}).")
     if runners_up:
         text += " Runners-up: " + "; ".join(f"{c['name']} ({_facts(c, results)})" for c in runners_up) + "."
