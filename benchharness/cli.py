@@ -66,8 +66,14 @@ def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--suite", "suite_path", type=click.Path(dir_okay=False),
               help="Judge again with this suite's limits, objective and plan (nothing is re-measured).")
-def report(run_dir: str, suite_path: str | None) -> None:
+@click.option("--profile", default=None, metavar="NAME|PATH",
+              help="What-if: re-price the run on this profile (an estimate, written to whatif-NAME.json).")
+def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
     """Remake report.html, report.md and the charts of RUN_DIR from its results.json."""
+    if profile:
+        from benchharness.cost.whatif import whatif_command
+
+        sys.exit(whatif_command(run_dir, _profile_arg(profile)))
     from benchharness import config
     from benchharness.decide.verdict import rejudge
     from benchharness.report.write import write_report
@@ -120,6 +126,11 @@ from benchharness.data.commands import monitor, validate  # noqa: E402  (data ch
 
 main.add_command(validate)
 main.add_command(monitor)
+
+from benchharness.fleet.commands import fleet, worker  # noqa: E402  (one suite on many machines)
+
+main.add_command(worker)
+main.add_command(fleet)
 
 
 @main.command()
