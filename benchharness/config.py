@@ -11,8 +11,8 @@ import copy
 import difflib
 import os
 from collections.abc import Callable
-from importlib import resources
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
