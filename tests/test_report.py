@@ -244,4 +244,4 @@ def test_cpu_bars_carry_their_values_so_a_tiny_one_is_visible():
     results["candidates"][0]["resources"]["cpu_ms_per_prediction"] = 0.007426  # next to ms-sized ones
     ax_cpu, ax_mem = Figure().subplots(1, 2)
     plot_resources(results, ax=(ax_cpu, ax_mem))
-    assert "0.007426 ms" in [t.get_text() for t in ax_cpu.texts]
+    assert "0.00743 ms" in [t.get_text() for t in ax_cpu.texts]
