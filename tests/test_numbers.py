@@ -39,7 +39,7 @@ def test_usd(value, text):
 def test_verdict_figures_use_the_same_rule():
     assert fmt(7.64e-05, "USD") == "$0.0000764"
     assert fmt(0.07324, "ms") == "0.0732 ms"
-    assert fmt(0.02005, "s") == "0.0201 s"
+    assert fmt(0.02006, "s") == "0.0201 s"
     assert fmt(0.125, "share") == "12.5%"
     assert fmt(0.93706) == "0.9371"
     assert fmt(None, "ms") == "not measured"
