@@ -34,17 +34,24 @@ def main() -> None:
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
 def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
+    from benchharness import config
     from benchharness.api import run_suite
+    from benchharness.report.console import RunProgress
     from benchharness.report.terminal import summary_text
 
     started = time.perf_counter()
+    progress = RunProgress()
     try:
         overrides = {"profile": _profile_arg(profile)} if profile else None
-        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=lambda m: click.echo(m, err=True),
-                        overrides=overrides)
+        planned = config.load_suite(suite or config.default_suite_path(), quick=quick, overrides=overrides)
+        progress.start(len(planned.get("candidates", [])), quick=quick)
+        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides)
     except UserError as exc:
+        progress.stop()
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    finally:
+        progress.stop()
     click.echo(summary_text(ctx.results, str(ctx.run_dir)))
     click.echo(f"wall time: {time.perf_counter() - started:.1f} s", err=True)
     failed = [c for c in ctx.candidates if not c.ok]
@@ -54,11 +61,12 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
 def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
     """The exit code the verdict decided (fallback when the verdict stage did not run)."""
     from benchharness.decide.verdict import summary_lines
+    from benchharness.report.console import fold
 
     v = results.get("verdict")
     if not v:
         return fallback
-    click.echo("\n".join(summary_lines(results)))
+    click.echo(fold("\n".join(summary_lines(results))))
     return v["exit_code_strict" if strict else "exit_code"]
 
 

@@ -5,7 +5,8 @@
 - never exponent notation between 1e-6 and 1e15: 0.0000254, not 2.54e-05; below 1e-6 the
   exponent is clearer than a row of zeros (6.56e-07);
 - 1,000 and above: whole numbers with thousands separators (1,129,438);
-- dollars: cents from $1 up ($65.15, $1,234.50), significant digits below ($0.0000254);
+- dollars: whole from $100 ($1,234), cents from $1 ($65.15), significant digits below
+  ($0.0000254);
 - the unit after the number, with a space (4.75 ms), except % and $.
 """
 
@@ -32,10 +33,13 @@ def number(value, sig: int = 3) -> str:
     if value == 0:
         return "0"
     magnitude = abs(value)
+    if magnitude >= 1e15 or magnitude < 1e-6:
+        mantissa, exponent = f"{value:.{sig - 1}e}".split("e")
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}e{exponent}"
     if magnitude >= 1000:
-        return f"{value:,.0f}" if magnitude < 1e15 else f"{value:.{sig - 1}e}"
-    if magnitude < 1e-6:
-        return f"{value:.{sig - 1}e}"
+        return f"{value:,.0f}"
     decimals = max(0, sig - 1 - math.floor(math.log10(magnitude)))
     text = f"{value:.{decimals}f}"
     if "." in text:
@@ -47,12 +51,15 @@ def number(value, sig: int = 3) -> str:
 
 
 def usd(value, sig: int = 3) -> str:
-    """Dollars: '$65.15', '$1,234.50', '$0.0000254', '-$0.5'; '-' for None."""
+    """Dollars: '$1,234', '$65.15', '$0.0000254', '-$0.5'; '-' for None."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
-    text = f"{magnitude:,.2f}" if magnitude >= 1 else number(magnitude, sig)
+    if magnitude >= 100:
+        text = f"{magnitude:,.0f}"
+    else:
+        text = f"{magnitude:.2f}" if magnitude >= 1 else number(magnitude, sig)
     return f"{sign}${text}"
 
 

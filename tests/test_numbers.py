@@ -29,7 +29,7 @@ def test_number(value, sig, text):
 
 
 @pytest.mark.parametrize("value, text", [
-    (65.154, "$65.15"), (1234.5, "$1,234.50"), (7.64e-05, "$0.0000764"), (0.25, "$0.25"),
+    (65.154, "$65.15"), (1234.5, "$1,234"), (292.4, "$292"), (7.64e-05, "$0.0000764"), (0.25, "$0.25"),
     (-0.5, "-$0.5"), (None, "-"),
 ])
 def test_usd(value, text):
@@ -43,3 +43,8 @@ def test_verdict_figures_use_the_same_rule():
     assert fmt(0.125, "share") == "12.5%"
     assert fmt(0.93706) == "0.9371"
     assert fmt(None, "ms") == "not measured"
+
+
+def test_exponent_only_below_a_millionth():
+    assert numbers.number(7.0e-07) == "7e-07"
+    assert numbers.usd(1.29e-06) == "$0.00000129"
