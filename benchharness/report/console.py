@@ -65,7 +65,7 @@ def _widths(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[tuple[
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
                   header_style="", show_header=True)
-    for h, (narrowest, natural, atomic) in zip(header, _widths(header, rows)):
+    for h, (narrowest, _natural, atomic) in zip(header, _widths(header, rows)):
         if atomic:  # a fixed width: rich never shrinks it, only folds its header
             table.add_column(h, width=narrowest, overflow="fold")
         else:
