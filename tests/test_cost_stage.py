@@ -151,8 +151,10 @@ def test_bench_env_shows_machine_and_profile(tmp_path):
     assert res.exit_code == 2 and "unknown profile 'nope'" in res.output
 
 
-def test_terminal_and_report_tables_show_every_figure():
+def test_terminal_and_report_tables_show_every_figure(monkeypatch):
     from benchharness.report.cost_table import cost_table_text, report_detail, usd
+
+    monkeypatch.setenv("COLUMNS", "200")  # a terminal wide enough for every column
 
     assert [usd(v) for v in (None, 0.000157, 0.0709, 65.15, 292.4)] == ["-", "$0.000157", "$0.0709", "$65.15", "$292"]
     cand = {"name": "m", "status": "ok",
