@@ -142,10 +142,14 @@ def _plain_log_ticks(ax) -> None:
     from benchharness.numbers import number
 
     plain = FuncFormatter(lambda v, _pos: number(v))
-    for axis, scale in ((ax.yaxis, ax.get_yscale()), (ax.xaxis, ax.get_xscale())):
+    ax.autoscale_view()
+    for axis, scale, (lo, hi) in ((ax.yaxis, ax.get_yscale(), ax.get_ylim()),
+                                  (ax.xaxis, ax.get_xscale(), ax.get_xlim())):
         if scale != "log":
             continue
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        decades = math.log10(hi / lo) if lo > 0 else 9
+        # 1-2-5 ticks over a short span, powers of ten over a long one: labels never collide
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.5 else (1.0,)))
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(NullFormatter())
 

@@ -43,16 +43,22 @@ def _place_labels(ax, labels: list[tuple[str, float, float]], fontsize: int = 8)
     ax.autoscale_view()
     fig = ax.figure
     px_per_pt = fig.dpi / 72
-    placed: list[tuple[float, float, float, float]] = []
     height = (fontsize + 3) * px_per_pt
+    marker = 7 * px_per_pt  # half a marker: a label must not cover another point either
+    placed = [(px - marker, py - marker, 2 * marker, 2 * marker)
+              for px, py in (ax.transData.transform((x, y)) for _, x, y in labels)]
+
+    def overlaps(a, b) -> bool:
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
     for text, x, y in sorted(labels, key=lambda t: (t[2], t[1])):
         px, py = ax.transData.transform((x, y))
         width = len(text) * fontsize * 0.6 * px_per_pt
+        own = (px - marker, py - marker, 2 * marker, 2 * marker)
         dy = 6
-        while True:
+        while dy < 200:
             box = (px + 6 * px_per_pt, py + dy * px_per_pt, width, height)
-            if not any(abs(box[0] - b[0]) < max(box[2], b[2]) and abs(box[1] - b[1]) < height
-                       for b in placed):
+            if not any(overlaps(box, b) for b in placed if b != own):
                 break
             dy += fontsize + 3
         placed.append(box)
@@ -94,10 +100,9 @@ def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
                    zorder=4, label=f"recommended: {recommended}")
     on_front = [n for n in pts if n in front]
     if on_front:
-        axes = ", ".join((results.get("verdict") or {}).get("pareto_axes") or [])
         ax.scatter([pts[n][1] for n in on_front], [pts[n][2] for n in on_front], s=240,
                    facecolors="none", edgecolors="#444444", lw=1, zorder=2,
-                   label=f"Pareto front (over {axes}, as in the report's table)")
+                   label="Pareto front (as in the table)")
     ys = [p[2] for p in pts.values()]
     _baseline_lines(ax, results, metric, set(pts), (min(ys), max(ys)))
     ax.margins(x=0.15, y=0.15)  # room for the point labels at the edges
@@ -128,7 +133,7 @@ def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
 
 def _plain_ticks(ax) -> None:
     """Tick labels by the product's number rule (0.0001, 0.001 ... not 10^-4)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     from benchharness.numbers import number
 
@@ -136,6 +141,8 @@ def _plain_ticks(ax) -> None:
     ax.xaxis.set_major_formatter(plain)
     if ax.get_xscale() == "log":
         ax.xaxis.set_minor_formatter(NullFormatter())
+    else:  # few ticks: long plain numbers (0.00025) must not run into each other
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
 
 
 def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[float, float]) -> None:
