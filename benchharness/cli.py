@@ -102,7 +102,10 @@ def report(run_dir: str, suite_path: str | None) -> None:
 @click.option("--alpha", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="Significance level of the tests on raw latency samples (Mann-Whitney U, tail bootstrap).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
-def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None) -> None:
+@click.option("--html", "html_out", type=click.Path(dir_okay=False),
+              help="Also write the comparison as an HTML page with a chart of the changes.")
+def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None,
+            html_out: str | None = None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
     import json
 
@@ -121,6 +124,10 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
         from pathlib import Path
 
         Path(json_out).write_text(json.dumps(doc, indent=2))
+    if html_out:
+        from benchharness.report.compare_page import write_compare_html
+
+        click.echo(f"page: {write_compare_html(doc, html_out)}")
     sys.exit(doc["exit_code"])
 
 
