@@ -59,9 +59,10 @@ def plot_latency_percentiles(results: dict, run_dir=None, ax=None):
     ax.set_yscale("log")
     limit = limit_threshold(results, "p99_ms")
     if limit is not None:
-        ax.axhline(limit, color=LIMIT_RED, ls="--", lw=1.2, label=f"p99 limit {limit:g} ms")
+        ax.axhline(limit, color=LIMIT_RED, ls="--", lw=1.2, label=f"p99 limit {names.fmt(limit, 'ms')}")
     finish(ax, "Latency percentiles, closed loop (one request at a time)", "percentile (log scale of 1 / (1 - q))",
            "latency (ms, log scale)")
+    _plain_log_ticks(ax, "y")
     return ax
 
 
@@ -85,6 +86,7 @@ def plot_throughput_vs_batch(results: dict, run_dir=None, ax=None):
     ax.set_yscale("log")
     finish(ax, "Throughput against batch size (batch scoring)", "batch size (rows per call, log scale)",
            "throughput (rows/s, log scale)")
+    _plain_log_ticks(ax, "y")
     return ax
 
 
@@ -135,7 +137,7 @@ def plot_latency_vs_rate(results: dict, run_dir=None, ax=None):
     return ax
 
 
-def _plain_log_ticks(ax) -> None:
+def _plain_log_ticks(ax, which: str = "xy") -> None:
     """Log-axis ticks in plain numbers (40 ms, not 4x10^1), by the product's number rule."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -143,9 +145,9 @@ def _plain_log_ticks(ax) -> None:
 
     plain = FuncFormatter(lambda v, _pos: number(v))
     ax.autoscale_view()
-    for axis, scale, (lo, hi) in ((ax.yaxis, ax.get_yscale(), ax.get_ylim()),
-                                  (ax.xaxis, ax.get_xscale(), ax.get_xlim())):
-        if scale != "log":
+    for name, axis, scale, (lo, hi) in (("y", ax.yaxis, ax.get_yscale(), ax.get_ylim()),
+                                        ("x", ax.xaxis, ax.get_xscale(), ax.get_xlim())):
+        if scale != "log" or name not in which:
             continue
         decades = math.log10(hi / lo) if lo > 0 else 9
         # 1-2-5 ticks over a short span, powers of ten over a long one: labels never collide
