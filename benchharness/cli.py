@@ -34,17 +34,24 @@ def main() -> None:
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
 def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
+    from benchharness import config
     from benchharness.api import run_suite
+    from benchharness.report.console import RunProgress
     from benchharness.report.terminal import summary_text
 
     started = time.perf_counter()
+    progress = RunProgress()
     try:
         overrides = {"profile": _profile_arg(profile)} if profile else None
-        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=lambda m: click.echo(m, err=True),
-                        overrides=overrides)
+        planned = config.load_suite(suite or config.default_suite_path(), quick=quick, overrides=overrides)
+        progress.start(len(planned.get("candidates", [])), quick=quick)
+        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides)
     except UserError as exc:
+        progress.stop()
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    finally:
+        progress.stop()
     click.echo(summary_text(ctx.results, str(ctx.run_dir)))
     click.echo(f"wall time: {time.perf_counter() - started:.1f} s", err=True)
     failed = [c for c in ctx.candidates if not c.ok]
@@ -54,11 +61,12 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
 def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
     """The exit code the verdict decided (fallback when the verdict stage did not run)."""
     from benchharness.decide.verdict import summary_lines
+    from benchharness.report.console import fold
 
     v = results.get("verdict")
     if not v:
         return fallback
-    click.echo("\n".join(summary_lines(results)))
+    click.echo(fold("\n".join(summary_lines(results))))
     return v["exit_code_strict" if strict else "exit_code"]
 
 
@@ -100,7 +108,10 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
 @click.option("--alpha", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="Significance level of the tests on raw latency samples (Mann-Whitney U, tail bootstrap).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
-def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None) -> None:
+@click.option("--html", "html_out", type=click.Path(dir_okay=False),
+              help="Also write the comparison as an HTML page with a chart of the changes.")
+def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None,
+            html_out: str | None = None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
     import json
 
@@ -119,6 +130,10 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
         from pathlib import Path
 
         Path(json_out).write_text(json.dumps(doc, indent=2))
+    if html_out:
+        from benchharness.report.compare_page import write_compare_html
+
+        click.echo(f"page: {write_compare_html(doc, html_out)}")
     sys.exit(doc["exit_code"])
 
 

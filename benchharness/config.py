@@ -12,6 +12,7 @@ import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,11 @@ import yaml
 from benchharness.errors import SuiteError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 
 
 def default_suite_path() -> Path:
-    return BENCHMARKS_DIR / "quickstart.yaml"
+    """The built-in quickstart suite, shipped inside the package (found from a wheel too)."""
+    return Path(str(resources.files("benchharness") / "suites" / "quickstart.yaml"))
 
 
 _NO_DEFAULT = object()

@@ -151,8 +151,10 @@ def test_bench_env_shows_machine_and_profile(tmp_path):
     assert res.exit_code == 2 and "unknown profile 'nope'" in res.output
 
 
-def test_terminal_and_report_tables_show_every_figure():
+def test_terminal_and_report_tables_show_every_figure(monkeypatch):
     from benchharness.report.cost_table import cost_table_text, report_detail, usd
+
+    monkeypatch.setenv("COLUMNS", "200")  # a terminal wide enough for every column
 
     assert [usd(v) for v in (None, 0.000157, 0.0709, 65.15, 292.4)] == ["-", "$0.000157", "$0.0709", "$65.15", "$292"]
     cand = {"name": "m", "status": "ok",
@@ -165,13 +167,13 @@ def test_terminal_and_report_tables_show_every_figure():
                "profile": {"name": "box", "price_per_hour_usd": 0.36, "approximate": False, "vcpus": 8,
                            "source": "test", "as_of": "2026-01-01", "mismatch": ["measured on 2 usable cores"]}}
     text = cost_table_text(results)
-    assert "0.250" in text and "12.5" in text and "180" in text and "$0.00250" in text and "$526" in text
+    assert "0.25" in text and "12.5" in text and "180" in text and "$0.0025" in text and "$526" in text
     assert "priced as profile box: 0.36 USD/hour, 8 vCPUs" in text
     assert "1,000,000 predictions/day (default)" in text and "note: measured on 2 usable cores" in text
     header, rows, caption = report_detail(results)
     row = dict(zip(header, rows[0], strict=True))
     assert row["threads / replica"] == "2 (configured)" and row["real-time instances"] == "2"
-    assert row["GPU utilisation"] == "44.1%" and row["cold start USD"] == "$0.000720"
+    assert row["GPU utilisation"] == "44.1%" and row["cold start USD"] == "$0.00072"
     assert "priced as profile box" in caption and "\n" not in caption
 
 

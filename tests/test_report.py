@@ -196,8 +196,8 @@ def test_checklist_items_fill_from_the_data_stage_and_plan():
     assert drift.status == "met" and "plan.retraining: quarterly" in drift.evidence
 
 
-def test_cost_axis_goes_log_when_the_limit_is_far_from_the_points():
-    """A $1 limit over candidates at $1e-5 per 1M put every point on one spot of a linear axis."""
+def test_a_far_cost_limit_is_a_note_not_an_axis_stretched_to_it():
+    """A $1 limit over candidates at $1e-5 per 1M put every point against the left edge."""
     from matplotlib.figure import Figure
 
     from benchharness.report.charts_tradeoff import plot_quality_vs_cost
@@ -209,13 +209,56 @@ def test_cost_axis_goes_log_when_the_limit_is_far_from_the_points():
     results["verdict"] = verdict.judge(results, ["usd_per_million <= 1.0"])
     ax = Figure().subplots()
     plot_quality_vs_cost(results, ax=ax)
-    assert ax.get_xscale() == "log"
-    results["verdict"] = verdict.judge(results, [])
-    for c in results["candidates"]:
-        c.pop("limits", None)
+    assert ax.get_xscale() == "linear" and ax.get_xlim()[1] < 1e-3  # the points' own span
+    assert not [ln for ln in ax.get_lines() if "limit" in str(ln.get_label())]
+    notes = [t.get_text() for t in ax.texts if "usd_per_million limit $1.00" in t.get_text()]
+    assert notes and "far to the right" in notes[0]
+
+
+def test_tradeoff_chart_marks_the_verdicts_front_the_recommended_and_the_blocked():
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_tradeoff import plot_quality_vs_latency
+
+    results = sample_results()
+    results["verdict"] = verdict.judge(results, ["p99_ms <= 2"])
+    v = results["verdict"]
+    blocked = {r["name"] for r in v["candidates"] if r["status"] == "blocked"}
+    assert blocked and v["recommended"]  # the sample has both
     ax = Figure().subplots()
-    plot_quality_vs_cost(results, ax=ax)
-    assert ax.get_xscale() == "linear"  # no far limit: the points' own span decides
+    plot_quality_vs_latency(results, ax=ax)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    front = [h for h, t in zip(ax.get_legend_handles_labels()[0], legend) if t.startswith("Pareto")]
+    ringed = {tuple(p) for p in front[0].get_offsets()}
+    expected = {(cand_value(results, n, "p99_ms"), cand_value(results, n, "accuracy"))
+                for n in v["pareto_front"]}
+    assert ringed == expected  # the same set as the table's "Pareto front: yes"
+    assert f"recommended: {v['recommended']}" in legend
+    labels = [t.get_text() for t in ax.texts]
+    assert all(f"{n} (blocked)" in labels for n in blocked)
+    assert f"{v['recommended']} (recommended)" in labels
+
+
+def cand_value(results, name, figure):
+    from benchharness.decide import figures
+
+    cand = next(c for c in results["candidates"] if c["name"] == name)
+    if figure == "accuracy":
+        return figures.quality_value(cand, "accuracy")
+    return figures.resolve(figure, cand, results)
+
+
+def test_labels_of_coinciding_points_do_not_overlap():
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_tradeoff import _place_labels
+
+    ax = Figure().subplots()
+    ax.plot([1, 1, 2], [0.9, 0.9, 0.5], "o")
+    _place_labels(ax, [("forest", 1, 0.9), ("forest-onnx", 1, 0.9), ("far", 2, 0.5)])
+    offsets = {t.get_text(): t.xyann[1] for t in ax.texts}
+    assert offsets["forest"] != offsets["forest-onnx"]
+    assert offsets["far"] == 6  # nothing near it: the usual place
 
 
 def test_rate_axis_goes_log_when_candidates_sustain_very_different_rates():
@@ -244,4 +287,4 @@ def test_cpu_bars_carry_their_values_so_a_tiny_one_is_visible():
     results["candidates"][0]["resources"]["cpu_ms_per_prediction"] = 0.007426  # next to ms-sized ones
     ax_cpu, ax_mem = Figure().subplots(1, 2)
     plot_resources(results, ax=(ax_cpu, ax_mem))
-    assert "0.007426 ms" in [t.get_text() for t in ax_cpu.texts]
+    assert "0.00743 ms" in [t.get_text() for t in ax_cpu.texts]

@@ -1,7 +1,7 @@
 """What a prediction costs, from measured figures and a hardware profile's price.
 
 Pure functions: numbers in, numbers out, no I/O. The formulas are written in each docstring
-and in the README ("Cost model"); the tests check them against hand-computed numbers.
+and in docs/cost.md ("Cost model"); the tests check them against hand-computed numbers.
 
 Conventions: prices in USD per instance-hour; billing per second (as the large clouds bill
 Linux instances), so a fraction of an hour costs that fraction; a month is 730 hours

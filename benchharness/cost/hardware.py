@@ -1,6 +1,6 @@
 """The machine a run is on, and the hardware profiles its cost is priced with.
 
-A profile (profiles/*.yaml) describes an instance type one could rent: vCPUs, memory, GPU and
+A profile (a YAML file) describes an instance type one could rent: vCPUs, memory, GPU and
 price per hour, with where the price came from and when. `local` describes this machine: its
 vCPUs, memory and GPU are detected (`auto`) and its price is an approximate rate per vCPU-hour
 so that a local run still shows a cost; name a real profile for a real price.
@@ -17,6 +17,7 @@ import os
 import platform
 import re
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import psutil
@@ -25,7 +26,11 @@ import yaml
 from benchharness.environment import cpu_model
 from benchharness.errors import UserError
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "profiles"
+# The built-in profiles ship inside the package (read with importlib.resources, so an installed
+# wheel finds them); a `profiles/` folder where the command runs holds the user's own and is
+# searched first, so a user file of the same name overrides the built-in one.
+BUILTIN_PROFILES_DIR = Path(str(resources.files("benchharness") / "profiles"))
+USER_PROFILES_DIR = Path("profiles")
 DEFAULT_PROFILE = "local"
 GIB = 1024**3
 
@@ -122,28 +127,35 @@ _ALLOWED = set(_REQUIRED) | {
 }
 
 
-def available_profiles(directory: Path = PROFILES_DIR) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.yaml"))
+def _search_dirs(directory: Path | None) -> list[Path]:
+    """Where profile names are looked up: the given folder, else ./profiles then the built-in."""
+    return [directory] if directory is not None else [USER_PROFILES_DIR, BUILTIN_PROFILES_DIR]
 
 
-def _find(name_or_path: str, directory: Path) -> Path:
+def available_profiles(directory: Path | None = None) -> list[str]:
+    return sorted({p.stem for d in _search_dirs(directory) if d.is_dir() for p in d.glob("*.yaml")})
+
+
+def _find(name_or_path: str, directory: Path | None) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or os.sep in name_or_path:
         if not path.is_file():
             raise ProfileError(f"profile file not found: {name_or_path}")
         return path
     wanted = name_or_path.lower()
-    for candidate in sorted(directory.glob("*.yaml")):
-        if candidate.stem.lower() == wanted:
-            return candidate
+    for folder in _search_dirs(directory):
+        for candidate in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            if candidate.stem.lower() == wanted:
+                return candidate
     raise ProfileError(
-        f"unknown profile {name_or_path!r}; available: {', '.join(available_profiles(directory))} (or a path to a .yaml file)"
+        f"unknown profile {name_or_path!r}; available: "
+        f"{', '.join(available_profiles(directory))} (or a path to a .yaml file)"
     )
 
 
-def load_profile(name_or_path: str | None = None, directory: Path = PROFILES_DIR,
+def load_profile(name_or_path: str | None = None, directory: Path | None = None,
                  machine: dict | None = None) -> Profile:
-    """A profile by name (a file in profiles/) or path, validated, `auto` fields detected."""
+    """A profile by name (./profiles, then the built-in ones) or path, validated, `auto` fields detected."""
     path = _find(name_or_path or DEFAULT_PROFILE, directory)
     try:
         raw = yaml.safe_load(path.read_text())

@@ -116,10 +116,6 @@ def to_html(blocks: list[Block], title: str) -> str:
     return "\n".join(out) + "\n</body></html>\n"
 
 
-def _label(v) -> str:
-    return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 ALERT_KINDS = ("quality", "drift", "prediction_drift", "performance", "latency")
 
 
@@ -169,18 +165,31 @@ def prometheus_gauges(r: dict) -> list[tuple[str, str, dict, float]]:
     return g
 
 
+def prometheus_registry(r: dict):
+    """The gauges in a prometheus_client registry (one metric family per name)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+
+    families: dict[str, GaugeMetricFamily] = {}
+    for name, help_, labels, value in prometheus_gauges(r):
+        if name not in families:
+            families[name] = GaugeMetricFamily(name, help_, labels=list(labels))
+        families[name].add_metric([str(v) for v in labels.values()], value)
+
+    class _Gauges:
+        def collect(self):
+            yield from families.values()
+
+    registry = CollectorRegistry()
+    registry.register(_Gauges())
+    return registry
+
+
 def to_prometheus(r: dict) -> str:
-    lines, seen = [], set()
-    gauges = prometheus_gauges(r)
-    order = {name: i for i, (name, *_rest) in reversed(list(enumerate(gauges)))}
-    # the text format wants every sample of a metric in one group
-    for name, help_, labels, value in sorted(gauges, key=lambda g: order[g[0]]):
-        if name not in seen:
-            seen.add(name)
-            lines += [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
-        lbl = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-        lines.append(f"{name}{{{lbl}}} {value:.10g}")
-    return "\n".join(lines) + "\n"
+    """The Prometheus text exposition format of the gauges (node_exporter's textfile)."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(prometheus_registry(r)).decode()
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -199,5 +208,7 @@ def write_outputs(results: dict, out_dir: Path) -> dict:
     save_json(results, Path(paths["json"]))
     _atomic_write(Path(paths["markdown"]), to_markdown(blocks))
     _atomic_write(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
-    _atomic_write(Path(paths["prometheus"]), to_prometheus(results))
+    from prometheus_client import write_to_textfile
+
+    write_to_textfile(paths["prometheus"], prometheus_registry(results))  # atomic: temp + rename
     return paths

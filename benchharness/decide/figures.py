@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from benchharness import numbers
+
 #: quality metrics a suite may name; the value is read from quality.test.<name>
 #: (train_<name> from quality.train.<name>). Lower-is-better ones are listed separately.
 QUALITY_METRICS = (
@@ -313,15 +315,5 @@ def resolve(name: str, cand: dict, results: dict) -> float | None:
 
 
 def fmt(value: float | None, unit: str = "") -> str:
-    """A figure for people: 4 significant digits and its unit; 'not measured' for None."""
-    if value is None:
-        return "not measured"
-    if unit == "USD":
-        sign = "-" if value < 0 else ""
-        return f"{sign}${abs(value):,.2f}" if abs(value) >= 1 else f"{sign}${abs(value):.3g}"
-    if unit == "share":
-        return f"{value * 100:.3g}%"
-    if unit == "%":
-        return f"{value:.3g}%"
-    text = f"{value:,.0f}" if abs(value) >= 10000 else f"{value:.4g}"
-    return f"{text} {unit}" if unit else text
+    """A figure for people, by the product's one number rule (benchharness/numbers.py)."""
+    return numbers.figure(value, unit)

@@ -94,7 +94,7 @@ def _bad(text: str, why: str) -> SuiteError:
     some = ", ".join(list(names.MEASURES)[:12])
     return SuiteError(
         f"limit {text!r}: {why}; allowed: {FORM}, where NAME is one of {some}, ... "
-        f"(see README 'Limits'), a quality metric such as accuracy or rmse, or a dotted results path"
+        f"(see docs/limits.md), a quality metric such as accuracy or rmse, or a dotted results path"
     )
 
 

@@ -5,15 +5,12 @@ Reads saved results only (a report can be remade without re-running).
 
 from __future__ import annotations
 
-
-def _num(v) -> str:
-    if v is None:
-        return "-"
-    return f"{v:,.0f}" if abs(v) >= 10000 else f"{v:.4g}"
+from benchharness.numbers import metric as _num
+from benchharness.numbers import number
 
 
 def _signed(v) -> str:
-    return "-" if v is None else f"{v:+.3g}"
+    return "-" if v is None else ("+" if v >= 0 else "-") + number(abs(v), 3)
 
 
 def with_interval(value, ci) -> str:
@@ -105,7 +102,7 @@ def quality_table(results: dict) -> str | None:
     header = ["model", "role", f"test {metric} [{conf:.0%} CI]", "train", "overfit",
               "delta vs best baseline [CI]", "norm. gain", "verdict", "worst subgroup", "production window"]
     lines = [f"quality ({summary['task']}; * = best baseline; bootstrap {summary['bootstrap']['resamples']} resamples)",
-             render_table(rows, header)]
+             render_table(rows, header, priorities=[0, 1, 2, 6, 7, 3, 8, 4, 5, 9])]
     for c in results.get("candidates", []):
         q = c.get("quality") or {}
         if q.get("baseline_statement"):

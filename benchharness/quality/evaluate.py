@@ -58,7 +58,7 @@ def evaluate(
     train_missing: str = "no predictions on the train split",
     interval_metrics: list[str] | None = None,
 ) -> dict:
-    """The `quality` section of one model (see the README's results.json part).
+    """The `quality` section of one model (see docs/results.md).
 
     Intervals are computed for `interval_metrics` (default: every available test metric).
     """

@@ -1,14 +1,16 @@
 """Trade-off charts: quality against cost and against p99 latency, with the Pareto front.
 
-The front drawn is the one of the two axes shown (better quality, lower x); baselines that
-have only a quality score (the automatic ones) are drawn as horizontal reference lines.
+The Pareto front ringed is the verdict's (over quality, p99 and cost, the same set as the
+report's table); the recommended candidate is starred and blocked ones are hollow. Baselines
+that have only a quality score (the automatic ones) are horizontal reference lines. Labels are
+moved apart where points coincide, and a limit far beyond every point is a note at the edge
+instead of a line that would squeeze the points against one side.
 """
 
 from __future__ import annotations
 
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
-from benchharness.decide.verdict import pareto_front
 from benchharness.report.charts import BASELINE_GREY, LIMIT_RED, finish, measured, new_axes, styles
 
 
@@ -20,6 +22,48 @@ def limit_threshold(results: dict, metric: str) -> float | None:
                     and lim.get("threshold") is not None:
                 return lim["threshold"]
     return None
+
+
+#: a limit further than this factor beyond the farthest point is shown as an arrow and a note
+#: at the chart's edge, not as a line that squeezes every point against one side
+FAR_LIMIT_FACTOR = 3.0
+
+
+def _verdict_marks(results: dict) -> tuple[set, set, str | None]:
+    """(the verdict's Pareto front, blocked candidates, the recommended one)."""
+    v = results.get("verdict") or {}
+    blocked = {r["name"] for r in v.get("candidates", []) if r.get("status") == "blocked"}
+    return set(v.get("pareto_front") or []), blocked, v.get("recommended")
+
+
+def _place_labels(ax, labels: list[tuple[str, float, float]], fontsize: int = 8) -> None:
+    """Point labels that do not overlap: each goes up-right of its point, moved up a line at
+    a time while it would cover one already placed (points with equal quality sit side by
+    side, e.g. a model and its ONNX export)."""
+    ax.autoscale_view()
+    fig = ax.figure
+    px_per_pt = fig.dpi / 72
+    height = (fontsize + 3) * px_per_pt
+    marker = 7 * px_per_pt  # half a marker: a label must not cover another point either
+    placed = [(px - marker, py - marker, 2 * marker, 2 * marker)
+              for px, py in (ax.transData.transform((x, y)) for _, x, y in labels)]
+
+    def overlaps(a, b) -> bool:
+        return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+    for text, x, y in sorted(labels, key=lambda t: (t[2], t[1])):
+        px, py = ax.transData.transform((x, y))
+        width = len(text) * fontsize * 0.6 * px_per_pt
+        own = (px - marker, py - marker, 2 * marker, 2 * marker)
+        dy = 6
+        while dy < 200:
+            box = (px + 6 * px_per_pt, py + dy * px_per_pt, width, height)
+            if not any(overlaps(box, b) for b in placed if b != own):
+                break
+            dy += fontsize + 3
+        placed.append(box)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, dy), fontsize=fontsize,
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="#999999") if dy > 6 else None)
 
 
 def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
@@ -37,38 +81,68 @@ def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
         return None
     ax = new_axes(ax)
     style = styles(results)
+    front, blocked, recommended = _verdict_marks(results)
+    labels = []
     for name, (c, x, y) in pts.items():
         st = style[name]
         ci = names.quality_ci(c, metric)
         yerr = [[max(y - ci[0], 0)], [max(ci[1] - y, 0)]] if ci else None
         is_base = c.get("role") == "baseline"
+        hollow = name in blocked
         ax.errorbar([x], [y], yerr=yerr, fmt=st.marker, color=st.color, ms=8, capsize=3,
-                    label=f"{name} (baseline)" if is_base else name, zorder=3)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
-    higher = names.better(metric) == "higher"
-    front = pareto_front({n: (y, x) for n, (_, x, y) in pts.items()}, ("higher" if higher else "lower", "lower"))
-    fx = sorted((pts[n][1], pts[n][2]) for n in front)
-    if len(fx) > 1:
-        ax.step([p[0] for p in fx], [p[1] for p in fx], where="post", color="#444444", lw=1,
-                ls="-", alpha=0.6, label="Pareto front", zorder=2)
-    elif fx:
-        ax.scatter([fx[0][0]], [fx[0][1]], s=220, facecolors="none", edgecolors="#444444", label="Pareto front")
+                    mfc="white" if hollow else st.color, zorder=3,
+                    label=f"{name} (baseline)" if is_base else (f"{name} (blocked)" if hollow else name))
+        tag = " (recommended)" if name == recommended else (" (blocked)" if hollow else "")
+        labels.append((name + tag, x, y))
+    if recommended in pts:
+        _, x, y = pts[recommended]
+        ax.scatter([x], [y], s=380, marker="*", facecolors="none", edgecolors="#000000", lw=1.2,
+                   zorder=4, label=f"recommended: {recommended}")
+    on_front = [n for n in pts if n in front]
+    if on_front:
+        ax.scatter([pts[n][1] for n in on_front], [pts[n][2] for n in on_front], s=240,
+                   facecolors="none", edgecolors="#444444", lw=1, zorder=2,
+                   label="Pareto front (as in the table)")
     ys = [p[2] for p in pts.values()]
     _baseline_lines(ax, results, metric, set(pts), (min(ys), max(ys)))
-    ax.margins(x=0.12, y=0.12)  # room for the point labels at the edges
+    ax.margins(x=0.15, y=0.15)  # room for the point labels at the edges
+    xs = [p[1] for p in pts.values()]
     ceiling = limit_threshold(results, x_name)
-    # the limit line is drawn too: judge the span with it, or points far below it pile up at 0
-    xs = [p[1] for p in pts.values()] + ([ceiling] if ceiling else [])
-    if min(xs) > 0 and max(xs) / min(xs) > 20:
+    far = ceiling is not None and min(xs) > 0 and ceiling > max(xs) * FAR_LIMIT_FACTOR
+    span = xs + ([ceiling] if ceiling is not None and not far else [])
+    if min(span) > 0 and max(span) / min(span) > 20:
         ax.set_xscale("log")
-    if ceiling is not None:
-        ax.axvline(ceiling, color=LIMIT_RED, ls="--", lw=1.2, label=f"{x_name} limit {names.fmt(ceiling, names.unit(x_name))}")
+    limit_text = None if ceiling is None else \
+        f"{x_name} limit {names.fmt(ceiling, names.unit(x_name))}"
+    if ceiling is not None and not far:
+        ax.axvline(ceiling, color=LIMIT_RED, ls="--", lw=1.2, label=limit_text)
+    elif far:  # far to the right: every point is well within it
+        ax.annotate(f"{limit_text} \u2192\nfar to the right:\nevery point is within it",
+                    (0.99, 0.04), xycoords="axes fraction", ha="right", va="bottom",
+                    fontsize=8, color=LIMIT_RED)
     floor = limit_threshold(results, metric)
     if floor is not None:
-        ax.axhline(floor, color=LIMIT_RED, ls=":", lw=1.2, label=f"{metric} limit {floor:g}")
+        ax.axhline(floor, color=LIMIT_RED, ls=":", lw=1.2, label=f"{metric} limit {names.fmt(floor)}")
+    _place_labels(ax, labels)
+    higher = names.better(metric) == "higher"
     better = "higher is better" if higher else "lower is better"
     finish(ax, title, xlabel, f"{metric} on test ({better})")
+    _plain_ticks(ax)
     return ax
+
+
+def _plain_ticks(ax) -> None:
+    """Tick labels by the product's number rule (0.0001, 0.001 ... not 10^-4)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+
+    from benchharness.numbers import number
+
+    plain = FuncFormatter(lambda v, _pos: number(v))
+    ax.xaxis.set_major_formatter(plain)
+    if ax.get_xscale() == "log":
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:  # few ticks: long plain numbers (0.00025) must not run into each other
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
 
 
 def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[float, float]) -> None:

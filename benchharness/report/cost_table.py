@@ -3,31 +3,19 @@ naming the profile and the traffic the costs assume."""
 
 from __future__ import annotations
 
-import math
+from benchharness.numbers import number, usd
+
+__all__ = ["usd", "cost_table_text", "report_detail", "pricing_line"]
 
 
-def _num(value, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, int) or abs(value) >= 100:
-        return f"{value:,.0f}"
-    if abs(value) >= 0.01 or value == 0:
-        return f"{value:.{digits}f}"
-    return f"{value:.2g}"
-
-
-def usd(value) -> str:
-    """Dollars to 3 significant digits, never in exponent notation ($0.000157, $65.2)."""
-    if value is None:
-        return "-"
-    if value == 0 or abs(value) >= 100:
-        return f"${value:,.0f}"
-    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
-    return f"${value:.{decimals}f}"
+def _num(value, sig: int = 3) -> str:
+    return number(value, sig)
 
 
 HEADER = ["candidate", "CPU ms/pred", "footprint MiB", "peak MiB", "load ms", "replicas",
           "batch $/1M", "rt instances", "rt $/month", "rt $/1M", "cold start $"]
+#: which columns stay when the terminal is narrow (lower = kept longer)
+PRIORITIES = [0, 4, 9, 6, 10, 7, 1, 5, 3, 2, 8]
 
 
 def cost_row(c: dict) -> list[str]:
@@ -36,10 +24,10 @@ def cost_row(c: dict) -> list[str]:
     batch, rt = k.get("batch") or {}, k.get("realtime") or {}
     return [
         c.get("name", "?"),
-        _num(r.get("cpu_ms_per_prediction"), 3),
-        _num(r.get("footprint_mb"), 1),
-        _num(r.get("peak_rss_mb"), 1),
-        _num(r.get("load_time_ms"), 1),
+        _num(r.get("cpu_ms_per_prediction")),
+        _num(r.get("footprint_mb")),
+        _num(r.get("peak_rss_mb")),
+        _num(r.get("load_time_ms")),
         _num(k.get("replicas_per_instance")),
         usd(batch.get("usd_per_1m")),
         _num(rt.get("instances")),
@@ -71,12 +59,12 @@ def pricing_line(results: dict) -> str | None:
 
 
 def cost_table_text(results: dict) -> str | None:
-    from benchharness.report.terminal import render_table
+    from benchharness.report.console import render_table
 
     rows = [cost_row(c) for c in results.get("candidates", []) if c.get("resources") or c.get("cost")]
     if not rows:
         return None
-    parts = [render_table(rows, HEADER)]
+    parts = [render_table(rows, HEADER, PRIORITIES)]
     line = pricing_line(results)
     if line:
         parts.append(line)
@@ -107,13 +95,13 @@ def report_detail(results: dict) -> tuple[list[str], list[list[str]], str]:
         gpu_util = next((d.get("utilisation_mean_percent") for d in gpu.get("devices") or []), None)
         batch, rt = k.get("batch") or {}, k.get("realtime") or {}
         rows.append([
-            c.get("name", "?"), _num(closed.get("process_cpu_percent"), 1),
+            c.get("name", "?"), _num(closed.get("process_cpu_percent")),
             f"{_num(k.get('threads_per_replica'))} ({k.get('threads_source', '-')})",
             _num(k.get("replicas_per_instance")), _num(rt.get("instances")),
             "-" if rt.get("utilisation") is None else f"{rt['utilisation']:.2%}",
-            _num(batch.get("hours_per_day"), 3), usd(batch.get("daily_usd")), usd(k.get("cold_start_usd")),
-            "no GPU" if not r.get("gpu_available") else f"{_num(gpu_util, 1)}%",
-            _num(r.get("gpu_energy_per_prediction_j"), 3), _num(r.get("cpu_energy_per_prediction_j"), 3),
+            _num(batch.get("hours_per_day")), usd(batch.get("daily_usd")), usd(k.get("cold_start_usd")),
+            "no GPU" if not r.get("gpu_available") else f"{_num(gpu_util)}%",
+            _num(r.get("gpu_energy_per_prediction_j")), _num(r.get("cpu_energy_per_prediction_j")),
         ])
     caption = (pricing_line(results) or "no hardware profile recorded").replace("\n", "; ")
     return DETAIL_HEADER, rows, caption

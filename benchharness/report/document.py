@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective
+from benchharness.numbers import number
 from benchharness.report.checklist import Item, checklist
 
 NM = "not measured"
@@ -176,11 +177,48 @@ def chart_blocks(charts: dict) -> list:
     return out
 
 
+def _gpu_text(results: dict) -> str:
+    gpu = ((results.get("profile") or {}).get("machine") or {}).get("gpu") or {}
+    if gpu.get("available"):
+        return ", ".join(f"{d.get('name', '?')} ({number(d.get('memory_total_mb', 0) / 1024)} GiB)"
+                         for d in gpu.get("devices") or []) or "available"
+    return f"none ({gpu['reason']})" if gpu.get("reason") else "not detected"
+
+
 def environment_blocks(results: dict) -> list:
-    env = results.get("environment") or {}
-    rows = [[k, str(v)] for k, v in env.items() if not isinstance(v, (dict, list))]
-    rows += [[k, ", ".join(f"{a}={b}" for a, b in v.items() if not isinstance(b, (dict, list)))]
-             for k, v in env.items() if isinstance(v, dict)]
+    """The machine and software as a person reads them: labels, units, a GPU row; keys this
+    table does not know yet are shown as they are."""
+    env = dict(results.get("environment") or {})
+    rows = []
+
+    def take(label: str, text) -> None:
+        if text not in (None, ""):
+            rows.append([label, str(text)])
+
+    take("host", env.pop("hostname", None))
+    cores = (f"{env.pop('cpu_count_logical', '?')} logical, "
+             f"{env.pop('cpu_count_physical', '?')} physical cores")
+    affinity = env.pop("cpu_affinity", None)
+    if affinity:
+        cores += f"; this run used CPUs {', '.join(map(str, affinity))}"
+    take("CPU", f"{env.pop('cpu_model', '?')} ({cores})")
+    memory = env.pop("memory_total_mb", None)
+    take("memory", None if memory is None else f"{number(memory / 1024)} GiB")
+    take("GPU", _gpu_text(results))
+    take("operating system", env.pop("os", None))
+    env.pop("platform", None)
+    take("Python", env.pop("python", None))
+    packages = env.pop("packages", None) or {}
+    take("packages", ", ".join(f"{k} {v}" for k, v in packages.items()))
+    threads = env.pop("thread_env", None)
+    if threads is not None:
+        take("thread settings", ", ".join(f"{k}={v}" for k, v in threads.items())
+             or "none set (libraries chose their own thread counts)")
+    timer = env.pop("timer", None)
+    if isinstance(timer, dict):
+        take("timer", f"{timer.get('clock', '?')}, resolution {number(timer.get('resolution_ns'))} ns")
+    for k, v in env.items():
+        take(k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v)
     return [Heading("Machine and software"), Table(["", ""], rows or [["environment", NM]])]
 
 

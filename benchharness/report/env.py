@@ -22,8 +22,10 @@ def env_report(suite_path: str | None, profile_arg: str | None, as_json: bool = 
     section = profile_section(profile, machine)
     if as_json:
         return json.dumps({"machine": machine, "profile": section}, indent=2)
-    return "\n".join(machine_lines(machine) + [""] + profile_lines(section)
-                     + ["", "profiles: " + ", ".join(available_profiles())])
+    from benchharness.report.console import fold
+
+    return fold("\n".join(machine_lines(machine) + [""] + profile_lines(section)
+                          + ["", "profiles: " + ", ".join(available_profiles())]))
 
 
 def machine_lines(m: dict) -> list[str]:

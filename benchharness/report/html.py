@@ -25,6 +25,8 @@ table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 0.
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 .nw { white-space: nowrap; }
+table.wide { font-size: 0.8em; } table.wide th, table.wide td { padding: 3px 5px; }
+th { white-space: normal; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 0.85em; padding-top: 4px; }
 td.PASS, td.qualifies, td.met, td.declared { color: var(--ok); font-weight: 600; }
 td.FAIL, td.blocked, td.crashed, td.missing { color: var(--bad); font-weight: 600; }
@@ -56,7 +58,7 @@ def _e(text) -> str:
 
 def _cell(text: str, tag: str = "td") -> str:
     classes = [text] if text in _STATUS_CELLS else []
-    if len(text) <= 14:  # figures and short words: never broken across lines
+    if len(text) <= 14 and tag == "td":  # figures, short words: never broken; headers wrap
         classes.append("nw")
     cls = f' class="{_e(" ".join(classes))}"' if classes else ""
     return f"<{tag}{cls}>{_e(text)}</{tag}>"
@@ -66,7 +68,9 @@ def _table(t: Table) -> str:
     head = "".join(_cell(h, "th") for h in t.headers) if any(t.headers) else ""
     rows = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in t.rows)
     cap = f"<caption>{_e(t.caption)}</caption>" if t.caption else ""
-    return f'<div class="scroll"><table>{cap}{"<thead><tr>" + head + "</tr></thead>" if head else ""}<tbody>{rows}</tbody></table></div>'
+    # many columns: a smaller font so the table fits the page instead of scrolling
+    wide = ' class="wide"' if len(t.headers) > 8 else ""
+    return f'<div class="scroll"><table{wide}>{cap}{"<thead><tr>" + head + "</tr></thead>" if head else ""}<tbody>{rows}</tbody></table></div>'
 
 
 def _chart(c: Chart, run_dir: Path) -> str:

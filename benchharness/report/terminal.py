@@ -1,23 +1,22 @@
-"""The table `bench run` prints at the end: one row per candidate."""
+"""The summary `bench run` prints at the end: one row per candidate, then the detail tables.
+
+Tables are drawn by `report.console.render_table` (fits the terminal); numbers follow the
+product's one rule (`benchharness.numbers`).
+"""
 
 from __future__ import annotations
 
+from benchharness.numbers import number, usd
 from benchharness.quality.display import baseline_cell, metric_cell, quality_table
+from benchharness.report import console
+from benchharness.report.console import render_table  # noqa: F401  (the tables' one renderer)
 
 
-def _fmt(value, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        return f"{value:.{digits}f}"
-    return str(value)
+def _fmt(value, sig: int = 3) -> str:
+    return number(value, sig)
 
 
 def candidate_row(c: dict) -> list[str]:
-    from benchharness.report.cost_table import usd
-
     q = c.get("quality") or {}
     metric = q.get("primary_metric")
     rt = (c.get("realtime") or {}).get("closed_loop") or {}
@@ -30,33 +29,34 @@ def candidate_row(c: dict) -> list[str]:
     return [
         c.get("name", "?"),
         status if status == "ok" else "FAILED",
-        f"{metric} {metric_cell(q)}" if metric else "-",
+        metric_cell(q) if metric else "-",
         baseline_cell(q),
         _fmt(rt.get("p50_ms")),
         _fmt(rt.get("p99_ms")),
         best_txt,
-        _fmt(peak, 1),
+        _fmt(peak),
         usd(batch_usd),
     ]
 
 
-HEADER = ["candidate", "status", "test metric [95% CI]", "vs best baseline", "p50 ms", "p99 ms", "batch rows/s",
-          "peak MiB", "batch $/1M"]
+HEADER = ["candidate", "status", "test {metric} [95% CI]", "vs best baseline", "p50 ms", "p99 ms",
+          "batch rows/s", "peak MiB", "batch $/1M"]
+#: which columns stay when the terminal is narrow (lower = kept longer)
+PRIORITIES = [0, 1, 2, 5, 7, 3, 6, 8, 4]
 
 
-def render_table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows]
-    return "\n".join(out)
-
-
-def summary_text(results: dict, run_dir: str) -> str:
+def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     from benchharness.report.cost_table import cost_table_text
 
+    width = width or console.terminal_width()
     cands = results.get("candidates", [])
-    parts = [render_table([candidate_row(c) for c in cands], HEADER)]
+    metric = next(((c.get("quality") or {}).get("primary_metric") for c in cands
+                   if (c.get("quality") or {}).get("primary_metric")), "metric")
+    header = [h.replace("{metric}", metric) for h in HEADER]
+    parts = []
+    if (results.get("suite") or {}).get("quick"):
+        parts.append(console.quick_banner())
+    parts.append(render_table([candidate_row(c) for c in cands], header, PRIORITIES, width))
 
     costs = cost_table_text(results)
     if costs:
@@ -74,4 +74,4 @@ def summary_text(results: dict, run_dir: str) -> str:
 
     parts += network_notes(results)
     parts.append(f"results: {run_dir}/results.json (and results.csv)")
-    return "\n".join(parts)
+    return console.fold("\n".join(parts), width)
