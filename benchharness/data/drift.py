@@ -261,6 +261,12 @@ def dataset_drift(
     columns = list(reference.columns) if columns is None else list(columns)
     missing = [c for c in columns if c not in current.columns]
     per_column = {c: column_drift(reference[c], current[c], t) for c in columns if c not in missing}
+    return dataset_verdict(per_column, missing, t)
+
+
+def dataset_verdict(per_column: dict[str, dict], missing: list[str], thresholds: dict) -> dict:
+    """The dataset section from every column's drift: counts, drifted columns, the verdict."""
+    t = thresholds
     tested = [r for r in per_column.values() if r["drift"] is not None]
     drifted = sorted(c for c, r in per_column.items() if r["drift"])
     share = len(drifted) / len(tested) if tested else 0.0

@@ -227,7 +227,7 @@ class ChunkWriter:
         self.schema = schema
         if file_format(self.path) == "csv":
             self.delimiter = _delimiter(self.path)
-            self._sink = open(self.path, "wb")
+            self._sink = open(self.path, "wb")  # noqa: SIM115 (closed by close())
             header = io.StringIO()
             csv.writer(header, delimiter=self.delimiter, lineterminator="\n").writerow(schema.names)
             self._sink.write(header.getvalue().encode())
@@ -268,7 +268,7 @@ class Reservoir:
     stays at `max_rows` rows.
     """
 
-    def __init__(self, max_rows: int, seed: int = 0):
+    def __init__(self, max_rows: int, seed: int | list[int] = 0):
         self.max_rows = max_rows
         self.rng = np.random.default_rng(seed)
         self.seen = 0
@@ -281,6 +281,16 @@ class Reservoir:
         keyed = frame.reset_index(drop=True).assign(_key=self.rng.random(len(frame)))
         both = keyed if self._kept is None else pd.concat([self._kept, keyed], ignore_index=True)
         self._kept = both.nsmallest(self.max_rows, "_key") if len(both) > self.max_rows else both
+
+    def merge(self, other: Reservoir) -> Reservoir:
+        """The sample of both streams: the smallest keys of the union are exactly what one
+        reservoir over both would keep, so parts sampled apart (on other machines) merge into a
+        uniform sample. Give each part its own seed."""
+        self.seen += other.seen
+        if other._kept is not None:
+            both = other._kept if self._kept is None else pd.concat([self._kept, other._kept], ignore_index=True)
+            self._kept = both.nsmallest(self.max_rows, "_key") if len(both) > self.max_rows else both
+        return self
 
     def frame(self) -> pd.DataFrame:
         if self._kept is None:

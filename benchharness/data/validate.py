@@ -137,6 +137,46 @@ def validate_file(
     return finish_summary(summary, started, out_dir, outputs)
 
 
+def validate_dataset(
+    contract: Contract,
+    spec: str | Path,
+    out_dir: str | Path | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    scheduler: str | None = None,
+) -> dict:
+    """`validate_file` over one file, a folder of parts or a glob; with `scheduler`, every part
+    is a task on that Dask cluster. The summary's counts are the parts' counts added up, and
+    `parts` lists each part's own."""
+    from benchharness.data.parts import part_outputs, resolve_parts
+
+    parts = resolve_parts(spec)
+    single = parts == [Path(str(spec))]
+    if single and scheduler is None:
+        return validate_file(contract, parts[0], out_dir, chunk_rows)
+    started = time.perf_counter()
+    out = Path(out_dir) if out_dir is not None else None
+    jobs = [(contract, p, part_outputs(p, out, single) if out is not None else None) for p in parts]
+    if scheduler:
+        from benchharness.data.distributed import map_parts
+
+        checks = map_parts(scheduler, check_part, jobs, chunk_rows=chunk_rows)
+    else:
+        checks = [check_part(*job, chunk_rows=chunk_rows) for job in jobs]
+    merged = PartCheck(columns=[])
+    for c in checks:
+        merged.merge(c)
+    if merged.rows_read == 0:
+        raise DataError(f"{spec} has headers but no rows")
+    summary = summarise(contract, str(spec), merged)
+    summary["parts"] = [{"path": str(p), "rows_read": c.rows_read, "rows_quarantined": c.rows_read - c.rows_clean}
+                        for p, c in zip(parts, checks, strict=True)]
+    summary["scheduler"] = scheduler
+    outputs = None
+    if out is not None:
+        outputs = part_outputs(parts[0], out, single) if single else (out / "clean", out / "quarantine")
+    return finish_summary(summary, started, out_dir, outputs)
+
+
 def finish_summary(summary: dict, started: float, out_dir, outputs) -> dict:
     """Add the time and the output paths; save summary.json when there is an `out_dir`."""
     summary["seconds"] = round(time.perf_counter() - started, 3)
