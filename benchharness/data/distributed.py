@@ -18,16 +18,16 @@ from benchharness.errors import UserError
 CONNECT_TIMEOUT_S = 10
 
 
-def connect(address: str):
+def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
     """A dask.distributed Client on `address` (tcp://host:port), or a one-line UserError."""
     try:
         from distributed import Client
     except ImportError:
         raise UserError("--scheduler needs the 'distributed' package: pip install 'benchharness[data-cluster]'") from None
     try:
-        return Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        return Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise UserError(f"cannot reach the Dask scheduler at {address!r} within {CONNECT_TIMEOUT_S} s: "
+        raise UserError(f"cannot reach the Dask scheduler at {address!r} within {timeout_s:g} s: "
                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
                         "give its address as tcp://HOST:PORT") from None
 
