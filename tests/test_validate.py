@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 import json
 
 import numpy as np
@@ -232,9 +233,9 @@ def test_clean_csv_is_written_like_the_input(tmp_path, contract):
     rows = [("25,2.0,red,true", []), ('30,2.5,"green",false', []), ("40,3.0,blue,true", [])]
     data = write_rows(tmp_path / "in.csv", rows)
     s = validate_file(contract, data, tmp_path / "out")
-    assert open(s["clean_path"]).read() == HEADER + "25,2.0,red,true\n30,2.5,green,false\n40,3.0,blue,true\n"
+    assert Path(s["clean_path"]).read_text() == HEADER + "25,2.0,red,true\n30,2.5,green,false\n40,3.0,blue,true\n"
     contract.columns["color"].categories = None
     contract.columns["color"].dtype = "string"
     data = write_rows(tmp_path / "in2.csv", [('25,2.0,"red, dark",true', []), ('26,2.0,"say ""hi""",true', [])])
     s = validate_file(contract, data, tmp_path / "out2")
-    assert open(s["clean_path"]).read() == HEADER + '25,2.0,"red, dark",true\n26,2.0,"say ""hi""",true\n'
+    assert Path(s["clean_path"]).read_text() == HEADER + '25,2.0,"red, dark",true\n26,2.0,"say ""hi""",true\n'
