@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
