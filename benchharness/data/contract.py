@@ -22,6 +22,7 @@ import yaml
 from benchharness.config import CONTRACT
 from benchharness.data.drift import category_labels
 from benchharness.errors import DataError
+from benchharness.results import atomic_write_text
 
 DTYPES = ("integer", "float", "boolean", "category", "string", "datetime")
 EXTRA_COLUMNS = ("ignore", "warn", "quarantine")
@@ -74,9 +75,7 @@ class Contract:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_yaml())
-        tmp.replace(path)
+        atomic_write_text(path, self.to_yaml())
         return path
 
     @classmethod

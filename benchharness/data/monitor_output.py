@@ -12,6 +12,8 @@ import html
 import time
 from pathlib import Path
 
+from benchharness.results import atomic_write_text
+
 Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows)
 
 
@@ -183,12 +185,6 @@ def to_prometheus(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def write_outputs(results: dict, out_dir: Path) -> dict:
     from benchharness.data.monitor import save_json
 
@@ -197,7 +193,7 @@ def write_outputs(results: dict, out_dir: Path) -> dict:
                                                 ("html", "report.html"), ("prometheus", "metrics.prom"))}
     results["outputs"] = paths
     save_json(results, Path(paths["json"]))
-    _atomic_write(Path(paths["markdown"]), to_markdown(blocks))
-    _atomic_write(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
-    _atomic_write(Path(paths["prometheus"]), to_prometheus(results))
+    atomic_write_text(Path(paths["markdown"]), to_markdown(blocks))
+    atomic_write_text(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
+    atomic_write_text(Path(paths["prometheus"]), to_prometheus(results))
     return paths
