@@ -123,3 +123,18 @@ def test_an_unreachable_scheduler_is_a_one_line_error():
 
     with pytest.raises(UserError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s"):
         connect("tcp://127.0.0.1:9", timeout_s=1)
+
+
+def test_cli_validates_a_glob_through_a_scheduler(dataset, tmp_path, scheduler):
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    d, contract = dataset
+    contract.save(tmp_path / "contract.yaml")
+    res = CliRunner().invoke(main, ["validate", "--contract", str(tmp_path / "contract.yaml"),
+                                    str(d / "day" / "part-*.csv"), "--scheduler", scheduler,
+                                    "--out", str(tmp_path / "out"), "--chunk-rows", "500"])
+    assert res.exit_code == 1, res.output  # rows were quarantined
+    assert "read 10000 rows" in res.output and f"3 parts checked on {scheduler}" in res.output
+    assert sorted(p.name for p in (tmp_path / "out" / "clean").iterdir()) == [f"part-{i}.csv" for i in range(3)]

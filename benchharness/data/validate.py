@@ -245,6 +245,9 @@ def format_summary(summary: dict) -> str:
         f"{summary['rows_quarantined']} quarantined ({summary['quarantined_share']:.1%})"
         f" in {summary.get('seconds', 0):.1f} s"
     ]
+    if summary.get("parts"):
+        where = f" on {summary['scheduler']}" if summary.get("scheduler") else ""
+        lines.append(f"{len(summary['parts'])} parts checked{where}; outputs per part")
     if summary["missing_columns"]:
         lines.append(f"missing columns (every row quarantined): {', '.join(summary['missing_columns'])}")
     if summary["extra_columns"] and summary["extra_columns_policy"] != "ignore":
