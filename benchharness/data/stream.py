@@ -50,6 +50,9 @@ class Chunk:
     batch: pa.RecordBatch  # the well-formed rows as read
     malformed: list[MalformedRow]  # CSV records met while reading this chunk that had no columns
     rows: np.ndarray | None = None  # int64 data row of each row of `batch`
+    # False when the CSV text of this chunk held no quote: then no field holds a delimiter, a
+    # quote or a line break (each would have needed quotes), so it can be written unquoted
+    quoted: bool = True
 
     def __post_init__(self) -> None:
         if self.rows is None:
@@ -143,6 +146,7 @@ def _iter_csv(path: Path, chunk_rows: int) -> Iterator[Chunk]:
             piece, carry = buf[: cut + 1], buf[cut + 1:]
             if piece.strip():
                 table, malformed = _parse_piece(piece, read_options, convert_options, delimiter)
+                quoted = b'"' in piece
                 good = _good_rows(table.num_rows, malformed) + done
                 for m in malformed:
                     m.row = None if m.row is None else m.row + done
@@ -154,7 +158,7 @@ def _iter_csv(path: Path, chunk_rows: int) -> Iterator[Chunk]:
                     mine = [m for m in malformed if m.row is not None and m.row <= last]
                     malformed = [m for m in malformed if m not in mine]
                     at += batch.num_rows
-                    yield Chunk(batch, mine, rows)
+                    yield Chunk(batch, mine, rows, quoted)
                 if malformed:
                     yield Chunk(pa.RecordBatch.from_pylist([], schema=table.schema), malformed)
             if not data:
@@ -237,13 +241,15 @@ class ChunkWriter:
             self._sink = None
             self._writer = pq.ParquetWriter(str(self.path), schema)
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def write(self, batch: pa.RecordBatch, plain: bool = False) -> None:
+        """Append `batch`; `plain`: the caller knows no field needs quotes (see Chunk.quoted)."""
         if not batch.num_rows:
             return
         if self._writer is not None:
             self._writer.write(pa.Table.from_batches([batch], schema=self.schema))
             return
-        text_columns = [c for c in batch.columns if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)]
+        text_columns = [] if plain else [c for c in batch.columns if pa.types.is_string(c.type)
+                                         or pa.types.is_large_string(c.type)]
         if any(pc.any(pc.match_substring_regex(c, self._special)).as_py() for c in text_columns):
             out = io.StringIO()
             writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\n")

@@ -104,7 +104,7 @@ def check_part(
                 part.malformed += len(chunk.malformed)
                 part.counts["malformed_row"] += len(chunk.malformed)
             if writers:
-                writers[0].write(batch.filter(pa.array(~failed)))
+                writers[0].write(batch.filter(pa.array(~failed)), plain=not chunk.quoted)
                 writers[1].write(_quarantine_batch(batch, failed, check, chunk.malformed, q_schema))
             if on_chunk is not None:
                 on_chunk(frame, check)
