@@ -111,12 +111,15 @@ def _numeric_stats(ref: np.ndarray, cur: np.ndarray, t: dict) -> dict:
     }
 
 
-def category_counts(values: pd.Series) -> pd.Series:
-    """Non-null values counted by category label (1, 1.0 and "1" are one category).
+def category_counts(values: pd.Series, limit: int | None = None) -> pd.Series | None:
+    """Non-null values counted by category label (1, 1.0 and "1" are one category); None
+    when there are more than `limit` distinct values.
 
     Counts the raw values first and labels the distinct ones: far cheaper than labelling
     every row, and counts of chunks or parts add up (`add_counts`)."""
     raw = values.dropna().value_counts(sort=False)
+    if limit is not None and len(raw) > limit:
+        return None
     if raw.empty:
         return pd.Series(dtype="int64")
     labels = category_labels(pd.Series(raw.index))

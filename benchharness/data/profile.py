@@ -21,6 +21,7 @@ import pandas as pd
 from benchharness.data.contract import Contract
 from benchharness.data.drift import (
     add_counts,
+    category_counts,
     column_drift,
     counts_drift,
     dataset_verdict,
@@ -43,10 +44,9 @@ class ColumnCounts:
     def add(self, values: pd.Series) -> None:
         if self.counts is None:
             return
-        from benchharness.data.drift import category_counts
-
-        self.counts = add_counts(self.counts, category_counts(values))
-        if len(self.counts) > self.limit:
+        counts = category_counts(values, self.limit)
+        self.counts = None if counts is None else add_counts(self.counts, counts)
+        if self.counts is not None and len(self.counts) > self.limit:
             self.counts = None
 
     def merge(self, other: ColumnCounts) -> ColumnCounts:
