@@ -88,7 +88,7 @@ def _options_from_config(path: str | None) -> tuple[dict, dict]:
 @click.option("--labels", help="Late ground truth: a file with the id column and the label column.")
 @click.option("--id-column", help="Column joining current rows to labels.  [default: id]")
 @click.option("--label-column", help="Label column in the labels file.  [default: --target]")
-@click.option("--target", help="Label column in the reference file.  [default: target]")
+@click.option("--target", help="Label column in the reference file.  [default: a run folder's, else target]")
 @click.option("--time-column", help="Timestamp column: performance per time window.")
 @click.option("--prediction-column", help="Logged predictions in the files, when no --model is given.")
 @click.option("--contract", help="Contract YAML [default: the run folder's, else learned from the reference].")

@@ -45,8 +45,11 @@ def report_blocks(r: dict) -> list[Block]:
         blocks += [("h2", "Feature drift"),
                    ("p", f"{feats['n_drifted']} of {feats['n_tested']} features drifted "
                          f"(dataset drift at {feats['thresholds']['dataset_share']:.0%}: "
-                         f"{_fmt(feats['dataset_drift'])}); samples of {r['drift']['reference_sample_rows']} "
-                         f"reference and {r['drift']['current_sample_rows']} current rows")]
+                         f"{_fmt(feats['dataset_drift'])}) over every row of the batch as it arrived "
+                         f"({r['drift'].get('current_rows', '-')} rows, contract breaks included): categorical "
+                         f"columns on category counts of all rows, numeric ones on samples of "
+                         f"{r['drift']['reference_sample_rows']} reference and {r['drift']['current_sample_rows']} "
+                         "current rows")]
         rows = [[name, c.get("kind"), c.get("method"), _fmt(c.get("score")), _fmt(c.get("threshold")),
                  _fmt(c.get("drift")), _fmt(c.get("psi"))] for name, c in feats["columns"].items()]
         rows.sort(key=lambda row: row[5] != "yes")
