@@ -114,7 +114,7 @@ def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
         contract = Contract.load(run / "contract.yaml")
     else:
         exclude = {opts.target, opts.id_column, opts.time_column, opts.prediction_column}
-        contract = learn_file_contract(ref_parts[0], exclude=exclude, chunk_rows=opts.chunk_rows)
+        contract = learn_file_contract(ref_parts, exclude=exclude, chunk_rows=opts.chunk_rows)
         _check_label_column(contract, opts)
     return ref, contract, run
 
