@@ -115,7 +115,8 @@ def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
     else:
         exclude = {opts.target, opts.id_column, opts.time_column, opts.prediction_column}
         contract = learn_file_contract(ref_parts, exclude=exclude, chunk_rows=opts.chunk_rows)
-        _check_label_column(contract, opts)
+        if opts.target not in schema_of(ref_parts[0]).names:  # the label column is named otherwise
+            _check_label_column(contract, opts)
     return ref, contract, run
 
 
@@ -129,9 +130,10 @@ def _run_target(run: Path | None) -> str | None:
 
 
 def _check_label_column(contract: Contract, opts: MonitorOptions) -> None:
-    """A reference keeps its label column; a current batch usually has none. When the batch
-    lacks exactly one column the reference has, that column is most likely the label: say so
-    instead of quarantining every row for it."""
+    """A reference keeps its label column; a current batch usually has none. When the label
+    column was not found in the reference and the batch lacks exactly one column the
+    reference has, that column is most likely the label: say so instead of quarantining
+    every row for it."""
     current = resolve_parts(opts.current)[0]
     present = set(schema_of(current).names)
     lacking = [c for c in contract.columns if c not in present]
