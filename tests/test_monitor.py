@@ -234,3 +234,54 @@ def test_config_file_feeds_options_and_flags_win(files, tmp_path):
     config.write_text("monitor: {windw: D}\n")
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "unknown key monitor.windw" in res.output
+
+
+def _correlated(rng, n, z_shift=0.0):
+    """x1 and x2 move together; z follows x1 too. With `z_shift`, z leaves the contract's range
+    exactly in the rows where x1 > 0.5 (about 30% of them), nothing else changes."""
+    x1 = rng.normal(0, 1, n)
+    x2 = x1 + rng.normal(0, 0.5, n)
+    z = np.clip(x1 + rng.normal(0, 0.1, n), -3, 3)
+    if z_shift:
+        z = np.where(x1 > 0.5, z + z_shift, z)
+    return pd.DataFrame({"x1": x1.round(4), "x2": x2.round(4), "z": z.round(4),
+                         "kind": rng.choice(["a", "b", "c"], n), "label": (x1 > 0).astype(int)})
+
+
+def test_drift_is_on_every_row_so_quarantined_rows_do_not_fake_drift_elsewhere(tmp_path):
+    """z moves out of range in the rows with high x1; those rows are quarantined. Dropping
+    them would shift x1 and x2 by half a standard deviation (drift that is not there); drift
+    on every row flags z only, and quality reports the quarantined rows apart."""
+    from benchharness.data.monitor import MonitorOptions, run_monitor
+
+    rng = np.random.default_rng(5)
+    _correlated(rng, 5_000).to_csv(tmp_path / "ref.csv", index=False)
+    cur = _correlated(rng, 5_000, z_shift=10.0)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    broken = int((cur["z"] > 3.5).sum())
+    r = run_monitor(MonitorOptions(reference=str(tmp_path / "ref.csv"), current=str(tmp_path / "cur.csv"),
+                                   out_dir=str(tmp_path / "out"), target="label"))
+    feats = r["drift"]["features"]
+    assert r["drift"]["current_rows"] == 5_000
+    assert feats["drifted_columns"] == ["z"]
+    for unchanged in ("x1", "x2"):
+        assert feats["columns"][unchanged]["score"] < 0.05  # on the clean rows alone: about 0.5
+    assert feats["columns"]["kind"]["on"] == "all rows (category counts)"
+    assert r["quality"]["rows_quarantined"] == broken > 1_000
+    assert r["quality"]["failed_by_check"] == {"above_max": broken}
+    assert any(a["kind"] == "quality" for a in r["alerts"])
+
+
+def test_a_batch_without_the_label_column_names_it(tmp_path):
+    rng = np.random.default_rng(6)
+    _correlated(rng, 500).to_csv(tmp_path / "ref.csv", index=False)
+    _correlated(rng, 300).drop(columns="label").to_csv(tmp_path / "cur.csv", index=False)
+    args = ["monitor", "--reference", str(tmp_path / "ref.csv"), "--current", str(tmp_path / "cur.csv"),
+            "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2, res.output
+    assert "lacks the reference column 'label'" in res.output and "--target label" in res.output
+    res = CliRunner().invoke(main, [*args, "--target", "label"])
+    r = json.loads((tmp_path / "out" / "monitor.json").read_text())
+    assert res.exit_code == 0, res.output
+    assert r["quality"]["rows_quarantined"] == 0 and "label" not in r["drift"]["features"]["columns"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -198,3 +199,43 @@ def test_cli_exit_codes(tmp_path, contract):
     assert res.exit_code == 1 and "7 quarantined" in res.output and "age: wrong_type" in res.output
     res = CliRunner().invoke(main, ["validate", "--contract", str(tmp_path / "none.yaml"), str(dirty)])
     assert res.exit_code == 2 and "contract file not found" in res.output
+
+
+def test_row_points_at_the_data_row_after_malformed_lines_in_every_chunk(tmp_path, contract):
+    """Malformed records early, mid-chunk and in later chunks: `_row` of every quarantined row,
+    the malformed ones included, is its data row in the file (1 = first line after the header)."""
+    n = 20_000  # about 4,000 rows per chunk at the smallest read
+    malformed = {2, 15, 2_001, 9_999, 15_000, 19_999}  # data rows holding a line with too many fields
+    out_of_range = {1, 3, 16, 2_000, 2_002, 10_000, 14_999, 15_001, 20_000}
+    lines = []
+    for row in range(1, n + 1):
+        if row in malformed:
+            lines.append("1,2,3,4,5,6")
+        elif row in out_of_range:
+            lines.append("999,2.0,red,true")
+        else:
+            lines.append("30,2.0,red,true")
+    data = tmp_path / "in.csv"
+    data.write_text(HEADER + "\n".join(lines) + "\n")
+    s = validate_file(contract, data, tmp_path / "out", chunk_rows=100)
+    assert s["chunks"] > 3 and s["rows_read"] == n and s["malformed_rows"] == len(malformed)
+    q = pd.read_csv(s["quarantine_path"])
+    assert q["_row"].tolist() == sorted(malformed | out_of_range)  # in file order, every row numbered
+    by_row = dict(zip(q["_row"], q["_reasons"], strict=True))
+    assert all(by_row[r].startswith("malformed_row") for r in malformed)
+    assert all(by_row[r].startswith("age: above_max") for r in out_of_range)
+    # and the number points at the line: data row r is line r + 1 of the file
+    file_lines = data.read_text().splitlines()
+    assert all(file_lines[r] == "1,2,3,4,5,6" for r in malformed)
+
+
+def test_clean_csv_is_written_like_the_input(tmp_path, contract):
+    rows = [("25,2.0,red,true", []), ('30,2.5,"green",false', []), ("40,3.0,blue,true", [])]
+    data = write_rows(tmp_path / "in.csv", rows)
+    s = validate_file(contract, data, tmp_path / "out")
+    assert Path(s["clean_path"]).read_text() == HEADER + "25,2.0,red,true\n30,2.5,green,false\n40,3.0,blue,true\n"
+    contract.columns["color"].categories = None
+    contract.columns["color"].dtype = "string"
+    data = write_rows(tmp_path / "in2.csv", [('25,2.0,"red, dark",true', []), ('26,2.0,"say ""hi""",true', [])])
+    s = validate_file(contract, data, tmp_path / "out2")
+    assert Path(s["clean_path"]).read_text() == HEADER + '25,2.0,"red, dark",true\n26,2.0,"say ""hi""",true\n'

@@ -28,23 +28,34 @@ from benchharness.exit_codes import USAGE as EXIT_USAGE
               "[default: <data name>-validated next to DATA].")
 @click.option("--chunk-rows", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="Rows read at a time (memory stays bounded whatever the file size).")
-def validate(contract_path: str, data: str, out_dir: str | None, chunk_rows: int) -> None:
-    """Check DATA (CSV or Parquet) against a contract; split it into clean and quarantined rows.
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:PORT): check the parts "
+              "of DATA on that cluster (outputs must be on a file system every worker sees).")
+def validate(contract_path: str, data: str, out_dir: str | None, chunk_rows: int, scheduler: str | None) -> None:
+    """Check DATA against a contract; split it into clean and quarantined rows.
 
+    DATA is a CSV or Parquet file, a folder of such parts, or a glob ('day/*.parquet').
     Exit code 0: every row is clean; 1: rows were quarantined or a batch check failed; 2: error.
     """
     from benchharness.data.contract import Contract
-    from benchharness.data.validate import format_summary, validate_file
+    from benchharness.data.validate import format_summary, validate_dataset
 
-    path = Path(data)
-    out = Path(out_dir) if out_dir else path.with_name(path.name.split(".")[0] + "-validated")
+    out = Path(out_dir) if out_dir else _default_out(data)
     try:
-        summary = validate_file(Contract.load(contract_path), path, out, chunk_rows=chunk_rows)
+        summary = validate_dataset(Contract.load(contract_path), data, out, chunk_rows=chunk_rows,
+                                   scheduler=scheduler)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(format_summary(summary))
     sys.exit(EXIT_OK if summary["ok"] else EXIT_ATTENTION)
+
+
+def _default_out(data: str) -> Path:
+    """<data name>-validated next to DATA (a glob: next to the folder its pattern starts in)."""
+    path = Path(data)
+    while any(ch in path.name for ch in "*?[") and path != path.parent:
+        path = path.parent
+    return path.with_name(path.name.split(".")[0] + "-validated")
 
 
 def _options_from_config(path: str | None) -> tuple[dict, dict]:
@@ -71,13 +82,13 @@ def _options_from_config(path: str | None) -> tuple[dict, dict]:
 @click.command()
 @click.option("--reference", help="Reference data (CSV/Parquet, with the label column for performance), "
               "or a `bench run` folder.")
-@click.option("--current", help="The current batch (CSV/Parquet).")
+@click.option("--current", help="The current batch: a CSV/Parquet file, a folder of parts or a glob.")
 @click.option("--model", help="The model to score the current batch with (any format `bench run` loads).")
 @click.option("--model-format", help="Force the model's format when its suffix is ambiguous.")
 @click.option("--labels", help="Late ground truth: a file with the id column and the label column.")
 @click.option("--id-column", help="Column joining current rows to labels.  [default: id]")
 @click.option("--label-column", help="Label column in the labels file.  [default: --target]")
-@click.option("--target", help="Label column in the reference file.  [default: target]")
+@click.option("--target", help="Label column in the reference file.  [default: a run folder's, else target]")
 @click.option("--time-column", help="Timestamp column: performance per time window.")
 @click.option("--prediction-column", help="Logged predictions in the files, when no --model is given.")
 @click.option("--contract", help="Contract YAML [default: the run folder's, else learned from the reference].")
@@ -92,6 +103,8 @@ def _options_from_config(path: str | None) -> tuple[dict, dict]:
 @click.option("--name", help="The `model` label of the Prometheus gauges.  [default: model]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML with `monitor:` (these options) and `drift:` (thresholds); flags win.")
+@click.option("--scheduler", help="Dask scheduler address (tcp://HOST:PORT): quality and drift of the parts "
+              "run on that cluster (not with --model, --labels or --prediction-column).")
 @click.option("--out", "out_dir", default="monitoring", show_default=True, help="Output folder.")
 def monitor(config_path: str | None, out_dir: str, **flags) -> None:
     """Monitor a live model: data quality, drift, performance per window, speed.

@@ -22,6 +22,7 @@ import yaml
 from benchharness.config import CONTRACT
 from benchharness.data.drift import category_labels
 from benchharness.errors import DataError
+from benchharness.results import atomic_write_text
 
 DTYPES = ("integer", "float", "boolean", "category", "string", "datetime")
 EXTRA_COLUMNS = ("ignore", "warn", "quarantine")
@@ -74,9 +75,7 @@ class Contract:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_yaml())
-        tmp.replace(path)
+        atomic_write_text(path, self.to_yaml())
         return path
 
     @classmethod
@@ -226,15 +225,20 @@ def learn_contract(frame: pd.DataFrame, learned_from: dict | None = None, **opti
     return ContractLearner(**options).update(frame).contract(learned_from)
 
 
-def learn_file_contract(path: Path, exclude: set, chunk_rows: int = 100_000) -> Contract:
-    """A contract learned from a file in chunks, with pandas' type inference for CSV."""
+def learn_file_contract(path: Path | list[Path], exclude: set, chunk_rows: int = 100_000) -> Contract:
+    """A contract learned from a file (or every part of a dataset) in chunks, with pandas'
+    type inference for CSV."""
     from benchharness.data.stream import file_format, iter_chunks
 
+    parts = path if isinstance(path, list) else [path]
+    path = parts[0] if len(parts) == 1 else Path(parts[0]).parent
+
     def frames():
-        if file_format(path) == "csv":
-            yield from pd.read_csv(path, chunksize=chunk_rows)
-        else:
-            yield from (c.batch.to_pandas() for c in iter_chunks(path, chunk_rows))
+        for part in parts:
+            if file_format(part) == "csv":
+                yield from pd.read_csv(part, chunksize=chunk_rows)
+            else:
+                yield from (c.batch.to_pandas() for c in iter_chunks(part, chunk_rows))
 
     learner = ContractLearner()
     try:

@@ -10,8 +10,12 @@ folder of the `bench run` that qualified the model):
 - speed: with a model, its latency and throughput on the current rows, against the figures of
   the run that qualified it.
 
-Both files are streamed in chunks; drift uses a uniform sample of at most `sample_rows` rows
-of each. Outputs go to `out_dir` (see `monitor_output.py`); `alerts` decide the exit code.
+Both sides are streamed in chunks (a file, a folder of parts or a glob; with `scheduler`,
+the parts run on a Dask cluster). Drift describes the current batch as it arrived: every row,
+whether or not it broke the contract (quality is reported apart); categorical and binary
+columns are compared on category counts of every row, numeric ones on a uniform sample of at
+most `sample_rows` rows (`profile.py`). Outputs go to `out_dir` (see `monitor_output.py`);
+`alerts` decide the exit code.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import pandas as pd
 from benchharness.data.analysis import is_classification
 from benchharness.data.checks import null_mask
 from benchharness.data.contract import Contract, learn_file_contract
-from benchharness.data.drift import column_drift, dataset_drift, thresholds_with_defaults
+from benchharness.data.drift import column_drift, thresholds_with_defaults
+from benchharness.data.parts import part_outputs, resolve_parts
 from benchharness.data.performance import (
     METRICS,
     LabelJoin,
@@ -39,10 +44,12 @@ from benchharness.data.performance import (
     load_labels,
     window_keys,
 )
-from benchharness.data.speed import compare_speed, measure_latency, run_figures
-from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, file_format
-from benchharness.data.validate import validate_file
+from benchharness.data.profile import DriftProfile, profile_drift
+from benchharness.data.speed import LATENCY_SAMPLE_ROWS, compare_speed, measure_latency, run_figures
+from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, schema_of
+from benchharness.data.validate import PartCheck, check_part, summarise
 from benchharness.errors import DataError, ModelError, UserError
+from benchharness.results import atomic_write_text
 
 PRED = "_prediction"
 
@@ -57,7 +64,7 @@ class MonitorOptions:
     labels: str | None = None
     id_column: str = "id"
     label_column: str | None = None  # in the labels file; default: `target`
-    target: str = "target"  # the label column of a reference file
+    target: str | None = None  # the label column of a reference file; default: the run's, else `target`
     time_column: str | None = None
     prediction_column: str | None = None  # logged predictions, when no model is given
     contract: str | None = None
@@ -74,78 +81,169 @@ class MonitorOptions:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     drift: dict = field(default_factory=dict)
     name: str = "model"  # the `model` label of the Prometheus gauges
+    scheduler: str | None = None  # a Dask scheduler address: parts are checked and profiled there
 
 
 @dataclass
 class _Pass:
-    """What one streamed pass over a file leaves behind."""
+    """What one streamed pass over a dataset leaves behind."""
 
-    sample: Reservoir
+    profile: DriftProfile  # counts and sample of every row, for drift
     windows: WindowScores | None = None
     predict_s: float = 0.0
     predicted_rows: int = 0
     summary: dict = field(default_factory=dict)
+    predicted: pd.DataFrame | None = None  # a sample of the rows the model scored (speed, task)
 
 
 def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
-    """Reference data file, contract and run folder, from what the user gave."""
+    """Reference data, contract and run folder, from what the user gave."""
     ref = Path(opts.reference)
     run = Path(opts.run) if opts.run else None
-    if ref.is_dir():
+    if ref.is_dir() and (ref / "results.json").exists():
         run = run or ref
         ref = ref / "work" / "X_train.parquet"
         if not ref.exists():
             raise DataError(f"run folder {opts.reference} has no training split at work/X_train.parquet")
-    file_format(ref)
+    if opts.target is None:  # a run folder knows its label column
+        opts.target = _run_target(run) or "target"
+    ref_parts = resolve_parts(ref)
     if opts.contract:
         contract = Contract.load(opts.contract)
     elif run and (run / "contract.yaml").exists():
         contract = Contract.load(run / "contract.yaml")
     else:
-        contract = learn_file_contract(ref, exclude={opts.target, opts.id_column, opts.time_column,
-                                                     opts.prediction_column}, chunk_rows=opts.chunk_rows)
+        exclude = {opts.target, opts.id_column, opts.time_column, opts.prediction_column}
+        contract = learn_file_contract(ref_parts, exclude=exclude, chunk_rows=opts.chunk_rows)
+        if opts.target not in schema_of(ref_parts[0]).names:  # the label column is named otherwise
+            _check_label_column(contract, opts)
     return ref, contract, run
 
 
-def _scan(path: Path, contract: Contract, opts: MonitorOptions, model, truth: str | None,
-          labels: LabelJoin | None, out_dir: Path | None) -> _Pass:
-    """Validate `path` in chunks; predict clean rows; sample; collect truth where it is known."""
+def _run_target(run: Path | None) -> str | None:
+    if run is None or not (run / "results.json").exists():
+        return None
+    try:
+        return (json.loads((run / "results.json").read_text()).get("data") or {}).get("target")
+    except (OSError, ValueError):
+        return None
+
+
+def _check_label_column(contract: Contract, opts: MonitorOptions) -> None:
+    """A reference keeps its label column; a current batch usually has none. When the label
+    column was not found in the reference and the batch lacks exactly one column the
+    reference has, that column is most likely the label: say so instead of quarantining
+    every row for it."""
+    current = resolve_parts(opts.current)[0]
+    present = set(schema_of(current).names)
+    lacking = [c for c in contract.columns if c not in present]
+    if len(lacking) == 1:
+        raise UserError(f"the current batch {opts.current} lacks the reference column {lacking[0]!r} (and only "
+                        f"that one): it looks like the label; name it with --target {lacking[0]} "
+                        f"(the label column is now {opts.target!r}), or give --contract to check it as a feature")
+
+
+def _scan(spec: Path, contract: Contract, opts: MonitorOptions, model, truth: str | None,
+          labels: LabelJoin | None, out_dir: Path | None, side: int) -> _Pass:
+    """Validate every part of `spec` in chunks; profile every row for drift; predict clean
+    rows; collect truth where it is known. With `opts.scheduler`, parts run on the cluster."""
     features = list(contract.columns)
     if not opts.time_column and opts.window and not str(opts.window).isdigit():
         raise UserError(f"--window {opts.window!r} needs --time-column; without one, give a number of rows")
+    parts = resolve_parts(spec)
+    single = parts == [Path(str(spec))]
+    outputs = [part_outputs(p, out_dir, single) if out_dir is not None else None for p in parts]
+    if opts.scheduler:
+        from benchharness.data.distributed import map_parts
+
+        jobs = [(contract, p, o, opts.chunk_rows, opts.sample_rows, [side, i])
+                for i, (p, o) in enumerate(zip(parts, outputs, strict=True))]
+        results = map_parts(opts.scheduler, profile_part, jobs)
+        p = _Pass(DriftProfile.empty(contract, opts.sample_rows, [side]))
+        merged = PartCheck(columns=[])
+        for check, profile in results:
+            merged.merge(check)
+            p.profile.merge(profile)
+        p.summary = _dataset_summary(contract, spec, parts, merged, [c for c, _ in results], out_dir, single)
+        return p
     rows_per_window = None if opts.time_column else int(opts.window or 500)
     window = opts.window or ("D" if opts.time_column else rows_per_window)
-    p = _Pass(Reservoir(opts.sample_rows, seed=1 if labels else 0),
-              WindowScores(opts.min_window_rows, rows_per_window))
+    p = _Pass(DriftProfile.empty(contract, opts.sample_rows, [side]), WindowScores(opts.min_window_rows, rows_per_window))
+    predicted = Reservoir(LATENCY_SAMPLE_ROWS, seed=[side])
     position = 0
+    checks = []
+    for index, (part, out) in enumerate(zip(parts, outputs, strict=True)):
+        profile = DriftProfile.empty(contract, opts.sample_rows, [side, index])
 
-    def on_chunk(frame: pd.DataFrame, check) -> None:
-        nonlocal position
-        clean = ~check.failed
-        typed = check.typed.loc[clean, features]
-        raw = frame.loc[clean]
-        keep = typed.copy()
-        if model is not None and len(typed):
-            native = _guard(model.prepare, typed, path)
-            started = time.perf_counter()
-            keep[PRED] = _guard(model.predict, native, path)
-            p.predict_s += time.perf_counter() - started
-            p.predicted_rows += len(typed)
-        elif opts.prediction_column and opts.prediction_column in raw.columns:
-            keep[PRED] = raw[opts.prediction_column].to_numpy()
-        p.sample.add(keep)
-        truth_rows = _truth(raw, labels, truth, opts, path) if PRED in keep else None
-        if truth_rows is not None:
-            mask, y = truth_rows
-            if opts.time_column and opts.time_column not in raw.columns:
-                raise DataError(f"{path} has no time column {opts.time_column!r}")
-            times = raw[opts.time_column] if opts.time_column else None
-            keys = window_keys(position, len(raw), times, window)
-            p.windows.add(keys[mask], y, keep[PRED].to_numpy()[mask])
-        position += len(raw)
+        def on_chunk(frame: pd.DataFrame, check, profile=profile, part=part) -> None:
+            nonlocal position
+            typed = check.typed[features]
+            clean = ~check.failed
+            keep = typed.copy()  # drift: every row as it arrived
+            scored = None  # predictions of the clean rows (the model cannot score the others)
+            if model is not None and clean.any():
+                native = _guard(model.prepare, typed.loc[clean], part)
+                started = time.perf_counter()
+                scored = np.asarray(_guard(model.predict, native, part))
+                p.predict_s += time.perf_counter() - started
+                p.predicted_rows += int(clean.sum())
+                predicted.add(typed.loc[clean])
+            elif model is None and opts.prediction_column and opts.prediction_column in frame.columns:
+                scored = frame.loc[clean, opts.prediction_column].to_numpy()
+            if scored is not None:
+                keep[PRED] = _spread(scored, clean)
+            profile.add(keep)
+            raw = frame.loc[clean]
+            truth_rows = _truth(raw, labels, truth, opts, part) if scored is not None else None
+            if truth_rows is not None:
+                mask, y = truth_rows
+                if opts.time_column and opts.time_column not in raw.columns:
+                    raise DataError(f"{part} has no time column {opts.time_column!r}")
+                times = raw[opts.time_column] if opts.time_column else None
+                keys = window_keys(position, len(raw), times, window)
+                p.windows.add(keys[mask], y, scored[mask])
+            position += len(raw)
 
-    p.summary = validate_file(contract, path, out_dir, chunk_rows=opts.chunk_rows, on_chunk=on_chunk)
+        checks.append(check_part(contract, part, out, opts.chunk_rows, on_chunk))
+        p.profile.merge(profile)
+    merged = PartCheck(columns=[])
+    for c in checks:
+        merged.merge(c)
+    p.summary = _dataset_summary(contract, spec, parts, merged, checks, out_dir, single)
+    p.predicted = predicted.frame()
     return p
+
+
+def _spread(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`values` of the rows where `mask` is set, missing (NaN / None) elsewhere."""
+    values = np.asarray(values)
+    numeric = values.dtype.kind in "biuf"
+    out = np.full(len(mask), np.nan if numeric else None, dtype=float if numeric else object)
+    out[mask] = values
+    return out
+
+
+def profile_part(contract: Contract, part: Path, outputs, chunk_rows: int, sample_rows: int,
+                 seed: list[int]) -> tuple[PartCheck, DriftProfile]:
+    """One part checked and profiled (what a cluster worker runs): its counts, its outputs
+    written, its category counts and its sample of every row."""
+    profile = DriftProfile.empty(contract, sample_rows, seed)
+    features = list(contract.columns)
+    check = check_part(contract, part, outputs, chunk_rows, lambda frame, c: profile.add(c.typed[features]))
+    return check, profile
+
+
+def _dataset_summary(contract, spec, parts, merged: PartCheck, checks, out_dir, single) -> dict:
+    if merged.rows_read == 0:
+        raise DataError(f"data {spec} has a header but no rows")
+    summary = summarise(contract, str(spec), merged)
+    if not single:
+        summary["parts"] = [{"path": str(p), "rows_read": c.rows_read, "rows_quarantined": c.rows_read - c.rows_clean}
+                            for p, c in zip(parts, checks, strict=True)]
+    if out_dir is not None:
+        clean, quarantine = part_outputs(parts[0], out_dir, True) if single else (out_dir / "clean", out_dir / "quarantine")
+        summary["clean_path"], summary["quarantine_path"] = str(clean), str(quarantine)
+    return summary
 
 
 def _truth(raw: pd.DataFrame, labels: LabelJoin | None, truth: str | None, opts: MonitorOptions, path: Path):
@@ -180,6 +278,9 @@ def run_monitor(opts: MonitorOptions) -> dict:
         check_metric(opts.metric)
     if opts.labels and not (opts.model or opts.prediction_column):
         raise UserError("--labels needs predictions to score: give --model or --prediction-column")
+    if opts.scheduler and (opts.model or opts.labels or opts.prediction_column):
+        raise UserError("--scheduler runs the data checks (quality and drift) on the cluster; --model, --labels "
+                        "and --prediction-column run on one machine: drop --scheduler or them")
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ref_path, contract, run = _resolve(opts)
@@ -189,18 +290,18 @@ def run_monitor(opts: MonitorOptions) -> dict:
         if opts.labels:
             labels = LabelJoin(load_labels(opts.labels, opts.id_column, opts.label_column or opts.target),
                                opts.labels, opts.id_column)
-        reference = _scan(ref_path, contract, opts, model, opts.target, None, None)
-        current = _scan(Path(opts.current), contract, opts, model, opts.target, labels, out_dir / "validation")
-        ref_sample, cur_sample = reference.sample.frame(), current.sample.frame()
+        reference = _scan(ref_path, contract, opts, model, opts.target, None, None, side=0)
+        current = _scan(Path(opts.current), contract, opts, model, opts.target, labels, out_dir / "validation", side=1)
         results = {
             "schema_version": 1,
             "name": opts.name,
             "reference": str(ref_path), "current": opts.current,
             "run": str(run) if run else None,
+            "scheduler": opts.scheduler,
             "quality": current.summary,
-            "drift": _drift(ref_sample, cur_sample, contract, opts.drift),
+            "drift": _drift(reference.profile, current.profile, contract, opts.drift),
             "performance": _performance(reference, current, labels, opts, run),
-            "speed": _speed(model, cur_sample, current, opts, run),
+            "speed": _speed(model, current, opts, run),
         }
     finally:
         if model is not None:
@@ -219,21 +320,25 @@ def _load_model(opts: MonitorOptions):
     return load_model(opts.model, {}, opts.model_format)
 
 
-def _drift(ref: pd.DataFrame, cur: pd.DataFrame, contract: Contract, overrides: dict) -> dict:
+def _drift(reference: DriftProfile, current: DriftProfile, contract: Contract, overrides: dict) -> dict:
+    """Drift of every feature over every row of the current batch as it arrived (nulls and
+    unparseable values left out per column; rows that broke the contract included: quality
+    is reported apart), and of the predictions of the rows the model scored."""
     t = thresholds_with_defaults(overrides)
-    features = [c for c in contract.columns if c in ref.columns and c in cur.columns]
-    out = {"features": dataset_drift(ref[features], cur[features], thresholds=t) if len(cur) else None,
+    ref, cur = reference.sample.frame(), current.sample.frame()
+    out = {"features": profile_drift(reference, current, contract, t) if current.rows else None,
+           "rows": "every row of the current batch", "reference_rows": reference.rows, "current_rows": current.rows,
            "reference_sample_rows": len(ref), "current_sample_rows": len(cur)}
-    if PRED in ref.columns and PRED in cur.columns and len(cur):
-        out["predictions"] = column_drift(ref[PRED], cur[PRED], t)
+    if PRED in ref.columns and PRED in cur.columns and cur[PRED].notna().any():
+        out["predictions"] = column_drift(ref[PRED], cur[PRED].dropna(), t)
     return out
 
 
 def _performance(reference: _Pass, current: _Pass, labels: LabelJoin | None,
                  opts: MonitorOptions, run: Path | None) -> dict | None:
-    if labels is None and not current.windows.rows:
+    if labels is None and (current.windows is None or not current.windows.rows):
         return None
-    predictions = current.sample.frame()[PRED]
+    predictions = current.profile.sample.frame()[PRED].dropna()
     metric = opts.metric or default_metric(is_classification(predictions, opts.task))
     check_metric(metric)
     ref_windows = [w["value"] for w in reference.windows.windows(metric) if w["enough_rows"]]
@@ -256,11 +361,10 @@ def _performance(reference: _Pass, current: _Pass, labels: LabelJoin | None,
     }
 
 
-def _speed(model, cur_sample: pd.DataFrame, current: _Pass, opts: MonitorOptions, run: Path | None) -> dict | None:
+def _speed(model, current: _Pass, opts: MonitorOptions, run: Path | None) -> dict | None:
     if model is None or not current.predicted_rows:
         return None
-    features = [c for c in cur_sample.columns if c != PRED]
-    now = measure_latency(model, cur_sample[features])
+    now = measure_latency(model, current.predicted)
     now["rows_per_s"] = current.predicted_rows / current.predict_s if current.predict_s else None
     figures = run_figures(run, opts.model, opts.candidate) if run else {}
     return compare_speed(now, figures, opts.latency_tolerance)
@@ -299,9 +403,7 @@ def alerts(results: dict, opts: MonitorOptions) -> tuple[list[dict], list[str]]:
 
 
 def save_json(results: dict, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=2, default=_json_default))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(results, indent=2, default=_json_default))
 
 
 def _json_default(x):

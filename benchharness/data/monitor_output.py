@@ -12,6 +12,8 @@ import html
 import time
 from pathlib import Path
 
+from benchharness.results import atomic_write_text
+
 Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows)
 
 
@@ -43,8 +45,11 @@ def report_blocks(r: dict) -> list[Block]:
         blocks += [("h2", "Feature drift"),
                    ("p", f"{feats['n_drifted']} of {feats['n_tested']} features drifted "
                          f"(dataset drift at {feats['thresholds']['dataset_share']:.0%}: "
-                         f"{_fmt(feats['dataset_drift'])}); samples of {r['drift']['reference_sample_rows']} "
-                         f"reference and {r['drift']['current_sample_rows']} current rows")]
+                         f"{_fmt(feats['dataset_drift'])}) over every row of the batch as it arrived "
+                         f"({r['drift'].get('current_rows', '-')} rows, contract breaks included): categorical "
+                         f"columns on category counts of all rows, numeric ones on samples of "
+                         f"{r['drift']['reference_sample_rows']} reference and {r['drift']['current_sample_rows']} "
+                         "current rows")]
         rows = [[name, c.get("kind"), c.get("method"), _fmt(c.get("score")), _fmt(c.get("threshold")),
                  _fmt(c.get("drift")), _fmt(c.get("psi"))] for name, c in feats["columns"].items()]
         rows.sort(key=lambda row: row[5] != "yes")
@@ -192,12 +197,6 @@ def to_prometheus(r: dict) -> str:
     return generate_latest(prometheus_registry(r)).decode()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def write_outputs(results: dict, out_dir: Path) -> dict:
     from benchharness.data.monitor import save_json
 
@@ -206,8 +205,8 @@ def write_outputs(results: dict, out_dir: Path) -> dict:
                                                 ("html", "report.html"), ("prometheus", "metrics.prom"))}
     results["outputs"] = paths
     save_json(results, Path(paths["json"]))
-    _atomic_write(Path(paths["markdown"]), to_markdown(blocks))
-    _atomic_write(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
+    atomic_write_text(Path(paths["markdown"]), to_markdown(blocks))
+    atomic_write_text(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
     from prometheus_client import write_to_textfile
 
     write_to_textfile(paths["prometheus"], prometheus_registry(results))  # atomic: temp + rename

@@ -17,14 +17,10 @@ import numpy as np
 import pandas as pd
 
 from benchharness.errors import DataError
+from benchharness.measure.stats import percentile
 
 LATENCY_SAMPLE_ROWS = 200
 WARMUP_CALLS = 5
-
-
-def nearest_rank(samples_ms: np.ndarray, q: float) -> float:
-    """Nearest-rank percentile (what LoadGen and HdrHistogram report)."""
-    return float(np.percentile(samples_ms, q, method="inverted_cdf"))
 
 
 def measure_latency(model, X: pd.DataFrame, rows: int = LATENCY_SAMPLE_ROWS) -> dict:
@@ -42,7 +38,7 @@ def measure_latency(model, X: pd.DataFrame, rows: int = LATENCY_SAMPLE_ROWS) -> 
         started = time.perf_counter_ns()
         fn(request)
         samples[i] = (time.perf_counter_ns() - started) / 1e6
-    return {"latency_count": n, "p50_ms": nearest_rank(samples, 50), "p99_ms": nearest_rank(samples, 99)}
+    return {"latency_count": n, "p50_ms": percentile(samples, 50), "p99_ms": percentile(samples, 99)}
 
 
 def run_figures(run_dir: str | Path | None, model_path: str | None = None, candidate: str | None = None) -> dict:
