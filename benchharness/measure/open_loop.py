@@ -41,15 +41,10 @@ from typing import Any
 import numpy as np
 
 from benchharness.measure.timers import gc_paused
-from benchharness.measure.wakeup import (
-    Waiter,
-    fine_timer_slack,
-    measure_wakeup_error,
-    spin_margin_ns,
-    waiters_report,
-)
+from benchharness.measure.wakeup import Waiter, fine_timer_slack, measure_timing, waiters_report
 
 LATE_WARN_SHARE = 0.01
+GENERATOR_SHARE_WARN = 0.1  # ...and its delay is over a tenth of the p99 from the schedule
 CEILING_SHARE = 0.8  # the sweep stays below this share of the rate the generator can schedule
 NULL_SUT_REQUESTS = 5000  # back-to-back requests to a model that does nothing, to calibrate
 DEFAULT_P99_LIMIT = "default: max(5 x closed-loop p99, 1 ms)"
@@ -154,11 +149,10 @@ def run_open_loop(
     above capacity would otherwise run for ever); those never started are counted as
     `dropped` and left out of the arrays.
     """
-    wakeup = None
+    timing = None
     if margin_ns is None:
-        with fine_timer_slack():
-            wakeup = measure_wakeup_error()
-        margin_ns = spin_margin_ns(wakeup)
+        timing = measure_timing()
+        margin_ns = timing["margin_ns"]
     n = len(offsets_ns)
     n_req = len(requests)
     start = [0] * n
@@ -209,8 +203,8 @@ def run_open_loop(
     end_arr = np.asarray(end, dtype=np.int64)
     served = end_arr > 0
     generator = waiters_report(waiters, wall_ns)
-    if wakeup is not None:
-        generator["wakeup_measured"] = wakeup
+    if timing is not None:
+        generator["timing"] = timing
     return OpenLoopRun(
         scheduled_ns=(np.asarray(offsets_ns, dtype=np.int64) + t0)[served],
         start_ns=np.asarray(start, dtype=np.int64)[served],
@@ -232,26 +226,26 @@ def _null_model(_request: Any) -> None:
 def calibrate_generator(workers: int = 1, null_requests: int = NULL_SUT_REQUESTS) -> dict:
     """Measure the generator before a sweep, in the process that will run it.
 
-    The sleep wake-up error (its distribution) and the margin that covers it; then a model
+    The sleep wake-up error (its distribution), the CPU share a spinning thread gets, and
+    the margin they give (`wakeup.measure_timing`); then a model
     that does nothing is offered `null_requests` requests all due at once (LoadGen's
     null-SUT test): the median gap between one request's end and the next one's start is the
-    generator's cost per request, and the rate it served them at is the most it can
-    schedule (`ceiling_per_s`). Takes well under a second.
+    generator's cost per request, and the rate it started them at (median time between two
+    starts) is the most it can schedule (`ceiling_per_s`). Takes well under a second.
     """
-    with fine_timer_slack() as slack:
-        wakeup = measure_wakeup_error()
-    margin = spin_margin_ns(wakeup)
+    timing = measure_timing()
+    margin = timing["margin_ns"]
     zeros = np.zeros(null_requests, dtype=np.int64)
     one = run_open_loop(_null_model, [None], zeros, 1, margin_ns=margin)
     gaps = one.start_ns[1:] - one.end_ns[:-1]
     overhead = int(np.median(gaps)) if len(gaps) else 0
     pool = one if workers == 1 else run_open_loop(_null_model, [None], zeros, workers, margin_ns=margin)
-    span = int(pool.end_ns.max() - pool.start_ns.min()) if len(pool.end_ns) else 0
-    ceiling = len(pool.end_ns) / (span / 1e9) if span > 0 else None
+    # steady state: the median time between two starts (a preemption in the calibration
+    # would otherwise lower the ceiling of the whole sweep)
+    period = float(np.median(np.diff(np.sort(pool.start_ns)))) if len(pool.start_ns) > 1 else 0.0
+    ceiling = 1e9 / period if period > 0 else None
     return {
-        "wakeup": wakeup,
-        "margin_ns": margin,
-        "timer_slack_ns": slack,  # None: the platform's default timer, no finer one set
+        **timing,
         "overhead_ns": overhead,
         "ceiling_per_s": ceiling,
         "max_rate_per_s": ceiling * CEILING_SHARE if ceiling else None,
@@ -289,10 +283,24 @@ def summarize_run(run: OpenLoopRun, target_rate_per_s: float, late_threshold_ms:
     return out
 
 
+def generator_limited(rate: dict) -> bool:
+    """Whether the load generator limited the measurement at this rate: it started more than
+    1% of the requests late, and its delay is a visible part of the p99 from the scheduled
+    arrival (over a tenth of it). Far past the model's capacity every request queues behind
+    thousands of others, and the generator's few hundred nanoseconds per request add up to
+    a late start that is nothing beside the model's queue: not a generator limit."""
+    if (rate.get("late_start_share") or 0.0) <= LATE_WARN_SHARE:
+        return False
+    delay, p99 = rate.get("generator_delay_p99_ms"), rate.get("p99_ms")
+    if delay is None or not p99:
+        return True  # no split of the latency to tell: the late share alone decides
+    return delay > GENERATOR_SHARE_WARN * p99
+
+
 def late_start_warning(rates: Sequence[dict], late_threshold_ms: float) -> str | None:
-    """One line when the generator delayed more than 1% of the requests at some rate: the
-    figures from the scheduled arrival there are the generator's, not the model's."""
-    late = [r for r in rates if (r.get("late_start_share") or 0.0) > LATE_WARN_SHARE]
+    """One line when the generator limited the measurement at some rate (`generator_limited`):
+    the figures from the scheduled arrival there are the generator's, not the model's."""
+    late = [r for r in rates if generator_limited(r)]
     if not late:
         return None
     worst = max(late, key=lambda r: r["late_start_share"])

@@ -11,8 +11,7 @@ lateness (the load generator's), never the model's queueing, which happens in th
 
 The loop sleeps until `margin_ns` before each arrival, then yields to the loop (so answers
 are read meanwhile) until it is due. The event loop waits in epoll with a millisecond
-timeout, so its margin is the thread's wake-up margin plus 1 ms; a sleep that overshoots
-into the margin widens it, as in `wakeup.Waiter`.
+timeout, so its margin is the thread's wake-up margin plus 1 ms.
 """
 
 from __future__ import annotations
@@ -24,14 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchharness.measure.wakeup import (
-    MARGIN_CAP_NS,
-    MARGIN_FLOOR_NS,
-    fine_timer_slack,
-    measure_wakeup_error,
-    overshoot_summary,
-    spin_margin_ns,
-)
+from benchharness.measure.wakeup import fine_timer_slack, measure_timing, overshoot_summary
 
 EPOLL_RESOLUTION_NS = 1_000_000
 
@@ -58,7 +50,7 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
     t0 = pc() + 2_000_000
     deadline = t0 + int(max_wall_s * 1e9) if max_wall_s else None
     tasks = []
-    margin, first_margin, overshoots, spin = margin_ns, margin_ns, [], 0
+    margin, overshoots, spin = margin_ns, [], 0
     for i, offset in enumerate(offsets_ns.tolist()):
         due = t0 + offset
         if deadline is not None and pc() > deadline:
@@ -70,7 +62,6 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
                 now = pc()
                 over = now - (due - margin)
                 overshoots.append(over)
-                margin = min(MARGIN_CAP_NS, max(margin, over + MARGIN_FLOOR_NS))
             while pc() < due:  # the margin: yield, so answers are read meanwhile
                 await asyncio.sleep(0)
             spin += pc() - now
@@ -85,8 +76,10 @@ async def _schedule(afn, requests: Sequence, offsets_ns: np.ndarray, max_wall_s:
         "start_ns": start[served], "end_ns": end[served],
         "failed": failed[served], "first_error": first_error[0], "dropped": int(n - served.sum()),
         "workers": None,  # no worker to wait for: each request could start on schedule
-        "generator": {"margin_us": round(first_margin / 1e3, 1), "margin_end_us": round(margin / 1e3, 1),
-                      "wakeup_in_run": overshoot_summary(overshoots), "spin_s": round(spin / 1e9, 4),
+        "generator": {"margin_us": round(margin / 1e3, 1), "wakeup_in_run": overshoot_summary(overshoots),
+                      "margin_held_share": (round(sum(o <= margin for o in overshoots) / len(overshoots), 4)
+                                            if overshoots else None),
+                      "spin_s": round(spin / 1e9, 4),
                       "spin_share": round(spin / wall, 3) if wall > 0 else 0.0},
     }
 
@@ -100,8 +93,7 @@ def run_async_open_loop(adapter: Any, requests: Sequence, offsets_ns: np.ndarray
     sent; those are counted as `dropped`.
     """
     if margin_ns is None:
-        with fine_timer_slack():
-            margin_ns = spin_margin_ns(measure_wakeup_error())
+        margin_ns = measure_timing()["margin_ns"]
 
     async def main() -> dict:
         afn = adapter.async_predict_fn()
