@@ -162,6 +162,12 @@ def test_requests_queued_behind_a_generator_stall_count_as_late():
     delays[10] = 3.7
     run = _run_by_hand(delays)
     assert run.late_share(1_000_000) == pytest.approx(4 / 100)
+    delay = run.generator_delay_ns()
+    assert delay[10:15].tolist() == [3_700_000, 2_900_000, 2_100_000, 1_300_000, 500_000]
+    assert delay[:10].sum() == 0 and delay[15:].sum() == 0
+    # the model's own latency is its 0.2 ms of service for every request: no queue was its own
+    assert (run.model_latency_ns() == 200_000).all()
+    assert run.latency_ns.max() == 3_900_000  # from the scheduled arrival: the generator's stall
     # queueing the model causes itself is not late: 1.5 ms of service on a 1 ms schedule
     slow = _run_by_hand([0.0] * 100, service_ms=1.5)
     assert slow.late_share(1_000_000) == 0.0
