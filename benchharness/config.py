@@ -147,7 +147,7 @@ OPEN_LOOP = {
     "workers": Field(int, 1, positive),  # concurrent requests in service
     "duration_s": Field(NUM, 1.0, positive),  # per rate
     "min_count": Field(int, 100, positive),  # requests per rate, whatever the duration
-    "p99_limit_ms": Field(NUM, None, positive),  # default: max(5 x closed-loop p99, 1 ms)
+    "p99_limit_ms": Field(NUM, None, positive),  # a hard p99 limit wins; default: max(5 x closed p99, 1 ms)
     "late_threshold_ms": Field(NUM, 1.0, positive),
     "seed": Field(int, 0),
     "timeout_s": Field(NUM, None, positive),  # default: derived from the sweep's length

@@ -199,6 +199,7 @@ def closed_loop_child(spec: dict) -> dict:
 def open_loop_child(spec: dict) -> dict:
     from benchharness.measure.open_loop import (
         arrival_offsets_ns,
+        calibrate_generator,
         run_open_loop,
         summarize_run,
         sweep_rates,
@@ -210,6 +211,8 @@ def open_loop_child(spec: dict) -> dict:
     rt, ol = spec["realtime"], spec["open_loop"]
     requests = s.requests(s.test_input(), rt["rows_per_request"], MAX_DISTINCT_REQUESTS)
     warm = warm_up(s.fn, requests, rt["warmup_count"], rt["warmup_s"])
+    over_network = hasattr(s.adapter, "async_predict_fn")
+    gen = calibrate_generator(ol["workers"])  # wake-up error, cost per request, ceiling
     runs: list[tuple[float, Any]] = []
 
     def measure(rate: float) -> dict:
@@ -219,13 +222,15 @@ def open_loop_child(spec: dict) -> dict:
             warm_up(s.fn, requests, rt["warmup_count"], 0.0)
         max_wall_s = 3 * count / rate + 1.0
         with s.phases(f"open_loop@{rate:.6g}"):
-            if hasattr(s.adapter, "async_predict_fn"):  # over the network: one event loop
+            if over_network:  # one event loop
                 from benchharness.measure.open_loop import OpenLoopRun
                 from benchharness.measure.open_loop_async import run_async_open_loop
 
-                run = OpenLoopRun(**run_async_open_loop(s.adapter, requests, offsets, max_wall_s))
+                run = OpenLoopRun(**run_async_open_loop(s.adapter, requests, offsets, max_wall_s,
+                                                        gen["margin_ns"]))
             else:
-                run = run_open_loop(s.fn, requests, offsets, ol["workers"], max_wall_s=max_wall_s)
+                run = run_open_loop(s.fn, requests, offsets, ol["workers"], max_wall_s,
+                                    gen["margin_ns"], gen["overhead_ns"])
         runs.append((rate, run))
         summary = summarize_run(run, rate, ol["late_threshold_ms"], rt["ci_confidence"])
         ok = run.latency_ns[~run.failed]
@@ -235,14 +240,15 @@ def open_loop_child(spec: dict) -> dict:
     rates, best = sweep_rates(
         measure, spec["p99_limit_ms"], ol.get("rates_per_s"), spec.get("capacity_per_s"),
         ol["fractions"], ol["refine_steps"], spec.get("max_error_rate"),
+        None if over_network else gen["max_rate_per_s"],  # the thread generator's ceiling
     )
     return {
         "rates": rates,
         "max_sustainable_rate_per_s": best,
         "runs": [(rate, run) for rate, run in runs],
         "settings": s.settings(warmup=warm, rows_per_request=rt["rows_per_request"],
-                               distinct_requests=len(requests),
-                               client="asyncio" if hasattr(s.adapter, "async_predict_fn")
+                               distinct_requests=len(requests), generator=gen,
+                               client="asyncio" if over_network
                                else f"{ol['workers']} worker thread(s)"),
         "phases": s.close(),
     }

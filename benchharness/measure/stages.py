@@ -21,7 +21,7 @@ import numpy as np
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
 from benchharness.isolation.isolate import run_in_child
-from benchharness.measure.open_loop import LATE_WARN_SHARE
+from benchharness.measure.open_loop import late_start_warning, sweep_p99_limit
 from benchharness.measure.samples import safe_name, save_samples
 from benchharness.measure.stats import summarize_ns
 from benchharness.measure.threads import child_env
@@ -137,11 +137,9 @@ def realtime_stage(ctx: RunContext, cand: CandidateRun) -> None:
                  + ("" if loop.stable else " (not stable: more time would tighten the tail)"))
 
 
-def open_loop_limit_ms(ol: dict, closed: dict) -> tuple[float, str]:
-    """The p99 a sustainable rate must keep: the suite's, else max(5 x closed p99, 1 ms)."""
-    if ol["p99_limit_ms"]:
-        return float(ol["p99_limit_ms"]), "suite: realtime.open_loop.p99_limit_ms"
-    return max(5 * closed["p99_ms"], 1.0), "default: max(5 x closed-loop p99, 1 ms)"
+def open_loop_limit_ms(ctx: RunContext, cand: CandidateRun, closed: dict) -> tuple[float, str]:
+    """The p99 a sustainable rate must keep, and where it came from (`sweep_p99_limit`)."""
+    return sweep_p99_limit(ctx.suite, closed, cand.spec.get("limits"))
 
 
 def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
@@ -151,7 +149,7 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     closed = (cand.result.get("realtime") or {}).get("closed_loop") or {}
     if not ol["enabled"] or not closed.get("qps") or not closed.get("count"):
         return
-    limit, source = open_loop_limit_ms(ol, closed)
+    limit, source = open_loop_limit_ms(ctx, cand, closed)
     # errors the model makes unloaded (bad rows) are not the rate's; more than those are
     max_errors = (closed.get("error_rate") or 0.0) + OPEN_LOOP_EXTRA_ERROR_RATE
     capacity = closed["qps"] * ol["workers"]
@@ -163,13 +161,8 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     spec = base_spec(ctx, cand) | {"realtime": rt, "open_loop": ol, "p99_limit_ms": limit,
                                    "capacity_per_s": capacity, "max_error_rate": max_errors}
     out = run_child(ctx, cand, "open_loop", "open_loop_child", spec, timeout)
-    late = [r for r in out["rates"] if r["late_start_share"] > LATE_WARN_SHARE]
-    warning = None
-    if late:
-        worst = max(late, key=lambda r: r["late_start_share"])
-        warning = (f"{worst['late_start_share']:.1%} of requests at {worst['target_rate_per_s']:,.0f}/s "
-                   f"started more than {ol['late_threshold_ms']:g} ms late: the load generator, not "
-                   f"the model, was the bottleneck; figures at {len(late)} rate(s) are suspect")
+    warning = late_start_warning(out["rates"], ol["late_threshold_ms"])
+    if warning:
         ctx.progress(f"[{cand.name}] warning: {warning}")
     section = {
         "arrival": ol["arrival"], "workers": ol["workers"], "duration_s": ol["duration_s"],
