@@ -363,6 +363,14 @@ def _distance(parts: list[float]) -> list[float]:
     return [len(hard), max(hard, default=0.0)]
 
 
+def _surely_worse(cand: dict, metric: str) -> bool:
+    """The paired interval of candidate minus baseline lies wholly on the worse side of zero."""
+    ci = names.interval(names.get_path(cand, "quality.delta_vs_best_baseline.ci"))
+    if ci is None:
+        return False
+    return ci[1] < 0 if names.better(metric) == "higher" else ci[0] > 0
+
+
 def _baseline_as_good(results: dict, cands: list[dict]) -> str:
     """'' or a sentence when no candidate is shown better than the best baseline."""
     judged = [(c, (c.get("quality") or {}).get("beats_baseline")) for c in cands]
@@ -374,13 +382,23 @@ def _baseline_as_good(results: dict, cands: list[dict]) -> str:
     base_name = best.get("name") or first.get("baseline") or "the baseline"
     metric = best.get("metric") or first.get("metric") or names.primary_metric(judged[0][0], results) or "the metric"
     value = names.as_number(best.get("value", first.get("baseline_value")))
-    top = max(judged, key=lambda cb: (names.quality_value(cb[0], metric) or -math.inf)
-              * (1 if names.better(metric) == "higher" else -1))[0]
+    sign = 1 if names.better(metric) == "higher" else -1
+    def score(cb) -> float:
+        v = names.quality_value(cb[0], metric)
+        return -math.inf if v is None else sign * v
+
+    top = max(judged, key=score)[0]
     top_value = names.quality_value(top, metric)
     figures = (f" ({base_name} {value:.4g}, best candidate {top['name']} {top_value:.4g})"
                if value is not None and top_value is not None else "")
-    return (f"The baseline {base_name} is as good as every candidate on {metric}{figures}: no candidate's paired "
-            f"interval lies on the better side of it, so {base_name}, the simpler model, is an option.")
+    if all(_surely_worse(c, metric) for c, _ in judged):
+        how = f"is better than every candidate on {metric}{figures}: every candidate's paired interval lies below it"
+        if sign < 0:
+            how = how.replace("below it", "above it")
+    else:
+        how = (f"is as good as every candidate on {metric}{figures}: no candidate's paired interval lies on "
+               f"the better side of it")
+    return f"The baseline {base_name} {how}, so {base_name}, the simpler model, is an option."
 
 
 def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: list[Term],
