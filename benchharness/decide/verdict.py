@@ -2,19 +2,27 @@
 
 Reads only saved results (plus the suite's `limits`, `objective` and `plan`, which the stage
 copies into results.json so that `bench report` can remake everything from a run dir).
+docs/decisions.md explains it for users.
 
-- A candidate **qualifies** when it ran (status ok) and every hard (`fail`) limit is met.
-  A hard limit whose figure was not measured is `unknown` and blocks: a limit that cannot be
-  checked is not met. Warn-level limits never block.
+- A candidate **qualifies** when it ran (status ok) and every hard (`fail`) limit passes.
+  A hard limit that fails, or whose figure was not measured (`unknown`), **blocks**. A hard
+  limit whose figure's interval straddles the threshold is `inconclusive`: it blocks too,
+  and a candidate whose only unmet hard limits are inconclusive is itself `inconclusive`:
+  it could still qualify (more trials, a quieter machine would decide). Warn-level limits
+  never block.
 - **Ranking** of the qualifying candidates by the suite's `objective`, a list of terms
-  `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction), each optionally `within X` (values within X of the best
-  count as tied and the next term decides). Default: the primary metric, then lowest batch
-  cost, then lowest p99 latency.
+  `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction),
+  each optionally `within X`. On each term the candidates tied with the best go on to the
+  next term: those within X of it and those whose 95% intervals overlap its interval, so
+  noise cannot order them; a tie on every term keeps the suite's order. Default: the
+  primary metric, then lowest batch cost, then lowest p99 latency.
 - **Pareto front** over quality (primary metric), p99 latency and cost, among every candidate
   that ran, on the axes measured for all of them.
-- **Exit codes**: 0 a candidate qualifies; 1 none does (with --strict: also when any limit of
-  any candidate is not `pass`, warnings included); 3 a candidate crashed. The CLI adds 2 for
-  usage and suite errors.
+- **Exit codes** (exit_codes.py): 3 a candidate crashed; else 0 a candidate qualifies; else
+  4 (inconclusive) when one could still qualify, so CI can retry rather than fail; else 1.
+  With --strict a qualifying run also exits non-zero when any limit of any candidate is not
+  `pass` (warnings included): 4 when all of those are inconclusive, else 1. The CLI adds 2
+  for usage and suite errors.
 """
 
 from __future__ import annotations
@@ -319,19 +327,22 @@ def why(r: limits_mod.LimitResult, cand: dict | None = None, results: dict | Non
         if iv and not names.is_quality_name(r.metric):
             measured += f" (95% interval {_span(*iv, unit)})"
         return f"{r.expression}: measured {measured}, {verb} by {names.fmt(abs(r.margin), unit)}"
-    need = f"needs {names.fmt(r.threshold, unit)} (baseline {ctx['name']} {names.fmt(ctx['value'], unit)}"
     lim = ctx["limit"]
+    need = f"needs {names.fmt(r.threshold, unit)} ({ctx['name']} {names.fmt(ctx['value'], unit)}"
     need += (f" {lim.arith} {lim.number:g})" if lim.arith else ")")
     end = "lower" if lim.op in (">=", ">") else "upper"
-    basis = {"paired": f"the cautious ({end}) end of the 95% paired-bootstrap interval of candidate minus "
-                       f"{ctx['name']}",
-             "own": f"the cautious ({end}) end of the candidate's own 95% interval",
-             "point": "the point value (no interval to be cautious with)"}[ctx["kind"]]
-    text = (f"{r.expression}: {need}; measured {names.fmt(r.value, unit)}, judged at "
-            f"{names.fmt(r.judged, unit)} on {basis}: {verb} by {names.fmt(abs(r.margin), unit)}")
+    basis = {"paired": f"the {end} end of the 95% paired interval vs {ctx['name']}",
+             "own": f"the {end} end of its own 95% interval",
+             "point": "the point value, no interval"}[ctx["kind"]]
+    if ctx["kind"] == "point":
+        text = f"{r.expression}: {need}; measured {names.fmt(r.value, unit)} ({basis})"
+    else:
+        text = (f"{r.expression}: {need}; judged at {names.fmt(r.judged, unit)}, {basis} "
+                f"(measured {names.fmt(r.value, unit)})")
+    text += f": {verb} by {names.fmt(abs(r.margin), unit)}"
     res = _resolution(r, cand, results, ctx) if r.margin < 0 else None
     if res is not None and res.too_small:
-        text += f" ({sample_size.describe(res, lambda v: names.fmt(v, unit))})"
+        text += f". {sample_size.describe(res, lambda v: names.fmt(v, unit))}"
     return text
 
 

@@ -78,12 +78,12 @@ def resolution(rows: int, ci: tuple[float, float], confidence: float,
 
 
 def describe(res: SplitResolution, unit_fmt=lambda v: f"{v:.2g}") -> str:
-    """'at 143 test rows only differences of about 0.081 can be shown; ~9,400 rows would
-    resolve 0.01' (empty when the split is large enough)."""
+    """'The 143-row test split is too small: it shows only differences of 0.036 or more beyond
+    the margin; about 1,827 rows would resolve 0.01' (empty when the split is large enough)."""
     if not res.too_small:
         return ""
-    text = (f"at {res.rows:,} test rows only differences beyond the required one of about "
-            f"{unit_fmt(res.detectable)} or more can be shown")
+    text = (f"The {res.rows:,}-row test split is too small: it shows only differences of "
+            f"{unit_fmt(res.detectable)} or more beyond the margin")
     if res.rows_needed:
         text += f"; about {res.rows_needed:,} rows would resolve {unit_fmt(res.scale)}"
     return text
