@@ -155,6 +155,9 @@ def test_nothing_qualifies_lists_what_to_change_closest_first():
     assert "far — usd_per_million $9.00 → ≤ $5.00 (44% less); p99_ms 100 ms → ≤ 50 ms (50% less)" in sentence
     lines = verdict.summary_lines({"verdict": v})
     assert max(len(line) for line in lines) <= 100
+    listed = lines[lines.index("What to change, closest first:") + 1:]
+    assert [line.split(":")[0].strip() for line in listed] == ["near", "two", "far"]
+    assert v["what_to_change"][0] == {"candidate": "near", "changes": ["p99_ms 52 ms → ≤ 50 ms (4% less)"]}
 
 
 def with_baseline(cands, beats):
@@ -248,3 +251,18 @@ def test_a_quality_limit_line_says_what_was_judged_and_whether_the_split_can_sho
                     "The 143-row test split is too small: it shows only differences of 0.03574 or more "
                     "beyond the margin; about 1,827 rows would resolve 0.01")
     assert "the test split is too small to show the margin (about 1,827 rows needed, 143 used)" in v["sentence"]
+
+
+def test_an_inconclusive_baseline_limit_shows_where_the_paired_interval_puts_the_candidate():
+    c = cand("forest", 5.0, acc=0.955, acc_ci=(0.92, 0.98))
+    c["quality"].update(rows={"test": 143}, delta_vs_best_baseline={
+        "baseline": "logistic", "metric": "accuracy", "delta": -0.003, "ci": [-0.03, 0.02]})
+    results = {"candidates": [c], "baselines": [{"name": "logistic", "quality": {"test": {"accuracy": 0.958}}}]}
+    check = LimitResult("accuracy >= baseline + 0.01", "accuracy", "fail", "inconclusive", 0.955, 0.928,
+                        0.968, -0.04, "")
+    v = verdict.decide(results, {"forest": [check]}, verdict.parse_objective(None))
+    # 0.958 - 0.03 = 0.928 and 0.958 + 0.02 = 0.978: the candidate's own interval would say 0.92–0.98
+    assert v["candidates"][0]["blocking"] == [
+        "accuracy >= baseline + 0.01: accuracy 0.928–0.978 straddles the 0.968 limit: inconclusive "
+        "(a larger test split would decide it)"]
+    assert v["exit_code"] == INCONCLUSIVE

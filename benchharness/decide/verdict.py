@@ -167,6 +167,11 @@ def pareto(cands: list[dict], results: dict) -> tuple[list[str], list[str]]:
 
 HARD_BLOCKING = ("fail", "unknown", "inconclusive")  # statuses of a hard limit that block
 DECIDE_HINT = "more trials or a quieter machine would decide it"
+DECIDE_HINT_QUALITY = "a larger test split would decide it"
+
+
+def _hint(metric: str) -> str:
+    return DECIDE_HINT_QUALITY if names.is_quality_name(metric) or metric == "primary" else DECIDE_HINT
 
 
 def _exit_codes(rows: list[dict], ranking: list[str], ran: list[dict]) -> tuple[int, int]:
@@ -249,6 +254,12 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], in
         row["on_pareto_front"] = row["name"] in front
     code, strict = _exit_codes(rows, ranking, ran)
     ties = [{"term": str(t), "candidates": group} for t, group in trace]
+    sentence = recommendation(results, rows, ranking, terms, trace)
+    unmet = sorted((r for r in rows if r["status"] in ("inconclusive", "blocked")),
+                   key=lambda r: r["distance"]) + [r for r in rows if r["status"] == "crashed"]
+    what_to_change = [{"candidate": r["name"], "changes": r["to_change"]} for r in unmet]
+    for row in rows:
+        row.pop("distance", None)  # a sort key, not a result
     return {
         "inputs": inputs or {"limits": None, "candidate_limits": {}, "objective": [str(t) for t in terms]},
         "candidates": rows,
@@ -256,9 +267,10 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], in
         "ties": ties,
         "recommended": ranking[0] if ranking else None,
         "could_qualify": [r["name"] for r in rows if r["status"] == "inconclusive"],
+        "what_to_change": what_to_change,
         "pareto_front": front,
         "pareto_axes": axes,
-        "sentence": recommendation(results, rows, ranking, terms, trace),
+        "sentence": sentence,
         "exit_code": code,
         "exit_code_strict": strict,
     }
@@ -312,14 +324,16 @@ def why(r: limits_mod.LimitResult, cand: dict | None = None, results: dict | Non
     unit = r.unit
     if r.status == "unknown":
         return f"{r.expression}: unknown ({r.note})"
-    ctx = _baseline_context(r, cand, results) if r.judged != r.value or "baseline" in r.expression else None
+    ctx = _baseline_context(r, cand, results)
     if r.status == "inconclusive":
         iv = names.interval(cand, r.metric, results) if cand else None
+        if ctx is not None and ctx["kind"] == "paired":  # where the candidate lies, from the paired interval
+            iv = (ctx["value"] + ctx["delta"][0], ctx["value"] + ctx["delta"][1])
         span = _span(*iv, unit) if iv else None
         if span and r.threshold is not None:
             return (f"{r.expression}: {r.metric} {span} straddles the {names.fmt(r.threshold, unit)} limit: "
-                    f"inconclusive ({DECIDE_HINT})")
-        return f"{r.expression}: inconclusive ({r.note or DECIDE_HINT})"
+                    f"inconclusive ({_hint(r.metric)})")
+        return f"{r.expression}: inconclusive ({r.note or _hint(r.metric)})"
     verb = "missed" if r.margin < 0 else "met"
     if ctx is None:
         measured = names.fmt(r.value, unit)
@@ -354,7 +368,7 @@ def _change(r: limits_mod.LimitResult, cand: dict, results: dict) -> tuple[float
     if r.status == "inconclusive":
         iv = names.interval(cand, r.metric, results)
         where = f"{r.metric} {_span(*iv, unit)} vs {names.fmt(r.threshold, unit)}" if iv else r.metric
-        return 0.0, f"decide {where}: more trials or a quieter machine"
+        return 0.0, f"decide {where}: {_hint(r.metric).replace(' would decide it', '')}"
     rel = abs(r.margin) / abs(r.value) if r.value else abs(r.margin)  # the change, relative to now
     if names.is_quality_name(r.metric) and "baseline" in r.expression:
         ctx = _baseline_context(r, cand, results)
@@ -434,7 +448,7 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
         tail = (" " + tie if tie else "") + (f" Also qualifying: {', '.join(others)}." if others else "")
         maybe = [r["name"] for r in rows if r["status"] == "inconclusive"]
         if maybe:
-            tail += f" Not yet decided: {', '.join(maybe)} (a limit straddles its interval; {DECIDE_HINT})."
+            tail += f" Not yet decided: {', '.join(maybe)} (an interval straddles a limit)."
         if as_good:
             return f"{as_good} If a candidate must ship, take {best['name']}: {lead}{tail}"
         q = best.get("quality") or {}
@@ -452,7 +466,7 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
         shown = r["to_change"][:2] + ([f"and {len(r['to_change']) - 2} more"] if len(r["to_change"]) > 2 else [])
         parts.append(f"{r['name']} — {'; '.join(shown)}")
     head = ("No candidate qualifies for certain: the intervals of " + ", ".join(r["name"] for r in maybe)
-            + " straddle a limit, so rerun with more trials or on a quieter machine."
+            + " straddle a limit: measuring more would decide (exit code 4: retry)."
             if maybe else "No candidate qualifies.")
     head += " What to change, closest first: " + " | ".join(parts) + "."
     keep = [c["name"] for c in results.get("candidates", []) if c.get("role") == "baseline"]
@@ -552,5 +566,17 @@ def summary_lines(results: dict) -> list[str]:
                                        if len(row["warnings"]) > 3 else [])
         for text in warns:
             lines += _wrapped(f"  {'':<16} {'warning':<13} ", text, pad)
-    lines += _wrapped("", v.get("sentence", ""), 0)
+    sentence = v.get("sentence", "")
+    marker = " What to change, closest first: "
+    if v.get("recommended") is None and marker in sentence and v.get("what_to_change"):
+        # nothing qualifies: the headline, then one line per candidate instead of one long paragraph
+        lines += _wrapped("", sentence.split(marker)[0], 0) + ["What to change, closest first:"]
+        for item in v["what_to_change"]:
+            lines += _wrapped(f"  {item['candidate']}: ", "; ".join(item["changes"]), 4)
+        after = sentence.split(marker, 1)[1]
+        ends = [i for i in (after.find(". Keep "), after.find(". The baseline ")) if i >= 0]
+        if ends:  # the closing advice (keep the declared baseline, or the baseline as an option)
+            lines += _wrapped("", after[min(ends) + 2:], 0)
+        return lines
+    lines += _wrapped("", sentence, 0)
     return lines
