@@ -155,3 +155,23 @@ def test_a_quick_run_or_other_data_is_called_out():
     changes = doc["comparisons"][1]["setup_changes"]
     assert changes[0].startswith("--quick: True -> False") and changes[1].startswith("data split: ")
     assert "setup changed: --quick: True -> False" in compare_text(doc)
+
+
+def test_interval_and_trial_values_read_each_measured_section():
+    from benchharness.decide import figures
+
+    res = with_trials(sample_results(), seed=5, n=4)
+    forest = res["candidates"][0]
+    cl = forest["realtime"]["closed_loop"]
+    assert figures.interval(forest, "p99_ms") == tuple(cl["intervals"]["p99_ms"])
+    assert figures.trial_values(forest, "p99_ms") == [t["p99_ms"] for t in cl["trials"]]
+    best = max(forest["batch"], key=lambda b: b["rows_per_s"])  # rows_per_s: the best batch size's trials
+    assert figures.trial_values(forest, "rows_per_s") == [t["rows_per_s"] for t in best["trials"]]
+    assert figures.interval(forest, "usd_per_million") == tuple(forest["cost"]["batch"]["intervals"]["usd_per_1m"])
+    assert figures.interval(forest, "accuracy") == (0.94, 0.985)  # quality: its bootstrap interval
+    assert figures.interval(forest, "primary", res) == (0.94, 0.985)
+    cl["intervals"]["p99_ms"] = [50.0, None]  # an open upper end stays open
+    assert figures.interval(forest, "p99_ms") == (50.0, None)
+    plain = sample_results()["candidates"][0]
+    assert figures.interval(plain, "p99_ms") is None and figures.trial_values(plain, "p99_ms") == []
+    assert figures.interval([0.1, 0.2]) == (0.1, 0.2)  # the one-argument form reads a stored interval

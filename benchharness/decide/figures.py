@@ -389,5 +389,5 @@ def trial_values(cand: dict, name: str, results: dict | None = None) -> list[flo
     if found is None:
         return []
     section, key = found
-    values = [as_number(t.get(key)) for t in section.get("trials") or [] if isinstance(t, dict)]
+    values = [as_number(t.get(key, t.get(name))) for t in section.get("trials") or [] if isinstance(t, dict)]
     return [v for v in values if v is not None]
