@@ -443,7 +443,8 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
         facts = _facts(best, results)
         lead = (f"it {limits_txt} and ranks first by {describe_objective(terms, results, best)}"
                 f"{' (' + facts + ')' if facts else ''}.")
-        tie = _tie_note(ranking[0], trace or [], terms)
+        metric = names.primary_metric(best, results) or "primary"
+        tie = _tie_note(ranking[0], trace or [], terms, lambda n: metric if n == "primary" else n)
         others = ranking[1:]
         tail = (" " + tie if tie else "") + (f" Also qualifying: {', '.join(others)}." if others else "")
         maybe = [r["name"] for r in rows if r["status"] == "inconclusive"]
@@ -477,18 +478,18 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
     return head
 
 
-def _tie_note(first: str, trace: list, terms: list[Term]) -> str:
+def _tie_note(first: str, trace: list, terms: list[Term], label=lambda name: name) -> str:
     """How ties on the objective's terms were broken for the recommended candidate."""
     groups = [(t, g) for t, g in trace if first in g]
     if not groups:
         return ""
     term, group = groups[-1]  # the deepest term on which it still tied
     others = [n for n in group if n != first]
-    tied_on = ", ".join(t.name for t, _ in groups)
+    tied_on = ", ".join(label(t.name) for t, _ in groups)
     if term == terms[-1]:
         return (f"It ties with {', '.join(others)} on every term of the objective (95% intervals overlap): "
                 f"it leads only by its place in the suite, so either is defensible.")
-    decider = terms[terms.index(term) + 1].name
+    decider = label(terms[terms.index(term) + 1].name)
     return f"It ties on {tied_on} (95% intervals overlap); {decider} decided."
 
 
