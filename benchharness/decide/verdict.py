@@ -408,6 +408,7 @@ def _baseline_as_good(results: dict, cands: list[dict]) -> str:
     metric = best.get("metric") or first.get("metric") or names.primary_metric(judged[0][0], results) or "the metric"
     value = names.as_number(best.get("value", first.get("baseline_value")))
     sign = 1 if names.better(metric) == "higher" else -1
+
     def score(cb) -> float:
         v = names.quality_value(cb[0], metric)
         return -math.inf if v is None else sign * v
