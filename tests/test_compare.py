@@ -55,7 +55,7 @@ def test_strict_turns_a_missed_warning_into_exit_1(runs):
 def test_none_qualifies_exits_1_and_says_what_blocks(runs):
     res, run_dir = runs["slow"]
     assert res.exit_code == 1, res.output
-    assert "No candidate qualifies. What to change, closest first: model — p99_ms " in res.output
+    assert "No candidate qualifies.\nWhat to change, closest first:\n  model: p99_ms " in res.output
     results = json.loads((run_dir / "results.json").read_text())
     assert results["verdict"]["exit_code"] == 1 and results["plan"]["integration"] == "batch"
     limit = results["candidates"][0]["limits"][0]
