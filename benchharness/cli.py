@@ -3,8 +3,9 @@
 Exit codes of `bench run` (from the verdict, see verdict.py): 0 a candidate qualifies (meets
 every hard limit); 1 none does (with --strict: also when any limit of any candidate is not a
 pass, warnings included); 2 a usage or suite error (nothing measured); 3 a candidate failed
-or crashed (the others were still measured and saved). `bench compare`: 0 no regression,
-1 a regression beyond the threshold, 2 usage error.
+or crashed (the others were still measured and saved); 4 inconclusive: none qualifies for
+certain but one could, its intervals straddling a limit (retry with more trials).
+`bench compare`: 0 no regression, 1 a regression beyond the threshold, 2 usage error.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def main() -> None:
 @click.argument("suite", required=False, type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", default="results", show_default=True, help="Where run folders are written.")
 @click.option("--quick", is_flag=True, help="Short measurement windows (a smoke test, not a benchmark).")
-@click.option("--strict", is_flag=True, help="Exit 1 when any limit of any candidate is not met (warnings too).")
+@click.option("--strict", is_flag=True, help="Exit non-zero when any limit of any candidate is not met (warnings too): "
+                   "4 when all such limits are inconclusive, else 1.")
 @click.option("--profile", default=None, metavar="NAME|PATH",
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
 def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None) -> None:
@@ -105,8 +107,8 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--threshold", default=0.10, show_default=True, type=click.FloatRange(0, None),
               help="Relative change in the worse direction that counts as a regression.")
-@click.option("--alpha", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-              help="Significance level of the tests on raw latency samples (Mann-Whitney U, tail bootstrap).")
+@click.option("--alpha", default=0.05, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="1 - confidence of the interval of each change (a bootstrap over the runs' trials).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False),
               help="Also write the comparison as an HTML page with a chart of the changes.")

@@ -69,8 +69,9 @@ def test_none_qualifies_says_what_blocks_each_and_keeps_baseline():
     results = {"candidates": [c("a", 0.95, 30, 1.0), c("prod", 0.9, 3, 1.0, role="baseline")]}
     v = verdict.judge(results, {"fail": ["p99_ms <= 20", "rss_peak_mb <= 100"]})
     assert v["recommended"] is None and v["exit_code"] == 1
-    assert "No candidate qualifies: a — p99_ms <= 20: measured 30 ms" in v["sentence"]
-    assert "rss_peak_mb <= 100: unknown" in v["sentence"]
+    assert v["sentence"].startswith("No candidate qualifies. What to change, closest first: "
+                                    "a — p99_ms 30 ms → ≤ 20 ms (33% less); measure rss_peak_mb (not measured)")
+    assert "p99_ms <= 20: measured 30 ms, missed by 10 ms" in v["candidates"][0]["blocking"]
     assert "Keep prod" in v["sentence"]
 
 

@@ -1,101 +1,103 @@
 """`bench compare RUN_DIR...`: runs side by side, what changed and whether it is real.
 
 The first run is the reference; each later run is compared with it, candidate by candidate
-(matched by name). For every figure: the two values, the change, and whether the change is
-significant:
+(matched by name). The variation that matters is between processes, not between the
+requests of one process, so a measured figure is judged on its independent trials (each a
+fresh child process; `trials` beside the figure in results.json):
 
-- the centre of the closed loop (p50, mean, qps) and batch throughput: Mann-Whitney U
-  (two-sided, scipy) on the raw latency samples saved beside each results.json (per request;
-  per call at the best batch size). It tests a shift of the whole distribution, so it can miss
-  a regression only in the tail;
-- the tail of the closed loop (p90, p95, p99, p99.9): a seeded bootstrap of the difference of
-  that nearest-rank percentile between the two runs' raw samples; significant when the
-  (1 - alpha) interval of the difference excludes zero;
-- quality figures: the two bootstrap intervals do not overlap;
-- other figures (throughput, memory, cost) carry no interval: not tested.
+- **measured figures** (latency percentiles, qps, open-loop p99 and rate, rows/s, CPU,
+  memory, cost): the change is the ratio of the two runs' trial medians; its (1 - alpha)
+  interval comes from a seeded bootstrap that resamples the trials of each run. The change
+  is a **regression** only when that whole interval lies beyond `threshold` in the worse
+  direction (lower-is-better: its low end above 1 + threshold; higher-is-better: its high
+  end below 1 - threshold), an **improvement** when it lies beyond it in the better one,
+  and otherwise "no change shown".
+- **too few trials**: with n_a and n_b trials, no change is testable at level alpha unless
+  C(n_a + n_b, n_a) >= 2 / alpha (under no change, every ordering of the trials is equally
+  likely, and the most extreme one, every trial of one run beyond every trial of the other,
+  has probability 1 / C). At the default alpha 0.05 that is 4 + 4 trials (or 3 + 5).
+- **quality** (the primary metric, same data split): worse beyond `threshold` and the two
+  bootstrap intervals do not overlap.
+- a figure **without trials** (results from before trials were kept, or a figure measured
+  once) is **untested**: shown, never a regression on its own.
 
-A **regression** is a change in the worse direction larger than `threshold` (relative) that
-is not shown insignificant (significant, or untested for lack of samples or intervals).
-Exit code: 0 none, 1 at least one regression, 2 usage error.
+Exit code: 0 no regression, 1 at least one regression, 2 usage error.
 """
 
 from __future__ import annotations
 
+from math import comb
 from pathlib import Path
 
-from scipy.stats import mannwhitneyu
+import numpy as np
 
 from benchharness.decide import figures as names
-from benchharness.measure.stats import PERCENTILES, bootstrap_percentile_difference, percentile_key
-from benchharness.report.samples import latency_samples
 from benchharness.results import load_results
 
-#: (figure, real-time mode whose raw samples test it, or None)
-FIGURES = [
-    ("primary", None), ("p50_ms", "closed_loop"), ("p90_ms", "closed_loop"), ("p95_ms", "closed_loop"),
-    ("p99_ms", "closed_loop"), ("p999_ms", "closed_loop"), ("mean_ms", "closed_loop"), ("qps", "closed_loop"), ("open_p99_ms", None), ("sustainable_rps", None), ("rows_per_s", "batch"),
-    ("cpu_ms_per_prediction", None), ("rss_peak_mb", None), ("usd_per_million", None),
-]
-#: tail figures judged by their own percentile's bootstrap, not by Mann-Whitney
-TAIL_PERCENTILES = {percentile_key(q): q for q in PERCENTILES if q > 50}
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_MAX_SAMPLES = 10_000  # per run and resample: bounds the cost; larger runs get wider intervals
+FIGURES = ("primary", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "qps", "open_p99_ms",
+           "sustainable_rps", "rows_per_s", "cpu_ms_per_prediction", "rss_peak_mb", "usd_per_million")
+BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
+DEFAULT_THRESHOLD = 0.10
+DEFAULT_ALPHA = 0.05
 ENV_KEYS = ("hostname", "cpu_model", "cpu_count_logical", "memory_total_mb", "os", "python")
+WIDTH = 100  # the printed table fits this many columns
 
 
-def _quality_significance(a: dict, b: dict, metric: str) -> tuple[bool | None, str]:
+def trials_can_show(n_a: int, n_b: int, alpha: float) -> bool:
+    """Can n_a and n_b trials show any change at level alpha? (see the module doc)"""
+    return n_a >= 2 and n_b >= 2 and comb(n_a + n_b, n_a) >= 2 / alpha
+
+
+def ratio_interval(before: list[float], after: list[float], confidence: float,
+                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    """(ratio, low, high): median(after) / median(before) over trials, and its percentile
+    interval from resampling each run's trials with replacement."""
+    a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
+    rng = np.random.default_rng(seed)
+    med_a = np.median(a[rng.integers(0, a.size, (resamples, a.size))], axis=1)
+    med_b = np.median(b[rng.integers(0, b.size, (resamples, b.size))], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = med_b / med_a
+    ratios = ratios[np.isfinite(ratios)]
+    point = float(np.median(b) / np.median(a)) if np.median(a) else float("nan")
+    if ratios.size == 0:
+        return point, float("nan"), float("nan")
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(ratios, [tail, 100 - tail])
+    return point, float(lo), float(hi)
+
+
+def _judge_trials(ta: list[float], tb: list[float], higher: bool, threshold: float, alpha: float) -> dict:
+    if not ta or not tb:
+        which = "either run" if not ta and not tb else ("the reference run" if not ta else "this run")
+        return {"result": "untested", "test": f"no trials in {which}"}
+    if not trials_can_show(len(ta), len(tb), alpha):
+        return {"result": "untested",
+                "test": f"{len(ta)} + {len(tb)} trials cannot show a change at alpha {alpha:g}"}
+    if min(ta) <= 0 or min(tb) <= 0:
+        return {"result": "untested", "test": "a trial value is zero or negative: no ratio"}
+    ratio, lo, hi = ratio_interval(ta, tb, 1 - alpha)
+    worse = hi < 1 - threshold if higher else lo > 1 + threshold
+    better = lo > 1 + threshold if higher else hi < 1 - threshold
+    return {"result": "regression" if worse else ("improved" if better else "no change shown"),
+            "change": ratio - 1, "interval": [lo - 1, hi - 1],
+            "test": f"bootstrap of the ratio of trial medians, {len(ta)} + {len(tb)} trials, "
+                    f"{1 - alpha:.0%} interval"}
+
+
+def _judge_quality(a: dict, b: dict, metric: str, change: float | None, higher: bool, threshold: float) -> dict:
     ca, cb = names.quality_ci(a, metric), names.quality_ci(b, metric)
-    if ca is None or cb is None:
-        return None, "no intervals"
-    overlap = ca[0] <= cb[1] and cb[0] <= ca[1]
-    return (not overlap), f"intervals [{ca[0]:.4g}, {ca[1]:.4g}] vs [{cb[0]:.4g}, {cb[1]:.4g}]"
+    if ca is None or cb is None or change is None:
+        return {"result": "untested", "test": "no bootstrap intervals"}
+    apart = not (ca[0] <= cb[1] and cb[0] <= ca[1])
+    worse = (change < -threshold) if higher else (change > threshold)
+    better = (change > threshold) if higher else (change < -threshold)
+    result = "regression" if apart and worse else ("improved" if apart and better else "no change shown")
+    return {"result": result, "test": f"intervals [{ca[0]:.4g}, {ca[1]:.4g}] vs [{cb[0]:.4g}, {cb[1]:.4g}]"}
 
 
-def _mann_whitney(sa, sb, alpha: float) -> dict:
-    p = float(mannwhitneyu(sa, sb, alternative="two-sided").pvalue)
-    return {"significant": p < alpha, "method": "mann-whitney", "p_value": p,
-            "test": f"Mann-Whitney U, n={sa.size}/{sb.size}"}
-
-
-def _tail_tests(sa, sb, alpha: float) -> dict[str, dict]:
-    """Each tail percentile's own test: bootstrap interval of after - before (one resampling for all)."""
-    found = bootstrap_percentile_difference(
-        sa, sb, tuple(TAIL_PERCENTILES.values()), confidence=1 - alpha,
-        resamples=BOOTSTRAP_RESAMPLES, max_samples=BOOTSTRAP_MAX_SAMPLES, seed=BOOTSTRAP_SEED)
-    out = {}
-    for figure, q in TAIL_PERCENTILES.items():
-        diff, lo, hi = found[q]
-        out[figure] = {"significant": not lo <= 0 <= hi, "method": "bootstrap-percentile", "p_value": None,
-                       "interval": [lo, hi],
-                       "test": f"bootstrap p{q:g} difference {diff:+.4g} ms, {1 - alpha:.0%} interval "
-                               f"[{lo:+.4g}, {hi:+.4g}], n={sa.size}/{sb.size}"}
-    return out
-
-
-class _LatencyTests:
-    """The tests of one candidate's latency figures, each run once and only when asked for."""
-
-    def __init__(self, dir_a: Path, a: dict, dir_b: Path, b: dict, alpha: float):
-        self.dirs, self.cands, self.alpha = (dir_a, dir_b), (a, b), alpha
-        self.cache: dict[str, dict] = {}
-
-    def __call__(self, figure: str, mode: str) -> dict:
-        kind = "tail" if mode == "closed_loop" and figure in TAIL_PERCENTILES else "centre"
-        key = f"{mode}:{kind}"
-        if key not in self.cache:
-            sa, sb = (latency_samples(d, c, mode) for d, c in zip(self.dirs, self.cands, strict=True))
-            if sa is None or sb is None:
-                self.cache[key] = {"significant": None, "method": None, "p_value": None, "test": "no raw samples"}
-            elif kind == "tail":
-                self.cache[key] = _tail_tests(sa, sb, self.alpha)
-            else:
-                self.cache[key] = _mann_whitney(sa, sb, self.alpha)
-        found = self.cache[key]
-        return found.get(figure, found) if kind == "tail" else found
-
-
-def compare_pair(dir_a: Path, res_a: dict, dir_b: Path, res_b: dict, threshold: float, alpha: float) -> list[dict]:
+def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> list[dict]:
     """One row per (candidate, figure) measured in both runs."""
     rows = []
     cands_b = {c["name"]: c for c in res_b.get("candidates", []) if c.get("status") == "ok"}
@@ -103,30 +105,40 @@ def compare_pair(dir_a: Path, res_a: dict, dir_b: Path, res_b: dict, threshold: 
         b = cands_b.get(a["name"])
         if a.get("status") != "ok" or b is None:
             continue
-        latency_tests = _LatencyTests(dir_a, a, dir_b, b, alpha)
-        for figure, mode in FIGURES:
+        for figure in FIGURES:
             va, vb = names.resolve(figure, a, res_a), names.resolve(figure, b, res_b)
             if va is None or vb is None:
                 continue
             label = names.primary_metric(a, res_a) if figure == "primary" else figure
             higher = names.better(figure, a, res_a) == "higher"
             change = (vb - va) / abs(va) if va else None
-            worse = (vb < va) if higher else (vb > va)
             if figure == "primary":
-                significant, test = _quality_significance(a, b, label)
-                judged = {"significant": significant, "test": test, "p_value": None,
-                          "method": "intervals" if significant is not None else None}
-            elif mode:
-                judged = latency_tests(figure, mode)
+                judged = _judge_quality(a, b, label, change, higher, threshold)
             else:
-                judged = {"significant": None, "method": None, "p_value": None, "test": "no interval"}
-            beyond = change is not None and abs(change) > threshold
-            rows.append({
-                "candidate": a["name"], "figure": label, "unit": names.unit(figure), "before": va, "after": vb,
-                "change": change, "better": "higher" if higher else "lower", "worse": worse, **judged,
-                "regression": bool(worse and beyond and judged["significant"] is not False),
-            })
+                judged = _judge_trials(names.trial_values(a, figure, res_a), names.trial_values(b, figure, res_b),
+                                       higher, threshold, alpha)
+            row = {"candidate": a["name"], "figure": label, "unit": names.unit(figure), "before": va, "after": vb,
+                   "change": change, "interval": None, "better": "higher" if higher else "lower", **judged}
+            row["regression"] = row["result"] == "regression"
+            rows.append(row)
     return rows
+
+
+def verdict_changes(res_a: dict, res_b: dict) -> list[str]:
+    """What the verdict decided differently: the recommendation, each candidate's status, the exit code."""
+    va, vb = res_a.get("verdict") or {}, res_b.get("verdict") or {}
+    if not va or not vb:
+        return []
+    out = []
+    if va.get("recommended") != vb.get("recommended"):
+        out.append(f"recommended: {va.get('recommended') or 'none'} -> {vb.get('recommended') or 'none'}")
+    before = {r["name"]: r["status"] for r in va.get("candidates", [])}
+    for r in vb.get("candidates", []):
+        if r["name"] in before and before[r["name"]] != r["status"]:
+            out.append(f"{r['name']}: {before[r['name']]} -> {r['status']}")
+    if va.get("exit_code") != vb.get("exit_code"):
+        out.append(f"exit code: {va.get('exit_code')} -> {vb.get('exit_code')}")
+    return out
 
 
 def environment_changes(res_a: dict, res_b: dict) -> list[str]:
@@ -152,45 +164,86 @@ def setup_changes(res_a: dict, res_b: dict) -> list[str]:
     return out
 
 
-def compare_runs(run_dirs: list[str | Path], threshold: float = 0.10, alpha: float = 0.01) -> dict:
-    """Compare every later run with the first; the document `bench compare` prints."""
-    dirs = [Path(d) for d in run_dirs]
-    results = [load_results(d) for d in dirs]
-    ref_dir, ref = dirs[0], results[0]
+def compare_results(ref: dict, others: list[dict], threshold: float = DEFAULT_THRESHOLD,
+                    alpha: float = DEFAULT_ALPHA) -> dict:
+    """Compare loaded results documents with the reference; the document `bench compare` prints."""
     comparisons = []
-    for d, res in zip(dirs[1:], results[1:], strict=True):
-        rows = compare_pair(ref_dir, ref, d, res, threshold, alpha)
+    for res in others:
+        rows = compare_pair(ref, res, threshold, alpha)
         names_a = {c["name"] for c in ref.get("candidates", [])}
         names_b = {c["name"] for c in res.get("candidates", [])}
         comparisons.append({
-            "run": res.get("run_id", str(d)), "rows": rows, "environment_changes": environment_changes(ref, res),
-            "setup_changes": setup_changes(ref, res),
+            "run": res.get("run_id", "?"), "rows": rows, "verdict_changes": verdict_changes(ref, res),
+            "environment_changes": environment_changes(ref, res), "setup_changes": setup_changes(ref, res),
             "only_in_reference": sorted(names_a - names_b), "only_in_run": sorted(names_b - names_a),
             "regressions": sum(r["regression"] for r in rows),
+            "untested": sum(r["result"] == "untested" for r in rows),
         })
     total = sum(c["regressions"] for c in comparisons)
-    return {"reference": ref.get("run_id", str(ref_dir)), "threshold": threshold, "alpha": alpha,
+    return {"reference": ref.get("run_id", "?"), "threshold": threshold, "alpha": alpha,
             "comparisons": comparisons, "regressions": total, "exit_code": 1 if total else 0}
 
 
+def compare_runs(run_dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD,
+                 alpha: float = DEFAULT_ALPHA) -> dict:
+    """Compare every later run folder with the first."""
+    results = [load_results(Path(d)) for d in run_dirs]
+    for d, res in zip(run_dirs, results, strict=True):
+        res.setdefault("run_id", str(d))
+    return compare_results(results[0], results[1:], threshold, alpha)
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.0%}" if abs(v) >= 0.1 else f"{v:+.1%}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _summary(comp: dict) -> list[str]:
+    regs = [r for r in comp["rows"] if r["regression"]]
+    head = f"vs {comp['run']}: {len(regs)} regression{'s' if len(regs) != 1 else ''}"
+    head += ("; verdict changed" if comp["verdict_changes"] else "; verdict unchanged")
+    out = [head]
+    out += [f"  verdict: {line}" for line in comp["verdict_changes"]]
+    for cand in dict.fromkeys(r["candidate"] for r in regs):  # one line per candidate, in table order
+        mine = [r for r in regs if r["candidate"] == cand]
+        out.append(_cut(f"  REGRESSION {cand} ({len(mine)}): "
+                        + ", ".join(f"{r['figure']} {_pct(r['change'])}" for r in mine), WIDTH))
+    out += [_cut(f"  setup changed: {line}", WIDTH) for line in comp.get("setup_changes", [])]
+    out += [_cut(f"  machine changed: {line}", WIDTH) for line in comp["environment_changes"]]
+    for label, key in (("only in reference", "only_in_reference"), ("only in this run", "only_in_run")):
+        if comp[key]:
+            out.append(_cut(f"  {label}: {', '.join(comp[key])}", WIDTH))
+    return out
+
+
+def _table(comp: dict) -> list[str]:
+    cw = min(14, max([len(r["candidate"]) for r in comp["rows"]] + [9]))
+    header = (f"  {'candidate':<{cw}} {'figure':<21} {'before':>10} {'after':>10} {'change':>7} "
+              f"{'interval':>14}  result")
+    out = [header]
+    for r in comp["rows"]:
+        iv = r.get("interval")
+        span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else "-"
+        unit = "USD" if r["unit"] == "USD" else ""
+        result = r["result"].upper() if r["regression"] else r["result"]
+        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 21):<21} "
+                   f"{_cut(names.fmt(r['before'], unit), 10):>10} {_cut(names.fmt(r['after'], unit), 10):>10} "
+                   f"{_pct(r['change']):>7} {span:>14}  {result}")
+    reasons = sorted({r["test"] for r in comp["rows"] if r["result"] == "untested"})
+    out += [_cut(f"  untested: {reason}", WIDTH) for reason in reasons]
+    return out
+
+
 def compare_text(doc: dict) -> str:
-    """The table `bench compare` prints."""
-    out = [f"reference: {doc['reference']}  (regression: worse by > {doc['threshold']:.0%}, "
-           f"not shown insignificant at alpha {doc['alpha']:g})"]
+    """What `bench compare` prints: per compared run a summary (verdict changes, regressions),
+    then the table of every figure."""
+    out = [_cut(f"reference: {doc['reference']}", WIDTH),
+           f"regression: worse by more than {doc['threshold']:.0%} over the whole {1 - doc['alpha']:.0%} "
+           f"interval of the change across trials"]
     for comp in doc["comparisons"]:
-        out.append(f"\nvs {comp['run']}")
-        out += [f"  setup changed: {line}" for line in comp.get("setup_changes", [])]
-        out += [f"  machine changed: {line}" for line in comp["environment_changes"]]
-        for label, key in (("only in reference", "only_in_reference"), ("only in this run", "only_in_run")):
-            if comp[key]:
-                out.append(f"  {label}: {', '.join(comp[key])}")
-        width = max([len(r["candidate"]) for r in comp["rows"]] + [9])
-        for r in comp["rows"]:
-            change = f"{r['change']:+.1%}" if r["change"] is not None else "n/a"
-            sig = {True: "significant", False: "not significant", None: "untested"}[r["significant"]]
-            p = f" p={r['p_value']:.2g}" if r["p_value"] is not None else ""
-            flag = "REGRESSION" if r["regression"] else ""
-            out.append(f"  {r['candidate']:<{width}}  {r['figure']:<22} {names.fmt(r['before'], r['unit']):>14} -> "
-                       f"{names.fmt(r['after'], r['unit']):<14} {change:>8}  {sig}{p} ({r['test']})  {flag}")
+        out += [""] + _summary(comp) + [""] + _table(comp)
     out.append(f"\n{doc['regressions']} regression(s)")
     return "\n".join(out)

@@ -281,8 +281,15 @@ def quality_ci(cand: dict, metric: str) -> tuple[float, float] | None:
     return None
 
 
-def interval(holder: Any) -> tuple[float, float] | None:
-    """Read an interval given as [lo, hi] or as a dict with ci / ci_low+ci_high / low+high."""
+def interval(holder: Any, name: str | None = None, results: dict | None = None):
+    """Read an interval given as [lo, hi] or as a dict with ci / ci_low+ci_high / low+high.
+
+    interval(cand, NAME): the 95% interval of a named figure of one candidate, (lo, hi) with
+    a bound None where the measurement could not bound it, or None when it has no interval
+    (quality metrics: their bootstrap interval; measured figures: `intervals` of their section).
+    """
+    if name is not None:
+        return _figure_interval(holder, name, results or {})
     if isinstance(holder, (list, tuple)) and len(holder) == 2:
         lo, hi = as_number(holder[0]), as_number(holder[1])
         return (lo, hi) if lo is not None and hi is not None else None
@@ -320,3 +327,62 @@ def resolve(name: str, cand: dict, results: dict) -> float | None:
 def fmt(value: float | None, unit: str = "") -> str:
     """A figure for people, by the product's one number rule (benchharness/numbers.py)."""
     return numbers.figure(value, unit)
+
+
+def _section_and_key(cand: dict, name: str, results: dict) -> tuple[dict, str] | None:
+    """The results section a measured figure's point value lives in, and its key there.
+
+    Sections that hold measured figures carry `intervals {key: [lo, hi]}` and `trials
+    [{key: value, ...}, ...]` beside the point values.
+    """
+    if "." in name:
+        parent, key = name.rsplit(".", 1)
+        section = get_path(cand, parent)
+        return (section, key) if isinstance(section, dict) else None
+    if name == "rows_per_s":
+        entries = [b for b in batch_list(cand) if as_number(b.get("rows_per_s")) is not None]
+        best = max(entries, key=lambda b: b["rows_per_s"], default=None)
+        return (best, "rows_per_s") if best else None
+    if name.startswith("open_") and name.endswith("_ms"):
+        ol = get_path(cand, "realtime.open_loop")
+        key = name[len("open_"):]
+        rates = [r for r in (ol or {}).get("rates") or [] if isinstance(r, dict)] if isinstance(ol, dict) else []
+        ok = [r for r in rates if r.get("sustainable")]
+        pick = max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
+            min(rates, key=lambda r: r.get("target_rate_per_s") or 0, default=None)
+        return (pick, key) if pick else None
+    m = MEASURES.get(name)
+    for path in m.paths if m else ():
+        doc, path = (results, path[1:]) if path.startswith("/") else (cand, path)
+        parent, key = path.rsplit(".", 1) if "." in path else ("", path)
+        section = get_path(doc, parent) if parent else doc
+        if isinstance(section, dict) and as_number(section.get(key)) is not None:
+            return section, key
+    return None
+
+
+def _figure_interval(cand: dict, name: str, results: dict) -> tuple[float | None, float | None] | None:
+    if name == "primary":
+        name = primary_metric(cand, results) or name
+    if is_quality_name(name):
+        return None if name.startswith("train_") else quality_ci(cand, name)
+    found = _section_and_key(cand, name, results)
+    if found is None:
+        return None
+    section, key = found
+    held = (section.get("intervals") or {})
+    pair = held.get(key, held.get(name)) if isinstance(held, dict) else None
+    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+        return None
+    lo, hi = as_number(pair[0]), as_number(pair[1])
+    return None if lo is None and hi is None else (lo, hi)
+
+
+def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float]:
+    """The figure's value in each independent trial (empty when the run kept no trials)."""
+    found = _section_and_key(cand, name, results or {})
+    if found is None:
+        return []
+    section, key = found
+    values = [as_number(t.get(key, t.get(name))) for t in section.get("trials") or [] if isinstance(t, dict)]
+    return [v for v in values if v is not None]

@@ -2,24 +2,34 @@
 
 Reads only saved results (plus the suite's `limits`, `objective` and `plan`, which the stage
 copies into results.json so that `bench report` can remake everything from a run dir).
+docs/decisions.md explains it for users.
 
-- A candidate **qualifies** when it ran (status ok) and every hard (`fail`) limit is met.
-  A hard limit whose figure was not measured is `unknown` and blocks: a limit that cannot be
-  checked is not met. Warn-level limits never block.
+- A candidate **qualifies** when it ran (status ok) and every hard (`fail`) limit passes.
+  A hard limit that fails, or whose figure was not measured (`unknown`), **blocks**. A hard
+  limit whose figure's interval straddles the threshold is `inconclusive`: it blocks too,
+  and a candidate whose only unmet hard limits are inconclusive is itself `inconclusive`:
+  it could still qualify (more trials, a quieter machine would decide). Warn-level limits
+  never block.
 - **Ranking** of the qualifying candidates by the suite's `objective`, a list of terms
-  `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction), each optionally `within X` (values within X of the best
-  count as tied and the next term decides). Default: the primary metric, then lowest batch
-  cost, then lowest p99 latency.
+  `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction),
+  each optionally `within X`. On each term the candidates tied with the best go on to the
+  next term: those within X of it and those whose 95% intervals overlap its interval, so
+  noise cannot order them; a tie on every term keeps the suite's order. Default: the
+  primary metric, then lowest batch cost, then lowest p99 latency.
 - **Pareto front** over quality (primary metric), p99 latency and cost, among every candidate
   that ran, on the axes measured for all of them.
-- **Exit codes**: 0 a candidate qualifies; 1 none does (with --strict: also when any limit of
-  any candidate is not `pass`, warnings included); 3 a candidate crashed. The CLI adds 2 for
-  usage and suite errors.
+- **Exit codes** (exit_codes.py): 3 a candidate crashed; else 0 a candidate qualifies; else
+  4 (inconclusive) when one could still qualify, so CI can retry rather than fail; else 1.
+  With --strict a qualifying run also exits non-zero when any limit of any candidate is not
+  `pass` (warnings included): 4 when all of those are inconclusive, else 1. The CLI adds 2
+  for usage and suite errors.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +37,10 @@ from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
 from benchharness.errors import SuiteError
 from benchharness.exit_codes import CANDIDATE_FAILED as EXIT_CRASH
+from benchharness.exit_codes import INCONCLUSIVE as EXIT_INCONCLUSIVE
 from benchharness.exit_codes import NO as EXIT_NONE
 from benchharness.exit_codes import OK as EXIT_OK
+from benchharness.quality import sample_size
 
 # "best": the metric's own better direction (lower RMSE, higher accuracy)
 DEFAULT_OBJECTIVE = ["best primary", "min usd_per_million", "min p99_ms"]
@@ -74,8 +86,23 @@ def parse_objective(spec: Any) -> list[Term]:
     return terms
 
 
-def rank(cands: list[dict], terms: list[Term], results: dict) -> list[dict]:
-    """Lexicographic ranking with ties: within a term's tolerance the next term decides."""
+def _overlap(a: tuple | None, b: tuple | None) -> bool:
+    """Do two intervals (a bound may be None: unbounded) share a point?"""
+    lo_a, hi_a = (-math.inf if a[0] is None else a[0]), (math.inf if a[1] is None else a[1])
+    lo_b, hi_b = (-math.inf if b[0] is None else b[0]), (math.inf if b[1] is None else b[1])
+    return lo_a <= hi_b and lo_b <= hi_a
+
+
+def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None) -> list[dict]:
+    """Lexicographic ranking in which noise cannot decide a term.
+
+    On each term the candidates tied with the best one go on to the next term: those within
+    the term's `within` tolerance of it, and those whose 95% interval on that figure overlaps
+    its interval (quality metrics: their bootstrap interval; measured figures: the interval
+    across trials). A tied group keeps the suite's order, so when every term ties the first
+    listed candidate leads whatever the point values did. `trace` collects the tied groups
+    (term, names) for the sentence.
+    """
     if len(cands) <= 1 or not terms:
         return list(cands)
     term = terms[0]
@@ -87,12 +114,24 @@ def rank(cands: list[dict], terms: list[Term], results: dict) -> list[dict]:
         return (0, -v if term.direction(c, results) == "higher" else v)
 
     ordered = sorted(cands, key=key)
-    best = key(ordered[0])
-    if best[0] == 1:
-        return rank(ordered, terms[1:], results)
-    tied = [c for c in ordered if key(c)[0] == 0 and key(c)[1] - best[1] <= term.within + 1e-12]
+    best = ordered[0]
+    if key(best)[0] == 1:
+        return rank(cands, terms[1:], results, trace)
+    best_iv = names.interval(best, term.name, results)
+
+    def ties_best(c) -> bool:
+        if key(c)[0] == 1:
+            return False
+        if key(c)[1] - key(best)[1] <= term.within + 1e-12:
+            return True
+        iv = names.interval(c, term.name, results)
+        return best_iv is not None and iv is not None and _overlap(best_iv, iv)
+
+    tied = [c for c in cands if ties_best(c)]  # suite order, not the noisy point order
     rest = [c for c in ordered if c not in tied]
-    return rank(tied, terms[1:], results) + rank(rest, terms, results)
+    if trace is not None and len(tied) > 1:
+        trace.append((term, [c["name"] for c in tied]))
+    return rank(tied, terms[1:], results, trace) + rank(rest, terms, results, trace)
 
 
 def pareto_front(points: dict[str, tuple[float, ...]], senses: tuple[str, ...]) -> list[str]:
@@ -126,65 +165,274 @@ def pareto(cands: list[dict], results: dict) -> tuple[list[str], list[str]]:
     return pareto_front(points, senses), [a for a, _ in axes]
 
 
+HARD_BLOCKING = ("fail", "unknown", "inconclusive")  # statuses of a hard limit that block
+DECIDE_HINT = "more trials or a quieter machine would decide it"
+DECIDE_HINT_QUALITY = "a larger test split would decide it"
+
+
+def _hint(metric: str) -> str:
+    return DECIDE_HINT_QUALITY if names.is_quality_name(metric) or metric == "primary" else DECIDE_HINT
+
+
+def _exit_codes(rows: list[dict], ranking: list[str], ran: list[dict]) -> tuple[int, int]:
+    """(exit code, exit code with --strict).
+
+    3 a candidate crashed; else 0 one qualifies; else 4 when one could still qualify (its only
+    unmet hard limits are inconclusive: rerun with more trials); else 1. --strict: also no
+    zero when any limit of any candidate is not a pass, 4 when all such are inconclusive.
+    """
+    if any(r["status"] == "crashed" for r in rows):
+        code = EXIT_CRASH
+    elif ranking:
+        code = EXIT_OK
+    elif any(r["status"] == "inconclusive" for r in rows):
+        code = EXIT_INCONCLUSIVE
+    else:
+        code = EXIT_NONE
+    if code != EXIT_OK:
+        return code, code
+    not_pass = [lim["status"] for c in ran for lim in c.get("limits", []) if lim["status"] != "pass"]
+    if not not_pass:
+        return code, EXIT_OK
+    return code, EXIT_INCONCLUSIVE if all(st == "inconclusive" for st in not_pass) else EXIT_NONE
+
+
 def judge(results: dict, suite_limits: Any = None, cand_limits: dict | None = None,
           objective: Any = None) -> dict:
     """Build the verdict section from saved results; also writes each candidate's `limits`."""
     cand_limits = cand_limits or {}
     terms = parse_objective(objective)
+    checks = {c["name"]: limits_mod.evaluate_all(limits_mod.limits_for(suite_limits, cand_limits.get(c["name"])),
+                                                 c, results)
+              for c in results.get("candidates", [])
+              if c.get("role", "candidate") != "baseline" and c.get("status") == "ok"}
+    inputs = {"limits": suite_limits, "candidate_limits": cand_limits, "objective": [str(t) for t in terms]}
+    return decide(results, checks, terms, inputs)
+
+
+def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], inputs: dict | None = None) -> dict:
+    """The verdict from each candidate's limit outcomes (pass/warn/fail/unknown/inconclusive)."""
     ran, rows = [], []
     for cand in results.get("candidates", []):
         if cand.get("role", "candidate") == "baseline":
             continue
-        row = {"name": cand["name"], "status": "crashed", "blocking": [], "warnings": []}
+        row = {"name": cand["name"], "status": "crashed", "blocking": [], "inconclusive": [],
+               "to_change": [], "warnings": []}
         if cand.get("status") != "ok":
             row["blocking"] = [f"crashed: {cand.get('error') or 'unknown error'}"]
+            row["to_change"] = ["fix the crash: " + (cand.get("error") or "unknown error")]
             rows.append(row)
             continue
         ran.append(cand)
-        checks = limits_mod.evaluate_all(limits_mod.limits_for(suite_limits, cand_limits.get(cand["name"])), cand, results)
+        checks = checks_by_name.get(cand["name"], [])
         cand["limits"] = [r.to_dict() for r in checks]
-        row["blocking"] = [_why(r) for r in checks if r.severity == "fail" and r.status != "pass"]
-        row["warnings"] = [_why(r) for r in checks if r.status == "warn" or (r.severity == "warn" and r.status == "unknown")]
-        row["status"] = "blocked" if row["blocking"] else "qualifies"
+        hard_unmet = [r for r in checks if r.severity == "fail" and r.status in HARD_BLOCKING]
+        row["blocking"] = [why(r, cand, results) for r in hard_unmet]
+        row["inconclusive"] = [why(r, cand, results) for r in hard_unmet if r.status == "inconclusive"]
+        changes = sorted((_change(r, cand, results) for r in hard_unmet), key=lambda ch: ch[0])
+        row["to_change"] = [text for _, text in changes]
+        row["distance"] = _distance([d for d, _ in changes])
+        row["warnings"] = [why(r, cand, results) for r in checks
+                           if r.severity == "warn" and r.status in ("warn", "unknown", "inconclusive")]
+        if not hard_unmet:
+            row["status"] = "qualifies"
+        elif all(r.status == "inconclusive" for r in hard_unmet):
+            row["status"] = "inconclusive"
+        else:
+            row["status"] = "blocked"
         hard = [r for r in checks if r.severity == "fail"]
         row["limits_passed"] = sum(r.status == "pass" for r in hard)  # hard limits only
         row["limits_total"] = len(hard)
         row["warn_limits_total"] = len(checks) - len(hard)
         rows.append(row)
-    qualifying = [c for c in ran if next(r for r in rows if r["name"] == c["name"])["status"] == "qualifies"]
-    ranking = [c["name"] for c in rank(qualifying, terms, results)]
+    status = {r["name"]: r["status"] for r in rows}
+    qualifying = [c for c in ran if status[c["name"]] == "qualifies"]
+    trace: list = []
+    ranking = [c["name"] for c in rank(qualifying, terms, results, trace)]
     front, axes = pareto(ran, results)
     for row in rows:
         row["on_pareto_front"] = row["name"] in front
-    crashed = any(r["status"] == "crashed" for r in rows)
-    code = EXIT_CRASH if crashed else (EXIT_OK if ranking else EXIT_NONE)
-    any_not_pass = any(lim["status"] != "pass" for c in ran for lim in c.get("limits", []))
-    strict = code if code != EXIT_OK else (EXIT_NONE if any_not_pass else EXIT_OK)
+    code, strict = _exit_codes(rows, ranking, ran)
+    ties = [{"term": str(t), "candidates": group} for t, group in trace]
+    sentence = recommendation(results, rows, ranking, terms, trace)
+    unmet = sorted((r for r in rows if r["status"] in ("inconclusive", "blocked")),
+                   key=lambda r: r["distance"]) + [r for r in rows if r["status"] == "crashed"]
+    what_to_change = [{"candidate": r["name"], "changes": r["to_change"]} for r in unmet]
+    for row in rows:
+        row.pop("distance", None)  # a sort key, not a result
     return {
-        "inputs": {"limits": suite_limits, "candidate_limits": cand_limits, "objective": [str(t) for t in terms]},
+        "inputs": inputs or {"limits": None, "candidate_limits": {}, "objective": [str(t) for t in terms]},
         "candidates": rows,
         "ranking": ranking,
+        "ties": ties,
         "recommended": ranking[0] if ranking else None,
+        "could_qualify": [r["name"] for r in rows if r["status"] == "inconclusive"],
+        "what_to_change": what_to_change,
         "pareto_front": front,
         "pareto_axes": axes,
-        "sentence": recommendation(results, rows, ranking, terms),
+        "sentence": sentence,
         "exit_code": code,
         "exit_code_strict": strict,
     }
 
 
-def _why(r: limits_mod.LimitResult) -> str:
+def _span(lo: float | None, hi: float | None, unit: str) -> str:
+    """'45–62 ms', '50 ms or more' (an interval with an open end)."""
+    if lo is None:
+        return f"{names.fmt(hi, unit)} or less"
+    if hi is None:
+        return f"{names.fmt(lo, unit)} or more"
+    if unit in ("USD", "share", "%"):
+        return f"{names.fmt(lo, unit)}–{names.fmt(hi, unit)}"
+    return f"{names.fmt(lo)}–{names.fmt(hi, unit)}"
+
+
+def _baseline_context(r: limits_mod.LimitResult, cand: dict, results: dict) -> dict | None:
+    """For a limit against a baseline: which baseline, its value, and what was judged."""
+    try:
+        lim = limits_mod.parse_limit(r.expression, r.severity)
+    except SuiteError:
+        return None
+    if lim.baseline is None:
+        return None
+    base = limits_mod.pick_baseline(results, r.metric, lim.baseline)
+    if base is None:
+        return None
+    base_name, base_value = base
+    delta = limits_mod._paired_delta(cand, r.metric, base_name)
+    own = names.quality_ci(cand, r.metric) if names.is_quality_name(r.metric) else None
+    kind = "paired" if delta is not None else ("own" if own is not None else "point")
+    return {"limit": lim, "name": base_name, "value": base_value, "kind": kind, "delta": delta}
+
+
+def _resolution(r: limits_mod.LimitResult, cand: dict, results: dict, ctx: dict):
+    """Can the test split show the margin this baseline limit asks for? (paired intervals only)"""
+    rows = names.as_number(names.get_path(cand, "quality.rows.test"))
+    if ctx["kind"] != "paired" or not rows or r.value is None or r.threshold is None:
+        return None
+    confidence = names.as_number(names.get_path(results, "quality.bootstrap.confidence")) or 0.95
+    up = ctx["limit"].op in (">=", ">")
+    sign = 1.0 if up else -1.0
+    margin = sign * (r.threshold - ctx["value"])  # required difference, in the better direction
+    measured = sign * (r.value - ctx["value"])
+    return sample_size.resolution(int(rows), ctx["delta"], confidence, margin, measured)
+
+
+def why(r: limits_mod.LimitResult, cand: dict | None = None, results: dict | None = None) -> str:
+    """One limit's outcome in words: what was measured, against what, and what it means."""
+    cand, results = cand or {}, results or {}
+    unit = r.unit
     if r.status == "unknown":
         return f"{r.expression}: unknown ({r.note})"
-    measured = names.fmt(r.value, r.unit)
-    if r.judged != r.value:  # a baseline comparison: say which interval end was judged
-        measured += f", judged on {names.fmt(r.judged, r.unit)}"
-    return f"{r.expression}: measured {measured}, {'missed' if r.margin < 0 else 'met'} by {names.fmt(abs(r.margin), r.unit)}"
+    ctx = _baseline_context(r, cand, results)
+    if r.status == "inconclusive":
+        iv = names.interval(cand, r.metric, results) if cand else None
+        if ctx is not None and ctx["kind"] == "paired":  # where the candidate lies, from the paired interval
+            iv = (ctx["value"] + ctx["delta"][0], ctx["value"] + ctx["delta"][1])
+        span = _span(*iv, unit) if iv else None
+        if span and r.threshold is not None:
+            return (f"{r.expression}: {r.metric} {span} straddles the {names.fmt(r.threshold, unit)} limit: "
+                    f"inconclusive ({_hint(r.metric)})")
+        return f"{r.expression}: inconclusive ({r.note or _hint(r.metric)})"
+    verb = "missed" if r.margin < 0 else "met"
+    if ctx is None:
+        measured = names.fmt(r.value, unit)
+        iv = names.interval(cand, r.metric, results) if cand else None
+        if iv and not names.is_quality_name(r.metric):
+            measured += f" (95% interval {_span(*iv, unit)})"
+        return f"{r.expression}: measured {measured}, {verb} by {names.fmt(abs(r.margin), unit)}"
+    lim = ctx["limit"]
+    need = f"needs {names.fmt(r.threshold, unit)} ({ctx['name']} {names.fmt(ctx['value'], unit)}"
+    need += (f" {lim.arith} {lim.number:g})" if lim.arith else ")")
+    end = "lower" if lim.op in (">=", ">") else "upper"
+    basis = {"paired": f"the {end} end of the 95% paired interval vs {ctx['name']}",
+             "own": f"the {end} end of its own 95% interval",
+             "point": "the point value, no interval"}[ctx["kind"]]
+    if ctx["kind"] == "point":
+        text = f"{r.expression}: {need}; measured {names.fmt(r.value, unit)} ({basis})"
+    else:
+        text = (f"{r.expression}: {need}; judged at {names.fmt(r.judged, unit)}, {basis} "
+                f"(measured {names.fmt(r.value, unit)})")
+    text += f": {verb} by {names.fmt(abs(r.margin), unit)}"
+    res = _resolution(r, cand, results, ctx) if r.margin < 0 else None
+    if res is not None and res.too_small:
+        text += f". {sample_size.describe(res, lambda v: names.fmt(v, unit))}"
+    return text
 
 
-def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: list[Term]) -> str:
-    """One sentence: what to ship and why, or that nothing qualifies and what blocks each."""
+def _change(r: limits_mod.LimitResult, cand: dict, results: dict) -> tuple[float, str]:
+    """(how far, what to change) for one unmet hard limit: the shortest changes sort first."""
+    unit = r.unit
+    if r.status == "unknown":
+        return math.inf, f"measure {r.metric} ({r.note.replace(f'{r.metric} was not measured', 'not measured')})"
+    if r.status == "inconclusive":
+        iv = names.interval(cand, r.metric, results)
+        where = f"{r.metric} {_span(*iv, unit)} vs {names.fmt(r.threshold, unit)}" if iv else r.metric
+        return 0.0, f"decide {where}: {_hint(r.metric).replace(' would decide it', '')}"
+    rel = abs(r.margin) / abs(r.value) if r.value else abs(r.margin)  # the change, relative to now
+    if names.is_quality_name(r.metric) and "baseline" in r.expression:
+        ctx = _baseline_context(r, cand, results)
+        res = _resolution(r, cand, results, ctx) if ctx else None
+        if res is not None and res.too_small and res.rows_needed:
+            return rel, (f"{r.metric}: {names.fmt(abs(r.margin), unit)} short, but the test split is too small "
+                         f"to show the margin (about {res.rows_needed:,} rows needed, {res.rows:,} used)")
+        return rel, f"{r.metric}: {names.fmt(abs(r.margin), unit)} short of {r.expression} at the cautious end"
+    lower = r.metric and names.better(r.metric, cand, results) == "lower"
+    target = f"{'≤' if lower else '≥'} {names.fmt(r.threshold, unit)}"
+    return rel, f"{r.metric} {names.fmt(r.value, unit)} → {target} ({rel:.0%} {'less' if lower else 'more'})"
+
+
+def _distance(parts: list[float]) -> list[float]:
+    """Sort key of a blocked candidate: fewest hard changes (inconclusive ones free), then the largest."""
+    hard = [p for p in parts if p > 0]
+    return [len(hard), max(hard, default=0.0)]
+
+
+def _surely_worse(cand: dict, metric: str) -> bool:
+    """The paired interval of candidate minus baseline lies wholly on the worse side of zero."""
+    ci = names.interval(names.get_path(cand, "quality.delta_vs_best_baseline.ci"))
+    if ci is None:
+        return False
+    return ci[1] < 0 if names.better(metric) == "higher" else ci[0] > 0
+
+
+def _baseline_as_good(results: dict, cands: list[dict]) -> str:
+    """'' or a sentence when no candidate is shown better than the best baseline."""
+    judged = [(c, (c.get("quality") or {}).get("beats_baseline")) for c in cands]
+    judged = [(c, b) for c, b in judged if b is not None]
+    if not judged or any(b for _, b in judged):
+        return ""
+    best = names.get_path(results, "quality.best_baseline") or {}
+    first = (judged[0][0].get("quality") or {}).get("delta_vs_best_baseline") or {}
+    base_name = best.get("name") or first.get("baseline") or "the baseline"
+    metric = best.get("metric") or first.get("metric") or names.primary_metric(judged[0][0], results) or "the metric"
+    value = names.as_number(best.get("value", first.get("baseline_value")))
+    sign = 1 if names.better(metric) == "higher" else -1
+
+    def score(cb) -> float:
+        v = names.quality_value(cb[0], metric)
+        return -math.inf if v is None else sign * v
+
+    top = max(judged, key=score)[0]
+    top_value = names.quality_value(top, metric)
+    figures = (f" ({base_name} {value:.4g}, best candidate {top['name']} {top_value:.4g})"
+               if value is not None and top_value is not None else "")
+    if all(_surely_worse(c, metric) for c, _ in judged):
+        how = f"is better than every candidate on {metric}{figures}: every candidate's paired interval lies below it"
+        if sign < 0:
+            how = how.replace("below it", "above it")
+    else:
+        how = (f"is as good as every candidate on {metric}{figures}: no candidate's paired interval lies on "
+               f"the better side of it")
+    return f"The baseline {base_name} {how}, so {base_name}, the simpler model, is an option."
+
+
+def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: list[Term],
+                   trace: list | None = None) -> str:
+    """What to ship and why; or that nothing qualifies, and per candidate what to change."""
     by_name = {c["name"]: c for c in results.get("candidates", [])}
+    ran = [by_name[r["name"]] for r in rows if r["status"] != "crashed"]
+    as_good = _baseline_as_good(results, ran)
     if ranking:
         best = by_name[ranking[0]]
         row = next(r for r in rows if r["name"] == ranking[0])
@@ -194,20 +442,56 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
         if row["warnings"]:
             limits_txt += f" ({len(row['warnings'])} warning{'s' if len(row['warnings']) > 1 else ''})"
         facts = _facts(best, results)
-        others = [n for n in ranking[1:]]
-        tail = f" Also qualifying: {', '.join(others)}." if others else ""
+        lead = (f"it {limits_txt} and ranks first by {describe_objective(terms, results, best)}"
+                f"{' (' + facts + ')' if facts else ''}.")
+        metric = names.primary_metric(best, results) or "primary"
+        tie = _tie_note(ranking[0], trace or [], terms, lambda n: metric if n == "primary" else n)
+        others = ranking[1:]
+        tail = (" " + tie if tie else "") + (f" Also qualifying: {', '.join(others)}." if others else "")
+        maybe = [r["name"] for r in rows if r["status"] == "inconclusive"]
+        if maybe:
+            tail += f" Not yet decided: {', '.join(maybe)} (an interval straddles a limit)."
+        if as_good:
+            return f"{as_good} If a candidate must ship, take {best['name']}: {lead}{tail}"
         q = best.get("quality") or {}
         if q.get("beats_baseline") is False and q.get("baseline_statement"):
-            # the checklist's first question: shipping a model that a stupid one matches
             tail += f" Caution: {q['baseline_statement']}."
-        return (f"Ship {best['name']}: it {limits_txt} and ranks first by "
-                f"{describe_objective(terms, results, best)}{' (' + facts + ')' if facts else ''}.{tail}")
+        return f"Ship {best['name']}: {lead}{tail}"
     if not rows:
         return "No candidate to judge: the suite lists only baselines."
-    blocks = "; ".join(f"{r['name']} — {'; '.join(r['blocking'][:3])}" for r in rows)
+    judged = [r for r in rows if r["status"] != "crashed"]
+    crashed = [r for r in rows if r["status"] == "crashed"]
+    maybe = [r for r in judged if r["status"] == "inconclusive"]
+    order = sorted(judged, key=lambda r: r.get("distance") or [math.inf])
+    parts = []
+    for r in order + crashed:
+        shown = r["to_change"][:2] + ([f"and {len(r['to_change']) - 2} more"] if len(r["to_change"]) > 2 else [])
+        parts.append(f"{r['name']} — {'; '.join(shown)}")
+    head = ("No candidate qualifies for certain: the intervals of " + ", ".join(r["name"] for r in maybe)
+            + " straddle a limit: measuring more would decide (exit code 4: retry)."
+            if maybe else "No candidate qualifies.")
+    head += " What to change, closest first: " + " | ".join(parts) + "."
     keep = [c["name"] for c in results.get("candidates", []) if c.get("role") == "baseline"]
-    tail = f" Keep {keep[0]} (the declared baseline) until one does." if keep else ""
-    return f"No candidate qualifies: {blocks}.{tail}"
+    if keep:
+        head += f" Keep {keep[0]} (the declared baseline) until one does."
+    elif as_good:
+        head += " " + as_good
+    return head
+
+
+def _tie_note(first: str, trace: list, terms: list[Term], label=lambda name: name) -> str:
+    """How ties on the objective's terms were broken for the recommended candidate."""
+    groups = [(t, g) for t, g in trace if first in g]
+    if not groups:
+        return ""
+    term, group = groups[-1]  # the deepest term on which it still tied
+    others = [n for n in group if n != first]
+    tied_on = ", ".join(label(t.name) for t, _ in groups)
+    if term == terms[-1]:
+        return (f"It ties with {', '.join(others)} on every term of the objective (95% intervals overlap): "
+                f"it leads only by its place in the suite, so either is defensible.")
+    decider = label(terms[terms.index(term) + 1].name)
+    return f"It ties on {tied_on} (95% intervals overlap); {decider} decided."
 
 
 def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict | None = None) -> str:
@@ -258,16 +542,43 @@ def rejudge(results: dict, suite: dict) -> None:
     results["verdict"] = judge(results, lim, cand_limits, objective)
 
 
+WIDTH = 100  # terminal lines of the verdict fit this many columns
+
+
+def _wrapped(first: str, text: str, indent: int) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=first, subsequent_indent=" " * indent,
+                         break_on_hyphens=False) or [first.rstrip()]
+
+
 def summary_lines(results: dict) -> list[str]:
-    """The verdict as the terminal shows it: one line per candidate, then the sentence."""
+    """The verdict as the terminal shows it: a line per candidate and unmet limit, then the sentence."""
     v = results.get("verdict") or {}
     lines = ["", "verdict:"]
+    pad = 2 + 16 + 1 + 13 + 1
     for row in v.get("candidates", []):
-        detail = "; ".join(row["blocking"][:2]) or (
-            f"{row['limits_passed']}/{row['limits_total']} hard limits met" if row.get("limits_total") else "no hard limits set")
-        lines.append(f"  {row['name']:<16} {row['status'].upper():<10} {detail}")
-        lines += [f"  {'':<16} {'warning':<10} {w}" for w in row["warnings"][:3]]
-        if len(row["warnings"]) > 3:
-            lines.append(f"  {'':<16} {'':<10} ... and {len(row['warnings']) - 3} more (see the report)")
-    lines.append(v.get("sentence", ""))
+        head = f"  {row['name']:<16} {row['status'].upper():<13} "
+        details = row["blocking"][:3] or [
+            f"{row['limits_passed']}/{row['limits_total']} hard limits met" if row.get("limits_total")
+            else "no hard limits set"]
+        if len(row["blocking"]) > 3:
+            details.append(f"... and {len(row['blocking']) - 3} more (see the report)")
+        for i, text in enumerate(details):
+            lines += _wrapped(head if i == 0 else " " * pad, text, pad)
+        warns = row["warnings"][:3] + ([f"... and {len(row['warnings']) - 3} more (see the report)"]
+                                       if len(row["warnings"]) > 3 else [])
+        for text in warns:
+            lines += _wrapped(f"  {'':<16} {'warning':<13} ", text, pad)
+    sentence = v.get("sentence", "")
+    marker = " What to change, closest first: "
+    if v.get("recommended") is None and marker in sentence and v.get("what_to_change"):
+        # nothing qualifies: the headline, then one line per candidate instead of one long paragraph
+        lines += _wrapped("", sentence.split(marker)[0], 0) + ["What to change, closest first:"]
+        for item in v["what_to_change"]:
+            lines += _wrapped(f"  {item['candidate']}: ", "; ".join(item["changes"]), 4)
+        after = sentence.split(marker, 1)[1]
+        ends = [i for i in (after.find(". Keep "), after.find(". The baseline ")) if i >= 0]
+        if ends:  # the closing advice (keep the declared baseline, or the baseline as an option)
+            lines += _wrapped("", after[min(ends) + 2:], 0)
+        return lines
+    lines += _wrapped("", sentence, 0)
     return lines

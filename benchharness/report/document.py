@@ -73,7 +73,7 @@ def verdict_blocks(results: dict) -> list:
     out = [Heading("Verdict"), Para(v["sentence"], "verdict-ok" if v.get("recommended") else "verdict-none")]
     ranking = v.get("ranking") or []
     rows = []
-    order = {"qualifies": 0, "blocked": 1, "crashed": 2}
+    order = {"qualifies": 0, "inconclusive": 1, "blocked": 2, "crashed": 3}
     ordered = sorted(v.get("candidates", []), key=lambda r: (
         order.get(r["status"], 3), ranking.index(r["name"]) if r["name"] in ranking else 0))
     for r in ordered:
@@ -102,7 +102,9 @@ def limits_blocks(results: dict) -> list:
         return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
     return [Heading("Hard limits"),
             Table(["candidate", "limit", "level", "result", "measured", "judged on", "threshold", "margin", "note"],
-                  rows, "margin > 0: met with that headroom; baseline comparisons are judged on the cautious end of the interval.")]
+                  rows, "margin > 0: met with that headroom. 'judged on': the cautious end of the interval (the lower end "
+                  "for >=, the upper for <=) of the paired-bootstrap difference from the baseline; "
+                  "INCONCLUSIVE: the figure's interval straddles the limit.")]
 
 
 def quality_blocks(results: dict) -> list:

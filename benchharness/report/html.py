@@ -30,7 +30,7 @@ th { white-space: normal; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 0.85em; padding-top: 4px; }
 td.PASS, td.qualifies, td.met, td.declared { color: var(--ok); font-weight: 600; }
 td.FAIL, td.blocked, td.crashed, td.missing { color: var(--bad); font-weight: 600; }
-td.WARN, td.UNKNOWN, td.attention { color: #8a5a00; font-weight: 600; }
+td.WARN, td.UNKNOWN, td.INCONCLUSIVE, td.inconclusive, td.attention { color: #8a5a00; font-weight: 600; }
 figure { margin: 16px 0; }
 figure img { width: 100%; max-width: 860px; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 0.85em; }
@@ -47,8 +47,8 @@ figcaption { color: var(--muted); font-size: 0.85em; }
 }
 """
 
-_STATUS_CELLS = {"PASS", "FAIL", "WARN", "UNKNOWN", "qualifies", "blocked", "crashed", "met", "missing",
-                 "attention", "declared"}
+_STATUS_CELLS = {"PASS", "FAIL", "WARN", "UNKNOWN", "INCONCLUSIVE", "qualifies", "inconclusive", "blocked",
+                 "crashed", "met", "missing", "attention", "declared"}
 _MIME = {"svg": "image/svg+xml", "png": "image/png"}
 
 
