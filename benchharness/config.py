@@ -187,6 +187,9 @@ BATCH = {
 ISOLATION = {
     "start_method": Field(str, "forkserver", one_of("forkserver", "spawn")),
     "preload": Field(list, []),  # extra modules the fork server imports (the formats' are added)
+    # address-space cap of every measurement child (RLIMIT_AS, MB); past it that candidate
+    # fails with one line. Counts what the libraries map too: leave room (1000+ MB for torch)
+    "memory_limit_mb": Field(NUM, None, positive),
 }
 
 # Threads and CPUs of every measurement child (measure/threads.py), recorded in results.

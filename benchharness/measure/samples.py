@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 _PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 

@@ -39,10 +39,9 @@ def serve_command(model: str, host: str, port: int, name: str | None, fmt: str |
     name = name or default_name(model)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise UserError(f"--name must use letters, digits, '_', '-', '.', got {name!r}")
-    if model.lower().endswith((".pkl", ".pickle", ".joblib")):
-        from benchharness.adapters.sklearn import PICKLE_WARNING
+    from benchharness.adapters.pickles import guard_pickle
 
-        click.echo("warning: " + PICKLE_WARNING.format(path=model), err=True)
+    guard_pickle(model, fmt, warn=lambda line: click.echo(line, err=True))
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}, reachable from other machines; there is no authentication", err=True)
     adapter = load_model(model, options, fmt=fmt)
