@@ -18,6 +18,7 @@ from benchharness.config import Field, non_negative, positive
 from benchharness.errors import UserError
 from benchharness.exit_codes import NO as EXIT_ATTENTION
 from benchharness.exit_codes import OK as EXIT_OK
+from benchharness.results import ensure_out_dir
 
 
 @click.command()
@@ -38,7 +39,8 @@ def validate(contract_path: str, data: str, out_dir: str | None, chunk_rows: int
 
     path = Path(data)
     out = Path(out_dir) if out_dir else path.with_name(path.name.split(".")[0] + "-validated")
-    summary = validate_file(Contract.load(contract_path), path, out, chunk_rows=chunk_rows)
+    contract = Contract.load(contract_path)
+    summary = validate_file(contract, path, ensure_out_dir(out), chunk_rows=chunk_rows)
     click.echo(format_summary(summary))
     sys.exit(EXIT_OK if summary["ok"] else EXIT_ATTENTION)
 
@@ -78,9 +80,9 @@ def _share(v) -> str | None:
 
 #: the monitor options that are numbers, checked as the command line checks its flags
 MONITOR_VALUES = {
-    "max_drop": Field((int, float), None, non_negative),
-    "max_quarantined_share": Field((int, float), None, _share),
-    "latency_tolerance": Field((int, float), None, non_negative),
+    "max_drop": Field(float, None, non_negative),
+    "max_quarantined_share": Field(float, None, _share),
+    "latency_tolerance": Field(float, None, non_negative),
     "min_window_rows": Field(int, None, positive),
     "sample_rows": Field(int, None, positive),
     "chunk_rows": Field(int, None, positive),
@@ -125,6 +127,7 @@ def monitor(config_path: str | None, out_dir: str, **flags) -> None:
     for required in ("reference", "current"):
         if not values.get(required):
             raise UserError(f"--{required} is required (on the command line or in monitor: of --config)")
+    ensure_out_dir(out_dir)
     results = run_monitor(MonitorOptions(out_dir=out_dir, drift=drift, **values))
     for a in results["alerts"]:
         click.echo(f"ALERT {a['kind']}: {a['message']}")
