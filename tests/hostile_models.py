@@ -22,3 +22,18 @@ def one_row_short(X):
 
 def strings(X):
     return np.array(["yes" if v > 14 else "no" for v in np.asarray(X)[:, 0]])
+
+
+def segfaults_on_negative(X):
+    """Crashes the whole process (as a broken native runtime would) on a negative first value."""
+    X = np.asarray(X, dtype=float)
+    if X[0, 0] < 0:
+        import ctypes
+
+        ctypes.string_at(0)  # reads address 0: SIGSEGV
+    return (X[:, 0] > 0).astype(np.int64)
+
+
+def slow(X):
+    time.sleep(4)
+    return np.zeros(len(X), dtype=np.int64)
