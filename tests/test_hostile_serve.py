@@ -8,7 +8,6 @@ import threading
 import time
 
 import httpx
-import numpy as np
 import pytest
 from conftest import TESTS_DIR
 

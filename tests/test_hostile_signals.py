@@ -53,10 +53,10 @@ def _alive(pid: int) -> bool:
 def _start_and_wait_for_the_hang(tmp_path, start_method):
     suite = write_suite(tmp_path, SUITE % start_method)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS_DIR)])}
-    err = open(tmp_path / "stderr.txt", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "benchharness", "run", str(suite), "--quick",
-                             "--out", str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=err,
-                            env=env, cwd=tmp_path)
+    with open(tmp_path / "stderr.txt", "w") as err:  # the child keeps its own copy of the file
+        proc = subprocess.Popen([sys.executable, "-m", "benchharness", "run", str(suite), "--quick",
+                                 "--out", str(tmp_path / "out")], stdout=subprocess.DEVNULL, stderr=err,
+                                env=env, cwd=tmp_path)
     deadline = time.monotonic() + 240
     while "[stuck] measuring" not in (tmp_path / "stderr.txt").read_text():
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "stderr.txt").read_text()

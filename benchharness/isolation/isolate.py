@@ -178,7 +178,7 @@ class _StillRunning:
                 return answer
             elapsed = time.monotonic() - self.started
             self.notify(f"{self.label} still running after {elapsed:.0f} s; it is stopped at "
-                        f"{self.timeout_s:.0f} s (timeout_s in the suite sets this)")
+                        f"{self.timeout_s:g} s (timeout_s in the suite sets this)")
 
 
 def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
