@@ -173,13 +173,14 @@ def check_predictions(task: str, targets: dict, predictions: dict) -> None:
         if len(got) != len(y):
             raise ModelError(f"the model returned {len(got)} predictions for the {len(y)} rows of the "
                              f"{split} split; it must return one per row")
+    test = np.asarray(predictions["test"]).ravel()
     if not is_classification(task):
-        if got.dtype.kind not in "biuf":
-            raise ModelError(f"the model returned {got.dtype.kind == 'O' and 'objects' or 'text'} "
-                             f"(e.g. {got.ravel()[:3].tolist()}) for a regression target; it must return numbers")
+        if test.dtype.kind not in "biuf":
+            raise ModelError(f"the model returned non-numbers (e.g. {test[:3].tolist()}) for a "
+                             "regression target; it must return numbers")
         return
     labels = pd.concat(list(targets.values())).dropna().unique().tolist()
-    predicted = pd.unique(pd.Series(np.asarray(predictions["test"]).ravel()))
+    predicted = pd.unique(pd.Series(test))
     if len(predicted) and not set(predicted) & set(labels):
         raise ModelError(f"the model predicts {sorted(map(str, predicted))[:5]}, none of the target's labels "
                          f"{sorted(map(str, labels))[:5]}; it must predict the target's labels")
