@@ -23,7 +23,7 @@ from benchharness.data.analysis import data_analysis_stage, data_contract_stage
 from benchharness.data.stage import load_data_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
-from benchharness.errors import UserError
+from benchharness.errors import Terminated, UserError
 from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import batch_stage, open_loop_stage, predict_stage, realtime_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
@@ -79,19 +79,44 @@ def run_suite(
         quick=quick, progress=progress, work_dir=work_dir,
     )
     ctx.save()
-    for stage in BEFORE:
-        stage(ctx)
+    measured: set[str] = set()
+    try:
+        for stage in BEFORE:
+            stage(ctx)
+            ctx.save()
+        for cand in ctx.candidates:
+            if cand.ok:
+                progress(f"[{cand.name}] measuring")
+            run_candidate(ctx, cand)
+            measured.add(cand.name)
+        for stage in AFTER:
+            _guarded(ctx, stage)
+            ctx.save()
+    except UserError:
+        raise
+    except (KeyboardInterrupt, Terminated) as exc:  # Ctrl-C / SIGTERM: keep what was measured
+        results["interrupted"] = type(exc).__name__
+        for cand in ctx.candidates:
+            if cand.ok and cand.name not in measured:
+                cand.result.update(status="interrupted", error="not measured: the run was interrupted")
         ctx.save()
-    for cand in ctx.candidates:
-        if cand.ok:
-            progress(f"[{cand.name}] measuring")
-        run_candidate(ctx, cand)
-    for stage in AFTER:
-        _guarded(ctx, stage)
+        exc.run_dir = str(run_dir)
+        raise
+    except Exception as exc:  # a bug of ours: the details go beside the results
+        exc.details_path = str(_save_traceback(run_dir))
         ctx.save()
+        raise
     results["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     ctx.save()
     return ctx
+
+
+def _save_traceback(run_dir: Path) -> Path:
+    from benchharness.results import atomic_write_text
+
+    path = Path(run_dir) / "internal-error.txt"
+    atomic_write_text(path, traceback.format_exc())
+    return path
 
 
 def run_candidate(ctx: RunContext, cand: CandidateRun) -> None:
@@ -100,6 +125,11 @@ def run_candidate(ctx: RunContext, cand: CandidateRun) -> None:
             break
         try:
             stage(ctx, cand)
+        except (KeyboardInterrupt, Terminated):  # cut off mid-measurement: not `ok`
+            cand.result["status"] = "interrupted"
+            cand.result["error"] = f"interrupted during {stage.__name__.removesuffix('_stage')}"
+            ctx.save()
+            raise
         except UserError as exc:
             cand.fail(str(exc))
         except Exception as exc:  # a bug or a model's own exception: record, go on

@@ -1,27 +1,102 @@
 """The `bench` command line: parse, call the API, print, exit code.
 
-Exit codes of `bench run` (from the verdict, see verdict.py): 0 a candidate qualifies (meets
-every hard limit); 1 none does (with --strict: also when any limit of any candidate is not a
-pass, warnings included); 2 a usage or suite error (nothing measured); 3 a candidate failed
-or crashed (the others were still measured and saved); 4 inconclusive: none qualifies for
-certain but one could, its intervals straddling a limit (retry with more trials).
-`bench compare`: 0 no regression, 1 a regression beyond the threshold, 2 usage error.
+Exit codes come from the one table in `exit_codes.py` (docs/exit-codes.md). `BenchGroup`
+handles what any command can end with, once for all of them: a UserError (one line, exit 2),
+Ctrl-C (130) and SIGTERM (143) after the command saved what it had, and any other exception,
+which is a bug of ours (one line naming where the details were written, exit 70).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
 import click
 
+from benchharness import exit_codes
 from benchharness.decide.verdict import EXIT_CRASH, EXIT_OK
-from benchharness.errors import UserError
+from benchharness.errors import Terminated, UserError
 from benchharness.exit_codes import USAGE as EXIT_USAGE
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class BenchGroup(click.Group):
+    """The one place where a command's exceptions become a line on stderr and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        previous = _handle_sigterm()
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt as exc:
+            click.echo(f"\ninterrupted (Ctrl-C){_saved(exc)}", err=True)
+            sys.exit(exit_codes.INTERRUPTED)
+        except Terminated as exc:
+            click.echo(f"\nterminated (SIGTERM){_saved(exc)}", err=True)
+            sys.exit(exit_codes.TERMINATED)
+        except Exception as exc:  # a bug of ours: never shown as a traceback, never exit 1
+            where = _save_details(exc)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            click.echo(f"internal error (a bug in benchharness): {type(exc).__name__}: {first}; "
+                       f"details in {where}", err=True)
+            sys.exit(exit_codes.INTERNAL_ERROR)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _handle_sigterm():
+    """SIGTERM raises Terminated in the main thread, as Ctrl-C raises KeyboardInterrupt."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _saved(exc: BaseException) -> str:
+    run_dir = getattr(exc, "run_dir", None)
+    return f"; what was measured is saved in {run_dir}" if run_dir else ""
+
+
+def _save_details(exc: BaseException) -> str:
+    """The traceback, in the run folder when the run had one, else a temporary file."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    where = getattr(exc, "details_path", None)
+    if where:
+        return str(where)
+    try:
+        fd, where = tempfile.mkstemp(prefix="bench-internal-error-", suffix=".txt")
+        with open(fd, "w") as fh:
+            fh.write(text)
+        return where
+    except OSError:
+        return "(could not be written)"
+
+
+def _no_pickle(ctx: click.Context, param, value: bool) -> None:
+    if value:
+        from benchharness.adapters.pickles import refuse_pickles
+
+        refuse_pickles()
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="benchharness")
+@click.option("--no-pickle", is_flag=True, expose_value=False, is_eager=True, callback=_no_pickle,
+              help="Refuse every pickle/joblib model (they run code on load); accept skops and ONNX. "
+                   "Same as BENCH_NO_PICKLE=1.")
 def main() -> None:
     """benchharness: which model goes to production, on which machine, at what cost."""
 
@@ -43,15 +118,11 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
 
     started = time.perf_counter()
     progress = RunProgress()
+    overrides = {"profile": _profile_arg(profile)} if profile else None
     try:
-        overrides = {"profile": _profile_arg(profile)} if profile else None
         planned = config.load_suite(suite or config.default_suite_path(), quick=quick, overrides=overrides)
         progress.start(len(planned.get("candidates", [])), quick=quick)
         ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides)
-    except UserError as exc:
-        progress.stop()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
     finally:
         progress.stop()
     click.echo(summary_text(ctx.results, str(ctx.run_dir)))
@@ -89,15 +160,11 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
     from benchharness.report.write import write_report
     from benchharness.results import load_results, save_results
 
-    try:
-        results = load_results(run_dir)
-        if suite_path:
-            rejudge(results, config.load_suite(suite_path))
-            save_results(results, run_dir)
-        written = write_report(run_dir, results)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    results = load_results(run_dir)
+    if suite_path:
+        rejudge(results, config.load_suite(suite_path))
+        save_results(results, run_dir)
+    written = write_report(run_dir, results)
     if results.get("verdict"):
         click.echo(results["verdict"]["sentence"])
     click.echo(f"report: {run_dir}/{written['html']} and {written['markdown']}")
@@ -122,11 +189,7 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
     if len(run_dirs) < 2:
         click.echo(f"error: compare needs at least two run directories, got {len(run_dirs)}", err=True)
         sys.exit(EXIT_USAGE)
-    try:
-        doc = compare_runs(list(run_dirs), threshold=threshold, alpha=alpha)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    doc = compare_runs(list(run_dirs), threshold=threshold, alpha=alpha)
     click.echo(compare_text(doc))
     if json_out:
         from pathlib import Path
@@ -164,11 +227,7 @@ def serve(model: str, host: str, port: int, name: str | None, fmt: str | None, o
     """Serve MODEL over HTTP with the Open Inference Protocol (KServe V2)."""
     from benchharness.serve.cli import serve_command
 
-    try:
-        serve_command(model, host, port, name, fmt, options_json, max_request_bytes, exit_with_stdin)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    serve_command(model, host, port, name, fmt, options_json, max_request_bytes, exit_with_stdin)
 
 
 def _profile_arg(profile: str) -> str:
@@ -186,8 +245,4 @@ def env(suite: str | None, profile: str | None, as_json: bool) -> None:
     """Show the machine detected here and the hardware profile a run would be priced with."""
     from benchharness.report.env import env_report
 
-    try:
-        click.echo(env_report(suite, _profile_arg(profile) if profile else None, as_json))
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    click.echo(env_report(suite, _profile_arg(profile) if profile else None, as_json))

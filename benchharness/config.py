@@ -188,6 +188,9 @@ BATCH = {
 ISOLATION = {
     "start_method": Field(str, "forkserver", one_of("forkserver", "spawn")),
     "preload": Field(list, []),  # extra modules the fork server imports (the formats' are added)
+    # address-space cap of every measurement child (RLIMIT_AS, MB); past it that candidate
+    # fails with one line. Counts what the libraries map too: leave room (1000+ MB for torch)
+    "memory_limit_mb": Field(NUM, None, positive),
 }
 
 # Threads and CPUs of every measurement child (measure/threads.py), recorded in results.
@@ -386,10 +389,13 @@ def _check_candidates(suite: dict) -> None:
             raise SuiteError(f"candidates[{i}] ({c['name']!r}): 'export' needs 'train', got model {c['model']!r}")
 
 
-def _check_data(suite: dict) -> None:
+def _check_data(suite: dict, given: bool) -> None:
     d = suite["data"]
     has_source = bool(d["source"])
     has_files = bool(d["train"] or d["test"])
+    if given and not (has_source or has_files):
+        raise SuiteError("data: needs 'source' (a .csv/.parquet file or sklearn:NAME, split by the harness) "
+                         "or 'train' and 'test' files; got neither")
     if has_source and has_files:
         raise SuiteError("data: give either 'source' (split by the harness) or 'train' and 'test', not both")
     if has_files and not (d["train"] and d["test"]):
@@ -459,7 +465,7 @@ def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict |
         raw = deep_merge(raw, overrides)
     suite = validate_section(raw, SUITE, "")
     _check_candidates(suite)
-    _check_data(suite)
+    _check_data(suite, given=raw.get("data") is not None)
     _resolve_paths(suite, base_dir)
     return suite
 
@@ -469,7 +475,13 @@ def load_suite(path: str | Path, quick: bool = False, overrides: dict | None = N
     if not path.exists():
         raise SuiteError(f"suite file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[:exc.start].count(b"\n") + 1
+        raise SuiteError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at line {line}); "
+                         "save the suite file as UTF-8") from None
+    except IsADirectoryError:
+        raise SuiteError(f"suite file {path} is a directory; give a YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

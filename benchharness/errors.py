@@ -34,3 +34,8 @@ class MissingExtraError(ModelError):
 
 class NotSupportedError(ModelError):
     """The model does not offer this operation (e.g. predict_proba on a regressor)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that the same
+    clean-up runs (children killed, what was measured saved) and the command exits 143."""

@@ -89,6 +89,22 @@ def csv_rows(results: dict) -> list[dict]:
     return rows
 
 
+def ensure_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
+    """Create the output folder `out_dir`; one that is a file, or lies under one, or cannot be
+    written, is a user error naming the path."""
+    from benchharness.errors import UserError
+
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {str(out_dir)!r} is an existing file, not a folder; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {flag} folder {str(out_dir)!r}: {exc.strerror or exc} "
+                        f"({exc.filename or out_dir}); give a writable folder") from None
+    return path
+
+
 def make_run_dir(out_dir: str | Path, run_id: str) -> Path:
     """Create `out_dir/run_id/work`; an --out that cannot hold it is a user error, not a traceback."""
     run_dir = Path(out_dir) / run_id
@@ -130,6 +146,9 @@ def load_results(run_dir: str | Path) -> dict:
         results = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(results, dict):
+        raise UserError(f"{path}: not a bench results file (a JSON {type(results).__name__}, "
+                        "expected an object with schema_version)")
     version = results.get("schema_version")
     if version != SCHEMA_VERSION:
         raise UserError(f"{path}: schema_version {version!r} is not supported; expected {SCHEMA_VERSION}")

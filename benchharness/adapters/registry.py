@@ -127,4 +127,6 @@ def load_model(source: str, options: dict | None = None, fmt: str | None = None)
     needs_file = not entry.schemes and entry.format != "callable"
     if needs_file and not os.path.exists(source):
         raise ModelError(f"model file not found: {source}")
+    if needs_file and os.path.isdir(source):
+        raise ModelError(f"model path {source} is a folder, not a {entry.format} model file")
     return cls(source, options)

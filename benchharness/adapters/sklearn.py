@@ -11,12 +11,8 @@ import numpy as np
 import pandas as pd
 
 from benchharness.adapters.base import ModelAdapter, ModelInfo, Signature, TensorSpec, file_digest
+from benchharness.adapters.pickles import pickles_refused, refusal
 from benchharness.errors import MissingExtraError, ModelError
-
-PICKLE_WARNING = (
-    "loading {path}: pickle/joblib files run code on load; load only files you trust "
-    "(safe alternatives: a .skops file, or export to ONNX)"
-)
 
 
 class SklearnAdapter(ModelAdapter):
@@ -26,6 +22,8 @@ class SklearnAdapter(ModelAdapter):
     def _load(self) -> None:
         if not self.options.get("trust_pickle", True):
             raise ModelError(f"refusing to load pickle {self.source}: options.trust_pickle is false")
+        if pickles_refused():
+            raise ModelError(refusal(self.source))
         import joblib
 
         try:

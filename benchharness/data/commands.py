@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 import yaml
 
+from benchharness.config import Field, non_negative, positive
 from benchharness.errors import UserError
 from benchharness.exit_codes import NO as EXIT_ATTENTION
 from benchharness.exit_codes import OK as EXIT_OK
-from benchharness.exit_codes import USAGE as EXIT_USAGE
+from benchharness.results import ensure_out_dir
 
 
 @click.command()
@@ -40,12 +41,8 @@ def validate(contract_path: str, data: str, out_dir: str | None, chunk_rows: int
     from benchharness.data.validate import format_summary, validate_dataset
 
     out = Path(out_dir) if out_dir else _default_out(data)
-    try:
-        summary = validate_dataset(Contract.load(contract_path), data, out, chunk_rows=chunk_rows,
-                                   scheduler=scheduler)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    summary = validate_dataset(Contract.load(contract_path), data, ensure_out_dir(out),
+                               chunk_rows=chunk_rows, scheduler=scheduler)
     click.echo(format_summary(summary))
     sys.exit(EXIT_OK if summary["ok"] else EXIT_ATTENTION)
 
@@ -73,10 +70,33 @@ def _options_from_config(path: str | None) -> tuple[dict, dict]:
         raise UserError(f"monitor config {path}: top-level keys must be among monitor, drift; got {list(raw)}")
     allowed = {f.name for f in dataclasses.fields(MonitorOptions)} - {"drift", "out_dir"}
     monitor = raw.get("monitor") or {}
+    if not isinstance(monitor, dict):
+        raise UserError(f"monitor config {path}: 'monitor' must be a mapping, got {monitor!r}")
     unknown = sorted(set(monitor) - allowed)
     if unknown:
         raise UserError(f"monitor config {path}: unknown key monitor.{unknown[0]}; allowed: {', '.join(sorted(allowed))}")
-    return monitor, validate_section(raw.get("drift"), DRIFT, "drift")
+    try:
+        checked = validate_section({k: v for k, v in monitor.items() if k in MONITOR_VALUES},
+                                   MONITOR_VALUES, "monitor")
+        return ({k: checked[k] if k in MONITOR_VALUES else v for k, v in monitor.items()},
+                validate_section(raw.get("drift"), DRIFT, "drift"))
+    except UserError as exc:
+        raise UserError(f"monitor config {path}: {exc}") from None
+
+
+def _share(v) -> str | None:
+    return None if 0 <= v <= 1 else "a share between 0 and 1"
+
+
+#: the monitor options that are numbers, checked as the command line checks its flags
+MONITOR_VALUES = {
+    "max_drop": Field(float, None, non_negative),
+    "max_quarantined_share": Field(float, None, _share),
+    "latency_tolerance": Field(float, None, non_negative),
+    "min_window_rows": Field(int, None, positive),
+    "sample_rows": Field(int, None, positive),
+    "chunk_rows": Field(int, None, positive),
+}
 
 
 @click.command()
@@ -96,9 +116,9 @@ def _options_from_config(path: str | None) -> tuple[dict, dict]:
 @click.option("--candidate", help="That run's candidate [default: the one whose model file matches].")
 @click.option("--window", help="Window: a period (D, h, W, M) with --time-column, else rows.  [default: D or 500]")
 @click.option("--metric", help="accuracy, balanced_accuracy, f1_macro, mae, rmse or r2.")
-@click.option("--max-drop", type=float, help="Alert when a window is worse than the reference by more than this.")
-@click.option("--max-quarantined-share", type=float, help="Alert above this share of quarantined rows.  [default: 0.01]")
-@click.option("--latency-tolerance", type=float,
+@click.option("--max-drop", type=click.FloatRange(min=0), help="Alert when a window is worse than the reference by more than this.")
+@click.option("--max-quarantined-share", type=click.FloatRange(0, 1), help="Alert above this share of quarantined rows.  [default: 0.01]")
+@click.option("--latency-tolerance", type=click.FloatRange(min=0),
               help="Alert when median latency (or 1/throughput) is more than 1 + this times the run's.  [default: 1.0]")
 @click.option("--name", help="The `model` label of the Prometheus gauges.  [default: model]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
@@ -114,16 +134,13 @@ def monitor(config_path: str | None, out_dir: str, **flags) -> None:
     """
     from benchharness.data.monitor import MonitorOptions, run_monitor
 
-    try:
-        from_config, drift = _options_from_config(config_path)
-        values = {**from_config, **{k: v for k, v in flags.items() if v is not None}}
-        for required in ("reference", "current"):
-            if not values.get(required):
-                raise UserError(f"--{required} is required (on the command line or in monitor: of --config)")
-        results = run_monitor(MonitorOptions(out_dir=out_dir, drift=drift, **values))
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    from_config, drift = _options_from_config(config_path)
+    values = {**from_config, **{k: v for k, v in flags.items() if v is not None}}
+    for required in ("reference", "current"):
+        if not values.get(required):
+            raise UserError(f"--{required} is required (on the command line or in monitor: of --config)")
+    ensure_out_dir(out_dir)
+    results = run_monitor(MonitorOptions(out_dir=out_dir, drift=drift, **values))
     for a in results["alerts"]:
         click.echo(f"ALERT {a['kind']}: {a['message']}")
     for w in results["warnings"]:

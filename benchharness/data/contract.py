@@ -112,10 +112,46 @@ def _column_from_dict(spec: Any, where: str) -> ColumnContract:
         raise DataError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
     if spec.get("dtype") not in DTYPES:
         raise DataError(f"{where}: dtype must be one of {', '.join(DTYPES)}, got {spec.get('dtype')!r}")
+    _check_field_types(spec, where)
     col = ColumnContract(**spec)
     if col.categories is not None:
         col.categories = [str(c) for c in col.categories]
     return col
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+#: what each field of a column may hold, and how a message says it
+_FIELD_TYPES = {
+    "nullable": (lambda v: isinstance(v, bool), "true or false"),
+    "max_null_rate": (lambda v: _is_number(v) and 0 <= v <= 1, "a number between 0 and 1"),
+    "min": (lambda v: v is None or _is_number(v) or isinstance(v, str) and _is_time(v),
+            "a number (or a date for a datetime column)"),
+    "max": (lambda v: v is None or _is_number(v) or isinstance(v, str) and _is_time(v),
+            "a number (or a date for a datetime column)"),
+    "categories": (lambda v: v is None or isinstance(v, list), "a list of values"),
+    "learned": (lambda v: isinstance(v, dict), "a mapping"),
+}
+
+
+def _is_time(text: str) -> bool:
+    try:
+        pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _check_field_types(spec: dict, where: str) -> None:
+    """Wrong-typed fields are named here, before any row is read or any file written."""
+    for key, (ok, allowed) in _FIELD_TYPES.items():
+        if key in spec and not ok(spec[key]):
+            raise DataError(f"{where}: {key} must be {allowed}, got {spec[key]!r}")
+    for key in ("min", "max"):
+        if spec.get("dtype") in ("integer", "float") and isinstance(spec.get(key), str):
+            raise DataError(f"{where}: {key} must be a number for a {spec['dtype']} column, got {spec[key]!r}")
 
 
 # -- learning ---------------------------------------------------------------------------------
@@ -147,6 +183,7 @@ class _ColumnStats:
     min: Any = None
     max: Any = None
     categories: set | None = field(default_factory=set)  # None once over max_categories
+    infinite: int = 0  # ±inf values seen (outside any range the contract allows)
 
 
 class ContractLearner:
@@ -173,6 +210,13 @@ class ContractLearner:
             kind = _dtype_of(present)
             st.dtype = _merge_dtype(st.dtype, kind)
             numeric = {st.dtype, kind} <= {"integer", "float"}
+            if numeric and kind == "float":  # ±inf is not a range end: counted, then left out
+                finite = np.isfinite(present.to_numpy(dtype=float))
+                if not finite.all():
+                    st.infinite += int((~finite).sum())
+                    present = present[finite]
+                    if present.empty:
+                        continue
             if numeric or st.dtype == kind == "datetime":
                 lo, hi = present.min(), present.max()
                 st.min = lo if st.min is None else min(st.min, lo)
@@ -198,6 +242,8 @@ class ContractLearner:
             max_null_rate=round(min(1.0, null_rate + self.options["null_rate_tolerance"]), 6),
             learned={"null_rate": round(null_rate, 6)},
         )
+        if st.infinite:
+            col.learned["infinite_values"] = st.infinite
         if dtype in ("integer", "float") and st.min is not None:
             lo, hi = float(st.min), float(st.max)
             pad = tol * (hi - lo) if hi > lo else tol * max(abs(lo), 1.0)
@@ -244,7 +290,7 @@ def learn_file_contract(path: Path | list[Path], exclude: set, chunk_rows: int =
     try:
         for frame in frames():
             learner.update(frame.drop(columns=[c for c in frame.columns if c in exclude]))
-    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+    except (OSError, ValueError, EOFError) as exc:  # parser errors are ValueErrors; a cut gzip EOFError
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     if not learner.rows:
         raise DataError(f"reference {path} has no rows")

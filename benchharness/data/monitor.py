@@ -315,8 +315,10 @@ def run_monitor(opts: MonitorOptions) -> dict:
 def _load_model(opts: MonitorOptions):
     if not opts.model:
         return None
+    from benchharness.adapters.pickles import guard_pickle
     from benchharness.adapters.registry import load_model
 
+    guard_pickle(opts.model, opts.model_format)  # warns on stderr, or refuses
     return load_model(opts.model, {}, opts.model_format)
 
 

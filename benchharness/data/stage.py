@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
 from benchharness.context import Dataset, RunContext
@@ -47,6 +48,7 @@ def build_dataset(data_cfg: dict) -> Dataset:
         missing = [c for c in features if c not in part.columns]
         if missing:
             raise DataError(f"{name} split lacks feature column(s) {missing[:5]} present in train")
+        _check_finite(part[features + [target]], data_cfg["source"] or data_cfg[name])
 
     def xy(part: pd.DataFrame | None):
         if part is None:
@@ -74,6 +76,17 @@ def build_dataset(data_cfg: dict) -> Dataset:
         X_val=X_val, y_val=y_val, meta_train=m_train, meta_test=m_test, meta_val=m_val,
         target=target, info=info,
     )
+
+
+def _check_finite(frame: pd.DataFrame, where: str) -> None:
+    """±inf is no number a model can learn from or be judged on: name the columns."""
+    numeric = frame.select_dtypes(include="number")
+    counts = np.isinf(numeric.to_numpy(dtype=float)).sum(axis=0) if len(numeric.columns) else []
+    bad = {col: int(n) for col, n in zip(numeric.columns, counts) if n}
+    if bad:
+        listed = ", ".join(f"{col!r} ({n})" for col, n in list(bad.items())[:5])
+        raise DataError(f"{where}: infinite values (inf/-inf) in column(s) {listed}; "
+                        "replace them (e.g. with empty cells) or drop those rows")
 
 
 def _check_target(frame: pd.DataFrame, target: str, where: str) -> None:

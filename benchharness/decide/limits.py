@@ -123,6 +123,9 @@ def parse_limit(text: str, severity: str = "fail") -> Limit:
         raise _bad(text, f"unknown name {metric!r}")
     if len(rest) == 1 and rest[0][0] == "num":
         return Limit(text.strip(), metric, op, float(rest[0][1]), severity=severity)
+    if len(rest) == 2 and rest[0][0] == "num" and rest[1][0] == "name":
+        raise _bad(text, f"write the number without a unit ({metric} {op} {rest[0][1]}): "
+                         f"the unit is in the name ({metric})")
     if rest[0] != ("name", "baseline"):
         raise _bad(text, "the right-hand side must be a number or 'baseline'")
     which, rest = "best", rest[1:]

@@ -24,11 +24,11 @@ import sys
 import threading
 import time
 
-from benchharness.isolation.isolate import _PACKAGE_ROOT
+from benchharness.isolation.isolate import _PACKAGE_ROOT, die_with_parent
 
 
 def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dict | None,
-          preload) -> tuple[int, bool]:
+               preload, still) -> tuple[int, bool]:
     key = (tuple(sorted((env or {}).items())), tuple(preload))
     with _ZYGOTES_LOCK:  # one child at a time per server
         server = _ZYGOTES.pop(key, None)
@@ -37,7 +37,7 @@ def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env
                 _ZYGOTES.pop(next(iter(_ZYGOTES))).close()
             server = _ForkServer(env or {}, list(preload))
         _ZYGOTES[key] = server  # most recently used last
-        return server.run(in_path, out_path, err_path, timeout_s)
+        return server.run(in_path, out_path, err_path, timeout_s, still)
 
 
 _ZYGOTE_BOOT = (
@@ -82,7 +82,8 @@ class _ForkServer:
         line, self._buf = self._buf.split(b"\n", 1)
         return line.decode()
 
-    def run(self, in_path: str, out_path: str, err_path: str, timeout_s: float) -> tuple[int, bool]:
+    def run(self, in_path: str, out_path: str, err_path: str, timeout_s: float,
+            still) -> tuple[int, bool]:
         self.proc.stdin.write(f"{in_path}\t{out_path}\t{err_path}\n".encode())
         self.proc.stdin.flush()
         pid_line = self._readline(_IMPORT_WAIT_S)
@@ -91,7 +92,7 @@ class _ForkServer:
             return -signal.SIGKILL, pid_line is None
         pid = int(pid_line)
         try:
-            status = self._readline(timeout_s)
+            status = still.wait(self._readline, timeout_s)
         except BaseException:  # Ctrl-C in the parent: leave no child running behind
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
@@ -122,7 +123,11 @@ def _close_servers() -> None:
 
 # -- the server side ------------------------------------------------------------------------
 def _zygote_main(preload: list[str]) -> None:
-    """The fork server: import `preload`, then fork one child per request line."""
+    """The fork server: import `preload`, then fork one child per request line.
+
+    It dies with its parent: the parent holds the other end of its stdin, so end-of-file
+    there (the parent exited, was killed, even with SIGKILL) makes the server kill the child
+    it is waiting for, with its whole process group, and exit. No child outlives `bench`."""
     import importlib
 
     for module in preload:
@@ -130,13 +135,15 @@ def _zygote_main(preload: list[str]) -> None:
         with contextlib.suppress(Exception):
             importlib.import_module(module)
     replies = sys.stdout.buffer
-    for line in sys.stdin.buffer:
-        in_path, out_path, err_path = line.decode().rstrip("\n").split("\t")
+    requests = _Lines(0)
+    while (line := requests.next()) is not None:
+        in_path, out_path, err_path = line.split("\t")
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
                 os.setsid()  # its own process group, so a timeout kills its helpers too
+                die_with_parent()
                 null = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(null, 0)
                 from benchharness.isolation.isolate import _child_main
@@ -150,6 +157,58 @@ def _zygote_main(preload: list[str]) -> None:
                 os._exit(code)
         replies.write(f"{pid}\n".encode())
         replies.flush()
-        _, status = os.waitpid(pid, 0)
+        status = _wait_unless_orphaned(pid, requests)
+        if status is None:  # the parent is gone: take the child down with us
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            os._exit(0)
         replies.write(f"{os.waitstatus_to_exitcode(status)}\n".encode())
         replies.flush()
+
+
+class _Lines:
+    """Lines from a file descriptor, unbuffered beyond what was read, so that select() on
+    the descriptor tells the truth about what is left."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = b""
+        self.eof = False
+
+    def fill(self) -> None:
+        chunk = os.read(self.fd, 4096)
+        self.eof = not chunk
+        self.buf += chunk
+
+    def next(self) -> str | None:
+        while b"\n" not in self.buf:
+            if self.eof:
+                return None
+            self.fill()
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+
+def _wait_unless_orphaned(pid: int, requests: _Lines) -> int | None:
+    """The child's wait status, or None when the parent closed our stdin (it died) first.
+
+    One request at a time: while a child runs, the only thing stdin can bring is EOF."""
+    pidfd = None
+    with contextlib.suppress(AttributeError, OSError):
+        pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            watch = [requests.fd] + ([pidfd] if pidfd is not None else [])
+            ready = select.select(watch, [], [], None if pidfd is not None else 0.05)[0]
+            if requests.fd in ready:
+                requests.fill()
+                if requests.eof:
+                    return None
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+

@@ -97,6 +97,9 @@ def run_in_child(
     label: str = "child",
     start_method: str = "spawn",
     preload: tuple[str, ...] | list[str] = (),
+    notify=None,
+    notify_every_s: float = 30.0,
+    memory_limit_mb: float | None = None,
 ) -> ChildOutcome:
     """Run `target` (``"package.module:function"``) with `kwargs` in a fresh child process.
 
@@ -105,6 +108,10 @@ def run_in_child(
     for the thread variables the libraries read at import). The child's `sys.path` starts
     with the parent's, so test helper modules import the same way. Never raises for what the
     child did; read `status` on the outcome.
+
+    `notify(line)` hears every `notify_every_s` that the child is still running and how long
+    it may still take. `memory_limit_mb` caps the child's address space (RLIMIT_AS): past
+    it allocations fail and the outcome says the limit was reached.
     """
     if start_method not in ("spawn", "forkserver"):
         raise ValueError(f"start_method must be spawn or forkserver, got {start_method!r}")
@@ -114,14 +121,15 @@ def run_in_child(
         in_path, out_path, err_path = (os.path.join(tmp, n) for n in ("in.pkl", "out.pkl", "stderr"))
         with open(in_path, "wb") as fh:
             pickle.dump({"target": target, "kwargs": kwargs or {}, "sys_path": list(sys.path),
-                         "env": dict(env or {})}, fh)
+                         "env": dict(env or {}), "memory_limit_mb": memory_limit_mb}, fh)
         t0 = time.perf_counter()
+        still = _StillRunning(label, timeout_s, notify, notify_every_s)
         if start_method == "spawn":
-            returncode, timed_out = _spawn(in_path, out_path, err_path, timeout_s, env)
+            returncode, timed_out = _spawn(in_path, out_path, err_path, timeout_s, env, still)
         else:
             from benchharness.isolation.forkserver import run_forked
 
-            returncode, timed_out = run_forked(in_path, out_path, err_path, timeout_s, env, preload)
+            returncode, timed_out = run_forked(in_path, out_path, err_path, timeout_s, env, preload, still)
         wall = time.perf_counter() - t0
         stderr_tail = _tail(err_path)
         if timed_out:
@@ -133,6 +141,8 @@ def run_in_child(
         if result is None:
             sig = signal_name(returncode)
             how = f"killed by {sig}" if sig else f"exited with code {returncode} without a result"
+            if memory_limit_mb:
+                how += f" (it may have reached its memory limit of {memory_limit_mb:g} MB)"
             return ChildOutcome(
                 "crashed", error=f"{label} crashed: {how}", signal=sig, exitcode=returncode,
                 wall_s=wall, stderr_tail=stderr_tail,
@@ -140,14 +150,39 @@ def run_in_child(
         if result["ok"]:
             return ChildOutcome("ok", value=result["value"], exitcode=returncode, wall_s=wall,
                                 stderr_tail=stderr_tail)
+        error = result["error"]
+        if memory_limit_mb and result.get("error_type") == "MemoryError":
+            error = (f"{label} went past its memory limit of {memory_limit_mb:g} MB "
+                     f"(isolation.memory_limit_mb): {error}")
         return ChildOutcome(
-            "error", error=result["error"], traceback=result.get("traceback"), exitcode=returncode,
+            "error", error=error, traceback=result.get("traceback"), exitcode=returncode,
             wall_s=wall, stderr_tail=stderr_tail,
         )
 
 
+class _StillRunning:
+    """Waits in steps, saying between them that the child is still running."""
+
+    def __init__(self, label: str, timeout_s: float, notify, every_s: float):
+        self.label, self.timeout_s, self.notify, self.every_s = label, timeout_s, notify, every_s
+        self.started = time.monotonic()
+
+    def wait(self, wait_once, timeout_s: float):
+        """Call `wait_once(seconds)` (None: not done yet) until it answers or `timeout_s` ends."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            step = min(left, self.every_s) if self.notify else left
+            answer = wait_once(max(step, 0))
+            if answer is not None or left <= step:
+                return answer
+            elapsed = time.monotonic() - self.started
+            self.notify(f"{self.label} still running after {elapsed:.0f} s; it is stopped at "
+                        f"{self.timeout_s:g} s (timeout_s in the suite sets this)")
+
+
 def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
-           env: dict | None) -> tuple[int, bool]:
+           env: dict | None, still: _StillRunning) -> tuple[int, bool]:
     child_env = dict(os.environ)
     child_env.update(env or {})
     with open(err_path, "wb") as err:
@@ -156,9 +191,16 @@ def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
             stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=child_env,
             start_new_session=True,  # own process group: a timeout kills its helpers too
         )
+        def wait_once(seconds: float) -> int | None:
+            try:
+                return proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                return None
+
         try:
-            return proc.wait(timeout=timeout_s), False
-        except subprocess.TimeoutExpired:
+            code = still.wait(wait_once, timeout_s)
+            if code is not None:
+                return code, False
             _kill_group(proc)
             return proc.wait(), True
         except BaseException:  # Ctrl-C in the parent: leave no child running behind
@@ -197,12 +239,43 @@ def _tail(path: str, limit: int = 2000) -> str:
     return "\n".join(lines).strip()[-limit:]
 
 
+def die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere
+    nothing (the fork server's stdin watch still covers its children)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import contextlib
+    import ctypes
+
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call: nobody will signal us
+        os._exit(1)
+
+
+def _limit_memory(limit_mb: float) -> None:
+    """Cap this process's address space: past it, allocations fail (MemoryError in Python)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the limit is not applied
+        return
+    limit = int(limit_mb * 1024 * 1024)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 # -- child side -------------------------------------------------------------------------------
 def _child_main(in_path: str, out_path: str, err_path: str | None = None) -> None:
     import faulthandler
     import importlib
     import traceback
 
+    if not err_path:  # spawned by `bench` itself: die with it (forked ones did this already)
+        die_with_parent()
     if err_path:  # forked: send this child's stdout/stderr to its own file
         fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 1)
@@ -211,6 +284,8 @@ def _child_main(in_path: str, out_path: str, err_path: str | None = None) -> Non
     faulthandler.enable()
     with open(in_path, "rb") as fh:
         payload = pickle.load(fh)
+    if payload.get("memory_limit_mb"):
+        _limit_memory(payload["memory_limit_mb"])
     os.environ.update(payload.get("env") or {})
     for p in reversed(payload["sys_path"]):
         if p not in sys.path:

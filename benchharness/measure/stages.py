@@ -79,7 +79,9 @@ def run_child(ctx: RunContext, cand: CandidateRun, measurement: str, func: str, 
         preload = ctx.extras["preload"] = preload_modules(ctx)
     out = run_in_child(f"{_CHILD}:{func}", {"spec": spec}, timeout_s,
                        env=child_env(spec["threads"]), label=f"{measurement} child",
-                       start_method=iso["start_method"], preload=preload or ())
+                       start_method=iso["start_method"], preload=preload or (),
+                       notify=lambda line: ctx.progress(f"[{cand.name}] {line}"),
+                       memory_limit_mb=iso["memory_limit_mb"])
     if out.ok:
         phases = out.value.get("phases") if isinstance(out.value, dict) else None
         if phases:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from benchharness.context import CandidateRun, RunContext
-from benchharness.errors import SuiteError, UserError
+from benchharness.errors import ModelError, SuiteError, UserError
 from benchharness.quality.baselines import default_baselines, fit_baseline
 from benchharness.quality.bootstrap import BootstrapPlan
 from benchharness.quality.compare import pick_best, versus_baseline
@@ -150,6 +150,7 @@ def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
         return
     s = _settings(ctx)
     p = cand.predictions
+    check_predictions(s.task, {"test": ds.y_test, "train": ds.y_train}, p)
     classes = p.get("classes")
     if classes is None and is_classification(s.task):
         # sklearn's convention: proba columns in sorted order; the greater class is positive
@@ -158,6 +159,31 @@ def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
     train = rows_for(s.task, ds.y_train, p["train"], p.get("proba_train"), classes) if "train" in p else None
     cand.result["quality"] = evaluate(test, train, s, ds.meta_test, _times(ctx, ds.meta_test))
     ctx.extras[("quality_rows", "candidate", cand.name)] = test
+
+
+def check_predictions(task: str, targets: dict, predictions: dict) -> None:
+    """One prediction per row, in the target's labels: anything else cannot be scored."""
+    for split, y in targets.items():
+        if split not in predictions:
+            continue
+        got = np.asarray(predictions[split])
+        if got.ndim != 1 and not (got.ndim == 2 and got.shape[1] == 1):
+            raise ModelError(f"the model returned predictions of shape {got.shape} for the {split} "
+                             f"split; it must return one value per row ({len(y)} rows)")
+        if len(got) != len(y):
+            raise ModelError(f"the model returned {len(got)} predictions for the {len(y)} rows of the "
+                             f"{split} split; it must return one per row")
+    test = np.asarray(predictions["test"]).ravel()
+    if not is_classification(task):
+        if test.dtype.kind not in "biuf":
+            raise ModelError(f"the model returned non-numbers (e.g. {test[:3].tolist()}) for a "
+                             "regression target; it must return numbers")
+        return
+    labels = pd.concat(list(targets.values())).dropna().unique().tolist()
+    predicted = pd.unique(pd.Series(test))
+    if len(predicted) and not set(predicted) & set(labels):
+        raise ModelError(f"the model predicts {sorted(map(str, predicted))[:5]}, none of the target's labels "
+                         f"{sorted(map(str, labels))[:5]}; it must predict the target's labels")
 
 
 def _declared(ctx: RunContext) -> list[CandidateRun]:

@@ -6,9 +6,12 @@ Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{name},
 400 malformed JSON / protocol / shape the model cannot take (as Triton and KServe answer),
 404 unknown model or route, 413 body over the size limit, 500 a model failure.
 
-The model runs inline in the event loop: one model instance serves one request at a time
-(what a single-replica model server does), and a thread hand-off per request would add
-latency that `benchmarks/serve_overhead.py` measures against a bare endpoint. The time spent
+The model runs in a worker thread, one request at a time (what a single-replica model server
+does), so that the health and metadata routes answer while a slow model works; the hand-off
+costs tens of microseconds (`benchmarks/serve_overhead.py` measures it against a bare
+endpoint). A value the client sent that the model cannot answer in JSON (NaN in, NaN out)
+is the client's 400, naming the input; a model that segfaults takes down its worker process
+only (`server.serve_supervised` starts a fresh one). The time spent
 in the model (input conversion + predict) goes back in the `Server-Timing: model;dur=<ms>`
 header and the response's `parameters.model_time_ms`, so a client can tell the model's time
 from the network's.
@@ -20,11 +23,13 @@ import json
 import logging
 import time
 
+import anyio
+import anyio.to_thread
 import numpy as np
 import pandas as pd
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -142,6 +147,7 @@ class ModelEndpoint:
         if "probabilities" in outputs:
             results["probabilities"] = self.adapter.predict_proba(native)
         model_ms = (time.perf_counter() - start) * 1000.0
+        _check_finite_outputs(results, X, self.name)
         response = {
             "model_name": self.name, "model_version": "1",
             "parameters": {"model_time_ms": model_ms},
@@ -150,6 +156,33 @@ class ModelEndpoint:
         if "id" in body:
             response["id"] = body["id"]
         return response, model_ms
+
+
+def _check_finite_outputs(results: dict, X, name: str) -> None:
+    """JSON has no NaN/inf: an answer holding them cannot be sent. Blame the input when the
+    input held them (a 400 naming it), else the model (500)."""
+    for out_name, arr in results.items():
+        arr = np.asarray(arr)
+        if arr.dtype.kind != "f" or np.isfinite(arr).all():
+            continue
+        for col, values in _numeric_columns(X):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                row = int(np.argwhere(bad)[0][0])
+                raise ProtocolError(f"input {col!r} holds {values[bad][0]!r} (row {row}); model {name!r} "
+                                    f"answers {out_name} that JSON cannot carry; send finite numbers")
+        raise ModelOutputError(f"model {name!r} answered non-finite {out_name} (NaN/inf) for finite input")
+
+
+def _numeric_columns(X):
+    if isinstance(X, pd.DataFrame):
+        return [(str(c), X[c].to_numpy()) for c in X.columns if X[c].dtype.kind in "fc"]
+    arr = np.asarray(X)
+    return [("inputs", arr)] if arr.dtype.kind in "fc" else []
+
+
+class ModelOutputError(RuntimeError):
+    """The model's answer cannot be sent (a model fault: 500)."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -169,6 +202,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Starlette:
     """A Starlette app serving `adapter` as model `name` (see the module docstring)."""
     endpoint = ModelEndpoint(adapter, name, max_request_bytes)
+    one_at_a_time = anyio.CapacityLimiter(1)  # one model instance: one request in it at a time
 
     def model_or_404(request: Request) -> JSONResponse | None:
         asked = request.path_params["name"]
@@ -197,6 +231,11 @@ def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT
             return not_found
         try:
             raw = await read_body(request, max_request_bytes)
+        except ClientDisconnect:  # the client left mid-upload: nobody to answer, not a model fault
+            client = request.client
+            log.warning("client %s disconnected before sending its whole request",
+                        f"{client.host}:{client.port}" if client else "?")
+            return Response(status_code=400)
         except RequestTooLarge as exc:
             return error(413, f"request body of {exc.args[0]} bytes is over the limit of {max_request_bytes} bytes")
         try:
@@ -208,7 +247,8 @@ def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT
         if not isinstance(body, dict):
             return error(400, f"request body must be a JSON object, got {type(body).__name__}")
         try:
-            response, model_ms = endpoint.infer(body)
+            response, model_ms = await anyio.to_thread.run_sync(endpoint.infer, body,
+                                                                limiter=one_at_a_time)
         except ProtocolError as exc:
             return error(400, str(exc))
         except (UserError, ValueError, TypeError, KeyError) as exc:  # the model rejected this input

@@ -33,21 +33,19 @@ def default_name(model: str) -> str:
 def serve_command(model: str, host: str, port: int, name: str | None, fmt: str | None,
                   options_json: str | None, max_request_bytes: int, exit_with_stdin: bool) -> None:
     from benchharness.adapters.registry import load_model
-    from benchharness.serve.server import serve_forever
+    from benchharness.serve.server import serve_supervised
 
     options = parse_options(options_json)
     name = name or default_name(model)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise UserError(f"--name must use letters, digits, '_', '-', '.', got {name!r}")
-    if model.lower().endswith((".pkl", ".pickle", ".joblib")):
-        from benchharness.adapters.sklearn import PICKLE_WARNING
+    from benchharness.adapters.pickles import guard_pickle
 
-        click.echo("warning: " + PICKLE_WARNING.format(path=model), err=True)
+    guard_pickle(model, fmt, warn=lambda line: click.echo(line, err=True))
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}, reachable from other machines; there is no authentication", err=True)
-    adapter = load_model(model, options, fmt=fmt)
-    try:
-        serve_forever(adapter, name, host, port, max_request_bytes,
-                      announce=lambda line: click.echo(line), exit_with_stdin=exit_with_stdin)
-    finally:
-        adapter.close()
+    load_model(model, options, fmt=fmt).close()  # a model that cannot load: exit 2 here, at once
+    spec = {"model": model, "format": fmt, "options": options, "name": name,
+            "max_request_bytes": max_request_bytes}
+    serve_supervised(spec, host, port, announce=lambda line: click.echo(line),
+                     warn=lambda line: click.echo(line, err=True), exit_with_stdin=exit_with_stdin)

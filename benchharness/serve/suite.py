@@ -92,7 +92,9 @@ def start_servers_stage(ctx: RunContext) -> None:
 
 
 def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
-    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in cand.name)
+    from benchharness.measure.samples import safe_name
+
+    name = safe_name(cand.name)  # one per candidate: the URL path and the log file
     log_path = ctx.run_dir / f"serve-{name}.log"
     proc, url = start_server(cand.model_path, name, cand.model_format, cand.spec["options"], log_path)
     procs.append(proc)

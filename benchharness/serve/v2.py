@@ -48,11 +48,32 @@ def decode_tensor(t: Any, where: str = "inputs") -> tuple[str, np.ndarray]:
         arr = np.asarray(t["data"], dtype=V2_TO_NUMPY[datatype])
     except (TypeError, ValueError) as exc:
         raise ProtocolError(f"{where}: tensor {name!r} data is not {datatype}: {str(exc)[:120]}") from None
+    except OverflowError:
+        raise ProtocolError(f"{where}: tensor {name!r} holds a value out of the range of {datatype}"
+                            f"{_range(datatype)}") from None
+    if arr.dtype.kind in "iu" and _has_out_of_range(t["data"], arr.dtype):
+        raise ProtocolError(f"{where}: tensor {name!r} holds a value out of the range of {datatype}"
+                            f"{_range(datatype)}")
     if arr.size != math.prod(shape):
         raise ProtocolError(
             f"{where}: tensor {name!r} has {arr.size} values but shape {shape} needs {math.prod(shape)}"
         )
     return str(name), arr.reshape(shape)
+
+
+def _range(datatype: str) -> str:
+    info = np.iinfo(V2_TO_NUMPY[datatype]) if datatype[0] in "IU" else None
+    return f" ({info.min} to {info.max})" if info else ""
+
+
+def _has_out_of_range(data, dtype: np.dtype) -> bool:
+    """Floats such as 1e30 become integers silently; compare them with the type's range."""
+    try:
+        values = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    info = np.iinfo(dtype)
+    return bool(values.size) and bool((values < info.min).any() or (values > info.max).any())
 
 
 def encode_tensor(name: str, arr: np.ndarray) -> dict:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchharness.adapters.pickles import pickles_refused
 from benchharness.context import CandidateRun, RunContext
-from benchharness.errors import ModelError, UserError
+from benchharness.errors import MissingExtraError, ModelError, UserError
 from benchharness.measure.samples import safe_name
 from benchharness.train.fit import fit_estimator, write_onnx
 
@@ -72,10 +73,9 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
     if spec["model"]:
         cand.model_path = spec["model"]
         cand.model_format = spec["format"]
-        if spec["model"].lower().endswith((".pkl", ".pickle", ".joblib")):
-            from benchharness.adapters.sklearn import PICKLE_WARNING
+        from benchharness.adapters.pickles import guard_pickle
 
-            ctx.progress(f"[{cand.name}] warning: " + PICKLE_WARNING.format(path=spec["model"]))
+        guard_pickle(spec["model"], spec["format"], warn=lambda line: ctx.progress(f"[{cand.name}] {line}"))
         return
     ds = ctx.dataset
     if ds is None:
@@ -98,10 +98,23 @@ def resolve_candidate(ctx: RunContext, cand: CandidateRun) -> None:
     if spec["export"] == "onnx":
         cand.model_path = str(export_onnx(est, X.shape[1], stem.with_suffix(".onnx")))
         cand.original_of = cand.name
+    elif pickles_refused():  # a team that accepts no pickle: the children read a skops file
+        cand.model_path, cand.model_format, trusted = save_skops(est, stem.with_suffix(".skops"))
+        cand.spec = {**spec, "options": {**spec["options"], "trusted": trusted}}
     else:
         # our own object, written and read by this run only: joblib is safe here
         joblib.dump(est, stem.with_suffix(".joblib"))
         cand.model_path = str(stem.with_suffix(".joblib"))
+
+
+def save_skops(est, path: Path) -> tuple[str, str, list[str]]:
+    """Write a model this run trained as skops; its types are trusted (we built it)."""
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise MissingExtraError("training under --no-pickle", "skops", "skops") from None
+    sio.dump(est, path)
+    return str(path), "skops", list(sio.get_untrusted_types(file=path))
 
 
 def _native(train: str) -> bool:
