@@ -43,3 +43,17 @@ def forest_onnx(tmp_path_factory, fitted_forest, cancer):
     path = tmp_path_factory.mktemp("onnx") / "forest.onnx"
     export_onnx(fitted_forest, X.shape[1], path)
     return load_model(str(path), {"intra_op_num_threads": 1})
+
+
+@pytest.fixture(autouse=True)
+def _no_pickle_switch_ends_with_the_test():
+    """`bench --no-pickle` sets BENCH_NO_PICKLE in its own process for its children; under
+    click's CliRunner that process is the test run, so the switch must not outlive the test."""
+    import os
+
+    before = os.environ.get("BENCH_NO_PICKLE")
+    yield
+    if before is None:
+        os.environ.pop("BENCH_NO_PICKLE", None)
+    else:
+        os.environ["BENCH_NO_PICKLE"] = before
