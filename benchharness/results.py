@@ -19,7 +19,8 @@ import numpy as np
 
 from benchharness.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: measured sections carry trials, intervals across trials, stability
+READABLE_VERSIONS = (1, 2)  # version 1 (one window per measurement) still loads: no trials
 RESULTS_FILE = "results.json"
 CSV_FILE = "results.csv"
 
@@ -131,6 +132,7 @@ def load_results(run_dir: str | Path) -> dict:
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON ({exc})") from None
     version = results.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise UserError(f"{path}: schema_version {version!r} is not supported; expected {SCHEMA_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise UserError(f"{path}: schema_version {version!r} is not supported; "
+                        f"readable: {', '.join(map(str, READABLE_VERSIONS))}")
     return results

@@ -48,10 +48,7 @@ def _max_rows_per_s(cand: dict, results: dict) -> float | None:
 
 
 def batch_list(cand: dict) -> list[dict]:
-    batch = cand.get("batch")
-    if isinstance(batch, dict):  # {"sizes": [...]} or {"results": [...]}
-        batch = batch.get("sizes") or batch.get("results") or batch.get("sweep") or []
-    return [b for b in batch or [] if isinstance(b, dict)]
+    return [b for b in cand.get("batch") or [] if isinstance(b, dict)]
 
 
 def _worst_gap(section_key: str) -> Callable[[dict, dict], float | None]:
@@ -105,22 +102,22 @@ def _psi_max(cand: dict, results: dict) -> float | None:
     return max(psis) if psis else None
 
 
+def open_loop_rate_at_best(cand: dict) -> dict | None:
+    """The open-loop rate entry at the highest sustainable rate (else the lowest rate tried)."""
+    rates = [r for r in get_path(cand, "realtime.open_loop.rates") or [] if isinstance(r, dict)]
+    if not rates:
+        return None
+    ok = [r for r in rates if r.get("sustainable")]
+    return max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
+        min(rates, key=lambda r: r.get("target_rate_per_s") or 0)
+
+
 def _open_loop_at_best(key: str) -> Callable[[dict, dict], float | None]:
     """An open-loop figure at the highest sustainable rate (else at the lowest rate tried)."""
 
     def compute(cand: dict, results: dict) -> float | None:
-        ol = get_path(cand, "realtime.open_loop")
-        if not isinstance(ol, dict):
-            return None
-        if key in ol:
-            return as_number(ol[key])
-        rates = [r for r in ol.get("rates") or [] if isinstance(r, dict)]
-        if not rates:
-            return None
-        ok = [r for r in rates if r.get("sustainable")]
-        pick = max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
-            min(rates, key=lambda r: r.get("target_rate_per_s") or 0)
-        return as_number(pick.get(key))
+        pick = open_loop_rate_at_best(cand)
+        return as_number(pick.get(key)) if pick else None
 
     return compute
 
@@ -158,9 +155,7 @@ _TABLE: list[Measure] = [
               f"open-loop latency {p} from scheduled arrival, at the highest sustainable rate",
               compute=_open_loop_at_best(f"{p}_ms"))
       for p in ("p50", "p90", "p95", "p99", "p999")),
-    Measure("sustainable_rps", ("realtime.open_loop.max_sustainable_rate_per_s",
-                                "realtime.open_loop.sustainable_rate_per_s",
-                                "realtime.open_loop.max_rate_per_s"), "req/s", "higher",
+    Measure("sustainable_rps", ("realtime.open_loop.max_sustainable_rate_per_s",), "req/s", "higher",
             "highest open-loop rate whose p99 stays within the latency limit"),
     Measure("late_share", (), "share", "lower", "largest share of open-loop requests that started late",
             compute=_late_share),
@@ -187,7 +182,7 @@ _TABLE: list[Measure] = [
     Measure("model_mb", ("model.size_mb",), "MB", "lower", "model file size",
             compute=lambda c, r: _scaled(get_path(c, "model.size_bytes"), 1e-6)),
     # cost
-    Measure("usd_per_million", ("cost.batch.usd_per_1m", "cost.usd_per_million"), "USD", "lower",
+    Measure("usd_per_million", ("cost.batch.usd_per_1m",), "USD", "lower",
             "batch cost per 1M predictions"),
     Measure("realtime_usd_per_million", ("cost.realtime.usd_per_1m",), "USD", "lower",
             "real-time cost per 1M predictions at the stated traffic"),
@@ -270,24 +265,82 @@ def quality_ci(cand: dict, metric: str) -> tuple[float, float] | None:
     q = cand.get("quality") or {}
     for holder in (get_path(q, f"ci.{metric}"), get_path(q, f"test_ci.{metric}"),
                    get_path(q, f"test.{metric}"), get_path(q, f"bootstrap.{metric}")):
-        ci = interval(holder)
+        ci = read_interval(holder)
         if ci is not None:
             return ci
     return None
 
 
-def interval(holder: Any) -> tuple[float, float] | None:
+def read_interval(holder: Any) -> tuple[float, float] | None:
     """Read an interval given as [lo, hi] or as a dict with ci / ci_low+ci_high / low+high."""
     if isinstance(holder, (list, tuple)) and len(holder) == 2:
         lo, hi = as_number(holder[0]), as_number(holder[1])
         return (lo, hi) if lo is not None and hi is not None else None
     if isinstance(holder, dict):
         if "ci" in holder:
-            return interval(holder["ci"])
+            return read_interval(holder["ci"])
         for lo_key, hi_key in (("ci_low", "ci_high"), ("low", "high"), ("lo", "hi"), ("ci_lo", "ci_hi")):
             if lo_key in holder and hi_key in holder:
-                return interval([holder[lo_key], holder[hi_key]])
+                return read_interval([holder[lo_key], holder[hi_key]])
     return None
+
+
+# -- intervals and trials of measured figures ----------------------------------------------------
+# Every measured section (realtime.closed_loop, each realtime.open_loop.rates entry, the
+# open-loop section itself, each batch entry, resources, cost.batch, cost.realtime) has its
+# point values, `intervals: {key: [lo, hi]}` (95%, across trials; a bound may be null),
+# `trials: [{key: value, ..., count, duration_s}]` and `stability: {cv, unstable}`.
+def _closed(cand: dict) -> dict | None:
+    return get_path(cand, "realtime.closed_loop")
+
+
+def _best_batch(cand: dict) -> dict | None:
+    rows = [b for b in batch_list(cand) if as_number(b.get("rows_per_s"))]
+    return max(rows, key=lambda b: b["rows_per_s"]) if rows else None
+
+
+#: figure name -> (its section in a candidate's results, the key inside that section)
+_SECTIONS: dict[str, tuple[Callable[[dict], dict | None], str]] = {
+    **{f"{p}_ms": (_closed, f"{p}_ms") for p in ("p50", "p90", "p95", "p99", "p999", "mean")},
+    "qps": (_closed, "qps"),
+    **{f"open_{p}_ms": (open_loop_rate_at_best, f"{p}_ms") for p in ("p50", "p90", "p95", "p99", "p999")},
+    "sustainable_rps": (lambda c: get_path(c, "realtime.open_loop"), "max_sustainable_rate_per_s"),
+    "rows_per_s": (_best_batch, "rows_per_s"),
+    "cpu_ms_per_prediction": (lambda c: get_path(c, "resources"), "cpu_ms_per_prediction"),
+    "usd_per_million": (lambda c: get_path(c, "cost.batch"), "usd_per_1m"),
+    "realtime_usd_per_million": (lambda c: get_path(c, "cost.realtime"), "usd_per_1m"),
+    "monthly_usd": (lambda c: get_path(c, "cost.realtime"), "monthly_usd"),
+}
+#: the figures measured in trials: they have an interval across trials and per-trial values
+TRIAL_FIGURES = tuple(_SECTIONS)
+
+
+def _section(cand: dict, name: str) -> tuple[dict | None, str | None]:
+    where = _SECTIONS.get(name)
+    if where is None:
+        return None, None
+    sec = where[0](cand)
+    return (sec if isinstance(sec, dict) else None), where[1]
+
+
+def interval(cand: dict, name: str) -> tuple[float | None, float | None] | None:
+    """The 95% interval across trials of a measured figure: (lo, hi), a bound None when the
+    trials do not pin it down; None when the figure has no interval (not measured in trials)."""
+    sec, key = _section(cand, name)
+    iv = ((sec or {}).get("intervals") or {}).get(key) if key else None
+    if not isinstance(iv, (list, tuple)) or len(iv) != 2:
+        return None
+    return as_number(iv[0]), as_number(iv[1])
+
+
+def trial_values(cand: dict, name: str) -> list[float] | None:
+    """The figure's value in each trial, in the order the trials ran; None when not measured
+    in trials. Trials in which it could not be computed are left out."""
+    sec, key = _section(cand, name)
+    trials = (sec or {}).get("trials") if key else None
+    if not isinstance(trials, list):
+        return None
+    return [v for v in (as_number(t.get(key)) for t in trials if isinstance(t, dict)) if v is not None]
 
 
 def resolve(name: str, cand: dict, results: dict) -> float | None:

@@ -174,6 +174,8 @@ def judge(results: dict, suite_limits: Any = None, cand_limits: dict | None = No
 
 
 def _why(r: limits_mod.LimitResult) -> str:
+    if r.status == limits_mod.INCONCLUSIVE:
+        return f"{r.expression}: {r.note}"
     if r.status == "unknown":
         return f"{r.expression}: unknown ({r.note})"
     measured = names.fmt(r.value, r.unit)
