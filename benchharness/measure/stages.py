@@ -275,11 +275,10 @@ def open_loop_sweep(ctx: RunContext, cand: CandidateRun) -> None:
     out = run_child(ctx, cand, "open_loop", "open_loop_child", spec, timeout)
     chosen = _trial_rates(out["rates"], out["max_sustainable_rate_per_s"])
     ctx.extras[("open_loop_sweep", cand.name)] = {"spec": spec, "out": out, "chosen": chosen}
-    by_rate = dict(out["runs"])
     records = trial_records(ctx, cand, "open_loop")
     records.append({"index": 0, "source": "sweep", "phases": out.get("phases") or {},
                     "rates": [r for r in out["rates"] if r["target_rate_per_s"] in chosen],
-                    "runs": [(rate, by_rate[rate]) for rate in chosen if rate in by_rate]})
+                    "runs": list(out["runs"])})  # every rate probed: its raw samples are kept
 
 
 def _trial_rates(rates: list[dict], best: float | None) -> list[float]:
