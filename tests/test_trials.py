@@ -176,3 +176,29 @@ limits: [p99_ms <= 1000]
     # the slow model's p50 interval lies above the fast one's: trials separate a real 5x gap
     assert by_name["slow"]["realtime"]["closed_loop"]["intervals"]["p50_ms"][0] > \
         by_name["fast"]["realtime"]["closed_loop"]["intervals"]["p50_ms"][1]
+    # a limit set exactly at the measured p99 cannot be decided by these trials
+    fast = by_name["fast"]
+    exact = limits.parse_limit(f"p99_ms <= {fast['realtime']['closed_loop']['p99_ms']!r}")
+    assert limits.evaluate(exact, fast, saved).status == "inconclusive"
+
+
+@pytest.mark.slow
+def test_an_inconclusive_limit_gets_more_trials_up_to_the_cap(tmp_path):
+    from benchharness.api import run_suite
+
+    # one trial pins nothing down: the p99 limit is inconclusive, so the run adds trials
+    ctx = run_suite(write_suite(tmp_path, """
+name: extend
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: one, model: 'measure_models:FixedService', options: {kwargs: {ms: 0.2}}}
+realtime: {trials: 1, max_trials: 3, budget_s: 0.1, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [1], budget_s: 0.05, trials: 2, full_split: false}
+limits: [p99_ms <= 1000]
+"""), out_dir=tmp_path / "out", progress=lambda m: None)
+    saved = json.loads((ctx.run_dir / "results.json").read_text())
+    extended = saved["trials"]["extended"]
+    assert [(e["measurement"], e["trial"]) for e in extended] == [("closed_loop", 1), ("closed_loop", 2)]
+    closed = saved["candidates"][0]["realtime"]["closed_loop"]
+    assert len(closed["trials"]) == 3
+    assert saved["candidates"][0]["limits"][0]["status"] in ("pass", "inconclusive")
