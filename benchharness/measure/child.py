@@ -181,15 +181,18 @@ def closed_loop_child(spec: dict) -> dict:
     requests = s.requests(s.test_input(), rt["rows_per_request"], MAX_DISTINCT_REQUESTS)
     with s.phases("closed_loop"):
         loop = run_closed_loop(s.fn, requests, stop, rt["warmup_count"], rt["warmup_s"])
-    server_model = None
+    server_model = server_samples = None
     if getattr(s.adapter, "server_time_ms", None) and len(loop.latencies_ns):
         from benchharness.adapters.server_timing import closed_loop_server_model
 
         server_model = closed_loop_server_model(  # an HTTP candidate's own model time
             s.adapter, len(loop.latencies_ns), float(loop.latencies_ns.mean()) / 1e6)
+        if server_model is not None:  # the parent pools them over the trials
+            server_samples = list(s.adapter.server_time_ms[-len(loop.latencies_ns):])
     return {
         "loop": loop,
         "server_model": server_model,
+        "server_samples_ms": server_samples,
         "settings": s.settings(stop_rule=stop.to_dict(), rows_per_request=rt["rows_per_request"],
                                distinct_requests=len(requests)),
         "phases": s.close(),

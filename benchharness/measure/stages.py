@@ -165,7 +165,7 @@ def closed_loop_trial(ctx: RunContext, cand: CandidateRun, index: int) -> dict:
     ms = loop.latencies_ns / 1e6
     record = {"index": index, "latency_ns": loop.latencies_ns, "errors": loop.errors,
               "first_error": loop.first_error, "settings": out["settings"],
-              "server_model": out.get("server_model"), "phases": out.get("phases") or {},
+              "server_samples_ms": out.get("server_samples_ms"), "phases": out.get("phases") or {},
               "figures": {**latency_figures(ms), "qps": loop.qps, "count": len(ms),
                           "duration_s": loop.loop_s, "cpu_s": loop.cpu_s}}
     cpu = _phase_cpu_ms(record["phases"].get("closed_loop"), loop.qps * rt["rows_per_request"])
@@ -217,9 +217,11 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
     section["samples_file"] = save_samples(ctx.run_dir, cand.name, "closed_loop", arrays)
     section["settings"] = {**records[0]["settings"], "trials": len(records),
                            "trial_window_s": trial_window_s(rt)}
-    server = [r["server_model"] for r in records if r["server_model"]]
-    if server:
-        section["server_model"] = server[-1]
+    server = [r["server_samples_ms"] for r in records if r.get("server_samples_ms")]
+    if server and len(server) == len(records):  # an HTTP candidate: the server's model time
+        from benchharness.adapters.server_timing import server_time_summary
+
+        section["server_model"] = server_time_summary([t for ts in server for t in ts], section["mean_ms"])
     if records[-1]["phases"]:
         section["phases"] = records[-1]["phases"]
     cand.result.setdefault("realtime", {})["closed_loop"] = section
@@ -401,10 +403,15 @@ def _rate_trial(summary: dict) -> dict:
 
 
 def _sustainable_interval(entries, records, chosen, spec, seed, confidence):
-    """Interval of the highest sustainable rate: resample the trials (each measured every
-    chosen rate), judge each chosen rate on the resampled trials' pooled p99, and take the
-    highest that passes (else the highest sweep rate below them that passed, else None).
-    Also each trial's own highest sustainable rate."""
+    """Interval of the highest sustainable rate, and each trial's own.
+
+    The true highest sustainable rate lies between the highest rate that passed and the
+    first rate above it that failed (the sweep's grid is coarse). Resample the trials (each
+    measured every chosen rate), judge every chosen rate on the resampled trials' pooled
+    p99, and keep both ends of that bracket: the low bound is the low quantile of the
+    highest passing rate (else the highest sweep rate below them that passed; 0 when none),
+    the high bound the high quantile of the first failing rate (null when, in some
+    resamples, every chosen rate passed: nothing above was shown to fail)."""
     below = [e["target_rate_per_s"] for e in entries
              if e["target_rate_per_s"] < min(chosen or [0]) and e.get("sustainable")]
     fallback = max(below) if below else None
@@ -412,32 +419,36 @@ def _sustainable_interval(entries, records, chosen, spec, seed, confidence):
     if not chosen or not usable:
         return None, None, []
 
-    def best_of(trials: list[dict]) -> float | None:
-        ok = []
+    def bracket(trials: list[dict]) -> tuple[float | None, float | None]:
+        ok, failed = [], []
         for rate in chosen:
             runs = [dict(rec["runs"])[rate] for rec in trials]
             pooled = _pooled_rate(rate, runs, spec)
-            if _sustainable(pooled.get("p99_ms"), pooled["error_rate"], pooled["dropped"], spec):
-                ok.append(rate)
-        return max(ok) if ok else fallback
+            passed = _sustainable(pooled.get("p99_ms"), pooled["error_rate"], pooled["dropped"], spec)
+            (ok if passed else failed).append(rate)
+        best = max(ok) if ok else fallback
+        above = [r for r in failed if best is None or r > best]
+        return best, (min(above) if above else None)
 
     per_trial = []
     for rec in usable:
         runs = dict(rec["runs"])
         count = sum(len(runs[r].failed) for r in chosen)
         seconds = sum(len(runs[r].failed) / r for r in chosen)
-        per_trial.append((best_of([rec]), count, seconds))
+        per_trial.append((bracket([rec])[0], count, seconds))
     if len(usable) < 2:
         return None, None, per_trial
     rng = np.random.default_rng(seed)
-    draws = []
+    lows, highs = [], []
     for _ in range(200):
         pick = rng.integers(0, len(usable), size=len(usable))
-        value = best_of([usable[i] for i in pick])
-        draws.append(0.0 if value is None else value)
+        best, first_fail = bracket([usable[i] for i in pick])
+        lows.append(best or 0.0)
+        highs.append(np.inf if first_fail is None else first_fail)
     tail = (1 - confidence) / 2
-    lo, hi = np.quantile(draws, [tail, 1 - tail], method="inverted_cdf")
-    return (float(lo) if lo > 0 else None), (float(hi) if hi > 0 else None), per_trial
+    lo = float(np.quantile(lows, tail, method="inverted_cdf"))
+    hi = float(np.quantile(highs, 1 - tail, method="inverted_cdf"))
+    return (lo if lo > 0 else None), (hi if np.isfinite(hi) else None), per_trial
 
 
 def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
