@@ -1,7 +1,8 @@
 """A model with a known service time for benchmarks/aa_test.py's planted slowdown.
 
-`BusyWait(ms)` busy-waits `ms` milliseconds per call (CPU time, like inference), so a
-candidate made 1.5x slower is one option away: `options: {kwargs: {ms: 0.75}}`.
+`BusyWait(ms)` busy-waits `ms` milliseconds per single-row call (CPU time, like inference;
+a batch of n rows takes ms x sqrt(n), so batches still pay off), so a candidate made 1.5x
+slower is one option away: `options: {kwargs: {ms: 0.75}}`.
 """
 
 from __future__ import annotations
