@@ -25,7 +25,8 @@ from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import Terminated, UserError
 from benchharness.measure.resource_stage import resources_stage
-from benchharness.measure.stages import batch_stage, open_loop_stage, predict_stage, realtime_stage
+from benchharness.measure.stages import predict_stage
+from benchharness.measure.trials import extend_trials_stage, trials_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
 from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
@@ -36,10 +37,21 @@ from benchharness.train.training import resolve_candidates_stage
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
           resolve_candidates_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
-PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, open_loop_stage, batch_stage, resources_stage]
-#: run stages after every candidate is measured
-AFTER: list = [stop_servers_stage, compare_stage, parity_stage, cost_stage, verdict_stage, charts_stage,
-               report_stage]
+PER_CANDIDATE = [predict_stage, quality_stage]
+
+
+def resources_all_stage(ctx: RunContext) -> None:
+    """Each candidate's `resources`, once its trials have run."""
+    for cand in ctx.candidates:
+        if cand.ok:
+            resources_stage(ctx, cand)
+
+
+#: run stages after the per-candidate ones: the timed trials of all candidates interleaved
+#: (closed loop, batch, open loop), then comparisons, cost, more trials where a limit is
+#: still inconclusive (re-priced), the verdict and the report
+AFTER: list = [trials_stage, resources_all_stage, compare_stage, parity_stage, cost_stage,
+               extend_trials_stage, stop_servers_stage, verdict_stage, charts_stage, report_stage]
 
 
 def new_run_id(name: str) -> str:

@@ -135,9 +135,12 @@ def cpu_list(v) -> str | None:
     return None
 
 
-# Stop rule keys shared by the closed loop and each batch size (measure/stoprule.py):
-# run at least min_duration_s and min_count, stop once the stop_percentile's interval at
-# ci_confidence is within ci_rel_width of its value, at most duration_s.
+# Trials (docs/measurement.md): each timed measurement runs as `trials` fresh children,
+# interleaved across candidates in an order seeded by `trial_seed`; one trial times
+# budget_s / trials seconds (budget_s defaults to duration_s, so trials replace one long
+# window). A figure whose trials disagree by more than `unstable_cv` (std/mean; twice that
+# for p99/p99.9) is marked unstable. A measured limit still inconclusive gets more trials,
+# up to `max_trials`.
 OPEN_LOOP = {
     "enabled": Field(bool, True),
     "rates_per_s": Field(list, None, positive_numbers),  # default: fractions of closed-loop qps
@@ -145,7 +148,8 @@ OPEN_LOOP = {
     "refine_steps": Field(int, 1, non_negative),  # bisections between last pass and first fail
     "arrival": Field(str, "poisson", one_of("poisson", "constant")),
     "workers": Field(int, 1, positive),  # concurrent requests in service
-    "duration_s": Field(NUM, 1.0, positive),  # per rate
+    "duration_s": Field(NUM, 1.0, positive),  # per rate, per trial
+    "trials": Field(int, 3, positive),  # the sweep's measurement of the chosen rates + 2 more
     "min_count": Field(int, 100, positive),  # requests per rate, whatever the duration
     "p99_limit_ms": Field(NUM, None, positive),  # a hard p99 limit wins; default: max(5 x closed p99, 1 ms)
     "late_threshold_ms": Field(NUM, 1.0, positive),
@@ -154,14 +158,19 @@ OPEN_LOOP = {
 }
 
 REALTIME = {
-    "duration_s": Field(NUM, 5.0, positive),  # the longest the closed loop runs
-    "min_duration_s": Field(NUM, 1.0, positive),
+    "duration_s": Field(NUM, 5.0, positive),  # the closed loop's budget when budget_s is unset
+    "trials": Field(int, 5, positive),
+    "budget_s": Field(NUM, None, positive),  # timed seconds over all trials (default: duration_s)
+    "max_trials": Field(int, 10, positive),  # the most trials an inconclusive limit may add up to
+    "trial_seed": Field(int, 0),  # order of the interleaved trials, bootstrap seeds
+    "unstable_cv": Field(NUM, 0.10, positive),
+    "min_duration_s": Field(NUM, 1.0, positive),  # unused by trials (fixed windows); kept valid
     "min_count": Field(int, 100, positive),
     "stop_percentile": Field(NUM, 99.0, percent),
     "ci_confidence": Field(NUM, 0.95, fraction),
     "ci_rel_width": Field(NUM, 0.05, positive),
     "warmup_count": Field(int, 20, non_negative),
-    "warmup_s": Field(NUM, 0.5, non_negative),
+    "warmup_s": Field(NUM, 0.2, non_negative),  # per trial
     "rows_per_request": Field(int, 1, positive),
     "timeout_s": Field(NUM, None, positive),  # default: 60 s + twice warm-up and duration
     "synthetic_rows": Field(int, 1024, positive),  # perf-only candidates: generated rows
@@ -171,7 +180,11 @@ REALTIME = {
 
 BATCH = {
     "batch_sizes": Field(list, [1, 64, 1024], batch_size_list),
-    "duration_s": Field(NUM, 2.0, positive),  # the longest one batch size runs
+    "duration_s": Field(NUM, 2.0, positive),  # one batch size's budget when budget_s is unset
+    "trials": Field(int, 3, positive),
+    "budget_s": Field(NUM, None, positive),  # timed seconds per batch size over all trials
+    "max_trials": Field(int, 6, positive),
+    "unstable_cv": Field(NUM, 0.10, positive),
     "min_duration_s": Field(NUM, 0.5, positive),
     "min_count": Field(int, 20, positive),
     "stop_percentile": Field(NUM, 90.0, percent),
@@ -309,8 +322,10 @@ SUITE = {
 # What --quick changes: short windows, small sweeps.
 QUICK = {
     "realtime": {
-        "duration_s": 0.5, "min_duration_s": 0.2, "warmup_count": 10, "warmup_s": 0.1,
-        "open_loop": {"duration_s": 0.3, "min_count": 20, "fractions": [0.5, 0.9], "refine_steps": 0},
+        "duration_s": 0.5, "min_duration_s": 0.2, "warmup_count": 10, "warmup_s": 0.05,
+        "trials": 3, "max_trials": 5,
+        "open_loop": {"duration_s": 0.3, "min_count": 20, "fractions": [0.5, 0.9], "refine_steps": 0,
+                      "trials": 2},
     },
     "batch": {"duration_s": 0.3, "min_duration_s": 0.1, "batch_sizes": [1, 256]},
     "quality": {"bootstrap": {"resamples": 200}},

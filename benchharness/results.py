@@ -19,7 +19,8 @@ import numpy as np
 
 from benchharness.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: measured sections carry trials, intervals across trials, stability
+READABLE_VERSIONS = (1, 2)  # version 1 (one window per measurement) still loads: no trials
 RESULTS_FILE = "results.json"
 CSV_FILE = "results.csv"
 
@@ -150,6 +151,7 @@ def load_results(run_dir: str | Path) -> dict:
         raise UserError(f"{path}: not a bench results file (a JSON {type(results).__name__}, "
                         "expected an object with schema_version)")
     version = results.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise UserError(f"{path}: schema_version {version!r} is not supported; expected {SCHEMA_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise UserError(f"{path}: schema_version {version!r} is not supported; "
+                        f"readable: {', '.join(map(str, READABLE_VERSIONS))}")
     return results

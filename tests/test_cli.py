@@ -17,7 +17,7 @@ def test_quickstart_end_to_end(tmp_path):
     assert res.exit_code == 0, res.output
     run_dir = next(tmp_path.iterdir())
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["schema_version"] == 1 and results["run_id"] == run_dir.name
+    assert results["schema_version"] == 2 and results["run_id"] == run_dir.name
     assert results["data"]["split"]["split_sha256"]
     for key in ("cpu_model", "python", "packages", "timer"):
         assert key in results["environment"]

@@ -82,7 +82,7 @@ def test_candidate_limits_override_the_suite_on_the_same_figure():
 
 
 def test_absolute_limits_pass_and_fail_with_margin():
-    c = cand(realtime={"closed_loop": {"p99_ms": 12.5}}, cost={"usd_per_million": 2.0})
+    c = cand(realtime={"closed_loop": {"p99_ms": 12.5}}, cost={"batch": {"usd_per_1m": 2.0}})
     ok = limits.evaluate(limits.parse_limit("p99_ms <= 20"), c, {})
     assert ok.status == "pass" and ok.value == 12.5 and ok.margin == pytest.approx(7.5) and ok.unit == "ms"
     bad = limits.evaluate(limits.parse_limit("usd_per_million <= 1.5"), c, {})

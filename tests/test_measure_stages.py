@@ -11,7 +11,7 @@ import benchharness.measure.stages as stages
 from benchharness.api import run_suite
 
 CLOSED_KEYS = {"count", "mean_ms", "std_ms", "min_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
-               "p999_ms", "max_ms", "qps", "intervals", "stable"}
+               "p999_ms", "max_ms", "qps", "intervals", "trials", "stability"}
 
 SHORT = """
 realtime:

@@ -208,7 +208,7 @@ def test_a_far_cost_limit_is_a_note_not_an_axis_stretched_to_it():
     results = sample_results()
     for i, c in enumerate(results["candidates"]):
         if c.get("cost"):
-            c["cost"] = {"usd_per_million": 1e-5 * (i + 1)}  # all within a factor of 20 of each other
+            c["cost"] = {"batch": {"usd_per_1m": 1e-5 * (i + 1)}}  # all within a factor of 20 of each other
     results["verdict"] = verdict.judge(results, ["usd_per_million <= 1.0"])
     ax = Figure().subplots()
     plot_quality_vs_cost(results, ax=ax)

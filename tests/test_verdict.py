@@ -13,7 +13,7 @@ from benchharness.errors import SuiteError
 def c(name, acc, p99, usd, status="ok", role="candidate"):
     return {"name": name, "role": role, "status": status, "error": None if status == "ok" else "boom",
             "quality": {"primary_metric": "accuracy", "test": {"accuracy": acc}},
-            "realtime": {"closed_loop": {"p99_ms": p99}}, "cost": {"usd_per_million": usd}}
+            "realtime": {"closed_loop": {"p99_ms": p99}}, "cost": {"batch": {"usd_per_1m": usd}}}
 
 
 def test_pareto_front_on_hand_made_points():
@@ -100,7 +100,7 @@ def test_default_objective_ranks_a_lower_is_better_metric_lowest_first():
     def reg(name, rmse):
         return {"name": name, "role": "candidate", "status": "ok", "error": None,
                 "quality": {"primary_metric": "rmse", "test": {"rmse": rmse}},
-                "realtime": {"closed_loop": {"p99_ms": 1.0}}, "cost": {"usd_per_million": 1.0}}
+                "realtime": {"closed_loop": {"p99_ms": 1.0}}, "cost": {"batch": {"usd_per_1m": 1.0}}}
 
     cands = [reg("worse", 60.9), reg("best", 55.9), reg("middle", 58.0)]
     ranked = verdict.rank(cands, verdict.parse_objective(None), {})

@@ -170,9 +170,69 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
         }
     else:
         out["realtime"] = {"usd_per_1m": None, "reason": "no real-time rate measured"}
+    add_cost_intervals(out, result, best, price, replicas, traffic)
     load_s = load_time_s(result)
     out["cold_start_usd"] = cost.cold_start_usd(load_s, price) if load_s is not None else None
     if profile.spot_price_per_hour_usd and best:
         out["spot_batch_usd_per_1m"] = cost.batch_usd_per_million(
             best["rows_per_s"], profile.spot_price_per_hour_usd, replicas)
     return out
+
+
+# -- intervals: the throughput's interval (across trials) carried through the formulas ----------
+def _bounds_through(f, lo: float | None, hi: float | None) -> list[float | None]:
+    """[lo, hi] of a decreasing function of a rate: f(hi) is the low end, f(lo) the high one;
+    an unknown or zero rate end leaves that bound null."""
+    low = f(hi) if hi else None
+    high = f(lo) if lo else None
+    return [low, high]
+
+
+def rate_interval(result: dict, source: str | None) -> tuple[list, list]:
+    """(interval, per-trial values) of the rate a real-time price was computed from."""
+    realtime = result.get("realtime") or {}
+    sec = realtime.get("open_loop") if (source or "").startswith("open_loop") else realtime.get("closed_loop")
+    if not isinstance(sec, dict):
+        return [None, None], []
+    key = "max_sustainable_rate_per_s" if (source or "").startswith("open_loop") else "qps"
+    iv = (sec.get("intervals") or {}).get(key) or [None, None]
+    return list(iv), [t.get(key) for t in sec.get("trials") or []]
+
+
+def add_cost_intervals(out: dict, result: dict, best: dict | None, price: float, replicas: int,
+                       traffic: dict) -> None:
+    """Each priced section gets intervals / trials / stability for its USD figures,
+    propagated from the interval of the throughput it was priced from."""
+    from benchharness.measure.intervals import stability
+
+    if best and (best.get("intervals") or {}).get("rows_per_s"):
+        lo, hi = best["intervals"]["rows_per_s"]
+
+        def batch_usd(rows):
+            return cost.batch_usd_per_million(rows, price, replicas)
+
+        def batch_month(rows):
+            return cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], rows, price, replicas)["usd_per_month"]
+
+        out["batch"]["intervals"] = {"usd_per_1m": _bounds_through(batch_usd, lo, hi),
+                                     "monthly_usd": _bounds_through(batch_month, lo, hi)}
+        trials = [{"usd_per_1m": batch_usd(t["rows_per_s"]) if t.get("rows_per_s") else None,
+                   "count": t.get("count"), "duration_s": t.get("duration_s")}
+                  for t in best.get("trials") or []]
+        out["batch"]["trials"] = trials
+        out["batch"]["stability"] = stability(trials, ["usd_per_1m"])
+    rt = out.get("realtime") or {}
+    if rt.get("usd_per_1m") is not None:
+        (lo, hi), values = rate_interval(result, rt.get("rate_source"))
+
+        def rt_figures(rate):
+            return cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate, replicas, price)
+
+        rt["intervals"] = {
+            "usd_per_1m": _bounds_through(lambda r: rt_figures(r)["usd_per_million"], lo, hi),
+            "monthly_usd": _bounds_through(lambda r: rt_figures(r)["usd_per_month"], lo, hi),
+        }
+        trials = [{"usd_per_1m": rt_figures(v)["usd_per_million"],
+                   "monthly_usd": rt_figures(v)["usd_per_month"]} if v else {} for v in values]
+        rt["trials"] = trials
+        rt["stability"] = stability(trials, ["usd_per_1m", "monthly_usd"])

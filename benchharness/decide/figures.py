@@ -50,10 +50,7 @@ def _max_rows_per_s(cand: dict, results: dict) -> float | None:
 
 
 def batch_list(cand: dict) -> list[dict]:
-    batch = cand.get("batch")
-    if isinstance(batch, dict):  # {"sizes": [...]} or {"results": [...]}
-        batch = batch.get("sizes") or batch.get("results") or batch.get("sweep") or []
-    return [b for b in batch or [] if isinstance(b, dict)]
+    return [b for b in cand.get("batch") or [] if isinstance(b, dict)]
 
 
 def _worst_gap(section_key: str) -> Callable[[dict, dict], float | None]:
@@ -107,6 +104,16 @@ def _psi_max(cand: dict, results: dict) -> float | None:
     return max(psis) if psis else None
 
 
+def open_loop_rate_at_best(cand: dict) -> dict | None:
+    """The open-loop rate entry at the highest sustainable rate (else the lowest rate tried)."""
+    rates = [r for r in get_path(cand, "realtime.open_loop.rates") or [] if isinstance(r, dict)]
+    if not rates:
+        return None
+    ok = [r for r in rates if r.get("sustainable")]
+    return max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
+        min(rates, key=lambda r: r.get("target_rate_per_s") or 0)
+
+
 def _open_loop_at_best(key: str) -> Callable[[dict, dict], float | None]:
     """An open-loop figure at the highest sustainable rate (else at the lowest rate tried):
     the model's own (`model_<key>`, the load generator's delay removed) where the rate has it,
@@ -114,17 +121,10 @@ def _open_loop_at_best(key: str) -> Callable[[dict, dict], float | None]:
 
     def compute(cand: dict, results: dict) -> float | None:
         ol = get_path(cand, "realtime.open_loop")
-        if not isinstance(ol, dict):
-            return None
-        if key in ol:
+        if isinstance(ol, dict) and key in ol:
             return as_number(ol[key])
-        rates = [r for r in ol.get("rates") or [] if isinstance(r, dict)]
-        if not rates:
-            return None
-        ok = [r for r in rates if r.get("sustainable")]
-        pick = max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
-            min(rates, key=lambda r: r.get("target_rate_per_s") or 0)
-        return as_number(pick.get(f"model_{key}", pick.get(key)))
+        pick = open_loop_rate_at_best(cand)
+        return as_number(pick.get(f"model_{key}", pick.get(key))) if pick else None
 
     return compute
 
@@ -163,9 +163,7 @@ _TABLE: list[Measure] = [
               "generator's delay), at the highest sustainable rate",
               compute=_open_loop_at_best(f"{p}_ms"))
       for p in ("p50", "p90", "p95", "p99", "p999")),
-    Measure("sustainable_rps", ("realtime.open_loop.max_sustainable_rate_per_s",
-                                "realtime.open_loop.sustainable_rate_per_s",
-                                "realtime.open_loop.max_rate_per_s"), "req/s", "higher",
+    Measure("sustainable_rps", ("realtime.open_loop.max_sustainable_rate_per_s",), "req/s", "higher",
             "highest open-loop rate whose p99 stays within the latency limit"),
     Measure("late_share", (), "share", "lower", "largest share of open-loop requests that started late",
             compute=_late_share),
@@ -192,7 +190,7 @@ _TABLE: list[Measure] = [
     Measure("model_mb", ("model.size_mb",), "MB", "lower", "model file size",
             compute=lambda c, r: _scaled(get_path(c, "model.size_bytes"), 1e-6)),
     # cost
-    Measure("usd_per_million", ("cost.batch.usd_per_1m", "cost.usd_per_million"), "USD", "lower",
+    Measure("usd_per_million", ("cost.batch.usd_per_1m",), "USD", "lower",
             "batch cost per 1M predictions"),
     Measure("realtime_usd_per_million", ("cost.realtime.usd_per_1m",), "USD", "lower",
             "real-time cost per 1M predictions at the stated traffic"),
@@ -275,31 +273,93 @@ def quality_ci(cand: dict, metric: str) -> tuple[float, float] | None:
     q = cand.get("quality") or {}
     for holder in (get_path(q, f"ci.{metric}"), get_path(q, f"test_ci.{metric}"),
                    get_path(q, f"test.{metric}"), get_path(q, f"bootstrap.{metric}")):
-        ci = interval(holder)
+        ci = read_interval(holder)
         if ci is not None:
             return ci
     return None
 
 
-def interval(holder: Any, name: str | None = None, results: dict | None = None):
-    """Read an interval given as [lo, hi] or as a dict with ci / ci_low+ci_high / low+high.
-
-    interval(cand, NAME): the 95% interval of a named figure of one candidate, (lo, hi) with
-    a bound None where the measurement could not bound it, or None when it has no interval
-    (quality metrics: their bootstrap interval; measured figures: `intervals` of their section).
-    """
-    if name is not None:
-        return _figure_interval(holder, name, results or {})
+def read_interval(holder: Any) -> tuple[float, float] | None:
+    """Read an interval given as [lo, hi] or as a dict with ci / ci_low+ci_high / low+high."""
     if isinstance(holder, (list, tuple)) and len(holder) == 2:
         lo, hi = as_number(holder[0]), as_number(holder[1])
         return (lo, hi) if lo is not None and hi is not None else None
     if isinstance(holder, dict):
         if "ci" in holder:
-            return interval(holder["ci"])
+            return read_interval(holder["ci"])
         for lo_key, hi_key in (("ci_low", "ci_high"), ("low", "high"), ("lo", "hi"), ("ci_lo", "ci_hi")):
             if lo_key in holder and hi_key in holder:
-                return interval([holder[lo_key], holder[hi_key]])
+                return read_interval([holder[lo_key], holder[hi_key]])
     return None
+
+
+# -- intervals and trials of measured figures ----------------------------------------------------
+# Every measured section (realtime.closed_loop, each realtime.open_loop.rates entry, the
+# open-loop section itself, each batch entry, resources, cost.batch, cost.realtime) has its
+# point values, `intervals: {key: [lo, hi]}` (95%, across trials; a bound may be null),
+# `trials: [{key: value, ..., count, duration_s}]` and `stability: {cv, unstable}`.
+def _closed(cand: dict) -> dict | None:
+    return get_path(cand, "realtime.closed_loop")
+
+
+def _best_batch(cand: dict) -> dict | None:
+    rows = [b for b in batch_list(cand) if as_number(b.get("rows_per_s"))]
+    return max(rows, key=lambda b: b["rows_per_s"]) if rows else None
+
+
+#: figure name -> (its section in a candidate's results, the key inside that section)
+_SECTIONS: dict[str, tuple[Callable[[dict], dict | None], str]] = {
+    **{f"{p}_ms": (_closed, f"{p}_ms") for p in ("p50", "p90", "p95", "p99", "p999", "mean")},
+    "qps": (_closed, "qps"),
+    **{f"open_{p}_ms": (open_loop_rate_at_best, f"{p}_ms") for p in ("p50", "p90", "p95", "p99", "p999")},
+    "sustainable_rps": (lambda c: get_path(c, "realtime.open_loop"), "max_sustainable_rate_per_s"),
+    "rows_per_s": (_best_batch, "rows_per_s"),
+    "cpu_ms_per_prediction": (lambda c: get_path(c, "resources"), "cpu_ms_per_prediction"),
+    "usd_per_million": (lambda c: get_path(c, "cost.batch"), "usd_per_1m"),
+    "realtime_usd_per_million": (lambda c: get_path(c, "cost.realtime"), "usd_per_1m"),
+    "monthly_usd": (lambda c: get_path(c, "cost.realtime"), "monthly_usd"),
+}
+#: the figures measured in trials: they have an interval across trials and per-trial values
+TRIAL_FIGURES = tuple(_SECTIONS)
+
+
+def _section(cand: dict, name: str) -> tuple[dict | None, str | None]:
+    where = _SECTIONS.get(name)
+    if where is None:
+        return None, None
+    sec = where[0](cand)
+    if not isinstance(sec, dict):
+        return None, where[1]
+    key = where[1]
+    if name.startswith("open_") and f"model_{key}" in sec:  # the generator's delay removed
+        key = f"model_{key}"
+    return sec, key
+
+
+def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float | None, float | None] | None:
+    """The 95% interval of a named figure: a quality metric's bootstrap interval, a measured
+    figure's interval across trials. (lo, hi), a bound None when the trials do not pin it
+    down; None when the figure has no interval."""
+    if name == "primary":
+        name = primary_metric(cand, results or {}) or name
+    if is_quality_name(name):
+        return None if name.startswith("train_") else quality_ci(cand, name)
+    sec, key = _section(cand, name)
+    iv = ((sec or {}).get("intervals") or {}).get(key) if key else None
+    if not isinstance(iv, (list, tuple)) or len(iv) != 2:
+        return None
+    lo, hi = as_number(iv[0]), as_number(iv[1])
+    return None if lo is None and hi is None else (lo, hi)
+
+
+def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float] | None:
+    """The figure's value in each trial, in the order the trials ran; None when not measured
+    in trials. Trials in which it could not be computed are left out."""
+    sec, key = _section(cand, name)
+    trials = (sec or {}).get("trials") if key else None
+    if not isinstance(trials, list):
+        return None
+    return [v for v in (as_number(t.get(key)) for t in trials if isinstance(t, dict)) if v is not None]
 
 
 def resolve(name: str, cand: dict, results: dict) -> float | None:
@@ -328,61 +388,3 @@ def fmt(value: float | None, unit: str = "") -> str:
     """A figure for people, by the product's one number rule (benchharness/numbers.py)."""
     return numbers.figure(value, unit)
 
-
-def _section_and_key(cand: dict, name: str, results: dict) -> tuple[dict, str] | None:
-    """The results section a measured figure's point value lives in, and its key there.
-
-    Sections that hold measured figures carry `intervals {key: [lo, hi]}` and `trials
-    [{key: value, ...}, ...]` beside the point values.
-    """
-    if "." in name:
-        parent, key = name.rsplit(".", 1)
-        section = get_path(cand, parent)
-        return (section, key) if isinstance(section, dict) else None
-    if name == "rows_per_s":
-        entries = [b for b in batch_list(cand) if as_number(b.get("rows_per_s")) is not None]
-        best = max(entries, key=lambda b: b["rows_per_s"], default=None)
-        return (best, "rows_per_s") if best else None
-    if name.startswith("open_") and name.endswith("_ms"):
-        ol = get_path(cand, "realtime.open_loop")
-        key = name[len("open_"):]
-        rates = [r for r in (ol or {}).get("rates") or [] if isinstance(r, dict)] if isinstance(ol, dict) else []
-        ok = [r for r in rates if r.get("sustainable")]
-        pick = max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
-            min(rates, key=lambda r: r.get("target_rate_per_s") or 0, default=None)
-        return (pick, key) if pick else None
-    m = MEASURES.get(name)
-    for path in m.paths if m else ():
-        doc, path = (results, path[1:]) if path.startswith("/") else (cand, path)
-        parent, key = path.rsplit(".", 1) if "." in path else ("", path)
-        section = get_path(doc, parent) if parent else doc
-        if isinstance(section, dict) and as_number(section.get(key)) is not None:
-            return section, key
-    return None
-
-
-def _figure_interval(cand: dict, name: str, results: dict) -> tuple[float | None, float | None] | None:
-    if name == "primary":
-        name = primary_metric(cand, results) or name
-    if is_quality_name(name):
-        return None if name.startswith("train_") else quality_ci(cand, name)
-    found = _section_and_key(cand, name, results)
-    if found is None:
-        return None
-    section, key = found
-    held = (section.get("intervals") or {})
-    pair = held.get(key, held.get(name)) if isinstance(held, dict) else None
-    if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-        return None
-    lo, hi = as_number(pair[0]), as_number(pair[1])
-    return None if lo is None and hi is None else (lo, hi)
-
-
-def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float]:
-    """The figure's value in each independent trial (empty when the run kept no trials)."""
-    found = _section_and_key(cand, name, results or {})
-    if found is None:
-        return []
-    section, key = found
-    values = [as_number(t.get(key, t.get(name))) for t in section.get("trials") or [] if isinstance(t, dict)]
-    return [v for v in values if v is not None]

@@ -25,6 +25,14 @@ Baseline comparisons are judged on the cautious end of the interval: the lower e
 `>=`/`>` and the upper end for `<=`/`<`. With a paired bootstrap of candidate minus baseline
 (quality.delta_vs_best_baseline) the judged value is baseline + that end of the delta's interval;
 otherwise the end of the candidate's own interval; with no interval, the point value (noted).
+
+A limit on a MEASURED figure (latency, qps, rows/s, sustainable rate, CPU per prediction,
+cost: `figures.TRIAL_FIGURES`) has three outcomes, judged on the figure's 95% interval across
+trials: `pass` only when the whole interval is on the passing side, `fail` (or `warn`) only
+when the whole interval is on the failing side, otherwise `inconclusive`: the interval
+touches or straddles the threshold (a limit set exactly at the measured value is
+inconclusive), or a bound is unknown. Inconclusive blocks qualification like a miss, but
+says what would decide it: more trials or a quieter machine.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+INCONCLUSIVE = "inconclusive"
 SEVERITIES = ("fail", "warn")
 FORM = "NAME (<= | < | >= | >) NUMBER, or NAME OP baseline [[NAME] or (NAME)] [(+ | - | *) NUMBER]"
 
@@ -78,13 +87,14 @@ class LimitResult:
     expression: str
     metric: str
     severity: str
-    status: str  # pass | warn | fail | unknown
+    status: str  # pass | warn | fail | unknown | inconclusive
     value: float | None  # the measured point value
     judged: float | None  # the value compared (an interval end for baseline comparisons)
     threshold: float | None
     margin: float | None  # headroom: > 0 passes by that much, < 0 misses by that much
     unit: str
     note: str = ""
+    interval: list | None = None  # the measured figure's 95% interval across trials, if judged on it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -211,7 +221,7 @@ def _paired_delta(cand: dict, metric: str, base_name: str) -> tuple[float, float
             continue
         if holder.get("metric", metric) != metric or holder.get("baseline", base_name) != base_name:
             continue
-        ci = names.interval(holder.get("delta_ci") or holder)
+        ci = names.read_interval(holder.get("delta_ci") or holder)
         if ci is not None:
             return ci
     return None
@@ -243,10 +253,47 @@ def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:
             res.note = f"vs {base_name} ({base_value:.4g}), candidate interval end"
         else:
             res.note = f"vs {base_name} ({base_value:.4g}), point value (no interval)"
+    elif limit.metric in names.TRIAL_FIGURES:
+        iv = names.interval(cand, limit.metric)
+        if iv is not None:
+            return _judge_interval(limit, res, iv)
+        res.note = "point value (no interval across trials)"
     ok = OPS[limit.op](res.judged, res.threshold)
     res.margin = res.judged - res.threshold if limit.op in (">=", ">") else res.threshold - res.judged
     res.status = "pass" if ok else limit.severity
     return res
+
+
+def _judge_interval(limit: Limit, res: LimitResult, iv: tuple) -> LimitResult:
+    """Pass / fail only when the whole interval is on one side of the threshold."""
+    lo, hi = iv
+    thr = res.threshold
+    res.interval = [lo, hi]
+    upper_ok = limit.op in ("<=", "<")  # the figure must stay below the threshold
+    res.margin = thr - res.value if upper_ok else res.value - thr
+    if upper_ok:
+        passes = hi is not None and hi < thr
+        fails = lo is not None and lo > thr
+    else:
+        passes = lo is not None and lo > thr
+        fails = hi is not None and hi < thr
+    unit = res.unit if res.unit not in ("", "share") else ""
+    span = f"{_num(lo)}\u2013{_num(hi)}{' ' + unit if unit else ''}"
+    if passes:
+        res.status = "pass"
+        res.note = f"interval {span} wholly within the limit"
+    elif fails:
+        res.status = limit.severity
+        res.note = f"interval {span} wholly beyond the limit"
+    else:
+        res.status = INCONCLUSIVE
+        res.note = (f"{limit.metric} {span} straddles the {_num(thr)}{' ' + unit if unit else ''} limit: "
+                    "inconclusive (more trials or a quieter machine would decide it)")
+    return res
+
+
+def _num(v: float | None) -> str:
+    return "?" if v is None else f"{v:.3g}"
 
 
 def evaluate_all(limits: list[Limit], cand: dict, results: dict) -> list[LimitResult]:

@@ -390,7 +390,7 @@ def _distance(parts: list[float]) -> list[float]:
 
 def _surely_worse(cand: dict, metric: str) -> bool:
     """The paired interval of candidate minus baseline lies wholly on the worse side of zero."""
-    ci = names.interval(names.get_path(cand, "quality.delta_vs_best_baseline.ci"))
+    ci = names.read_interval(names.get_path(cand, "quality.delta_vs_best_baseline.ci"))
     if ci is None:
         return False
     return ci[1] < 0 if names.better(metric) == "higher" else ci[0] > 0

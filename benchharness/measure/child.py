@@ -181,30 +181,33 @@ def closed_loop_child(spec: dict) -> dict:
     requests = s.requests(s.test_input(), rt["rows_per_request"], MAX_DISTINCT_REQUESTS)
     with s.phases("closed_loop"):
         loop = run_closed_loop(s.fn, requests, stop, rt["warmup_count"], rt["warmup_s"])
-    server_model = None
+    server_model = server_samples = None
     if getattr(s.adapter, "server_time_ms", None) and len(loop.latencies_ns):
         from benchharness.adapters.server_timing import closed_loop_server_model
 
         server_model = closed_loop_server_model(  # an HTTP candidate's own model time
             s.adapter, len(loop.latencies_ns), float(loop.latencies_ns.mean()) / 1e6)
+        if server_model is not None:  # the parent pools them over the trials
+            server_samples = list(s.adapter.server_time_ms[-len(loop.latencies_ns):])
     return {
         "loop": loop,
         "server_model": server_model,
+        "server_samples_ms": server_samples,
         "settings": s.settings(stop_rule=stop.to_dict(), rows_per_request=rt["rows_per_request"],
                                distinct_requests=len(requests)),
         "phases": s.close(),
     }
 
 
-def open_loop_child(spec: dict) -> dict:
+def _open_loop_session(spec: dict):
+    """The child's session, a `measure(rate) -> summary` closure that runs one open loop at
+    `rate` (recording the raw run in `runs`), the generator's calibration and the settings."""
     from benchharness.measure.open_loop import (
         arrival_offsets_ns,
         calibrate_generator,
         run_open_loop,
         summarize_run,
-        sweep_rates,
     )
-    from benchharness.measure.stats import relative_width
     from benchharness.measure.timers import warm_up
 
     s = Session(spec)
@@ -217,7 +220,8 @@ def open_loop_child(spec: dict) -> dict:
 
     def measure(rate: float) -> dict:
         count = max(math.ceil(rate * ol["duration_s"]), ol["min_count"])
-        offsets = arrival_offsets_ns(rate, count, ol["arrival"], ol["seed"] + len(runs))
+        offsets = arrival_offsets_ns(rate, count, ol["arrival"], ol["seed"] + len(runs)
+                                     + 1000 * int(spec.get("trial_index", 0)))
         if runs:  # a short warm-up again: the bisection may come back after a saturated rate
             warm_up(s.fn, requests, rt["warmup_count"], 0.0)
         max_wall_s = 3 * count / rate + 1.0
@@ -232,26 +236,36 @@ def open_loop_child(spec: dict) -> dict:
                 run = run_open_loop(s.fn, requests, offsets, ol["workers"], max_wall_s,
                                     gen["margin_ns"], gen["overhead_ns"])
         runs.append((rate, run))
-        summary = summarize_run(run, rate, ol["late_threshold_ms"], rt["ci_confidence"])
-        ok = run.latency_ns[~run.failed]
-        summary["stable"] = relative_width(ok, rt["stop_percentile"], rt["ci_confidence"]) <= rt["ci_rel_width"]
-        return summary
+        return summarize_run(run, rate, ol["late_threshold_ms"], rt["ci_confidence"])
 
+    settings = s.settings(warmup=warm, rows_per_request=rt["rows_per_request"],
+                          distinct_requests=len(requests), generator=gen,
+                          client="asyncio" if over_network else f"{ol['workers']} worker thread(s)")
+    # the thread generator's ceiling bounds the sweep; an HTTP client's is not that one
+    ceiling = None if over_network else gen["max_rate_per_s"]
+    return s, measure, runs, settings, ceiling
+
+
+def open_loop_child(spec: dict) -> dict:
+    """The rate sweep: ascending rates until one fails, then bisection (`sweep_rates`)."""
+    from benchharness.measure.open_loop import sweep_rates
+
+    s, measure, runs, settings, ceiling = _open_loop_session(spec)
+    ol = spec["open_loop"]
     rates, best = sweep_rates(
         measure, spec["p99_limit_ms"], ol.get("rates_per_s"), spec.get("capacity_per_s"),
-        ol["fractions"], ol["refine_steps"], spec.get("max_error_rate"),
-        None if over_network else gen["max_rate_per_s"],  # the thread generator's ceiling
+        ol["fractions"], ol["refine_steps"], spec.get("max_error_rate"), ceiling,
     )
-    return {
-        "rates": rates,
-        "max_sustainable_rate_per_s": best,
-        "runs": [(rate, run) for rate, run in runs],
-        "settings": s.settings(warmup=warm, rows_per_request=rt["rows_per_request"],
-                               distinct_requests=len(requests), generator=gen,
-                               client="asyncio" if over_network
-                               else f"{ol['workers']} worker thread(s)"),
-        "phases": s.close(),
-    }
+    return {"rates": rates, "max_sustainable_rate_per_s": best, "runs": list(runs),
+            "settings": settings, "phases": s.close()}
+
+
+def open_loop_rates_child(spec: dict) -> dict:
+    """One open-loop trial: each of `spec["trial_rates"]` measured once, none skipped (the
+    parent judges sustainability over all trials together)."""
+    s, measure, runs, settings, _ = _open_loop_session(spec)
+    rates = [measure(float(rate)) for rate in sorted(spec["trial_rates"])]
+    return {"rates": rates, "runs": list(runs), "settings": settings, "phases": s.close()}
 
 
 def batch_child(spec: dict) -> dict:
@@ -272,7 +286,7 @@ def batch_child(spec: dict) -> dict:
         sizes.append(batch_summary(size, size, loop, stop.confidence))
         loops.append((size, loop))
     full = None
-    if cfg.get("full_split"):
+    if cfg.get("full_split"):  # the parent asks for it in one trial only
         with s.phases("full_split"):
             full = time_full_split(s.fn, X, n)
     return {

@@ -102,4 +102,23 @@ def resources_from_records(result: dict, records: dict, hook: str = PHASE_HOOK) 
 def resources_stage(ctx: RunContext, cand: CandidateRun) -> None:
     section = resources_from_records(cand.result, ctx.extras.get(("phases", cand.name)) or {})
     if section is not None:
+        add_cpu_trials(section, cand.result, ctx.suite["realtime"])
         cand.result["resources"] = section
+
+
+def add_cpu_trials(section: dict, result: dict, rt: dict) -> None:
+    """CPU per prediction across the closed loop's trials: each trial's own figure, their
+    mean as the point value, an interval and the stability across trials."""
+    from benchharness.measure.intervals import stability, trial_interval
+
+    trials = ((result.get("realtime") or {}).get("closed_loop") or {}).get("trials") or []
+    values = [t["cpu_ms_per_prediction"] for t in trials if t.get("cpu_ms_per_prediction") is not None]
+    if not values:
+        return
+    section["cpu_ms_per_prediction"] = sum(values) / len(values)
+    section["intervals"] = {"cpu_ms_per_prediction": trial_interval(values, rt["ci_confidence"],
+                                                                     seed=rt["trial_seed"])}
+    section["trials"] = [{"cpu_ms_per_prediction": t.get("cpu_ms_per_prediction"),
+                          "count": t.get("count"), "duration_s": t.get("duration_s")} for t in trials]
+    section["stability"] = stability(section["trials"], ["cpu_ms_per_prediction"], rt["unstable_cv"])
+    section["cpu_source"] = "closed-loop trials: mean of each trial's CPU time per prediction"

@@ -1,5 +1,10 @@
 """When a timed phase has enough samples: the stop rule.
 
+The run's measurements use it as one fixed window per trial (min = max = the trial's share
+of the budget, `stages._fixed_window`): whether a figure is pinned down is judged across
+trials (`intervals.stability`), not inside one process, whose samples are correlated.
+The adaptive rule below stays for callers of `run_closed_loop` that time one window.
+
 A phase runs at least `min_duration_s` AND `min_count` samples, then stops as soon as the
 confidence interval of the tail percentile (`percentile`, binomial order statistics, see
 `stats.py`) is narrower than `rel_width` of its point value, and at the latest after
