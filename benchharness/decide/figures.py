@@ -339,7 +339,8 @@ def _section(cand: dict, name: str) -> tuple[dict | None, str | None]:
 def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float | None, float | None] | None:
     """The 95% interval of a named figure: a quality metric's bootstrap interval, a measured
     figure's interval across trials. (lo, hi), a bound None when the trials do not pin it
-    down; None when the figure has no interval."""
+    down (both None: measured in too few trials to bound it at all); None when the figure
+    has no interval."""
     if name == "primary":
         name = primary_metric(cand, results or {}) or name
     if is_quality_name(name):
@@ -348,8 +349,7 @@ def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float 
     iv = ((sec or {}).get("intervals") or {}).get(key) if key else None
     if not isinstance(iv, (list, tuple)) or len(iv) != 2:
         return None
-    lo, hi = as_number(iv[0]), as_number(iv[1])
-    return None if lo is None and hi is None else (lo, hi)
+    return as_number(iv[0]), as_number(iv[1])
 
 
 def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float] | None:

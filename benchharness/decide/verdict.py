@@ -278,6 +278,8 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], in
 
 def _span(lo: float | None, hi: float | None, unit: str) -> str:
     """'45–62 ms', '50 ms or more' (an interval with an open end)."""
+    if lo is None and hi is None:
+        return "not pinned down (too few trials)"
     if lo is None:
         return f"{names.fmt(hi, unit)} or less"
     if hi is None:

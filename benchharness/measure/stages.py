@@ -350,7 +350,9 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
         if rate not in chosen or not per_trial:
             entry = dict(probe)
             entry["trials"] = [_rate_trial(probe)]
-            entry["intervals"] = {k: [None, None] for k in (*_LATENCY_FIGURES, "achieved_rate_per_s")}
+            # measured once, by the sweep: no interval across trials
+            entry["intervals"] = {k: [None, None] for k in (*_LATENCY_FIGURES, "achieved_rate_per_s",
+                                                            *(f"model_{k}" for k in _LATENCY_FIGURES))}
             entry["stability"] = stability(entry["trials"], _LATENCY_FIGURES, rt["unstable_cv"])
             entries.append(entry)
             continue
