@@ -120,10 +120,15 @@ def make_run_dir(out_dir: str | Path, run_id: str) -> Path:
     return run_dir
 
 
+def write_json(path: str | Path, doc: Any) -> None:
+    """Write a JSON document atomically (numpy values made plain, NaN/inf as null)."""
+    atomic_write_text(Path(path), json.dumps(_plain(doc), indent=2, allow_nan=False))
+
+
 def save_results(results: dict, run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     path = run_dir / RESULTS_FILE
-    atomic_write_text(path, json.dumps(_plain(results), indent=2, allow_nan=False))
+    write_json(path, results)
     rows = csv_rows(results)
     if rows:
         buf = io.StringIO()

@@ -83,7 +83,7 @@ def _default_traffic() -> dict:
 def whatif_text(doc: dict, results: dict) -> str:
     """The estimate beside the measured cost, one row per candidate."""
     from benchharness.decide.figures import fmt
-    from benchharness.report.terminal import render_table
+    from benchharness.report.console import render_table
 
     measured = {c["name"]: c.get("cost") or {} for c in results.get("candidates", [])}
     name = doc["profile"]["name"]

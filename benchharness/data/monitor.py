@@ -49,7 +49,6 @@ from benchharness.data.speed import LATENCY_SAMPLE_ROWS, compare_speed, measure_
 from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, schema_of
 from benchharness.data.validate import PartCheck, check_part, summarise
 from benchharness.errors import DataError, ModelError, UserError
-from benchharness.results import atomic_write_text
 
 PRED = "_prediction"
 
@@ -403,13 +402,4 @@ def alerts(results: dict, opts: MonitorOptions) -> tuple[list[dict], list[str]]:
         out.append({"kind": "latency", "message": problem})
     return out, warn
 
-
-def save_json(results: dict, path: Path) -> None:
-    atomic_write_text(path, json.dumps(results, indent=2, default=_json_default))
-
-
-def _json_default(x):
-    if isinstance(x, np.generic):
-        return x.item()
-    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 

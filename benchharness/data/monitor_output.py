@@ -12,7 +12,7 @@ import html
 import time
 from pathlib import Path
 
-from benchharness.results import atomic_write_text
+from benchharness.results import atomic_write_text, write_json
 
 Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows)
 
@@ -198,13 +198,11 @@ def to_prometheus(r: dict) -> str:
 
 
 def write_outputs(results: dict, out_dir: Path) -> dict:
-    from benchharness.data.monitor import save_json
-
     blocks = report_blocks(results)
     paths = {k: str(out_dir / n) for k, n in (("json", "monitor.json"), ("markdown", "report.md"),
                                                 ("html", "report.html"), ("prometheus", "metrics.prom"))}
     results["outputs"] = paths
-    save_json(results, Path(paths["json"]))
+    write_json(paths["json"], results)
     atomic_write_text(Path(paths["markdown"]), to_markdown(blocks))
     atomic_write_text(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
     from prometheus_client import write_to_textfile

@@ -50,8 +50,13 @@ def is_single_file(spec: str | Path) -> bool:
 def part_outputs(part: Path, out_dir: Path, single: bool) -> tuple[Path, Path]:
     """(clean, quarantine) paths of one part."""
     if single:
-        from benchharness.data.validate import output_paths
 
         return output_paths(part, out_dir)
     name = part.name[:-3] if part.name.lower().endswith(".gz") else part.name  # written uncompressed
     return out_dir / "clean" / name, out_dir / "quarantine" / name
+
+
+def output_paths(data_path: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
+    ext = ".csv" if file_format(data_path) == "csv" else ".parquet"
+    out_dir = Path(out_dir)
+    return out_dir / f"clean{ext}", out_dir / f"quarantine{ext}"

@@ -23,10 +23,10 @@ import pyarrow as pa
 
 from benchharness.data.checks import FrameCheck, check_frame, extra_columns, missing_columns
 from benchharness.data.contract import Contract
+from benchharness.data.parts import output_paths
 from benchharness.data.stream import (
     DEFAULT_CHUNK_ROWS,
     ChunkWriter,
-    file_format,
     iter_chunks,
     schema_of,
 )
@@ -38,12 +38,6 @@ REASONS_COLUMN = "_reasons"
 
 #: called once per chunk with the raw frame and its check (monitor reuses the stream)
 ChunkHook = Callable[[pd.DataFrame, FrameCheck], None]
-
-
-def output_paths(data_path: str | Path, out_dir: str | Path) -> tuple[Path, Path]:
-    ext = ".csv" if file_format(data_path) == "csv" else ".parquet"
-    out_dir = Path(out_dir)
-    return out_dir / f"clean{ext}", out_dir / f"quarantine{ext}"
 
 
 @dataclass

@@ -17,9 +17,9 @@ from pathlib import Path
 from benchharness import exit_codes
 from benchharness.decide import figures as names
 from benchharness.fleet.verdict import fleet_verdict, pair_name, pairs
+from benchharness.report.console import render_table
 from benchharness.report.document import Chart, Heading, Para, Table
 from benchharness.report.html import render_html
-from benchharness.report.terminal import render_table
 from benchharness.results import atomic_write_text
 
 FLEET_FILE = "fleet.json"
@@ -29,6 +29,9 @@ FLEET_SCHEMA_VERSION = 1
 LEGEND = ("Each run priced with its own target's profile. rank: among qualifying (candidate, machine) "
           "pairs; req/s: highest sustainable open-loop rate (* closed-loop rate, an optimistic upper "
           "bound); rt: real time at the suite's traffic; front: on the Pareto front (quality, p99, cost).")
+
+SAME_HARDWARE_NOTE = ("embedded cluster: every target ran on THIS machine, one after another; "
+                      "the targets differ only in the profile that priced them (not a cross-machine answer)")
 
 
 def _load_runs(fleet_dir: Path, runs) -> dict[str, dict]:
@@ -41,7 +44,6 @@ def _load_runs(fleet_dir: Path, runs) -> dict[str, dict]:
 
 def write_fleet(fleet_dir: Path, fleet_id: str, runs, suite_path, bundle: dict, scheduler: str | None,
                 started: str, interrupted: bool) -> dict:
-    from benchharness.fleet.submit import SAME_HARDWARE_NOTE
 
     results = _load_runs(fleet_dir, runs)
     failed = [f"{r.target} ({r.status})" for r in runs if r.status != "ok"]
@@ -149,7 +151,7 @@ def write_chart(fleet_dir: Path, results: dict[str, dict]) -> Chart:
     if not pts:
         return Chart("cost_vs_p99", title, skipped="no pair has both a p99 and a batch cost")
     from benchharness.decide.verdict import pareto
-    from benchharness.report.charts import MARKERS, OKABE_ITO, finish, new_axes
+    from benchharness.report.chart_style import MARKERS, OKABE_ITO, finish, new_axes
 
     first = next(iter(results.values()))
     front = set(pareto(cands, {**first, "candidates": cands})[0])

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from benchharness.errors import UserError
 from benchharness.fleet.bundle import pack_suite, unpack_tree
+from benchharness.fleet.report import SAME_HARDWARE_NOTE
 from benchharness.fleet.worker import RESOURCE_PREFIX, resource_name
 from benchharness.measure.samples import safe_name
 
@@ -36,8 +37,6 @@ POLL_S = 0.5
 DEFAULT_WORKER_WAIT_S = 60.0
 #: after Ctrl-C, how long running targets get to stop and send back what they measured
 CANCEL_WAIT_S = 40.0
-SAME_HARDWARE_NOTE = ("embedded cluster: every target ran on THIS machine, one after another; "
-                      "the targets differ only in the profile that priced them (not a cross-machine answer)")
 
 
 @dataclass

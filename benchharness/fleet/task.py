@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchharness import exit_codes
 from benchharness.fleet.bundle import pack_tree, unpack_suite
-from benchharness.isolation.isolate import _PACKAGE_ROOT
+from benchharness.isolation.child_main import PACKAGE_ROOT
 
 #: profile name -> profile file or name, set by `bench worker` in its own process, so a
 #: worker started with `--profile /etc/bench/mine.yaml` prices with that file
@@ -45,7 +45,7 @@ def run_target(bundle: dict, target: str, quick: bool, cancel_event: str | None 
         cmd = [sys.executable, "-m", "benchharness.fleet.runner", str(suite), str(out),
                WORKER_PROFILES.get(target, target)] + (["--quick"] if quick else [])
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([_PACKAGE_ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["PYTHONPATH"] = os.pathsep.join([PACKAGE_ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         started = time.time()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,

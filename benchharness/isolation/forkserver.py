@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from benchharness.isolation.isolate import _PACKAGE_ROOT, die_with_parent
+from benchharness.isolation.child_main import PACKAGE_ROOT, die_with_parent
 
 
 def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dict | None,
@@ -58,7 +58,7 @@ class _ForkServer:
         full_env = dict(os.environ)
         full_env.update(env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _ZYGOTE_BOOT, _PACKAGE_ROOT, *preload],
+            [sys.executable, "-c", _ZYGOTE_BOOT, PACKAGE_ROOT, *preload],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=full_env, start_new_session=True,
         )
@@ -146,9 +146,9 @@ def _zygote_main(preload: list[str]) -> None:
                 die_with_parent()
                 null = os.open(os.devnull, os.O_RDONLY)
                 os.dup2(null, 0)
-                from benchharness.isolation.isolate import _child_main
+                from benchharness.isolation.child_main import child_main
 
-                _child_main(in_path, out_path, err_path)
+                child_main(in_path, out_path, err_path)
                 code = 0
             finally:
                 for stream in (sys.stdout, sys.stderr):

@@ -37,15 +37,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+from benchharness.isolation.child_main import PACKAGE_ROOT
 
 # Kept tiny on purpose: everything the child imports costs start-up time.
 _BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from benchharness.isolation.isolate import _child_main; _child_main(sys.argv[2], sys.argv[3])"
+    "from benchharness.isolation.child_main import child_main; child_main(sys.argv[2], sys.argv[3])"
 )
 
 
@@ -187,7 +186,7 @@ def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
     child_env.update(env or {})
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP, _PACKAGE_ROOT, in_path, out_path],
+            [sys.executable, "-c", _BOOTSTRAP, PACKAGE_ROOT, in_path, out_path],
             stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=child_env,
             start_new_session=True,  # own process group: a timeout kills its helpers too
         )
@@ -237,78 +236,3 @@ def _tail(path: str, limit: int = 2000) -> str:
         return ""
     lines = [ln for ln in text.splitlines() if not ln.startswith("Extension modules:")]
     return "\n".join(lines).strip()[-limit:]
-
-
-def die_with_parent() -> None:
-    """Linux: SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere
-    nothing (the fork server's stdin watch still covers its children)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import contextlib
-    import ctypes
-
-    parent = os.getppid()
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the call: nobody will signal us
-        os._exit(1)
-
-
-def _limit_memory(limit_mb: float) -> None:
-    """Cap this process's address space: past it, allocations fail (MemoryError in Python)."""
-    try:
-        import resource
-    except ImportError:  # Windows: no rlimits; the limit is not applied
-        return
-    limit = int(limit_mb * 1024 * 1024)
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-
-
-# -- child side -------------------------------------------------------------------------------
-def _child_main(in_path: str, out_path: str, err_path: str | None = None) -> None:
-    import faulthandler
-    import importlib
-    import traceback
-
-    if not err_path:  # spawned by `bench` itself: die with it (forked ones did this already)
-        die_with_parent()
-    if err_path:  # forked: send this child's stdout/stderr to its own file
-        fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-    faulthandler.enable()
-    with open(in_path, "rb") as fh:
-        payload = pickle.load(fh)
-    if payload.get("memory_limit_mb"):
-        _limit_memory(payload["memory_limit_mb"])
-    os.environ.update(payload.get("env") or {})
-    for p in reversed(payload["sys_path"]):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-    try:
-        module_name, _, attr = payload["target"].partition(":")
-        fn = importlib.import_module(module_name)
-        for part in attr.split("."):
-            fn = getattr(fn, part)
-        result = {"ok": True, "value": fn(**payload["kwargs"])}
-    except BaseException as exc:  # everything the function raised goes back as one line
-        from benchharness.errors import UserError
-
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if not isinstance(exc, UserError):  # our own errors read well alone; others need the type
-            message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-        result = {
-            "ok": False,
-            "error": message,
-            "error_type": type(exc).__name__,
-            "traceback": traceback.format_exc(limit=12),
-        }
-    tmp = out_path + ".tmp"
-    with open(tmp, "wb") as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, out_path)  # a crash while writing never leaves a half result

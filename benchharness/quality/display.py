@@ -85,7 +85,7 @@ def _row(entry: dict, role: str) -> list[str]:
 
 def quality_table(results: dict) -> str | None:
     """Candidates then baselines, the best baseline starred, then one sentence per candidate."""
-    from benchharness.report.terminal import render_table
+    from benchharness.report.console import render_table
 
     summary = results.get("quality")
     if not summary:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from benchharness.decide import figures as names
-from benchharness.report.charts import LIMIT_RED, finish, measured, new_axes, styles
+from benchharness.report.chart_style import LIMIT_RED, finish, measured, new_axes, styles
 from benchharness.report.charts_tradeoff import limit_threshold
 from benchharness.report.samples import latency_samples
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
-from benchharness.report.charts import BASELINE_GREY, LIMIT_RED, finish, measured, new_axes, styles
+from benchharness.report.chart_style import (
+    BASELINE_GREY,
+    LIMIT_RED,
+    finish,
+    measured,
+    new_axes,
+    styles,
+)
 
 
 def limit_threshold(results: dict, metric: str) -> float | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from benchharness.decide import figures as names
 from benchharness.numbers import number
-from benchharness.report.charts import LIMIT_RED
+from benchharness.report.chart_style import LIMIT_RED
 from benchharness.report.document import Chart, Heading, Para, Table
 from benchharness.report.html import render_html
 from benchharness.results import atomic_write_text

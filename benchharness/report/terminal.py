@@ -9,7 +9,7 @@ from __future__ import annotations
 from benchharness.numbers import number, usd
 from benchharness.quality.display import baseline_cell, metric_cell, quality_table
 from benchharness.report import console
-from benchharness.report.console import render_table  # noqa: F401  (the tables' one renderer)
+from benchharness.report.console import render_table
 
 
 def _fmt(value, sig: int = 3) -> str:

@@ -148,7 +148,7 @@ def worker_main(spec_json: str) -> None:
     import json
 
     from benchharness.adapters.registry import load_model
-    from benchharness.isolation.isolate import die_with_parent
+    from benchharness.isolation.child_main import die_with_parent
 
     die_with_parent()
     spec = json.loads(spec_json)

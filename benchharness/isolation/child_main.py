@@ -1,0 +1,91 @@
+"""What runs inside a measurement child before and around the measured function.
+
+`child_main` reads the pickled request the parent wrote, applies the memory limit and the
+environment, calls `module:attr(**kwargs)` and writes the outcome atomically. A leaf module:
+both ways of starting a child (`isolate.py` spawns one, `forkserver.py` forks one) use it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from pathlib import Path
+
+#: the folder that holds the benchharness package, put first on a child's sys.path
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG); elsewhere
+    nothing (the fork server's stdin watch still covers its children)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import contextlib
+    import ctypes
+
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call: nobody will signal us
+        os._exit(1)
+
+
+def limit_memory(limit_mb: float) -> None:
+    """Cap this process's address space: past it, allocations fail (MemoryError in Python)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the limit is not applied
+        return
+    limit = int(limit_mb * 1024 * 1024)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def child_main(in_path: str, out_path: str, err_path: str | None = None) -> None:
+    import faulthandler
+    import importlib
+    import traceback
+
+    if not err_path:  # spawned by `bench` itself: die with it (forked ones did this already)
+        die_with_parent()
+    if err_path:  # forked: send this child's stdout/stderr to its own file
+        fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    faulthandler.enable()
+    with open(in_path, "rb") as fh:
+        payload = pickle.load(fh)
+    if payload.get("memory_limit_mb"):
+        limit_memory(payload["memory_limit_mb"])
+    os.environ.update(payload.get("env") or {})
+    for p in reversed(payload["sys_path"]):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    try:
+        module_name, _, attr = payload["target"].partition(":")
+        fn = importlib.import_module(module_name)
+        for part in attr.split("."):
+            fn = getattr(fn, part)
+        result = {"ok": True, "value": fn(**payload["kwargs"])}
+    except BaseException as exc:  # everything the function raised goes back as one line
+        from benchharness.errors import UserError
+
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, UserError):  # our own errors read well alone; others need the type
+            message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        result = {
+            "ok": False,
+            "error": message,
+            "error_type": type(exc).__name__,
+            "traceback": traceback.format_exc(limit=12),
+        }
+    tmp = out_path + ".tmp"
+    with open(tmp, "wb") as fh:
+        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, out_path)  # a crash while writing never leaves a half result
