@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 
+from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.cost.hardware import Profile, _same_gpu, load_profile
-from benchharness.cost.stage import candidate_cost, ran_on_gpu
+from benchharness.cost.stage import candidate_cost
 from benchharness.errors import UserError
 
 _ARM = re.compile(r"graviton|ampere|altra|arm|aarch64|axion|cobalt", re.I)
@@ -58,7 +59,7 @@ def whatif(results: dict, profile_name: str) -> dict:
     for cand in results.get("candidates", []):
         if cand.get("status") != "ok":
             continue
-        gpu = ran_on_gpu(cand)
+        gpu = ran_on_accelerator(cand)
         if gpu and not (profile.gpu and any(_same_gpu(profile.gpu["model"], d.get("name", ""))
                                              for d in (machine.get("gpu") or {}).get("devices") or [])):
             out[cand["name"]] = {"refused": f"ran on a GPU ({gpu}); {profile.name} has "
@@ -67,7 +68,7 @@ def whatif(results: dict, profile_name: str) -> dict:
             continue
         out[cand["name"]] = candidate_cost(cand, {"options": cand.get("options") or {}}, profile,
                                            results.get("traffic") or _default_traffic())
-    if profile.gpu and not any(ran_on_gpu(c) for c in results.get("candidates", [])):
+    if profile.gpu and not any(ran_on_accelerator(c) for c in results.get("candidates", [])):
         notes.append(f"{profile.name} has a GPU ({profile.gpu['model']}) no candidate used: "
                      "the price includes it")
     return {"profile": profile.to_dict(), "estimate": True, "measured_with": measured_profile.get("name"),
