@@ -66,6 +66,28 @@ def test_bad_expression_shows_it_and_what_is_allowed(text, fragment):
     assert repr(text) in msg and "allowed" in msg and "p99_ms" in msg
 
 
+@pytest.mark.parametrize("text", ["f1_weighted >= 0.9", "mse <= 3", "roc_auc_ovr >= 0.8"])
+def test_a_limit_on_a_figure_nothing_computes_is_a_suite_error(text):
+    # such a limit used to be accepted and then blocked every candidate as "unknown"
+    with pytest.raises(SuiteError, match="nothing computes it"):
+        limits.parse_limit(text)
+
+
+def test_every_quality_name_a_limit_accepts_is_one_the_quality_stage_computes():
+    from benchharness.decide import figures
+    from benchharness.quality.metrics import METRICS
+
+    assert set(figures.QUALITY_METRICS) == set(METRICS)
+    for name, metric in METRICS.items():
+        assert figures.better(name) == ("higher" if metric.higher_is_better else "lower")
+        assert limits.parse_limit(f"{name} >= 0.5").metric == name
+
+
+def test_a_misspelt_figure_gets_the_closest_name():
+    with pytest.raises(SuiteError, match=r"did you mean p99_ms\?"):
+        limits.parse_limit("p99ms <= 5")
+
+
 def test_spec_forms_and_severity():
     assert [lim.severity for lim in limits.parse_spec(["p99_ms <= 1", "accuracy >= 0.5"])] == ["fail", "fail"]
     parsed = limits.parse_spec({"fail": ["p99_ms <= 1"], "warn": ["p50_ms <= 0.5"]})

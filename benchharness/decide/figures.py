@@ -18,17 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchharness import numbers
+from benchharness.quality.metrics import METRICS
 
-#: quality metrics a suite may name; the value is read from quality.test.<name>
-#: (train_<name> from quality.train.<name>). Lower-is-better ones are listed separately.
-QUALITY_METRICS = (
-    "accuracy", "balanced_accuracy", "precision", "recall", "f1", "f1_macro", "f1_weighted",
-    "precision_macro", "recall_macro", "roc_auc", "roc_auc_ovr", "average_precision",
-    "log_loss", "brier", "brier_score", "r2", "rmse", "mse", "mae", "mape", "max_error",
-    "median_absolute_error", "explained_variance",
-)
-LOWER_IS_BETTER = {"log_loss", "brier", "brier_score", "rmse", "mse", "mae", "mape", "max_error",
-                   "median_absolute_error"}
+#: quality metrics a suite may name: exactly those quality/metrics.py computes (one table), read
+#: from quality.test.<name> (train_<name> from quality.train.<name>)
+QUALITY_METRICS = tuple(METRICS)
+LOWER_IS_BETTER = {name for name, m in METRICS.items() if not m.higher_is_better}
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,20 @@ def _bad(text: str, why: str) -> SuiteError:
     )
 
 
+def _unknown_name(text: str, metric: str) -> SuiteError:
+    """A name no stage computes: say so, suggest the closest, list every allowed name."""
+    import difflib
+
+    known = [*names.MEASURES, *names.QUALITY_METRICS]
+    close = difflib.get_close_matches(metric, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return SuiteError(
+        f"limit {text!r}: unknown name {metric!r}{hint}: nothing computes it; allowed: measured "
+        f"figures {', '.join(names.MEASURES)}; quality metrics {', '.join(names.QUALITY_METRICS)} "
+        "(train_<metric> for the train split); or a dotted path into a candidate's results"
+    )
+
+
 def _tokens(text: str) -> list[tuple[str, str]]:
     out, pos = [], 0
     text = text.rstrip()
@@ -130,7 +144,7 @@ def parse_limit(text: str, severity: str = "fail") -> Limit:
         raise _bad(text, "expected NAME, a comparison and a right-hand side")
     metric, op, rest = toks[0][1], toks[1][1], toks[2:]
     if metric == "baseline" or not (metric in names.MEASURES or names.is_quality_name(metric) or "." in metric):
-        raise _bad(text, f"unknown name {metric!r}")
+        raise _unknown_name(text, metric)
     if len(rest) == 1 and rest[0][0] == "num":
         return Limit(text.strip(), metric, op, float(rest[0][1]), severity=severity)
     if len(rest) == 2 and rest[0][0] == "num" and rest[1][0] == "name":
