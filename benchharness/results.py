@@ -20,7 +20,6 @@ import numpy as np
 from benchharness.errors import UserError
 
 SCHEMA_VERSION = 2  # 2: measured sections carry trials, intervals across trials, stability
-READABLE_VERSIONS = (1, 2)  # version 1 (one window per measurement) still loads: no trials
 RESULTS_FILE = "results.json"
 CSV_FILE = "results.csv"
 
@@ -55,37 +54,29 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+#: the figures results.csv carries, one column each, named as limits and `bench compare` name them
+CSV_FIGURES = ("p50_ms", "p99_ms", "qps", "open_p99_ms", "sustainable_rps", "rows_per_s",
+               "cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "usd_per_million",
+               "realtime_usd_per_million", "monthly_usd")
+
+
 def csv_rows(results: dict) -> list[dict]:
-    """One flat row per candidate: the figures a spreadsheet user wants first."""
+    """One flat row per candidate: its identity, its primary quality metric, and the figures
+    of CSV_FIGURES read through the figure table (decide/figures.py), under the same names."""
+    from benchharness.decide import figures
+
     rows = []
     for c in results.get("candidates", []):
         q = c.get("quality") or {}
-        rt = (c.get("realtime") or {}).get("closed_loop") or {}
-        batch = c.get("batch") or []
-        best = max((b.get("rows_per_s") or 0 for b in batch), default=None)
+        primary = q.get("primary_metric")
         row = {
-            "name": c.get("name"),
-            "role": c.get("role"),
-            "status": c.get("status"),
-            "error": c.get("error"),
-            "format": (c.get("model") or {}).get("format"),
-            "primary_metric": q.get("primary_metric"),
-            "test_score": (q.get("test") or {}).get(q.get("primary_metric")),
-            "train_score": (q.get("train") or {}).get(q.get("primary_metric")),
-            "p50_ms": rt.get("p50_ms"),
-            "p99_ms": rt.get("p99_ms"),
-            "qps": rt.get("qps"),
-            "best_rows_per_s": best,
+            "name": c.get("name"), "role": c.get("role"), "status": c.get("status"),
+            "error": c.get("error"), "format": (c.get("model") or {}).get("format"),
+            "primary_metric": primary,
+            "test_score": (q.get("test") or {}).get(primary),
+            "train_score": (q.get("train") or {}).get(primary),
         }
-        res, cost = c.get("resources") or {}, c.get("cost") or {}
-        row.update({
-            "cpu_ms_per_prediction": res.get("cpu_ms_per_prediction"),
-            "footprint_mb": res.get("footprint_mb"),
-            "peak_rss_mb": res.get("peak_rss_mb"),
-            "batch_usd_per_1m": (cost.get("batch") or {}).get("usd_per_1m"),
-            "realtime_usd_per_1m": (cost.get("realtime") or {}).get("usd_per_1m"),
-            "realtime_monthly_usd": (cost.get("realtime") or {}).get("monthly_usd"),
-        })
+        row.update({name: figures.resolve(name, c, results) for name in CSV_FIGURES})
         rows.append(_plain(row))
     return rows
 
@@ -159,4 +150,41 @@ def load_results(run_dir: str | Path) -> dict:
     if version not in READABLE_VERSIONS:
         raise UserError(f"{path}: schema_version {version!r} is not supported; "
                         f"readable: {', '.join(map(str, READABLE_VERSIONS))}")
+    return upgrade(results)
+
+
+# -- older schemas, upgraded step by step on load ----------------------------------------------
+def _upgrade_to_2(results: dict) -> dict:
+    """1 -> 2: version 1 measured each figure in one window, and its `intervals` were binomial
+    intervals over that one process's samples, far narrower than run-to-run variation. They
+    move to `intervals_within_run`, so no limit, ranking or comparison takes them for
+    intervals across trials: those figures are judged on their point value and compare as
+    untested (no trials)."""
+    def move(section):
+        if isinstance(section, dict) and "intervals" in section:
+            section["intervals_within_run"] = section.pop("intervals")
+
+    for cand in results.get("candidates") or []:
+        if not isinstance(cand, dict):
+            continue
+        realtime = cand.get("realtime") or {}
+        move(realtime.get("closed_loop"))
+        for rate in (realtime.get("open_loop") or {}).get("rates") or []:
+            move(rate)
+        for entry in cand.get("batch") or []:
+            move(entry)
+    results["schema_version"] = 2
+    results.setdefault("upgraded_from", 1)
+    return results
+
+
+#: schema_version N -> the step that turns an N document into N + 1
+UPGRADES = {1: _upgrade_to_2}
+READABLE_VERSIONS = (*UPGRADES, SCHEMA_VERSION)
+
+
+def upgrade(results: dict) -> dict:
+    """Bring a results document of any readable version to SCHEMA_VERSION, one step at a time."""
+    while results.get("schema_version") in UPGRADES:
+        results = UPGRADES[results["schema_version"]](results)
     return results

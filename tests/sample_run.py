@@ -1,10 +1,10 @@
-"""A complete run dir for report, chart and compare tests.
+"""A synthetic run document with controlled numbers, for tests that need known truth.
 
-The sections other stages write (open-loop sweep, resources, cost, subgroups, windows, data
-distribution) are added here in the layouts the branches of issues 3, 4, 5 and 7 write (read from their code), so the
-report can be exercised on every part while those stages are built. Latency samples are
-drawn from known distributions and saved as .npy beside results.json, as the performance
-stage saves them.
+Charts, verdict and compare tests plant exact values here (a known ranking, a planted
+slowdown, trials drawn from known distributions) and check what comes out. The layout is the
+one the stages write; tests/fixtures/quick_run/ is real output of the same schema, and
+tests/test_real_run_fixture.py checks the two stay in step. Latency samples are drawn from
+known distributions and saved as .npz beside results.json, as the performance stage saves them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from benchharness.results import SCHEMA_VERSION
 
 
 def _open_p99(p99: float, rate: float) -> float:
@@ -63,7 +65,7 @@ def sample_results() -> dict:
     ]
     cands[-1] = {k: v for k, v in cands[-1].items() if k in ("name", "role", "status", "error", "model")}
     return {
-        "schema_version": 1, "run_id": "20261127-100000-sample-abc123",
+        "schema_version": SCHEMA_VERSION, "run_id": "20261127-100000-sample-abc123",
         "suite": {"name": "sample", "path": "/suites/sample.yaml", "quick": True},
         "started_at": "2026-11-27T10:00:00+00:00", "finished_at": "2026-11-27T10:01:00+00:00",
         "environment": {"python": "3.11", "platform": "Linux", "cpu": "test cpu", "cores": 2},
