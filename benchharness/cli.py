@@ -32,14 +32,19 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 when any limit of any candidate is not met (warnings too).")
 @click.option("--profile", default=None, metavar="NAME|PATH",
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
-def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None) -> None:
+@click.option("--mlflow", "mlflow_uri", default=None, metavar="URI",
+              help="Also log the run to MLflow tracking (e.g. sqlite:///mlflow.db, http://host:5000).")
+def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None,
+        mlflow_uri: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness.api import run_suite
     from benchharness.report.terminal import summary_text
 
     started = time.perf_counter()
     try:
-        overrides = {"profile": _profile_arg(profile)} if profile else None
+        overrides = {"profile": _profile_arg(profile)} if profile else {}
+        if mlflow_uri:
+            overrides["tracking"] = {"mlflow": mlflow_uri}
         ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=lambda m: click.echo(m, err=True),
                         overrides=overrides)
     except UserError as exc:
@@ -94,12 +99,23 @@ def report(run_dir: str, suite_path: str | None) -> None:
 @click.option("--alpha", default=0.01, show_default=True, type=click.FloatRange(0, 1, min_open=True),
               help="Significance level of the tests on raw latency samples (Mann-Whitney U, tail bootstrap).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
-def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None) -> None:
+@click.option("--against", default=None, metavar="last|best|RUN_ID",
+              help="Reference run from the history index of RUN_DIR's results folder (see bench history).")
+def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None,
+            against: str | None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
     import json
 
     from benchharness.decide.compare import compare_runs, compare_text
 
+    if against:
+        from benchharness.history.command import reference_run
+
+        try:
+            run_dirs = (str(reference_run(run_dirs[0], against)), *run_dirs)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
     if len(run_dirs) < 2:
         click.echo(f"error: compare needs at least two run directories, got {len(run_dirs)}", err=True)
         sys.exit(EXIT_USAGE)
@@ -120,6 +136,9 @@ from benchharness.data.commands import monitor, validate  # noqa: E402  (data ch
 
 main.add_command(validate)
 main.add_command(monitor)
+from benchharness.history.command import history  # noqa: E402
+
+main.add_command(history)
 
 
 @main.command()
