@@ -24,6 +24,7 @@ from benchharness.data.stage import load_data_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import UserError
+from benchharness.history.mlflow_log import tracking_stage
 from benchharness.history.stage import history_stage
 from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import batch_stage, open_loop_stage, predict_stage, realtime_stage
@@ -40,7 +41,7 @@ BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_sta
 PER_CANDIDATE = [predict_stage, quality_stage, realtime_stage, open_loop_stage, batch_stage, resources_stage]
 #: run stages after every candidate is measured
 AFTER: list = [stop_servers_stage, compare_stage, parity_stage, cost_stage, verdict_stage, history_stage,
-               charts_stage, report_stage]
+               charts_stage, report_stage, tracking_stage]
 
 
 def new_run_id(name: str) -> str:

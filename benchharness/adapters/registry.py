@@ -44,6 +44,8 @@ FORMATS: list[FormatEntry] = [
                 note="torch.export.save program; extra: torch"),
     FormatEntry("http", "http", "HttpAdapter", schemes=("http", "https"),
                 note="V2 /v2/models/NAME, or options.protocol: json; extra: serve"),
+    FormatEntry("mlflow", "mlflow", "MlflowAdapter", schemes=("models",),
+                note="MLflow registry models:/NAME/VERSION or models:/NAME@ALIAS; extra: mlflow"),
 ]
 
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -52,7 +54,7 @@ _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 def supported_formats() -> str:
     parts = []
     for e in FORMATS:
-        keys = list(e.suffixes) + [f"{s}://" for s in e.schemes]
+        keys = list(e.suffixes) + [f"{s}:/" if s == "models" else f"{s}://" for s in e.schemes]
         if e.format == "callable":
             keys = ["module:attr"]
         parts.append(f"{e.format} ({', '.join(keys)})")
@@ -69,6 +71,8 @@ def find_format(source: str, fmt: str | None = None) -> FormatEntry:
             f"unknown model format {fmt!r}; supported: {', '.join(e.format for e in FORMATS)}"
         )
     scheme = source.split("://", 1)[0].lower() if "://" in source else None
+    if source.startswith("models:/"):  # MLflow's registry URIs have one slash
+        scheme = "models"
     if scheme:
         for e in FORMATS:
             if scheme in e.schemes:

@@ -80,7 +80,7 @@ def run_rows(results: dict) -> list[dict]:
                "status": cand.get("status"), "model_format": model.get("format"),
                "model_sha256": model.get("sha256")}
         found = False
-        for name in figure_names(cand, results):
+        for name in figure_names(cand, results) if cand.get("status") == "ok" else []:
             value = names.resolve(name, cand, results)
             if value is None:
                 continue
