@@ -97,7 +97,8 @@ def test_sequences_name_the_run_and_what_changed():
     step = next(s for s in seqs if s["change_points"])["change_points"][0]
     assert step["run_id"] == runs[4]["run_id"] and step["changed"] == ["machine"] and step["worse"]
     lines = trends.change_lines(seqs)
-    assert len(lines) == 1 and "2.5 ms -> 6 ms" in lines[0] and "machine" in lines[0]
+    assert len(lines) == 1 and "2.5 ms -> 6 ms" in lines[0] and "changed there: machine" in lines[0]
+    assert "at run 000004 (11-27 10:04)" in lines[0]
     table = trends.runs_table(frame)
     assert max(len(line) for line in table.splitlines()) <= 100
     assert table.splitlines()[1].split()[2] == "000006"  # newest first

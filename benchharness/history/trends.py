@@ -82,10 +82,11 @@ def change_lines(seqs: list[dict]) -> list[str]:
         for c in seq["change_points"]:
             size = f"{c['rel_change']:+.0%}" if c["rel_change"] is not None else "from 0"
             what = ", ".join(c["changed"]) if c["changed"] else "nothing recorded changed"
+            when = str(c["started_at"] or "")[5:16].replace("T", " ")
             lines.append(
                 f"{seq['candidate']} {seq['figure']}: {names.fmt(c['before'], seq['unit'])} -> "
                 f"{names.fmt(c['after'], seq['unit'])} ({size}, {'worse' if c['worse'] else 'better'}) "
-                f"at run {c['run_id']}; changed there: {what}")
+                f"at run {_short_run(c['run_id'])} ({when}); changed there: {what}")
     return lines
 
 
