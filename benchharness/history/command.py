@@ -44,6 +44,10 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
         if frame.empty and store.run_folders(results_dir):
             raise UserError(f"{results_dir} has run folders but no history index; "
                             "run `bench history --rebuild` to build it")
+        missing = {f.name for f in store.run_folders(results_dir)} - set(frame["run_id"])
+        if missing:
+            click.echo(f"note: {len(missing)} run folder(s) are not in the index (runs from before it, or "
+                       "interrupted); `bench history --rebuild` adds them", err=True)
         frame = trends.select(frame, suite, candidate, None)
         if frame.empty:
             raise UserError(f"no indexed runs in {results_dir} match "
