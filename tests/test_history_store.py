@@ -51,10 +51,11 @@ def test_write_read_rebuild(tmp_path):
     before = store.read_index(tmp_path)
     assert before["run_id"].nunique() == 3
     assert len(before) == 3 * len(store.run_rows(_run(0)))
-    assert not list((tmp_path / store.INDEX_DIR).glob(".*"))  # no temporary file left
-    # a part for a run whose folder is gone, and a corrupt part: rebuild restores the truth
+    assert not list(tmp_path.glob("*/.*"))  # no temporary file left
+    # a part whose results.json is gone, and a corrupt part: rebuild restores the truth
+    (tmp_path / _run(9)["run_id"]).mkdir()
     store.write_run(tmp_path, _run(9))
-    (tmp_path / store.INDEX_DIR / f"{_run(1)['run_id']}.parquet").write_bytes(b"not parquet")
+    (tmp_path / _run(1)["run_id"] / store.INDEX_FILE).write_bytes(b"not parquet")
     with pytest.raises(Exception, match="--rebuild"):
         store.read_index(tmp_path)
     done = store.rebuild(tmp_path)
@@ -69,6 +70,8 @@ def _writer(folder: str, first: int, count: int) -> None:
 
 def test_concurrent_writers_leave_a_valid_index(tmp_path):
     """Four processes write parts at once (two of them the same runs) while this one reads."""
+    for i in range(60):
+        (tmp_path / _run(i)["run_id"]).mkdir()
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), first, 20)) for first in (0, 20, 40, 40)]
     for p in procs:

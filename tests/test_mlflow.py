@@ -94,7 +94,7 @@ quality: {{bootstrap: {{resamples: 50}}}}
     res = CliRunner().invoke(main, ["run", str(suite), "--quick", "--out", str(tmp_path / "results"),
                                     "--mlflow", f"sqlite:///{track}"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    run_dir = next(p for p in (tmp_path / "results").iterdir() if p.name != "history-index")
+    run_dir = next((tmp_path / "results").iterdir())
     results = json.loads((run_dir / "results.json").read_text())
     cand = results["candidates"][0]
     assert cand["status"] == "ok" and cand["model"]["format"] == "mlflow"

@@ -9,7 +9,7 @@ exactly, by dynamic programming over every cut (optimal partitioning, O(n^2) seg
 The absolute-deviation cost makes one noisy run pull a segment far less than squares would.
 
 The penalty scales with the noise: `sigma` is the larger of a robust estimate from the
-run-to-run differences (median absolute deviation of the first differences / sqrt 2), the
+run-to-run differences (1.4826 x median |first difference| / sqrt 2), the
 typical half-width of the runs' own intervals (as a normal sigma), and 1% of the sequence's
 median (a figure that never varies still has rounding). A step must also change the figure
 by at least `min_rel_change` (relative): smaller steps are merged back, smallest first.
@@ -43,7 +43,9 @@ def noise_sigma(values: np.ndarray, intervals: list | None = None) -> float:
     candidates = [0.01 * float(np.median(np.abs(y))) if y.size else 0.0, 1e-12]
     if y.size >= 3:
         d = np.diff(y)
-        candidates.append(1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2))
+        # not centred: with no change a difference has mean zero, and a steady drift is noise
+        # to this scale rather than a staircase of steps
+        candidates.append(1.4826 * float(np.median(np.abs(d))) / math.sqrt(2))
     widths = [(hi - lo) / (2 * NORMAL_Z95) for lo, hi in (intervals or [])
               if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)]
     if widths:

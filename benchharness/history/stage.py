@@ -62,7 +62,7 @@ def history_stage(ctx) -> None:
     section = ctx.results.setdefault("history", {})
     section["identity"] = compute_identity(ctx.results, ctx.suite_path)
     section["previous"] = compare_with_previous(store.read_index(results_dir), ctx.results)
-    section["index"] = str(store.write_run(results_dir, ctx.results).relative_to(results_dir))
+    section["index"] = str(store.write_run(results_dir, ctx.results).relative_to(ctx.run_dir))
 
 
 def previous_run_blocks(results: dict) -> list:

@@ -1,13 +1,14 @@
-"""The history index: one Parquet row per run x candidate x figure, beside the run folders.
+"""The history index: one Parquet row per run x candidate x figure, kept with the runs.
 
-Layout: `RESULTS_DIR/history-index/<run_id>.parquet`, one part file per run, written to a
-temporary name and renamed into place (atomic on one filesystem). Two runs that finish at
-once write different files, so neither can corrupt the other; a reader sees a run's rows
-whole or not at all. The run folders stay the source of truth: `rebuild()` rewrites every
-part from the folders' results.json (and drops parts whose folder is gone).
+Layout: `RESULTS_DIR/<run_id>/history.parquet`, one part per run inside its own folder, so
+the results folder holds run folders only and the parts together are one Parquet dataset.
+A part is written to a temporary name and renamed into place (atomic on one filesystem): two
+runs that finish at once write different files, so neither can corrupt the other, and a
+reader sees a run's rows whole or not at all. The run's results.json stays the source of
+truth: `rebuild()` rewrites every part from it; deleting a run folder deletes its rows.
 
 Query it with pandas (`read_index`) or DuckDB:
-    SELECT * FROM read_parquet('results/history-index/*.parquet') WHERE figure = 'p99_ms'
+    SELECT * FROM read_parquet('results/*/history.parquet') WHERE figure = 'p99_ms'
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from benchharness.errors import UserError
 from benchharness.history.identity import identity
 from benchharness.results import RESULTS_FILE, load_results
 
-INDEX_DIR = "history-index"
+INDEX_FILE = "history.parquet"
 
 #: the index's columns, in order, with their Arrow types (one schema for every part)
 SCHEMA = pa.schema([
@@ -42,8 +43,8 @@ SCHEMA = pa.schema([
 COLUMNS = SCHEMA.names
 
 
-def index_dir(results_dir: str | Path) -> Path:
-    return Path(results_dir) / INDEX_DIR
+def index_parts(results_dir: str | Path) -> list[Path]:
+    return sorted(Path(results_dir).glob(f"*/{INDEX_FILE}"))
 
 
 def figure_names(cand: dict, results: dict) -> list[str]:
@@ -99,9 +100,10 @@ def _as_str(v):
 
 
 def write_run(results_dir: str | Path, results: dict) -> Path:
-    """Write (or replace) the index part of one run, atomically."""
-    folder = index_dir(results_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write (or replace) the index part of one run in its folder, atomically."""
+    folder = Path(results_dir) / results["run_id"]
+    if not folder.is_dir():
+        raise UserError(f"no run folder {folder} for the history index")
     rows = run_rows(results)
     columns = {}
     for field in SCHEMA:
@@ -110,7 +112,7 @@ def write_run(results_dir: str | Path, results: dict) -> Path:
             values = [_as_str(v) for v in values]
         columns[field.name] = pa.array(values, type=field.type)
     table = pa.table(columns, schema=SCHEMA)
-    path = folder / f"{results['run_id']}.parquet"
+    path = folder / INDEX_FILE
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -125,7 +127,7 @@ def write_run(results_dir: str | Path, results: dict) -> Path:
 
 def read_index(results_dir: str | Path) -> pd.DataFrame:
     """Every indexed row, oldest run first (an empty frame with the columns when none)."""
-    parts = sorted(index_dir(results_dir).glob("*.parquet"))
+    parts = index_parts(results_dir)
     if not parts:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS})
     tables = []
@@ -159,8 +161,8 @@ def rebuild(results_dir: str | Path, progress=None) -> dict:
         results.setdefault("run_id", folder.name)
         write_run(root, results)
         indexed.add(results["run_id"])
-    for part in index_dir(root).glob("*.parquet"):
-        if part.stem not in indexed:
+    for part in index_parts(root):
+        if part.parent.name not in indexed:  # a folder without a readable results.json
             part.unlink()
     if progress:
         for line in skipped:

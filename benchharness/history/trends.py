@@ -24,6 +24,8 @@ CHANGE_KINDS = {
 #: the figures the runs table shows when --figure is not given
 TABLE_FIGURES = ("primary", "p99_ms", "rows_per_s", "usd_per_million")
 TABLE_WIDTH = 100
+#: shorter column heads for the runs table (other figures are headed by their name)
+SHORT_HEADS = {"usd_per_million": "usd/1M", "rows_per_s": "rows/s", "realtime_usd_per_million": "rt usd/1M"}
 
 
 def select(frame: pd.DataFrame, suite: str | None = None, candidate: str | None = None,
@@ -109,7 +111,7 @@ def runs_table(frame: pd.DataFrame, figure: str | None = None, width: int = TABL
     several_suites = frame["suite"].nunique() > 1
     keys = ["started_at", "run_id", "suite", "candidate"]
     heads = ["started", "run", *(["suite"] if several_suites else []), "candidate",
-             *shown, "machine", "quick"]
+             *(SHORT_HEADS.get(f, f) for f in shown), "machine", "quick"]
     lines = []
     for (started, run_id, suite, cand), grp in frame.groupby(keys, sort=False, dropna=False):
         values = dict(zip(grp["figure"], grp["value"]))
