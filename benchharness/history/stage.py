@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from benchharness.decide import figures as names
+from benchharness.errors import UserError
 from benchharness.history import store
 from benchharness.history.identity import compute_identity, identity
 
@@ -61,7 +62,11 @@ def history_stage(ctx) -> None:
     results_dir = Path(ctx.run_dir).parent
     section = ctx.results.setdefault("history", {})
     section["identity"] = compute_identity(ctx.results, ctx.suite_path)
-    section["previous"] = compare_with_previous(store.read_index(results_dir), ctx.results)
+    try:
+        section["previous"] = compare_with_previous(store.read_index(results_dir), ctx.results)
+    except UserError as exc:  # another run's unreadable part must not stop this run's report
+        section["previous"] = None
+        ctx.progress(f"history: no comparison with the previous run: {exc}")
     section["index"] = str(store.write_run(results_dir, ctx.results).relative_to(ctx.run_dir))
 
 

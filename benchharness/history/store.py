@@ -116,6 +116,7 @@ def write_run(results_dir: str | Path, results: dict) -> Path:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a shared results folder is read by others
         pq.write_table(table, tmp)
         os.replace(tmp, path)
     except BaseException:
