@@ -116,3 +116,19 @@ quality: {{bootstrap: {{resamples: 50}}}}
     # artifacts sit beside the database, not in the working directory
     assert list((track.parent / "mlartifacts").rglob("report.html"))
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.slow
+def test_unusable_tracking_uri_is_one_line_and_keeps_the_run(tmp_path):
+    pytest.importorskip("mlflow")
+    from sample_run import sample_results
+
+    from benchharness.errors import UserError
+    from benchharness.history.mlflow_log import log_run, metrics_of
+
+    with pytest.raises(UserError, match="cannot log to MLflow at 'nosuch://x'"):
+        log_run(sample_results(), tmp_path, "nosuch://x")
+    metrics = metrics_of(sample_results())
+    assert metrics["forest.p99_ms"] == 2.5 and metrics["logreg.usd_per_million"] == 0.02
+    assert (metrics["forest.accuracy.lo"], metrics["forest.accuracy.hi"]) == (0.94, 0.985)
+    assert not any(k.startswith("broken.") for k in metrics)  # a failed candidate has no figures

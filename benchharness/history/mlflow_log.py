@@ -72,8 +72,8 @@ def log_run(results: dict, run_dir: str | Path, uri: str, experiment: str | None
     from mlflow.tracking import MlflowClient
 
     suite = results.get("suite") or {}
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         exp_id = _experiment_id(client, experiment or suite.get("name") or "benchharness", uri)
         run = client.create_run(exp_id, run_name=str(results.get("run_id")))
     except Exception as exc:
