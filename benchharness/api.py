@@ -24,6 +24,8 @@ from benchharness.data.stage import load_data_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import Terminated, UserError
+from benchharness.history.mlflow_log import tracking_stage
+from benchharness.history.stage import history_stage
 from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import predict_stage
 from benchharness.measure.trials import extend_trials_stage, trials_stage
@@ -49,9 +51,10 @@ def resources_all_stage(ctx: RunContext) -> None:
 
 #: run stages after the per-candidate ones: the timed trials of all candidates interleaved
 #: (closed loop, batch, open loop), then comparisons, cost, more trials where a limit is
-#: still inconclusive (re-priced), the verdict and the report
+#: still inconclusive (re-priced), the verdict, the history index, the report, and MLflow tracking when asked
 AFTER: list = [trials_stage, resources_all_stage, compare_stage, parity_stage, cost_stage,
-               extend_trials_stage, stop_servers_stage, verdict_stage, charts_stage, report_stage]
+               extend_trials_stage, stop_servers_stage, verdict_stage, history_stage, charts_stage,
+               report_stage, tracking_stage]
 
 
 def new_run_id(name: str) -> str:

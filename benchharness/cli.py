@@ -109,7 +109,10 @@ def main() -> None:
                    "4 when all such limits are inconclusive, else 1.")
 @click.option("--profile", default=None, metavar="NAME|PATH",
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
-def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None) -> None:
+@click.option("--mlflow", "mlflow_uri", default=None, metavar="URI",
+              help="Also log the run to MLflow tracking (e.g. sqlite:///mlflow.db, http://host:5000).")
+def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None,
+        mlflow_uri: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness import config
     from benchharness.api import run_suite
@@ -120,6 +123,8 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
     progress = RunProgress()
     overrides = {"profile": _profile_arg(profile)} if profile else None
     try:
+        if mlflow_uri:
+            overrides = {**(overrides or {}), "tracking": {"mlflow": mlflow_uri}}
         planned = config.load_suite(suite or config.default_suite_path(), quick=quick, overrides=overrides)
         progress.start(len(planned.get("candidates", [])), quick=quick)
         ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides)
@@ -179,13 +184,23 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the comparison as JSON.")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False),
               help="Also write the comparison as an HTML page with a chart of the changes.")
+@click.option("--against", default=None, metavar="last|best|RUN_ID",
+              help="Reference run from the history index of RUN_DIR's results folder (see bench history).")
 def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None,
-            html_out: str | None = None) -> None:
+            html_out: str | None, against: str | None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
     import json
 
     from benchharness.decide.compare import compare_runs, compare_text
 
+    if against:
+        from benchharness.history.command import reference_run
+
+        try:
+            run_dirs = (str(reference_run(run_dirs[0], against)), *run_dirs)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
     if len(run_dirs) < 2:
         click.echo(f"error: compare needs at least two run directories, got {len(run_dirs)}", err=True)
         sys.exit(EXIT_USAGE)
@@ -206,6 +221,9 @@ from benchharness.data.commands import monitor, validate  # noqa: E402  (data ch
 
 main.add_command(validate)
 main.add_command(monitor)
+from benchharness.history.command import history  # noqa: E402
+
+main.add_command(history)
 
 from benchharness.fleet.commands import fleet, worker  # noqa: E402  (one suite on many machines)
 

@@ -300,6 +300,12 @@ TRAFFIC = {
     "batch_rows_per_day": Field(NUM, 10_000_000, positive),  # rows scored by batch jobs per day
 }
 
+# Logging the run to MLflow tracking (history/mlflow_log.py); `bench run --mlflow URI` sets it.
+TRACKING = {
+    "mlflow": Field(str),  # tracking URI: sqlite:///mlflow.db (embedded) or a server's http(s) URL
+    "experiment": Field(str),  # default: the suite's name
+}
+
 SUITE = {
     "name": Field(str, required=True),
     "description": Field(str, ""),
@@ -317,6 +323,7 @@ SUITE = {
     "isolation": Field(dict, None, section=ISOLATION),
     "profile": Field(str),  # a profiles/*.yaml name or a path (default: local)
     "traffic": Field(dict, None, section=TRAFFIC),
+    "tracking": Field(dict, None, section=TRACKING),
 }
 
 # What --quick changes: short windows, small sweeps.
@@ -421,7 +428,7 @@ def _resolve_paths(suite: dict, base: Path) -> None:
     """Paths in the suite are relative to the suite file."""
 
     def resolve(p: str | None) -> str | None:
-        if not p or "://" in p or p.startswith("sklearn:") or _looks_like_callable(p):
+        if not p or "://" in p or p.startswith(("sklearn:", "models:/")) or _looks_like_callable(p):
             return p
         path = Path(p)
         return str(path if path.is_absolute() else (base / path).resolve())

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample_run import sample_results
 
 from benchharness.cli import main
 from benchharness.decide import figures
 from benchharness.results import CSV_FIGURES, SCHEMA_VERSION, load_results
-from sample_run import sample_results
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "quick_run"
 REGENERATE = "regenerate it: python tests/fixtures/make_quick_run.py"

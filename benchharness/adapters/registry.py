@@ -51,6 +51,9 @@ FORMATS: list[FormatEntry] = [
     FormatEntry("http", "http", "HttpAdapter", schemes=("http", "https"),
                 note="V2 /v2/models/NAME, or options.protocol: json; extra: serve",
                 preload=("benchharness.adapters.http",)),
+    FormatEntry("mlflow", "mlflow", "MlflowAdapter", schemes=("models",),
+                note="MLflow registry models:/NAME/VERSION or models:/NAME@ALIAS; extra: mlflow",
+                preload=("benchharness.adapters.mlflow",)),
 ]
 
 # Execution providers (ONNX Runtime) and torch devices that mean the model ran on an
@@ -78,7 +81,7 @@ _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 def supported_formats() -> str:
     parts = []
     for e in FORMATS:
-        keys = list(e.suffixes) + [f"{s}://" for s in e.schemes]
+        keys = list(e.suffixes) + [f"{s}:/" if s == "models" else f"{s}://" for s in e.schemes]
         if e.format == "callable":
             keys = ["module:attr"]
         parts.append(f"{e.format} ({', '.join(keys)})")
@@ -95,6 +98,8 @@ def find_format(source: str, fmt: str | None = None) -> FormatEntry:
             f"unknown model format {fmt!r}; supported: {', '.join(e.format for e in FORMATS)}"
         )
     scheme = source.split("://", 1)[0].lower() if "://" in source else None
+    if source.startswith("models:/"):  # MLflow's registry URIs have one slash
+        scheme = "models"
     if scheme:
         for e in FORMATS:
             if scheme in e.schemes:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective
+from benchharness.history.stage import previous_run_blocks
 from benchharness.numbers import number
 from benchharness.report.checklist import Item, checklist
 
@@ -232,6 +233,7 @@ def build(results: dict, charts: dict | None = None) -> list:
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
     blocks = [Heading(title, 1), Para(meta, "note")]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
+    blocks += previous_run_blocks(results)
     blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)
     blocks += chart_blocks(charts or {})
     blocks += [Heading("Production checklist"), Checklist(checklist(results))]
