@@ -8,7 +8,8 @@ import pytest
 from sample_run import sample_results, write_run
 
 from benchharness.history import store, trends
-from benchharness.history.stage import compare_with_previous, previous_run_blocks
+from benchharness.history.stage import compare_with_previous
+from benchharness.report.document import previous_run_blocks
 
 
 def _run(i: int, p99: float = 2.5, host: str = "box-a") -> dict:

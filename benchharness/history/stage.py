@@ -3,7 +3,7 @@
 `history_stage` runs after the verdict and before the report: it records the run's identity
 in results["history"], compares the run with the newest earlier run of the same suite on the
 same machine (read from the index before this run's rows are added), then writes this run's
-index part. `previous_run_blocks` is the report's small "compared with the previous run" block.
+index part. The report draws `history.previous` as its "compared with the previous run" block.
 """
 
 from __future__ import annotations
@@ -68,24 +68,3 @@ def history_stage(ctx) -> None:
         section["previous"] = None
         ctx.progress(f"history: no comparison with the previous run: {exc}")
     section["index"] = str(store.write_run(results_dir, ctx.results).relative_to(ctx.run_dir))
-
-
-def previous_run_blocks(results: dict) -> list:
-    """The report's "Compared with the previous run" block (nothing without a previous run)."""
-    from benchharness.report.document import Heading, Para, Table
-
-    prev = names.get_path(results, "history.previous")
-    if not prev or not prev.get("rows"):
-        return []
-    rows = []
-    for r in prev["rows"]:
-        change = "n/a" if r["change"] is None else f"{r['change']:+.1%}"
-        moved = r["after"] - r["before"]
-        verdict = "" if not moved else ("better" if (moved < 0) == (r["better"] == "lower") else "worse")
-        rows.append([r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
-                     names.fmt(r["after"], r["unit"]), change, verdict])
-    return [Heading("Compared with the previous run"),
-            Para(f"Previous run of this suite on this machine: {prev['run_id']} "
-                 f"(started {prev['started_at']}). One run each: `bench history` shows the trend, "
-                 "`bench compare --against last` tests the change.", "note"),
-            Table(["candidate", "figure", "previous", "this run", "change", ""], rows)]

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective
-from benchharness.history.stage import previous_run_blocks
 from benchharness.numbers import number
 from benchharness.report.checklist import Item, checklist
 
@@ -242,3 +241,22 @@ def build(results: dict, charts: dict | None = None) -> list:
     if errors:
         blocks += [Heading("Stage errors"), Table(["stage", "error"], [[e["stage"], e["error"]] for e in errors])]
     return blocks
+
+
+def previous_run_blocks(results: dict) -> list:
+    """The report's "Compared with the previous run" block (nothing without a previous run)."""
+    prev = names.get_path(results, "history.previous")
+    if not prev or not prev.get("rows"):
+        return []
+    rows = []
+    for r in prev["rows"]:
+        change = "n/a" if r["change"] is None else f"{r['change']:+.1%}"
+        moved = r["after"] - r["before"]
+        verdict = "" if not moved else ("better" if (moved < 0) == (r["better"] == "lower") else "worse")
+        rows.append([r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
+                     names.fmt(r["after"], r["unit"]), change, verdict])
+    return [Heading("Compared with the previous run"),
+            Para(f"Previous run of this suite on this machine: {prev['run_id']} "
+                 f"(started {prev['started_at']}). One run each: `bench history` shows the trend, "
+                 "`bench compare --against last` tests the change.", "note"),
+            Table(["candidate", "figure", "previous", "this run", "change", ""], rows)]
