@@ -39,6 +39,7 @@ def draw(run_dir: Path, base: str, rows: list[dict], recommended: str | None, me
             ax.plot(lo_hi, [y, y], color="grey", linewidth=1, zorder=2)
         ax.annotate(r["name"].removeprefix(base), (x, y), textcoords="offset points", xytext=(8, 6), fontsize=8)
     ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.15)
     if use_cost and min(ys) > 0:
         ax.set_yscale("log")
     ax.set_xlabel("p99 latency, closed loop (ms, log; grey: interval across trials)")
