@@ -213,6 +213,8 @@ def table_lines(base: str, entry: dict) -> list[str]:
     for s in entry.get("skipped", []):
         lines.append(f"  skipped {s['variant']} ({s['combinations']} combination"
                      f"{'s' if s['combinations'] > 1 else ''}): {s['reason']}"[:100])
+    for d in entry.get("dropped", []):
+        lines.append(f"  dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"[:100])
     rec = entry.get("recommended")
     lines.append(f"  recommended: {rec}; deployment file {entry.get('deployment', {}).get('file')}" if rec
                  else "  recommended: none (no variant qualifies on the limits with its quality kept)")
