@@ -195,3 +195,71 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
         assert (ctx.run_dir / entry["chart"]).stat().st_size > 10_000
     assert np.isfinite(by["forest[onnx,t1]"]["parity"]["max_abs_proba_diff"])
     assert Path(ctx.run_dir / "deploy").is_dir()
+
+
+# -- successive halving ----------------------------------------------------------------------------
+
+
+def _measured(acc, p99, p99_iv, rows, rows_iv):
+    return {"quality": {"primary_metric": "accuracy", "test": {"accuracy": acc}},
+            "realtime": {"closed_loop": {"p99_ms": p99, "intervals": {"p99_ms": list(p99_iv)}}},
+            "batch": [{"batch_size": 64, "rows_per_s": rows, "intervals": {"rows_per_s": list(rows_iv)}}]}
+
+
+def test_dominated_only_when_intervals_do_not_overlap():
+    from benchharness.tune.halving import dominated_by
+
+    results = {"quality": {"primary_metric": "accuracy", "higher_is_better": True}}
+    slow = _measured(0.95, 10.0, (8, 12), 1_000, (900, 1_100))
+    fast = _measured(0.95, 1.0, (0.5, 1.5), 50_000, (40_000, 60_000))
+    assert dominated_by(slow, fast, results, True)
+    assert not dominated_by(fast, slow, results, True)
+    # better quality keeps a slow variant in the race
+    assert not dominated_by(_measured(0.97, 10.0, (8, 12), 1_000, (900, 1_100)), fast, results, True)
+    # overlapping p99 intervals: not beyond doubt
+    assert not dominated_by(_measured(0.95, 10.0, (1.2, 12), 1_000, (900, 1_100)), fast, results, True)
+    # an interval not pinned down (one trial) decides nothing
+    assert not dominated_by(_measured(0.95, 10.0, (None, None), 1_000, (900, 1_100)), fast, results, True)
+
+
+def test_full_grid_estimate_grows_with_trials():
+    from benchharness.config import parse_suite
+    from benchharness.tune.halving import full_seconds
+
+    raw = {"name": "s", "data": {"source": "sklearn:iris"},
+           "candidates": [{"name": "f", "train": "sklearn.tree.DecisionTreeClassifier"}]}
+    base = full_seconds(parse_suite(raw, Path(".")))
+    more = full_seconds(parse_suite({**raw, "realtime": {"trials": 20, "max_trials": 40}}, Path(".")))
+    assert 0 < base < more
+
+
+@pytest.mark.slow
+def test_halving_measures_fewer_variants_and_picks_the_grid_winner(tmp_path):
+    from benchharness.api import run_suite
+
+    def run(budget, folder):
+        tune = {"export": ["none", "onnx"], "intra_op_num_threads": [1]}
+        if budget is not None:
+            tune["budget_s"] = budget
+        suite = {
+            "name": "halving",
+            "data": {"source": "sklearn:breast_cancer", "split": {"test_size": 0.3, "seed": 2}},
+            "candidates": [{"name": "forest", "train": "sklearn.ensemble.RandomForestClassifier",
+                            "params": {"n_estimators": 60, "max_depth": 6, "random_state": 0, "n_jobs": 1},
+                            "tune": tune}],
+            "limits": {"fail": ["p99_ms <= 1"]},  # scikit-learn's forest: several ms a row
+        }
+        path = tmp_path / f"{folder}.yaml"
+        path.write_text(yaml.safe_dump(suite))
+        short = {**SHORT, "realtime": {**SHORT["realtime"], "max_trials": 3}}
+        return run_suite(path, tmp_path / folder, quick=True, progress=lambda m: None,
+                         overrides=short).results["tune"]["forest"]
+
+    grid = run(None, "grid")
+    halving = run(1, "halving")
+    assert grid["search"]["kind"] == "grid" and len(grid["table"]) == 2
+    assert halving["search"]["kind"] == "successive halving"
+    assert halving["search"]["measured_in_full"] < grid["search"]["variants"]
+    assert [d["variant"] for d in halving["dropped"]] == ["forest[native]"]
+    assert "cannot meet p99_ms <= 1" in halving["dropped"][0]["reason"]
+    assert halving["recommended"] == grid["recommended"] == "forest[onnx,t1]"
