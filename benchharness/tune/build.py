@@ -28,6 +28,8 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
     """Dynamic int8 quantization of the weights (onnxruntime.quantization.quantize_dynamic).
 
     Raises ModelError when the graph has no operator that quantizes."""
+    import logging
+
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.registry import IntegerOpsRegistry
@@ -35,11 +37,15 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
     ops = sorted({n.op_type for n in onnx.load(str(fp32_path)).graph.node})
     if not set(ops) & set(IntegerOpsRegistry):
         raise ModelError(f"quantize int8: the graph has no quantizable operator (it has {', '.join(ops)})")
+    # it logs advice (run its pre-processing first) on the root logger for every model
+    logging.disable(logging.WARNING)
     try:
         quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"quantize int8 failed: {first}") from None
+    finally:
+        logging.disable(logging.NOTSET)
     if not {n.op_type for n in onnx.load(str(out_path)).graph.node} & QUANTIZED_OPS:
         out_path.unlink(missing_ok=True)
         raise ModelError(f"quantize int8 left the graph unchanged (it has {', '.join(ops)})")
