@@ -25,7 +25,11 @@ def draw(run_dir: Path, base: str, rows: list[dict], recommended: str | None, me
     xs = [r["p99_ms"] for r in pts]
     qs = [r["quality"] if r["quality"] is not None else float("nan") for r in pts]
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
-    sc = ax.scatter(xs, ys, c=qs, cmap="viridis", s=70, zorder=3, edgecolors="black", linewidths=0.5)
+    known = [q for q in qs if q == q]
+    pad = 0.005 if known and max(known) - min(known) < 1e-9 else 0.0  # one quality: a narrow scale around it
+    lo, hi = (min(known) - pad, max(known) + pad) if known else (None, None)
+    sc = ax.scatter(xs, ys, c=qs, cmap="viridis", vmin=lo, vmax=hi, s=70, zorder=3, edgecolors="black",
+                    linewidths=0.5)
     fig.colorbar(sc, ax=ax, label=f"{metric or 'quality'} (test)")
     for r, x, y in zip(pts, xs, ys, strict=True):
         if r.get("on_front"):
