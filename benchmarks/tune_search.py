@@ -35,8 +35,12 @@ def run(suite: Path, out: Path, quick: bool, budget: float | None) -> tuple[floa
     copy = out / suite.name
     copy.write_text(yaml.safe_dump(raw))
     t0 = time.monotonic()
-    ctx = run_suite(copy, out / "results", quick=quick, progress=lambda m: print(m, file=sys.stderr)
-                    if "tune" in m else None)
+    ctx = run_suite(
+        copy,
+        out / "results",
+        quick=quick,
+        progress=lambda m: print(m, file=sys.stderr) if "tune" in m else None,
+    )
     return time.monotonic() - t0, ctx.results.get("tune") or {}
 
 
@@ -56,7 +60,16 @@ def main() -> None:
             for name, entry in tune.items():
                 search = entry.get("search") or {}
                 total = search.get("variants", len(entry.get("table", [])))
-                rows.append((label, name, seconds, len(entry.get("table", [])), total, entry.get("recommended")))
+                rows.append(
+                    (
+                        label,
+                        name,
+                        seconds,
+                        len(entry.get("table", [])),
+                        total,
+                        entry.get("recommended"),
+                    )
+                )
     print(f"{'search':<24} {'candidate':<12} {'run s':>7} {'measured':>9} {'of':>4}  winner")
     for label, name, seconds, measured, total, winner in rows:
         print(f"{label:<24} {name:<12} {seconds:>7.1f} {measured:>9} {total:>4}  {winner}")

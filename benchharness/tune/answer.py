@@ -36,11 +36,19 @@ def _original_rows(ctx: RunContext, cand: CandidateRun, settings):
         return None
     # the rows the export saw; by name when the estimator was fitted on named columns
     X = ctx.dataset.X_test if hasattr(est, "feature_names_in_") else ctx.dataset.X_test.to_numpy()
-    proba = est.predict_proba(X) if is_classification(settings.task) and hasattr(est, "predict_proba") else None
-    return rows_for(settings.task, ctx.dataset.y_test, est.predict(X), proba, getattr(est, "classes_", None))
+    proba = (
+        est.predict_proba(X)
+        if is_classification(settings.task) and hasattr(est, "predict_proba")
+        else None
+    )
+    return rows_for(
+        settings.task, ctx.dataset.y_test, est.predict(X), proba, getattr(est, "classes_", None)
+    )
 
 
-def quality_guard(ctx: RunContext, cand: CandidateRun, tolerance: float, min_agreement: float) -> dict | None:
+def quality_guard(
+    ctx: RunContext, cand: CandidateRun, tolerance: float, min_agreement: float
+) -> dict | None:
     """Paired difference of the primary metric, variant minus original, with its interval;
     `beyond_tolerance` when the variant loses more than `tolerance`, or (a classifier) agrees
     with the original's labels on fewer than `min_agreement` of the test rows: a variant that
@@ -55,19 +63,37 @@ def quality_guard(ctx: RunContext, cand: CandidateRun, tolerance: float, min_agr
     theirs = _original_rows(ctx, cand, settings)
     metric = settings.primary_metric
     if mine is None or theirs is None:
-        return {"metric": metric, "delta": None, "ci": None, "reason": "the original has no scored rows"}
+        return {
+            "metric": metric,
+            "delta": None,
+            "ci": None,
+            "reason": "the original has no scored rows",
+        }
     diff = paired_difference(mine, theirs, metric, settings.plan)
     delta = diff.get("delta")
     loss = None if delta is None else (-delta if settings.higher_is_better else delta)
     agreement = (cand.result.get("parity") or {}).get("label_agreement")
     why = []
     if loss is not None and loss > tolerance:
-        why.append(f"loses {loss:.4g} {metric} against {cand.original_of} (tune.max_quality_loss {tolerance})")
+        why.append(
+            f"loses {loss:.4g} {metric} against {cand.original_of} "
+            f"(tune.max_quality_loss {tolerance})"
+        )
     if agreement is not None and agreement < min_agreement:
-        why.append(f"predicts the label of {cand.original_of} on {agreement:.1%} of test rows "
-                   f"(tune.min_label_agreement {min_agreement:.0%})")
-    out = {"metric": metric, "delta": delta, "ci": diff.get("ci"), "loss": loss, "tolerance": tolerance,
-           "min_label_agreement": min_agreement, "beyond_tolerance": bool(why), "why": "; ".join(why) or None}
+        why.append(
+            f"predicts the label of {cand.original_of} on {agreement:.1%} of test rows "
+            f"(tune.min_label_agreement {min_agreement:.0%})"
+        )
+    out = {
+        "metric": metric,
+        "delta": delta,
+        "ci": diff.get("ci"),
+        "loss": loss,
+        "tolerance": tolerance,
+        "min_label_agreement": min_agreement,
+        "beyond_tolerance": bool(why),
+        "why": "; ".join(why) or None,
+    }
     if diff.get("reason"):
         out["reason"] = diff["reason"]
     return out
@@ -98,13 +124,19 @@ def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
         "quality_delta": guard.get("delta"),
         "quality_delta_ci": guard.get("ci"),
         "quality_loss_beyond_tolerance": bool(guard.get("beyond_tolerance")),
-        "verdict": (verdict_rows.get(c["name"]) or {}).get("status", "crashed" if c.get("status") != "ok" else None),
+        "verdict": (verdict_rows.get(c["name"]) or {}).get(
+            "status", "crashed" if c.get("status") != "ok" else None
+        ),
     }
     return row
 
 
 def _front(rows: list[dict], higher_is_better: bool) -> list[str]:
-    axes = [k for k in ("quality", "p99_ms", "cost_per_1m") if rows and all(r[k] is not None for r in rows)]
+    axes = [
+        k
+        for k in ("quality", "p99_ms", "cost_per_1m")
+        if rows and all(r[k] is not None for r in rows)
+    ]
     if not axes:
         return []
     senses = tuple("higher" if (a == "quality" and higher_is_better) else "lower" for a in axes)
@@ -120,9 +152,11 @@ def pick(rows: list[dict]) -> str | None:
 
     def key(r):
         inf = math.inf
-        return (r["cost_per_1m"] if r["cost_per_1m"] is not None else inf,
-                r["p99_ms"] if r["p99_ms"] is not None else inf,
-                -(r["quality"] or 0.0))
+        return (
+            r["cost_per_1m"] if r["cost_per_1m"] is not None else inf,
+            r["p99_ms"] if r["p99_ms"] is not None else inf,
+            -(r["quality"] or 0.0),
+        )
 
     return min(ok, key=key)["name"]
 
@@ -167,15 +201,23 @@ def tune_answer_stage(ctx: RunContext) -> None:
                         ctx.progress(f"[{cand.name}] tune: quality not kept: {guard['why']}")
         measured = [c.result for c in cands if c.ok]
         cost = _cost_figure(measured, ctx.results)
-        verdict_rows = {r["name"]: r for r in (ctx.results.get("verdict") or {}).get("candidates", [])}
+        verdict_rows = {
+            r["name"]: r for r in (ctx.results.get("verdict") or {}).get("candidates", [])
+        }
         rows = [_row(c.result, ctx.results, cost, verdict_rows) for c in cands]
         front = _front([r for r in rows if r["status"] == "ok"], higher)
         for r in rows:
             r["on_front"] = r["name"] in front
         best = pick(rows)
-        entry.update(metric=(ctx.results.get("quality") or {}).get("primary_metric"), higher_is_better=higher,
-                     cost_figure=cost, table=rows, pareto_front=front, recommended=best,
-                     tolerance=tolerance)
+        entry.update(
+            metric=(ctx.results.get("quality") or {}).get("primary_metric"),
+            higher_is_better=higher,
+            cost_figure=cost,
+            table=rows,
+            pareto_front=front,
+            recommended=best,
+            tolerance=tolerance,
+        )
         if best is not None:
             entry["deployment"] = write_deployment(ctx, by_name[best], rows)
         try:
@@ -198,24 +240,39 @@ def _f(v, digits: int = 4) -> str:
 def table_lines(base: str, entry: dict) -> list[str]:
     """The variants as a table that fits 100 columns; front (*) and recommended (>) marked."""
     metric = entry.get("metric") or "quality"
-    head = (f"tune {base}: {len(entry.get('table', []))} variants, {len(entry.get('skipped', []))} skipped"
-            " (* Pareto front, > recommended, ! quality lost)")
-    lines = [head[:100],
-             f"  {'variant':<28} {metric[:9]:>9} {'dq':>8} {'agree':>6} {'p99 ms':>8} {'USD/1M':>9} "
-             f"{'rows/s':>9}  verdict"]
+    head = (
+        f"tune {base}: {len(entry.get('table', []))} variants, "
+        f"{len(entry.get('skipped', []))} skipped"
+        " (* Pareto front, > recommended, ! quality lost)"
+    )
+    lines = [
+        head[:100],
+        f"  {'variant':<28} {metric[:9]:>9} {'dq':>8} {'agree':>6} {'p99 ms':>8} {'USD/1M':>9} "
+        f"{'rows/s':>9}  verdict",
+    ]
     for r in entry.get("table", []):
-        mark = (">" if r["name"] == entry.get("recommended") else " ") + ("*" if r.get("on_front") else " ")
+        mark = (">" if r["name"] == entry.get("recommended") else " ") + (
+            "*" if r.get("on_front") else " "
+        )
         flag = "!" if r["quality_loss_beyond_tolerance"] else " "
         agree = "-" if r["label_agreement"] is None else f"{r['label_agreement']:.1%}"
-        lines.append(f"{mark}{r['name'][:28]:<28} {_f(r['quality']):>9} {_f(r['quality_delta'], 2):>7}{flag} "
-                     f"{agree:>6} {_f(r['p99_ms']):>8} {_f(r['cost_per_1m']):>9} {_f(r['rows_per_s']):>9}  "
-                     f"{r['verdict'] or r['status']}")
+        lines.append(
+            f"{mark}{r['name'][:28]:<28} {_f(r['quality']):>9} "
+            f"{_f(r['quality_delta'], 2):>7}{flag} "
+            f"{agree:>6} {_f(r['p99_ms']):>8} {_f(r['cost_per_1m']):>9} {_f(r['rows_per_s']):>9}  "
+            f"{r['verdict'] or r['status']}"
+        )
     for s in entry.get("skipped", []):
-        lines.append(f"  skipped {s['variant']} ({s['combinations']} combination"
-                     f"{'s' if s['combinations'] > 1 else ''}): {s['reason']}"[:100])
+        lines.append(
+            f"  skipped {s['variant']} ({s['combinations']} combination"
+            f"{'s' if s['combinations'] > 1 else ''}): {s['reason']}"[:100]
+        )
     for d in entry.get("dropped", []):
         lines.append(f"  dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"[:100])
     rec = entry.get("recommended")
-    lines.append(f"  recommended: {rec}; deployment file {entry.get('deployment', {}).get('file')}" if rec
-                 else "  recommended: none (no variant qualifies on the limits with its quality kept)")
+    lines.append(
+        f"  recommended: {rec}; deployment file {entry.get('deployment', {}).get('file')}"
+        if rec
+        else "  recommended: none (no variant qualifies on the limits with its quality kept)"
+    )
     return lines

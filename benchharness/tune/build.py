@@ -20,8 +20,18 @@ from benchharness.tune.space import Variant, expand
 
 #: the operators onnxruntime's dynamic quantization writes; a graph quantized into none of
 #: them had nothing to quantize (a tree ensemble, for one)
-QUANTIZED_OPS = frozenset({"DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul",
-                           "QAttention", "DynamicQuantizeLSTM", "QLinearMatMul", "QGemm"})
+QUANTIZED_OPS = frozenset(
+    {
+        "DynamicQuantizeLinear",
+        "MatMulInteger",
+        "ConvInteger",
+        "DynamicQuantizeMatMul",
+        "QAttention",
+        "DynamicQuantizeLSTM",
+        "QLinearMatMul",
+        "QGemm",
+    }
+)
 
 
 def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
@@ -36,7 +46,9 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
 
     ops = sorted({n.op_type for n in onnx.load(str(fp32_path)).graph.node})
     if not set(ops) & set(IntegerOpsRegistry):
-        raise ModelError(f"quantize int8: the graph has no quantizable operator (it has {', '.join(ops)})")
+        raise ModelError(
+            f"quantize int8: the graph has no quantizable operator (it has {', '.join(ops)})"
+        )
     # it logs advice (run its pre-processing first) on the root logger for every model
     logging.disable(logging.WARNING)
     try:
@@ -78,7 +90,9 @@ class _Sources:
             # path is to give the ONNX (or skops) file instead
             self.cand.trained_model = joblib.load(path)
             return self.cand.trained_model
-        raise ModelError(f"export onnx needs a scikit-learn model (train: or a .joblib file), got {path!r}")
+        raise ModelError(
+            f"export onnx needs a scikit-learn model (train: or a .joblib file), got {path!r}"
+        )
 
     def native_path(self) -> str:
         path = self.cand.model_path or ""
@@ -97,7 +111,9 @@ class _Sources:
                 self._fp32 = Path(self.cand.model_path)
             else:
                 n_features = self.ctx.dataset.X_train.shape[1]
-                self._fp32 = export_onnx(self.estimator(), n_features, self.stem.with_suffix(".onnx"))
+                self._fp32 = export_onnx(
+                    self.estimator(), n_features, self.stem.with_suffix(".onnx")
+                )
         return self._fp32
 
     def int8(self) -> Path:
@@ -114,20 +130,31 @@ class _Sources:
 
 def _variant_spec(base: dict, v: Variant, model_path: str, fmt: str | None) -> dict:
     spec = copy.deepcopy(base)
-    spec.update(name=v.name, model=model_path, format=fmt, train=None, export=None, params={},
-                preprocess=None, tune=None)
+    spec.update(
+        name=v.name,
+        model=model_path,
+        format=fmt,
+        train=None,
+        export=None,
+        params={},
+        preprocess=None,
+        tune=None,
+    )
     spec["options"] = {**(base.get("options") or {}), **v.session_options}
     return spec
 
 
-def _make(ctx: RunContext, base: CandidateRun, v: Variant, src: _Sources, names: set[str]) -> CandidateRun:
+def _make(
+    ctx: RunContext, base: CandidateRun, v: Variant, src: _Sources, names: set[str]
+) -> CandidateRun:
     if v.runs_onnx:
         path = str(src.int8() if v.quantize == "int8" else src.fp32())
         spec = _variant_spec(base.spec, v, path, "onnx")
     else:
         spec = _variant_spec(base.spec, v, src.native_path(), base.model_format)
-    run = CandidateRun(spec=spec, result=new_result(spec), model_path=spec["model"],
-                       model_format=spec["format"])
+    run = CandidateRun(
+        spec=spec, result=new_result(spec), model_path=spec["model"], model_format=spec["format"]
+    )
     run.result.update(source=base.result.get("source"), variant_of=base.name, variant=v.settings)
     if "training" in base.result:
         run.result["training"] = base.result["training"]
@@ -135,7 +162,10 @@ def _make(ctx: RunContext, base: CandidateRun, v: Variant, src: _Sources, names:
     if v.quantize != "none" and sibling in names:
         run.original_of = sibling  # int8 against the float graph it was quantized from
     elif v.runs_onnx and base.trained_model is not None:
-        run.original_of, run.trained_model = run.name, base.trained_model  # against the scikit-learn model
+        run.original_of, run.trained_model = (
+            run.name,
+            base.trained_model,
+        )  # against the scikit-learn model
     elif v.runs_onnx and not _is_onnx(base.model_path, base.model_format):
         run.original_of, run.trained_model = run.name, src.estimator()
     return run
@@ -148,7 +178,9 @@ def tune_candidates_stage(ctx: RunContext) -> None:
         return
     section = ctx.results.setdefault("tune", {})
     for base in tuned:
-        variants = expand(base.name, base.spec["tune"], _is_onnx(base.model_path, base.model_format))
+        variants = expand(
+            base.name, base.spec["tune"], _is_onnx(base.model_path, base.model_format)
+        )
         measurable = [v for v in variants if not v.skipped]
         names = {v.name for v in measurable}
         src = _Sources(ctx, base)
@@ -162,25 +194,32 @@ def tune_candidates_stage(ctx: RunContext) -> None:
                     v.skipped = str(exc)
             same = next((s for s in skipped if s["reason"] == v.skipped), None)
             if same is None:
-                skipped.append({"variant": v.name, "combinations": 1 + len(v.merged), "reason": v.skipped})
+                skipped.append(
+                    {"variant": v.name, "combinations": 1 + len(v.merged), "reason": v.skipped}
+                )
             else:  # one line per reason
                 same["combinations"] += 1 + len(v.merged)
         for s in skipped:
             more = s["combinations"] - 1
-            ctx.progress(f"[{base.name}] tune: skipped {s['variant']}"
-                         + (f" and {more} like it" if more else "") + f": {s['reason']}")
+            ctx.progress(
+                f"[{base.name}] tune: skipped {s['variant']}"
+                + (f" and {more} like it" if more else "")
+                + f": {s['reason']}"
+            )
         for v in measurable:
             if v.merged and not v.skipped:
-                ctx.progress(f"[{base.name}] tune: {v.name} stands for {1 + len(v.merged)} combinations "
-                             "(session options do not apply to a native model): measured once")
+                ctx.progress(
+                    f"[{base.name}] tune: {v.name} stands for {1 + len(v.merged)} combinations "
+                    "(session options do not apply to a native model): measured once"
+                )
         # the variants take the tuned candidate's place: in the run, the results and the suite
         # (per-candidate limits are looked up by name there)
         i = ctx.candidates.index(base)
-        ctx.candidates[i:i + 1] = made
+        ctx.candidates[i : i + 1] = made
         j = ctx.results["candidates"].index(base.result)
-        ctx.results["candidates"][j:j + 1] = [m.result for m in made]
+        ctx.results["candidates"][j : j + 1] = [m.result for m in made]
         k = next(n for n, s in enumerate(ctx.suite["candidates"]) if s["name"] == base.name)
-        ctx.suite["candidates"][k:k + 1] = [m.spec for m in made]
+        ctx.suite["candidates"][k : k + 1] = [m.spec for m in made]
         section[base.name] = {
             "space": base.spec["tune"],
             "source": base.result.get("source"),

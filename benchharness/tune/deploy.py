@@ -45,14 +45,27 @@ def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
         "runtime": model.get("runtime") or ("onnxruntime" if onnx else None),
         "runtime_version": model.get("runtime_version"),
         "format": model.get("format") or ("onnx" if onnx else cand.model_format),
-        "model": {"path": str(model_copy), "sha256": sha, "size_bytes": size,
-                  "measured_from": cand.model_path},
+        "model": {
+            "path": str(model_copy),
+            "sha256": sha,
+            "size_bytes": size,
+            "measured_from": cand.model_path,
+        },
         "session_options": opts,
         "intra_op_num_threads": opts.get("intra_op_num_threads") if onnx else None,
         "batch_size": _best_batch_size(cand.result),
         "replicas": 1,  # one process per machine as measured; replicas are not searched yet
-        "measured": {k: row.get(k) for k in ("quality", "p99_ms", "cost_per_1m", "rows_per_s",
-                                             "label_agreement", "quality_delta")},
+        "measured": {
+            k: row.get(k)
+            for k in (
+                "quality",
+                "p99_ms",
+                "cost_per_1m",
+                "rows_per_s",
+                "label_agreement",
+                "quality_delta",
+            )
+        },
         "serve_command": " ".join(shlex.quote(p) for p in serve),
     }
 
@@ -68,4 +81,8 @@ def write_deployment(ctx: RunContext, cand: CandidateRun, rows: list[dict]) -> d
     doc = deployment(cand, copy, row)
     path = Path(ctx.run_dir) / f"deploy-{safe_name(cand.name)}.yaml"
     atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
-    return {"file": path.name, "model": str(copy.relative_to(ctx.run_dir)), "sha256": doc["model"]["sha256"]}
+    return {
+        "file": path.name,
+        "model": str(copy.relative_to(ctx.run_dir)),
+        "sha256": doc["model"]["sha256"],
+    }

@@ -3,8 +3,8 @@
 When measuring every variant in full (closed-loop, batch and open-loop trials) would take
 longer than `tune.budget_s`, the variants are screened first, in rungs: each surviving
 variant gets more closed-loop and batch trials (three, then two more per rung; interleaved,
-fresh children, as the full measurement does), then a variant is dropped as soon as its intervals across trials
-show that
+fresh children, as the full measurement does), then a variant is dropped as soon as its
+intervals across trials show that
 
 - it cannot meet a hard limit (a limit on p99, throughput, ... judged `fail` on its whole
   interval), or
@@ -13,10 +13,10 @@ show that
   (cost per prediction falls as throughput rises on one machine).
 
 Rungs stop when one variant is left, the trial cap (`max_trials`) is reached or half the
-budget is spent (the first rung always runs). Dropped variants leave the run (recorded in `results["tune"][name]
-["dropped"]` with the rung and the reason); survivors' screening trials are discarded and
-they are measured in full with every other candidate, so all figures compared in the
-verdict come from the same interleaved rounds.
+budget is spent (the first rung always runs). Dropped variants leave the run (recorded in
+`results["tune"][name]["dropped"]` with the rung and the reason); survivors' screening
+trials are discarded and they are measured in full with every other candidate, so all
+figures compared in the verdict come from the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -39,23 +39,27 @@ def full_seconds(suite: dict) -> float:
     """A rough length of one candidate's full measurement (all trials, open loop included)."""
     rt, batch, ol = suite["realtime"], suite["batch"], suite["realtime"]["open_loop"]
     closed = rt["trials"] * (st.trial_window_s(rt) + rt["warmup_s"] + CHILD_OVERHEAD_S)
-    batched = batch["trials"] * (st.trial_window_s(batch) * len(batch["batch_sizes"]) + CHILD_OVERHEAD_S)
+    batched = batch["trials"] * (
+        st.trial_window_s(batch) * len(batch["batch_sizes"]) + CHILD_OVERHEAD_S
+    )
     rates = len(ol.get("rates_per_s") or ol.get("fractions") or [1]) + ol["trials"]
     return closed + batched + rates * (ol["duration_s"] + rt["warmup_s"] + CHILD_OVERHEAD_S)
 
 
 def cannot_meet(ctx: RunContext, cand: CandidateRun) -> str | None:
-    checks = lim.evaluate_all(lim.limits_for(ctx.suite.get("limits"), cand.spec.get("limits")),
-                              cand.result, ctx.results)
+    checks = lim.evaluate_all(
+        lim.limits_for(ctx.suite.get("limits"), cand.spec.get("limits")), cand.result, ctx.results
+    )
     for r in checks:
         if r.severity == "fail" and r.status == "fail" and r.metric in figures.TRIAL_FIGURES:
             lo, hi = r.interval or (r.value, r.value)
-            return f"cannot meet {r.expression}: interval [{figures.fmt(lo)}, {figures.fmt(hi)}] {r.unit}"
+            span = f"[{figures.fmt(lo)}, {figures.fmt(hi)}]"
+            return f"cannot meet {r.expression}: interval {span} {r.unit}"
     return None
 
 
 def dominated_by(a: dict, b: dict, results: dict, higher_is_better: bool) -> bool:
-    """True when b beats a beyond doubt: quality at least a's, p99 and throughput intervals apart."""
+    """True when b beats a beyond doubt: quality at least a's, p99 and throughput apart."""
     qa, qb = figures.resolve("primary", a, results), figures.resolve("primary", b, results)
     if qa is not None and qb is not None and (qb < qa if higher_is_better else qb > qa):
         return False
@@ -68,13 +72,17 @@ def dominated_by(a: dict, b: dict, results: dict, higher_is_better: bool) -> boo
 
 def _drop(ctx: RunContext, base: str, cand: CandidateRun, rung: int, reason: str) -> None:
     entry = ctx.results["tune"][base]
-    entry.setdefault("dropped", []).append({
-        "variant": cand.name, "rung": rung, "reason": reason,
-        "trials": len(st.trial_records(ctx, cand, "closed_loop")),
-        "p99_ms": figures.resolve("p99_ms", cand.result, ctx.results),
-        "p99_ms_interval": figures.interval(cand.result, "p99_ms"),
-        "rows_per_s_interval": figures.interval(cand.result, "rows_per_s"),
-    })
+    entry.setdefault("dropped", []).append(
+        {
+            "variant": cand.name,
+            "rung": rung,
+            "reason": reason,
+            "trials": len(st.trial_records(ctx, cand, "closed_loop")),
+            "p99_ms": figures.resolve("p99_ms", cand.result, ctx.results),
+            "p99_ms_interval": figures.interval(cand.result, "p99_ms"),
+            "rows_per_s_interval": figures.interval(cand.result, "rows_per_s"),
+        }
+    )
     entry["variants"].remove(cand.name)
     ctx.candidates.remove(cand)
     ctx.results["candidates"].remove(cand.result)
@@ -93,13 +101,21 @@ def tune_halving_stage(ctx: RunContext) -> None:
             continue
         estimate = full_seconds(ctx.suite) * len(variants)
         if estimate <= budget:
-            entry["search"] = {"kind": "grid", "variants": len(variants), "estimate_s": round(estimate, 1),
-                               "budget_s": budget}
-            ctx.progress(f"[{base}] tune: the full grid of {len(variants)} variants fits the budget "
-                         f"(about {estimate:.0f} s of {budget:g} s)")
+            entry["search"] = {
+                "kind": "grid",
+                "variants": len(variants),
+                "estimate_s": round(estimate, 1),
+                "budget_s": budget,
+            }
+            ctx.progress(
+                f"[{base}] tune: the full grid of {len(variants)} variants fits the budget "
+                f"(about {estimate:.0f} s of {budget:g} s)"
+            )
             continue
-        ctx.progress(f"[{base}] tune: {len(variants)} variants would take about {estimate:.0f} s, over the "
-                     f"budget of {budget:g} s: successive halving on trial intervals")
+        ctx.progress(
+            f"[{base}] tune: {len(variants)} variants would take about {estimate:.0f} s, over the "
+            f"budget of {budget:g} s: successive halving on trial intervals"
+        )
         started = time.monotonic()
         cap = min(ctx.suite["realtime"]["max_trials"], ctx.suite["batch"]["max_trials"])
         rung, have = 0, 0
@@ -118,9 +134,21 @@ def tune_halving_stage(ctx: RunContext) -> None:
                     continue
                 why = cannot_meet(ctx, c)
                 if why is None:
-                    beaten = next((o for o in variants if o is not c and o.ok
-                                   and dominated_by(c.result, o.result, ctx.results, higher)), None)
-                    why = f"cannot reach the front: {beaten.name} is faster and cheaper beyond doubt" if beaten else None
+                    beaten = next(
+                        (
+                            o
+                            for o in variants
+                            if o is not c
+                            and o.ok
+                            and dominated_by(c.result, o.result, ctx.results, higher)
+                        ),
+                        None,
+                    )
+                    why = (
+                        f"cannot reach the front: {beaten.name} is faster and cheaper beyond doubt"
+                        if beaten
+                        else None
+                    )
                 if why:
                     _drop(ctx, base, c, rung, why)
                     variants.remove(c)
@@ -130,9 +158,18 @@ def tune_halving_stage(ctx: RunContext) -> None:
                 ctx.extras[("trials", c.name, m)] = []
             c.result.pop("realtime", None)
             c.result.pop("batch", None)
-        entry["search"] = {"kind": "successive halving", "variants": len(entry["variants"]) + len(entry.get("dropped", [])),
-                           "measured_in_full": len(variants), "rungs": rung, "screening_s":
-                           round(time.monotonic() - started, 1), "estimate_s": round(estimate, 1), "budget_s": budget}
-        ctx.progress(f"[{base}] tune: {len(variants)} of {entry['search']['variants']} variants measured in full "
-                     f"after {rung} rung(s), {time.monotonic() - started:.0f} s of screening")
+        entry["search"] = {
+            "kind": "successive halving",
+            "variants": len(entry["variants"]) + len(entry.get("dropped", [])),
+            "measured_in_full": len(variants),
+            "rungs": rung,
+            "screening_s": round(time.monotonic() - started, 1),
+            "estimate_s": round(estimate, 1),
+            "budget_s": budget,
+        }
+        ctx.progress(
+            f"[{base}] tune: {len(variants)} of {entry['search']['variants']} variants "
+            "measured in full "
+            f"after {rung} rung(s), {time.monotonic() - started:.0f} s of screening"
+        )
         ctx.save()

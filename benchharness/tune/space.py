@@ -23,16 +23,29 @@ OPT_LEVELS = ("disable", "basic", "extended", "all")
 DEFAULT_MAX_QUALITY_LOSS = 0.01
 #: the smallest share of test rows on which a converted classifier must predict the original's label
 DEFAULT_MIN_LABEL_AGREEMENT = 0.98
-KEYS = ("export", "intra_op_num_threads", "graph_optimization_level", "quantize", "max_quality_loss",
-        "min_label_agreement", "budget_s")
+KEYS = (
+    "export",
+    "intra_op_num_threads",
+    "graph_optimization_level",
+    "quantize",
+    "max_quality_loss",
+    "min_label_agreement",
+    "budget_s",
+)
 
 
-def _list_of(where: str, key: str, value, allowed: tuple | None, positive_int: bool = False) -> list:
+def _list_of(
+    where: str, key: str, value, allowed: tuple | None, positive_int: bool = False
+) -> list:
     items = value if isinstance(value, list) else [value]
     if not items:
         raise SuiteError(f"{where}.{key} must be a non-empty list, got []")
     for v in items:
-        ok = (isinstance(v, int) and not isinstance(v, bool) and v > 0) if positive_int else v in allowed
+        ok = (
+            (isinstance(v, int) and not isinstance(v, bool) and v > 0)
+            if positive_int
+            else v in allowed
+        )
         if not ok:
             what = "positive integers" if positive_int else "values from " + ", ".join(allowed)
             raise SuiteError(f"{where}.{key} must be a list of {what}, got {v!r}")
@@ -50,19 +63,33 @@ def validate(raw, where: str) -> dict | None:
         raise SuiteError(f"unknown key {where}.{unknown[0]!r}; allowed: {', '.join(KEYS)}")
     out = {
         "export": _list_of(where, "export", raw.get("export", ["none"]), EXPORTS),
-        "intra_op_num_threads": (_list_of(where, "intra_op_num_threads", raw["intra_op_num_threads"], None, True)
-                                 if raw.get("intra_op_num_threads") is not None else [None]),
-        "graph_optimization_level": (_list_of(where, "graph_optimization_level", raw["graph_optimization_level"],
-                                              OPT_LEVELS)
-                                     if raw.get("graph_optimization_level") is not None else [None]),
+        "intra_op_num_threads": (
+            _list_of(where, "intra_op_num_threads", raw["intra_op_num_threads"], None, True)
+            if raw.get("intra_op_num_threads") is not None
+            else [None]
+        ),
+        "graph_optimization_level": (
+            _list_of(where, "graph_optimization_level", raw["graph_optimization_level"], OPT_LEVELS)
+            if raw.get("graph_optimization_level") is not None
+            else [None]
+        ),
         "quantize": _list_of(where, "quantize", raw.get("quantize", ["none"]), QUANTIZE),
     }
-    for key, default, top in (("max_quality_loss", DEFAULT_MAX_QUALITY_LOSS, None),
-                              ("min_label_agreement", DEFAULT_MIN_LABEL_AGREEMENT, 1), ("budget_s", None, None)):
+    for key, default, top in (
+        ("max_quality_loss", DEFAULT_MAX_QUALITY_LOSS, None),
+        ("min_label_agreement", DEFAULT_MIN_LABEL_AGREEMENT, 1),
+        ("budget_s", None, None),
+    ):
         v = raw.get(key, default)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
-                              or (top is not None and v > top)):
-            raise SuiteError(f"{where}.{key} must be a number >= 0{f' and <= {top}' if top else ''}, got {v!r}")
+        if v is not None and (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or v < 0
+            or (top is not None and v > top)
+        ):
+            raise SuiteError(
+                f"{where}.{key} must be a number >= 0{f' and <= {top}' if top else ''}, got {v!r}"
+            )
         out[key] = v
     return out
 
@@ -77,7 +104,9 @@ class Variant:
     opt_level: str | None
     quantize: str  # none | int8
     skipped: str | None = None  # why this combination is not measured
-    merged: list[str] = field(default_factory=list)  # other combinations that are the same deployment
+    merged: list[str] = field(
+        default_factory=list
+    )  # other combinations that are the same deployment
 
     @property
     def runs_onnx(self) -> bool:
@@ -121,16 +150,30 @@ def expand(base: str, tune: dict, model_is_onnx: bool) -> list[Variant]:
     out: dict[str, Variant] = {}
     skipped: list[Variant] = []
     for export, threads, level, quant in itertools.product(
-            tune["export"], tune["intra_op_num_threads"], tune["graph_optimization_level"], tune["quantize"]):
+        tune["export"],
+        tune["intra_op_num_threads"],
+        tune["graph_optimization_level"],
+        tune["quantize"],
+    ):
         if model_is_onnx:
             if export == "onnx":
-                skipped.append(Variant(base, export, threads, level, quant,
-                                       skipped="export onnx: the model already is an ONNX graph"))
+                skipped.append(
+                    Variant(
+                        base,
+                        export,
+                        threads,
+                        level,
+                        quant,
+                        skipped="export onnx: the model already is an ONNX graph",
+                    )
+                )
                 continue
             export = "onnx"  # runs in onnxruntime as given
         v = Variant(base, export, threads, level, quant)
         if quant != "none" and not v.runs_onnx:
-            v.skipped = f"quantize {quant} needs an ONNX graph (export: none keeps the native model)"
+            v.skipped = (
+                f"quantize {quant} needs an ONNX graph (export: none keeps the native model)"
+            )
             skipped.append(v)
             continue
         if v.name in out:  # threads / opt level of a native model: the same deployment
