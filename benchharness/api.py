@@ -34,10 +34,13 @@ from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
 from benchharness.serve.suite import start_servers_stage, stop_servers_stage
 from benchharness.train.training import resolve_candidates_stage
+from benchharness.tune.answer import tune_answer_stage
+from benchharness.tune.build import tune_candidates_stage
+from benchharness.tune.halving import tune_halving_stage
 
 #: run stages before the candidates are measured
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
-          resolve_candidates_stage, start_servers_stage]
+          resolve_candidates_stage, tune_candidates_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, quality_stage]
 
@@ -49,12 +52,14 @@ def resources_all_stage(ctx: RunContext) -> None:
             resources_stage(ctx, cand)
 
 
-#: run stages after the per-candidate ones: the timed trials of all candidates interleaved
+#: run stages after the per-candidate ones: a tuned candidate's variants screened when the full
+#: grid would not fit its budget, the timed trials of all candidates interleaved
 #: (closed loop, batch, open loop), then comparisons, cost, more trials where a limit is
-#: still inconclusive (re-priced), the verdict, the history index, the report, and MLflow tracking when asked
-AFTER: list = [trials_stage, resources_all_stage, compare_stage, parity_stage, cost_stage,
-               extend_trials_stage, stop_servers_stage, verdict_stage, history_stage, charts_stage,
-               report_stage, tracking_stage]
+#: still inconclusive (re-priced), the verdict, the answer of each tuned candidate, the history
+#: index, the report, and MLflow tracking when asked
+AFTER: list = [tune_halving_stage, trials_stage, resources_all_stage, compare_stage, parity_stage,
+               cost_stage, extend_trials_stage, stop_servers_stage, verdict_stage, tune_answer_stage,
+               history_stage, charts_stage, report_stage, tracking_stage]
 
 
 def new_run_id(name: str) -> str:

@@ -112,6 +112,7 @@ CANDIDATE = {
     "baseline": Field(bool, False),  # a declared baseline (e.g. today's production model)
     "limits": Field((list, dict), [], lambda v: _check_limits(v)),  # override the suite's, figure by figure
     "serve": Field(bool, False),  # measure it behind `bench serve` over loopback HTTP
+    "tune": Field(dict, None),  # a search space of deployments (tune/space.py checks it)
 }
 
 def percent(v) -> str | None:
@@ -409,6 +410,9 @@ def _check_candidates(suite: dict) -> None:
             )
         if c["export"] and not c["train"]:
             raise SuiteError(f"candidates[{i}] ({c['name']!r}): 'export' needs 'train', got model {c['model']!r}")
+        from benchharness.tune.space import validate as validate_tune
+
+        c["tune"] = validate_tune(c["tune"], f"candidates[{i}].tune")
 
 
 def _check_data(suite: dict, given: bool) -> None:

@@ -1,0 +1,278 @@
+"""The answer of a tuned candidate, once every variant has been measured and judged.
+
+For each tuned candidate: the paired quality difference of every converted or quantized
+variant against the model it came from (a loss beyond `tune.max_quality_loss` marks the
+variant, and a marked variant cannot be recommended, whatever it costs), the Pareto front on
+quality x p99 x cost per 1M predictions, the recommended variant (qualifies on the limits,
+not marked, cheapest, then fastest), a chart and a deployment file for it. All of it goes
+to `results["tune"][name]`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from benchharness import exit_codes
+from benchharness.context import CandidateRun, RunContext
+from benchharness.decide import figures
+from benchharness.decide.verdict import pareto_front, parse_objective, recommendation
+from benchharness.errors import SuiteError
+from benchharness.tune.deploy import write_deployment
+
+COST_FIGURES = ("usd_per_million", "realtime_usd_per_million")
+
+
+def _original_rows(ctx: RunContext, cand: CandidateRun, settings):
+    """The scored test rows of the model a variant came from, or None."""
+    from benchharness.quality.stage import rows_for
+    from benchharness.quality.task import is_classification
+
+    if cand.original_of != cand.name:
+        return ctx.extras.get(("quality_rows", "candidate", cand.original_of))
+    est = cand.trained_model  # our own estimator (or a file the run already warned about)
+    if est is None:
+        return None
+    # the rows the export saw; by name when the estimator was fitted on named columns
+    X = ctx.dataset.X_test if hasattr(est, "feature_names_in_") else ctx.dataset.X_test.to_numpy()
+    proba = (
+        est.predict_proba(X)
+        if is_classification(settings.task) and hasattr(est, "predict_proba")
+        else None
+    )
+    return rows_for(
+        settings.task, ctx.dataset.y_test, est.predict(X), proba, getattr(est, "classes_", None)
+    )
+
+
+def quality_guard(
+    ctx: RunContext, cand: CandidateRun, tolerance: float, min_agreement: float
+) -> dict | None:
+    """Paired difference of the primary metric, variant minus original, with its interval;
+    `beyond_tolerance` when the variant loses more than `tolerance`, or (a classifier) agrees
+    with the original's labels on fewer than `min_agreement` of the test rows: a variant that
+    scores as well by changing its answers is not the model that was validated."""
+    from benchharness.quality.bootstrap import paired_difference
+    from benchharness.quality.stage import _settings
+
+    if not cand.original_of or ctx.dataset is None or "quality" not in ctx.results:
+        return None
+    settings = _settings(ctx)
+    mine = ctx.extras.get(("quality_rows", "candidate", cand.name))
+    theirs = _original_rows(ctx, cand, settings)
+    metric = settings.primary_metric
+    if mine is None or theirs is None:
+        return {
+            "metric": metric,
+            "delta": None,
+            "ci": None,
+            "reason": "the original has no scored rows",
+        }
+    diff = paired_difference(mine, theirs, metric, settings.plan)
+    delta = diff.get("delta")
+    loss = None if delta is None else (-delta if settings.higher_is_better else delta)
+    agreement = (cand.result.get("parity") or {}).get("label_agreement")
+    why = []
+    if loss is not None and loss > tolerance:
+        why.append(
+            f"loses {loss:.4g} {metric} against {cand.original_of} "
+            f"(tune.max_quality_loss {tolerance})"
+        )
+    if agreement is not None and agreement < min_agreement:
+        why.append(
+            f"predicts the label of {cand.original_of} on {agreement:.1%} of test rows "
+            f"(tune.min_label_agreement {min_agreement:.0%})"
+        )
+    out = {
+        "metric": metric,
+        "delta": delta,
+        "ci": diff.get("ci"),
+        "loss": loss,
+        "tolerance": tolerance,
+        "min_label_agreement": min_agreement,
+        "beyond_tolerance": bool(why),
+        "why": "; ".join(why) or None,
+    }
+    if diff.get("reason"):
+        out["reason"] = diff["reason"]
+    return out
+
+
+def _cost_figure(cands: list[dict], results: dict) -> str | None:
+    for name in COST_FIGURES:
+        if cands and all(figures.resolve(name, c, results) is not None for c in cands):
+            return name
+    return None
+
+
+def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
+    parity = c.get("parity") or {}
+    guard = parity.get("quality_guard") or {}
+    row = {
+        "name": c["name"],
+        "variant": c.get("variant"),
+        "status": c.get("status"),
+        "quality": figures.resolve("primary", c, results),
+        "p99_ms": figures.resolve("p99_ms", c, results),
+        "p99_ms_interval": figures.interval(c, "p99_ms"),
+        "cost_per_1m": figures.resolve(cost, c, results) if cost else None,
+        "cost_interval": figures.interval(c, cost) if cost else None,
+        "rows_per_s": figures.resolve("rows_per_s", c, results),
+        "label_agreement": parity.get("label_agreement"),
+        "max_abs_proba_diff": parity.get("max_abs_proba_diff"),
+        "quality_delta": guard.get("delta"),
+        "quality_delta_ci": guard.get("ci"),
+        "quality_loss_beyond_tolerance": bool(guard.get("beyond_tolerance")),
+        "verdict": (verdict_rows.get(c["name"]) or {}).get(
+            "status", "crashed" if c.get("status") != "ok" else None
+        ),
+    }
+    return row
+
+
+def _front(rows: list[dict], higher_is_better: bool) -> list[str]:
+    axes = [
+        k
+        for k in ("quality", "p99_ms", "cost_per_1m")
+        if rows and all(r[k] is not None for r in rows)
+    ]
+    if not axes:
+        return []
+    senses = tuple("higher" if (a == "quality" and higher_is_better) else "lower" for a in axes)
+    return pareto_front({r["name"]: tuple(r[a] for a in axes) for r in rows}, senses)
+
+
+def pick(rows: list[dict]) -> str | None:
+    """The recommended variant: qualifies on the limits and keeps its quality; the cheapest,
+    then the fastest, then the best quality."""
+    ok = [r for r in rows if r["verdict"] == "qualifies" and not r["quality_loss_beyond_tolerance"]]
+    if not ok:
+        return None
+
+    def key(r):
+        inf = math.inf
+        return (
+            r["cost_per_1m"] if r["cost_per_1m"] is not None else inf,
+            r["p99_ms"] if r["p99_ms"] is not None else inf,
+            -(r["quality"] or 0.0),
+        )
+
+    return min(ok, key=key)["name"]
+
+
+def _block_in_verdict(results: dict, name: str, reason: str) -> None:
+    """A variant that lost quality cannot be shipped: blocked in the run's verdict too."""
+    v = results.get("verdict")
+    if not v:
+        return
+    row = next((r for r in v.get("candidates", []) if r["name"] == name), None)
+    if row is None or row["status"] != "qualifies":
+        return
+    row["status"] = "blocked"
+    row["blocking"].append(reason)
+    v["ranking"] = [n for n in v["ranking"] if n != name]
+    v["recommended"] = v["ranking"][0] if v["ranking"] else None
+    try:
+        terms = parse_objective((v.get("inputs") or {}).get("objective") or None)
+    except SuiteError:
+        terms = parse_objective(None)
+    v["sentence"] = recommendation(results, v["candidates"], v["ranking"], terms)
+    if not v["ranking"] and v["exit_code"] == exit_codes.OK:
+        v["exit_code"] = v["exit_code_strict"] = exit_codes.NO
+
+
+def tune_answer_stage(ctx: RunContext) -> None:
+    section = ctx.results.get("tune")
+    if not section:
+        return
+    by_name = {c.name: c for c in ctx.candidates}
+    higher = bool((ctx.results.get("quality") or {}).get("higher_is_better", True))
+    for base, entry in section.items():
+        tolerance = entry["space"]["max_quality_loss"]
+        cands = [by_name[n] for n in entry["variants"] if n in by_name]
+        for cand in cands:
+            if cand.ok and cand.original_of:
+                guard = quality_guard(ctx, cand, tolerance, entry["space"]["min_label_agreement"])
+                if guard is not None:
+                    cand.result.setdefault("parity", {})["quality_guard"] = guard
+                    if guard["beyond_tolerance"]:
+                        _block_in_verdict(ctx.results, cand.name, guard["why"])
+                        ctx.progress(f"[{cand.name}] tune: quality not kept: {guard['why']}")
+        measured = [c.result for c in cands if c.ok]
+        cost = _cost_figure(measured, ctx.results)
+        verdict_rows = {
+            r["name"]: r for r in (ctx.results.get("verdict") or {}).get("candidates", [])
+        }
+        rows = [_row(c.result, ctx.results, cost, verdict_rows) for c in cands]
+        front = _front([r for r in rows if r["status"] == "ok"], higher)
+        for r in rows:
+            r["on_front"] = r["name"] in front
+        best = pick(rows)
+        entry.update(
+            metric=(ctx.results.get("quality") or {}).get("primary_metric"),
+            higher_is_better=higher,
+            cost_figure=cost,
+            table=rows,
+            pareto_front=front,
+            recommended=best,
+            tolerance=tolerance,
+        )
+        if best is not None:
+            entry["deployment"] = write_deployment(ctx, by_name[best], rows)
+        try:
+            from benchharness.tune.chart import draw
+
+            entry["chart"] = draw(ctx.run_dir, base, rows, best, entry["metric"], cost)
+        except ImportError as exc:  # matplotlib is an optional extra
+            entry["chart"] = None
+            ctx.progress(f"[{base}] tune: no chart ({exc})")
+        for line in table_lines(base, entry):
+            ctx.progress(line)
+
+
+def _f(v, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    return f"{v:.{digits}g}"
+
+
+def table_lines(base: str, entry: dict) -> list[str]:
+    """The variants as a table that fits 100 columns; front (*) and recommended (>) marked."""
+    metric = entry.get("metric") or "quality"
+    head = (
+        f"tune {base}: {len(entry.get('table', []))} variants, "
+        f"{len(entry.get('skipped', []))} skipped"
+        " (* Pareto front, > recommended, ! quality lost)"
+    )
+    lines = [
+        head[:100],
+        f"  {'variant':<28} {metric[:9]:>9} {'dq':>8} {'agree':>6} {'p99 ms':>8} {'USD/1M':>9} "
+        f"{'rows/s':>9}  verdict",
+    ]
+    for r in entry.get("table", []):
+        mark = (">" if r["name"] == entry.get("recommended") else " ") + (
+            "*" if r.get("on_front") else " "
+        )
+        flag = "!" if r["quality_loss_beyond_tolerance"] else " "
+        agree = "-" if r["label_agreement"] is None else f"{r['label_agreement']:.1%}"
+        lines.append(
+            f"{mark}{r['name'][:28]:<28} {_f(r['quality']):>9} "
+            f"{_f(r['quality_delta'], 2):>7}{flag} "
+            f"{agree:>6} {_f(r['p99_ms']):>8} {_f(r['cost_per_1m']):>9} {_f(r['rows_per_s']):>9}  "
+            f"{r['verdict'] or r['status']}"
+        )
+    for s in entry.get("skipped", []):
+        lines.append(
+            f"  skipped {s['variant']} ({s['combinations']} combination"
+            f"{'s' if s['combinations'] > 1 else ''}): {s['reason']}"[:100]
+        )
+    for d in entry.get("dropped", []):
+        lines.append(f"  dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"[:100])
+    rec = entry.get("recommended")
+    lines.append(
+        f"  recommended: {rec}; deployment file {entry.get('deployment', {}).get('file')}"
+        if rec
+        else "  recommended: none (no variant qualifies on the limits with its quality kept)"
+    )
+    return lines

@@ -1,0 +1,87 @@
+"""The tuned candidate's variants on one chart: p99 latency against cost per 1M predictions,
+colour for quality; the Pareto front ringed, the recommended variant starred, variants that
+lost quality beyond the tolerance crossed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchharness.measure.samples import safe_name
+
+
+def draw(
+    run_dir: Path,
+    base: str,
+    rows: list[dict],
+    recommended: str | None,
+    metric: str | None,
+    cost_figure: str | None,
+) -> str | None:
+    """Write `tune-<base>.png` in the run folder; return its name (None: nothing to draw)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [r for r in rows if r["p99_ms"] is not None]
+    if not pts:
+        return None
+    use_cost = cost_figure is not None and all(r["cost_per_1m"] is not None for r in pts)
+    ys = [r["cost_per_1m"] if use_cost else r["rows_per_s"] or 0.0 for r in pts]
+    xs = [r["p99_ms"] for r in pts]
+    qs = [r["quality"] if r["quality"] is not None else float("nan") for r in pts]
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    known = [q for q in qs if q == q]
+    pad = (
+        0.005 if known and max(known) - min(known) < 1e-9 else 0.0
+    )  # one quality: a narrow scale around it
+    lo, hi = (min(known) - pad, max(known) + pad) if known else (None, None)
+    sc = ax.scatter(
+        xs,
+        ys,
+        c=qs,
+        cmap="viridis",
+        vmin=lo,
+        vmax=hi,
+        s=70,
+        zorder=3,
+        edgecolors="black",
+        linewidths=0.5,
+    )
+    fig.colorbar(sc, ax=ax, label=f"{metric or 'quality'} (test)")
+    for r, x, y in zip(pts, xs, ys, strict=True):
+        if r.get("on_front"):
+            ax.scatter(
+                [x], [y], s=260, facecolors="none", edgecolors="tab:red", linewidths=1.6, zorder=4
+            )
+        if r["quality_loss_beyond_tolerance"]:
+            ax.scatter([x], [y], s=140, marker="x", color="tab:red", zorder=5)
+        if r["name"] == recommended:
+            ax.scatter([x], [y], s=420, marker="*", color="gold", edgecolors="black", zorder=6)
+        lo_hi = r.get("p99_ms_interval")
+        if lo_hi and None not in lo_hi:
+            ax.plot(lo_hi, [y, y], color="grey", linewidth=1, zorder=2)
+        ax.annotate(
+            r["name"].removeprefix(base),
+            (x, y),
+            textcoords="offset points",
+            xytext=(8, 6),
+            fontsize=8,
+        )
+    ax.set_xscale("log")
+    ax.margins(x=0.25, y=0.15)
+    if use_cost and min(ys) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("p99 latency, closed loop (ms, log; grey: interval across trials)")
+    ax.set_ylabel(
+        "USD per 1M predictions" + (" (batch)" if cost_figure == "usd_per_million" else "")
+        if use_cost
+        else "rows per second (best batch)"
+    )
+    ax.set_title(f"{base}: variants (red ring: Pareto front; star: recommended; x: quality lost)")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    name = f"tune-{safe_name(base)}.png"
+    fig.savefig(Path(run_dir) / name)
+    plt.close(fig)
+    return name

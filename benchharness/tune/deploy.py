@@ -1,0 +1,88 @@
+"""The deployment file of a tuned candidate's recommended variant.
+
+Written to the run folder as `deploy-<variant>.yaml` with a copy of the model file beside it
+(`deploy/`), so the folder alone is enough to ship it: runtime, session options, threads,
+batch size, replicas, the model's path and sha256, and the `bench serve` command that starts
+it (`bench serve MODEL --options JSON` reads the same session options the run measured).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import yaml
+
+from benchharness.adapters.base import file_digest
+from benchharness.context import CandidateRun, RunContext
+from benchharness.decide import figures
+from benchharness.measure.samples import safe_name
+from benchharness.results import atomic_write_text
+
+
+def _best_batch_size(result: dict) -> int | None:
+    best = figures._best_batch(result)
+    size = (best or {}).get("batch_size")
+    return int(size) if isinstance(size, (int, float)) else None
+
+
+def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
+    model = cand.result.get("model") or {}
+    opts = dict(cand.spec.get("options") or {})
+    onnx = (cand.result.get("variant") or {}).get("export") == "onnx"
+    size, sha = file_digest(str(model_copy))
+    serve = ["bench", "serve", str(model_copy)]
+    if opts:
+        serve += ["--options", json.dumps(opts, sort_keys=True)]
+    if cand.model_format and not onnx:
+        serve += ["--format", cand.model_format]
+    return {
+        "variant": cand.name,
+        "variant_of": cand.result.get("variant_of"),
+        "settings": cand.result.get("variant"),
+        "runtime": model.get("runtime") or ("onnxruntime" if onnx else None),
+        "runtime_version": model.get("runtime_version"),
+        "format": model.get("format") or ("onnx" if onnx else cand.model_format),
+        "model": {
+            "path": str(model_copy),
+            "sha256": sha,
+            "size_bytes": size,
+            "measured_from": cand.model_path,
+        },
+        "session_options": opts,
+        "intra_op_num_threads": opts.get("intra_op_num_threads") if onnx else None,
+        "batch_size": _best_batch_size(cand.result),
+        "replicas": 1,  # one process per machine as measured; replicas are not searched yet
+        "measured": {
+            k: row.get(k)
+            for k in (
+                "quality",
+                "p99_ms",
+                "cost_per_1m",
+                "rows_per_s",
+                "label_agreement",
+                "quality_delta",
+            )
+        },
+        "serve_command": " ".join(shlex.quote(p) for p in serve),
+    }
+
+
+def write_deployment(ctx: RunContext, cand: CandidateRun, rows: list[dict]) -> dict:
+    """Copy the model into `deploy/` and write `deploy-<variant>.yaml`; return {file, sha256}."""
+    folder = Path(ctx.run_dir) / "deploy"
+    folder.mkdir(parents=True, exist_ok=True)
+    source = Path(cand.model_path)
+    copy = folder / f"{safe_name(cand.name)}{source.suffix}"
+    shutil.copy2(source, copy)
+    row = next(r for r in rows if r["name"] == cand.name)
+    doc = deployment(cand, copy, row)
+    path = Path(ctx.run_dir) / f"deploy-{safe_name(cand.name)}.yaml"
+    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
+    return {
+        "file": path.name,
+        "model": str(copy.relative_to(ctx.run_dir)),
+        "sha256": doc["model"]["sha256"],
+    }
