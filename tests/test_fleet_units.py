@@ -207,7 +207,7 @@ def test_bench_report_profile_writes_an_estimate_and_leaves_results_alone(tmp_pa
     before = (run / "results.json").read_text()
     res = CliRunner().invoke(main, ["report", str(run), "--profile", "aws-m7i-xlarge"])
     assert res.exit_code == 0, res.output
-    assert "est. batch $/1M" in res.output and "ESTIMATE" in res.output
+    assert "what-if: priced on aws-m7i-xlarge (est.)" in res.output and "ESTIMATE" in res.output
     assert json.loads((run / "whatif-aws-m7i-xlarge.json").read_text())["estimate"] is True
     assert (run / "results.json").read_text() == before
     bad = CliRunner().invoke(main, ["report", str(run), "--profile", "no-such-profile"])

@@ -54,13 +54,12 @@ def figure_names(cand: dict, results: dict) -> list[str]:
 
 
 def figure_interval(name: str, cand: dict, results: dict) -> tuple[float, float] | None:
-    """The interval of a figure: across trials when the run has them, else the run's own."""
-    across_trials = names.interval((cand.get("intervals") or {}).get(name))
-    if across_trials:
-        return across_trials
-    if names.is_quality_name(name):
-        return names.quality_ci(cand, name)
-    return names.interval(names.get_path(cand, f"realtime.closed_loop.intervals.{name}"))
+    """The 95% interval of a figure (across trials; a quality metric's bootstrap interval),
+    or None when it has none or an open end, through the one figure table."""
+    iv = names.interval(cand, name, results)
+    if iv is None or iv[0] is None or iv[1] is None:
+        return None
+    return iv
 
 
 def run_rows(results: dict) -> list[dict]:

@@ -30,7 +30,7 @@ from benchharness.measure.intervals import (
 )
 from benchharness.measure.open_loop import late_start_warning, sweep_p99_limit
 from benchharness.measure.samples import safe_name, save_samples
-from benchharness.measure.stats import summarize_ns
+from benchharness.measure.stats import percentile, summarize_ns
 from benchharness.measure.threads import child_env
 
 PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy
@@ -427,13 +427,20 @@ def _sustainable_interval(entries, records, chosen, spec, seed, confidence):
     if not chosen or not usable:
         return None, None, []
 
-    def bracket(trials: list[dict]) -> tuple[float | None, float | None]:
+    # each (trial, rate) reduced once to what judging needs: a quantile sketch of the judged
+    # latency (the model's own when known) and the error counts; the 200 resamples below then
+    # cost microseconds instead of re-summarizing up to millions of raw samples each time
+    judged = {(i, rate): _judged_sketch(dict(rec["runs"])[rate])
+              for i, rec in enumerate(usable) for rate in chosen}
+
+    def bracket(trials: list[int]) -> tuple[float | None, float | None]:
         ok, failed = [], []
         for rate in chosen:
-            runs = [dict(rec["runs"])[rate] for rec in trials]
-            pooled = _pooled_rate(rate, runs, spec)
-            passed = _sustainable(pooled.get(pooled["judged_on"]), pooled["error_rate"],
-                                  pooled["dropped"], spec)
+            parts = [judged[(i, rate)] for i in trials]
+            values = np.concatenate([s for s, *_ in parts])
+            errors, total, dropped = (sum(p[k] for p in parts) for k in (1, 2, 3))
+            p99 = percentile(values, 99) if len(values) else None
+            passed = _sustainable(p99, errors / total if total else 0.0, dropped, spec)
             (ok if passed else failed).append(rate)
         best = max(ok) if ok else fallback
         above = [r for r in failed if best is None or r > best]
@@ -444,20 +451,33 @@ def _sustainable_interval(entries, records, chosen, spec, seed, confidence):
         runs = dict(rec["runs"])
         count = sum(len(runs[r].failed) for r in chosen)
         seconds = sum(len(runs[r].failed) / r for r in chosen)
-        per_trial.append((bracket([rec])[0], count, seconds))
+        per_trial.append((bracket([usable.index(rec)])[0], count, seconds))
     if len(usable) < 2:
         return None, None, per_trial
     rng = np.random.default_rng(seed)
     lows, highs = [], []
     for _ in range(200):
         pick = rng.integers(0, len(usable), size=len(usable))
-        best, first_fail = bracket([usable[i] for i in pick])
+        best, first_fail = bracket(list(pick))
         lows.append(best or 0.0)
         highs.append(np.inf if first_fail is None else first_fail)
     tail = (1 - confidence) / 2
     lo = float(np.quantile(lows, tail, method="inverted_cdf"))
     hi = float(np.quantile(highs, 1 - tail, method="inverted_cdf"))
     return (lo if lo > 0 else None), (hi if np.isfinite(hi) else None), per_trial
+
+
+SKETCH_POINTS = 2000  # order statistics kept per (trial, rate) for judging resampled trials
+
+
+def _judged_sketch(run) -> tuple[np.ndarray, int, int, int]:
+    """(evenly spaced order statistics of the judged latency in ms, errors, requests, dropped)
+    of one open-loop run: the model's own latency, as the sweep judges it."""
+    ok = ~run.failed
+    values = np.sort(run.model_latency_ns()[ok]) / 1e6
+    if len(values) > SKETCH_POINTS:
+        values = values[((np.arange(SKETCH_POINTS) + 0.5) * len(values) / SKETCH_POINTS).astype(int)]
+    return values, int(run.failed.sum()), len(run.failed), int(run.dropped)
 
 
 def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
@@ -468,20 +488,32 @@ def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
     summarize_open_loop(ctx, cand)
 
 
+OPEN_LOOP_SAVED_PER_RUN = 20_000  # raw requests kept per (trial, rate); beyond, every k-th
+
+
 def _open_loop_arrays(records: list[dict]) -> dict[str, np.ndarray]:
-    """Every request of every trial and rate, times in ns from that rate's first arrival."""
-    cols: dict[str, list] = {k: [] for k in ("trial", "rate_per_s", "scheduled_ns", "start_ns",
-                                              "end_ns", "failed", "ready_ns")}
+    """The requests of every trial and rate, times in ns from that rate's first arrival. A run
+    of more than OPEN_LOOP_SAVED_PER_RUN requests (a fast model at a high rate: millions) keeps
+    every k-th request, k in `kept_every`, so the file stays small and quick to write; the
+    figures were computed on every request before this."""
+    names = ("trial", "rate_per_s", "kept_every", "scheduled_ns", "start_ns", "end_ns", "failed",
+             "ready_ns")
+    cols: dict[str, list] = {k: [] for k in names}
     for rec in records:
         for rate, run in rec["runs"]:
-            t0 = run.scheduled_ns[0] if len(run.scheduled_ns) else 0
-            cols["trial"].append(np.full(len(run.end_ns), rec["index"]))
-            cols["rate_per_s"].append(np.full(len(run.end_ns), rate))
-            cols["scheduled_ns"].append(run.scheduled_ns - t0)
-            cols["start_ns"].append(run.start_ns - t0)
-            cols["end_ns"].append(run.end_ns - t0)
-            cols["failed"].append(run.failed)
-            cols["ready_ns"].append(run.ready_ns - t0)
+            n = len(run.end_ns)
+            every = max(1, -(-n // OPEN_LOOP_SAVED_PER_RUN))
+            keep = slice(None, None, every)
+            t0 = run.scheduled_ns[0] if n else 0
+            kept = len(run.end_ns[keep])
+            cols["trial"].append(np.full(kept, rec["index"]))
+            cols["rate_per_s"].append(np.full(kept, rate))
+            cols["kept_every"].append(np.full(kept, every))
+            cols["scheduled_ns"].append(run.scheduled_ns[keep] - t0)
+            cols["start_ns"].append(run.start_ns[keep] - t0)
+            cols["end_ns"].append(run.end_ns[keep] - t0)
+            cols["failed"].append(run.failed[keep])
+            cols["ready_ns"].append(run.ready_ns[keep] - t0)
     return {k: np.concatenate(v) if v else np.array([]) for k, v in cols.items()}
 
 

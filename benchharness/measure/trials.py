@@ -154,7 +154,8 @@ def _say_figures(ctx: RunContext, cand: CandidateRun) -> None:
         lo, hi = ol["intervals"]["max_sustainable_rate_per_s"]
         ctx.progress(f"[{cand.name}] open loop: highest rate with p99 <= {ol['p99_limit_ms']:.3g} ms: "
                      + (f"{best:,.0f}/s" if best else "none of the rates tried")
-                     + (f" [{lo or 0:,.0f}, {hi or 0:,.0f}]" if ol["trials"] else ""))
+                     + (f" [{'?' if lo is None else f'{lo:,.0f}'}, "
+                        f"{'not bounded' if hi is None else f'{hi:,.0f}'}]" if ol["trials"] else ""))
         if ol.get("late_start_warning"):
             ctx.progress(f"[{cand.name}] warning: {ol['late_start_warning']}")
     if cand.result.get("batch"):
