@@ -36,13 +36,13 @@ def test_rows_of_a_run():
     assert frame["machine"].nunique() == 1 and frame["machine"].iloc[0]
 
 
-def test_intervals_across_trials_win_over_the_run_own():
+def test_the_index_keeps_each_figures_interval_from_the_figure_table():
     r = _run(1)
-    r["candidates"][0]["intervals"] = {"p99_ms": [2.0, 3.0]}
     r["candidates"][0]["realtime"]["closed_loop"]["intervals"] = {"p99_ms": [2.4, 2.6], "p50_ms": [0.6, 0.7]}
     frame = pd.DataFrame(store.run_rows(r)).query("candidate == 'forest'").set_index("figure")
-    assert (frame.loc["p99_ms", "lo"], frame.loc["p99_ms", "hi"]) == (2.0, 3.0)
+    assert (frame.loc["p99_ms", "lo"], frame.loc["p99_ms", "hi"]) == (2.4, 2.6)
     assert (frame.loc["p50_ms", "lo"], frame.loc["p50_ms", "hi"]) == (0.6, 0.7)
+    assert (frame.loc["accuracy", "lo"], frame.loc["accuracy", "hi"]) == (0.94, 0.985)  # bootstrap
 
 
 def test_write_read_rebuild(tmp_path):
