@@ -159,7 +159,7 @@ def ab(out: Path, quick: bool) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("suite", nargs="?", default=str(ROOT / "benchmarks" / "quickstart.yaml"))
+    p.add_argument("suite", nargs="?", default=None, help="default: the built-in quickstart")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None, help="where the runs go (default: a temporary folder)")
@@ -168,7 +168,9 @@ def main() -> None:
     args = p.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="aa-test-"))
     if not args.no_aa:
-        aa(args.suite, args.runs, args.quick, out / "aa")
+        from benchharness import config
+
+        aa(args.suite or str(config.default_suite_path()), args.runs, args.quick, out / "aa")
     if not args.no_ab:
         ab(out / "ab", args.quick)
     print(f"\nruns kept in {out}")

@@ -62,8 +62,8 @@ candidates:
   - {name: corrupt, model: corrupt.onnx}
   - {name: narrow, model: narrow.joblib}
   - {name: raises, model: 'models_for_tests:raises'}
-realtime: {duration_s: 0.2, warmup_count: 2, warmup_s: 0}
-batch: {batch_sizes: [8], duration_s: 0.1}
+realtime: {duration_s: 0.2, warmup_count: 2, warmup_s: 0, trials: 2, open_loop: {trials: 2}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 2}
 """)
     res = run_cli("run", str(suite), "--out", str(tmp_path / "out"))
     assert res.exit_code == 3, res.output

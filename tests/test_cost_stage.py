@@ -98,8 +98,8 @@ name: priced
 data: {source: sklearn:breast_cancer}
 candidates:
   - {name: rule, model: 'models_for_tests:Threshold'}
-realtime: {duration_s: 0.2, warmup_count: 2, warmup_s: 0}
-batch: {batch_sizes: [64], duration_s: 0.1}
+realtime: {duration_s: 0.2, warmup_count: 2, warmup_s: 0, trials: 2, open_loop: {trials: 2}}
+batch: {batch_sizes: [64], duration_s: 0.1, trials: 2}
 traffic: {peak_rps: 500}
 """
 

@@ -102,7 +102,8 @@ def suite_dir(tmp_path_factory):
         "candidates": [{"name": "logreg", "model": "models/logreg.onnx"},
                        {"name": "rule", "model": "radius_rule:RadiusRule"}],
         "quality": {"bootstrap": {"resamples": 50}, "baselines": ["most_frequent"]},
-        "realtime": {"duration_s": 0.3, "min_duration_s": 0.1, "warmup_s": 0.05, "open_loop": {"enabled": False}},
+        "realtime": {"duration_s": 0.3, "min_duration_s": 0.1, "warmup_s": 0.05, "trials": 2,
+                     "open_loop": {"enabled": False}},
         "batch": {"batch_sizes": [64], "duration_s": 0.2, "min_duration_s": 0.1, "full_split": False},
         "objective": ["min usd_per_million"],
     }))

@@ -149,8 +149,8 @@ data: {source: "sklearn:iris", split: {seed: 0}}
 candidates:
   - {name: xgb, train: xgboost.XGBClassifier, params: {n_estimators: 10, n_jobs: 1}, options: {threads: 1}}
   - {name: lgb-onnx, train: lightgbm.LGBMClassifier, params: {n_estimators: 10, verbose: -1, n_jobs: 1}, export: onnx}
-realtime: {duration_s: 0.2, warmup_count: 5, warmup_s: 0.05}
-batch: {batch_sizes: [8], duration_s: 0.1, warmup_count: 1}
+realtime: {duration_s: 0.2, warmup_count: 5, warmup_s: 0.05, trials: 2, open_loop: {trials: 2}}
+batch: {batch_sizes: [8], duration_s: 0.1, warmup_count: 1, trials: 2}
 """)
     ctx = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None)
     xgb_res, lgb_res = ctx.results["candidates"]

@@ -72,8 +72,8 @@ name: torch
 data: {{source: "sklearn:iris", split: {{seed: 0}}}}
 candidates:
   - {{name: mlp, model: {root / "clf.pt2"}, options: {{threads: 1}}}}
-realtime: {{duration_s: 0.2, warmup_count: 5, warmup_s: 0.05}}
-batch: {{batch_sizes: [8], duration_s: 0.1, warmup_count: 1}}
+realtime: {{duration_s: 0.2, warmup_count: 5, warmup_s: 0.05, trials: 2, open_loop: {{trials: 2}}}}
+batch: {{batch_sizes: [8], duration_s: 0.1, warmup_count: 1, trials: 2}}
 """)
     [res] = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None).results["candidates"]
     assert res["status"] == "ok", res["error"]

@@ -33,8 +33,8 @@ candidates:
   - {name: '.', train: sklearn.dummy.DummyClassifier}
   - {name: '..', train: sklearn.tree.DecisionTreeClassifier, params: {random_state: 0}}
 limits: ['accuracy >= 0.8']
-realtime: {duration_s: 0.1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
-batch: {batch_sizes: [8], duration_s: 0.1}
+realtime: {duration_s: 0.1, warmup_count: 2, warmup_s: 0, trials: 2, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 2}
 """)
     res = CliRunner().invoke(main, ["run", str(suite), "--quick", "--out", str(tmp_path / "out")])
     run_dir = next((tmp_path / "out").iterdir())

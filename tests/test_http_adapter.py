@@ -155,8 +155,8 @@ data: {{source: "sklearn:breast_cancer", split: {{seed: 0}}}}
 candidates:
   - {{name: direct, model: {forest_onnx.source}, options: {{intra_op_num_threads: 1}}}}
   - {{name: served, model: {forest_onnx.source}, options: {{intra_op_num_threads: 1}}, serve: true}}
-realtime: {{duration_s: 0.3, warmup_count: 5, warmup_s: 0.05}}
-batch: {{batch_sizes: [16], duration_s: 0.1, warmup_count: 1}}
+realtime: {{duration_s: 0.3, warmup_count: 5, warmup_s: 0.05, trials: 2, open_loop: {{trials: 2}}}}
+batch: {{batch_sizes: [16], duration_s: 0.1, warmup_count: 1, trials: 2}}
 """)
     ctx = run_suite(suite, out_dir=tmp_path / "out", progress=lambda m: None)
     direct, served = ctx.results["candidates"]

@@ -1,6 +1,7 @@
 """The performance stages end to end through run_suite: real child processes, real models."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -20,8 +21,10 @@ realtime:
   warmup_count: 5
   warmup_s: 0
   timeout_s: 4
-  open_loop: {duration_s: 0.2, min_count: 20, fractions: [0.3, 0.6], refine_steps: 0, p99_limit_ms: 50}
-batch: {batch_sizes: [1, 16], duration_s: 0.1, min_duration_s: 0.05, timeout_s: 10}
+  trials: 2
+  open_loop: {duration_s: 0.2, min_count: 20, fractions: [0.3, 0.6], refine_steps: 0, p99_limit_ms: 50,
+              trials: 2}
+batch: {batch_sizes: [1, 16], duration_s: 0.1, min_duration_s: 0.05, timeout_s: 10, trials: 2}
 """
 
 
@@ -46,13 +49,14 @@ candidates:
 
     segv = by_name["segv"]
     assert segv["status"] == "failed"
-    assert segv["error"] == "closed_loop: closed_loop child crashed: killed by SIGSEGV"
+    # trials run in a seeded shuffled order: whichever measurement met the crash first says so
+    assert re.fullmatch(r"(closed_loop|batch): \1 child crashed: killed by SIGSEGV", segv["error"])
     assert segv["child_failures"][0]["signal"] == "SIGSEGV"
     assert segv["quality"]["test"]  # what was measured before the crash is kept
 
     hang = by_name["hang"]
     assert hang["status"] == "failed"
-    assert "timed out after 4 s" in hang["error"]
+    assert re.search(r"timed out after (4|10) s", hang["error"])  # closed loop 4 s, batch 10 s
     assert hang["child_failures"][0]["status"] == "timeout"
 
     flaky = by_name["flaky"]["realtime"]["closed_loop"]

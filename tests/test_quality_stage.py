@@ -156,8 +156,8 @@ candidates:
   - {name: ridge, train: sklearn.linear_model.Ridge}
   - {name: today, train: sklearn.dummy.DummyRegressor, baseline: true}
 quality: {subgroups: [shop], window: month, baselines: [mean, last_period_median], bootstrap: {resamples: 100}}
-realtime: {duration_s: 0.1, warmup_count: 1, warmup_s: 0}
-batch: {batch_sizes: [8], duration_s: 0.05, warmup_count: 1}
+realtime: {duration_s: 0.1, warmup_count: 1, warmup_s: 0, trials: 2, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.05, warmup_count: 1, trials: 2}
 """)
     res = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "out")], catch_exceptions=False)
     assert res.exit_code == 0, res.output
