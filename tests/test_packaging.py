@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_wheel_carries_the_quickstart_and_profiles(tmp_path):
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",  # build isolation: setuptools from PyPI
          "-w", str(tmp_path / "dist"), str(REPO)],
         capture_output=True, text=True, timeout=600,
     )
