@@ -102,34 +102,3 @@ def test_report_remakes_and_rejudges_from_the_run_dir(runs):
     assert "take model" in (run_dir / "report.md").read_text()
     assert cli("report", runs["tmp"]).exit_code == 2  # not a run dir
 
-
-def test_tail_bootstrap_false_alarms_stay_near_alpha():
-    """Identical distributions, new draws each time: the 95% interval should exclude zero in
-    about 5% of repetitions; allow up to 10 of 100 per percentile."""
-    import numpy as np
-
-    from benchharness.measure.stats import bootstrap_percentile_difference
-
-    rng = np.random.default_rng(2026)
-    alarms = {90: 0, 99: 0}
-    for rep in range(100):
-        a, b = rng.lognormal(0, 0.5, 500), rng.lognormal(0, 0.5, 500)
-        found = bootstrap_percentile_difference(a, b, (90, 99), confidence=0.95, resamples=1000, seed=rep)
-        for q, (_, lo, hi) in found.items():
-            alarms[q] += not lo <= 0 <= hi
-    assert alarms[90] <= 10 and alarms[99] <= 10, alarms
-
-
-def test_bootstrap_difference_uses_nearest_rank_and_is_seeded():
-    import numpy as np
-
-    from benchharness.measure.stats import bootstrap_percentile_difference
-
-    before = np.arange(1.0, 101.0)  # nearest rank: p90 = 90th value = 90, p99 = 99
-    found = bootstrap_percentile_difference(before, before * 2, (90, 99))
-    assert found[90][0] == 90.0 and found[99][0] == 99.0
-    assert found[90][1] <= 90.0 <= found[90][2]
-    assert found == bootstrap_percentile_difference(before, before * 2, (90, 99))  # same seed, same verdict
-    assert bootstrap_percentile_difference(np.ones(50), np.full(50, 3.0), (99,)) == {99: (2.0, 2.0, 2.0)}
-    capped = bootstrap_percentile_difference(before, before * 2, (90,), max_samples=20)[90]
-    assert capped[0] == 90.0 and capped[2] - capped[1] > found[90][2] - found[90][1]  # fewer per resample: wider

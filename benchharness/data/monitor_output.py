@@ -190,13 +190,6 @@ def prometheus_registry(r: dict):
     return registry
 
 
-def to_prometheus(r: dict) -> str:
-    """The Prometheus text exposition format of the gauges (node_exporter's textfile)."""
-    from prometheus_client import generate_latest
-
-    return generate_latest(prometheus_registry(r)).decode()
-
-
 def write_outputs(results: dict, out_dir: Path) -> dict:
     blocks = report_blocks(results)
     paths = {k: str(out_dir / n) for k, n in (("json", "monitor.json"), ("markdown", "report.md"),

@@ -43,10 +43,6 @@ def resolve_parts(spec: str | Path) -> list[Path]:
     return parts
 
 
-def is_single_file(spec: str | Path) -> bool:
-    return resolve_parts(spec) == [Path(str(spec))]
-
-
 def part_outputs(part: Path, out_dir: Path, single: bool) -> tuple[Path, Path]:
     """(clean, quarantine) paths of one part."""
     if single:

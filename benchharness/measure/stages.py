@@ -221,14 +221,6 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
     cand.result.setdefault("realtime", {})["closed_loop"] = section
 
 
-def realtime_stage(ctx: RunContext, cand: CandidateRun) -> None:
-    """Closed loop for one candidate alone: its trials back to back -> realtime.closed_loop.
-    (A run interleaves the trials of all candidates instead: `measure/trials.py`.)"""
-    for i in range(ctx.suite["realtime"]["trials"]):
-        closed_loop_trial(ctx, cand, i)
-    summarize_closed_loop(ctx, cand)
-
-
 def open_loop_limit_ms(ctx: RunContext, cand: CandidateRun, closed: dict) -> tuple[float, str]:
     """The p99 a sustainable rate must keep, and where it came from (`sweep_p99_limit`)."""
     return sweep_p99_limit(ctx.suite, closed, cand.spec.get("limits"))
@@ -480,14 +472,6 @@ def _judged_sketch(run) -> tuple[np.ndarray, int, int, int]:
     return values, int(run.failed.sum()), len(run.failed), int(run.dropped)
 
 
-def open_loop_stage(ctx: RunContext, cand: CandidateRun) -> None:
-    """Open loop for one candidate alone: the sweep, then its trials -> realtime.open_loop."""
-    open_loop_sweep(ctx, cand)
-    for i in range(1, ctx.suite["realtime"]["open_loop"]["trials"]):
-        open_loop_trial(ctx, cand, i)
-    summarize_open_loop(ctx, cand)
-
-
 OPEN_LOOP_SAVED_PER_RUN = 20_000  # raw requests kept per (trial, rate); beyond, every k-th
 
 
@@ -584,9 +568,3 @@ def summarize_batch(ctx: RunContext, cand: CandidateRun) -> None:
                              "trial_window_s": trial_window_s(cfg)}}
     cand.result["batch_settings"] = _with_phases(settings, records[-1])
 
-
-def batch_stage(ctx: RunContext, cand: CandidateRun) -> None:
-    """Batch sweep for one candidate alone: its trials back to back -> results["batch"]."""
-    for i in range(ctx.suite["batch"]["trials"]):
-        batch_trial(ctx, cand, i)
-    summarize_batch(ctx, cand)
