@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,6 +97,20 @@ def overlap(a, b) -> bool | None:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
+def run_level_cv(values: list[float | None], trials: list[list[float] | None]) -> float | None:
+    """The relative std of a figure between runs beyond what each run's trials explain:
+    sqrt(max(0, var(run points) - mean(var(trial values) / trials))) / mean(run points), a
+    method-of-moments estimate of the run level (what `realtime.run_cv` should be)."""
+    pairs = [(v, t) for v, t in zip(values, trials) if v is not None and t and len(t) >= 2]
+    if len(pairs) < 2:
+        return None
+    points = [v for v, _ in pairs]
+    mean = sum(points) / len(points)
+    between = sum((v - mean) ** 2 for v in points) / (len(points) - 1)
+    within = sum(statistics.variance(t) / len(t) for _, t in pairs) / len(pairs)
+    return math.sqrt(max(0.0, between - within)) / abs(mean) if mean else None
+
+
 def aa(suite: str, runs: int, quick: bool, out: Path) -> None:
     dirs, seconds = [], []
     for i in range(runs):
@@ -110,6 +126,7 @@ def aa(suite: str, runs: int, quick: bool, out: Path) -> None:
         print(f"  machine: {note}")
     names = [c["name"] for c in docs[0]["candidates"] if c.get("status") == "ok"]
     total_pairs = total_overlap = 0
+    run_cvs = []
     for name in names:
         cands = [next((c for c in d["candidates"] if c["name"] == name), {}) for d in docs]
         print(f"\n{name}")
@@ -122,9 +139,19 @@ def aa(suite: str, runs: int, quick: bool, out: Path) -> None:
             judged = [p for p in pairs if p is not None]
             total_pairs += len(judged)
             total_overlap += sum(judged)
+            rcv = run_level_cv(values, [figures.trial_values(c, fig, d) for c, d in zip(cands, docs)])
+            if rcv is not None:
+                run_cvs.append((rcv, f"{name} {fig}"))
             cells = "  ".join(f"{_cell(v, iv):<28}" for v, iv in zip(values, ivs))
-            print(f"  {fig:<22} {cells}  overlap {sum(judged)}/{len(judged)}")
+            print(f"  {fig:<22} {cells}  overlap {sum(judged)}/{len(judged)}"
+                  + (f", run-level cv {rcv:.1%}" if rcv is not None else ""))
     print(f"\nintervals overlapping between identical runs: {total_overlap}/{total_pairs} pairs")
+    if run_cvs:
+        cvs = sorted(v for v, _ in run_cvs)
+        top = max(run_cvs)
+        print(f"run-level cv (drift between runs beyond the trials; `run_cv` in the suite): median "
+              f"{statistics.median(cvs):.1%}, 90th percentile {cvs[int(0.9 * (len(cvs) - 1))]:.1%}, "
+              f"largest {top[0]:.1%} ({top[1]})")
     for b in dirs[1:]:
         code, doc = compare(dirs[0], b)
         regs = [f"{r['candidate']} {r['figure']}" for c in doc.get("comparisons", []) for r in c["rows"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import write_suite
 
+from benchharness import config
 from benchharness.decide import figures, limits
 from benchharness.measure import intervals
 from benchharness.measure.trials import interleaved, measurement_of
@@ -163,6 +164,9 @@ limits: [p99_ms <= 1000]
         assert closed["p50_ms"] >= service_ms  # a busy wait is a floor
         lo, hi = closed["intervals"]["p50_ms"]
         assert lo <= closed["p50_ms"] <= hi
+        # widened by the prior run level (no history here): at least z * run_cv * p50 each side
+        assert closed["run_level"]["source"]["p50_ms"] == "prior"
+        assert hi - closed["p50_ms"] >= 1.95 * config.RUN_CV * closed["p50_ms"]
         assert closed["intervals"]["qps"][0] <= closed["qps"] <= closed["intervals"]["qps"][1]
         assert set(closed["stability"]) == {"cv", "unstable"}
         raw = np.load(ctx.run_dir / closed["samples_file"])

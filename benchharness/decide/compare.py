@@ -7,7 +7,9 @@ fresh child process; `trials` beside the figure in results.json):
 
 - **measured figures** (latency percentiles, qps, open-loop p99 and rate, rows/s, CPU,
   memory, cost): the change is the ratio of the two runs' trial medians; its (1 - alpha)
-  interval comes from a seeded bootstrap that resamples the trials of each run. The change
+  interval comes from a seeded bootstrap that resamples the trials of each run, widened by
+  both runs' run-level terms (the drift of a whole run that its trials cannot see,
+  `measure/run_level.py`; recorded beside each figure as `run_level.cv`). The change
   is a **regression** only when that whole interval lies beyond `threshold` in the worse
   direction (lower-is-better: its low end above 1 + threshold; higher-is-better: its high
   end below 1 - threshold), an **improvement** when it lies beyond it in the better one,
@@ -26,12 +28,14 @@ Exit code: 0 no regression, 1 at least one regression, 2 usage error.
 
 from __future__ import annotations
 
+import math
 from math import comb
 from pathlib import Path
 
 import numpy as np
 
 from benchharness.decide import figures as names
+from benchharness.measure.intervals import add_run_level
 from benchharness.results import load_results
 
 FIGURES = ("primary", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "qps", "open_p99_ms",
@@ -68,7 +72,8 @@ def ratio_interval(before: list[float], after: list[float], confidence: float,
     return point, float(lo), float(hi)
 
 
-def _judge_trials(ta: list[float], tb: list[float], higher: bool, threshold: float, alpha: float) -> dict:
+def _judge_trials(ta: list[float], tb: list[float], higher: bool, threshold: float, alpha: float,
+                  run_cvs: tuple[float, float] = (0.0, 0.0)) -> dict:
     if not ta or not tb:
         which = "either run" if not ta and not tb else ("the reference run" if not ta else "this run")
         return {"result": "untested", "test": f"no trials in {which}"}
@@ -78,6 +83,9 @@ def _judge_trials(ta: list[float], tb: list[float], higher: bool, threshold: flo
     if min(ta) <= 0 or min(tb) <= 0:
         return {"result": "untested", "test": "a trial value is zero or negative: no ratio"}
     ratio, lo, hi = ratio_interval(ta, tb, 1 - alpha)
+    # each run also drifted as a whole, by what its trials cannot see (the run level its own
+    # intervals were widened by): the ratio's relative std gains both runs' terms
+    lo, hi = add_run_level(ratio, [lo, hi], math.hypot(*run_cvs), 1 - alpha)
     worse = hi < 1 - threshold if higher else lo > 1 + threshold
     better = lo > 1 + threshold if higher else hi < 1 - threshold
     return {"result": "regression" if worse else ("improved" if better else "no change shown"),
@@ -116,7 +124,7 @@ def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> li
                 judged = _judge_quality(a, b, label, change, higher, threshold)
             else:
                 judged = _judge_trials(names.trial_values(a, figure, res_a), names.trial_values(b, figure, res_b),
-                                       higher, threshold, alpha)
+                                       higher, threshold, alpha, (names.run_cv(a, figure), names.run_cv(b, figure)))
             row = {"candidate": a["name"], "figure": label, "unit": names.unit(figure), "before": va, "after": vb,
                    "change": change, "interval": None, "better": "higher" if higher else "lower", **judged}
             row["regression"] = row["result"] == "regression"

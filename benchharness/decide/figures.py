@@ -357,6 +357,14 @@ def trial_values(cand: dict, name: str, results: dict | None = None) -> list[flo
     return [v for v in (as_number(t.get(key)) for t in trials if isinstance(t, dict)) if v is not None]
 
 
+def run_cv(cand: dict, name: str) -> float:
+    """The run-level relative std its interval was widened by (`measure/run_level.py`); 0
+    when the section records none (a run from before the run level was kept)."""
+    sec, key = _section(cand, name)
+    value = as_number((((sec or {}).get("run_level") or {}).get("cv") or {}).get(key)) if key else None
+    return value or 0.0
+
+
 def resolve(name: str, cand: dict, results: dict) -> float | None:
     """The value of a named figure for one candidate, or None when it was not measured."""
     if is_quality_name(name):

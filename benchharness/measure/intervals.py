@@ -16,6 +16,10 @@ of them do. So a figure's uncertainty is estimated at the level that varies: the
   t_{T-1} / z * sqrt(T / (T - 1)) restores about 95% coverage (tested by simulation).
 - With a single trial nothing is known about the spread between processes: both bounds
   are None (the figure is not pinned down), never a falsely narrow interval.
+- `add_run_level` widens an interval by a run-level term (`measure/run_level.py` says
+  which): each side's half-width h becomes sqrt(h^2 + (z * run_cv * point)^2), z the normal
+  quantile of the confidence; that is, a relative standard deviation `run_cv` between runs,
+  independent of the trials, added to their uncertainty.
 
 `stability` reports each figure's between-trial coefficient of variation (std / mean of
 the per-trial values) and marks a figure unstable, with the reason, when it exceeds
@@ -53,6 +57,20 @@ def _widen(point: float, lo: float, hi: float, factor: float) -> list[float | No
     if not math.isfinite(factor):
         return [None, None]
     return [max(0.0, point - factor * max(point - lo, 0.0)), point + factor * max(hi - point, 0.0)]
+
+
+def add_run_level(point: float | None, iv: Sequence[float | None], run_cv: float,
+                  confidence: float = CONFIDENCE) -> list[float | None]:
+    """[lo, hi] widened by a run-level relative standard deviation `run_cv` (see above).
+    An unknown bound stays unknown; a lower bound never goes below zero."""
+    lo, hi = iv
+    if point is None or not math.isfinite(point) or run_cv <= 0:
+        return [lo, hi]
+    from scipy.special import ndtri
+
+    run_half = float(ndtri(1 - (1 - confidence) / 2)) * run_cv * abs(point)
+    return [None if lo is None else max(0.0, point - math.hypot(point - lo, run_half)),
+            None if hi is None else point + math.hypot(hi - point, run_half)]
 
 
 def latency_figures(ms: np.ndarray, percentiles: Sequence[float] = PERCENTILES) -> dict[str, float]:

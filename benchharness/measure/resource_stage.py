@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import CandidateRun, RunContext
+from benchharness.measure import run_level
 from benchharness.measure.monitor import PHASE_HOOK, resources_section
 
 # the child whose model load gives the footprint: a fresh process that only loads and times
@@ -104,6 +105,7 @@ def resources_stage(ctx: RunContext, cand: CandidateRun) -> None:
     if section is not None:
         add_cpu_trials(section, cand.result, ctx.suite["realtime"])
         cand.result["resources"] = section
+        run_level.widen_candidate(ctx, cand)
 
 
 def add_cpu_trials(section: dict, result: dict, rt: dict) -> None:

@@ -27,7 +27,7 @@ import traceback
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import UserError
-from benchharness.measure import machine_load
+from benchharness.measure import machine_load, run_level
 from benchharness.measure import stages as st
 
 # which measurement a figure comes from (for the sequential rule)
@@ -103,6 +103,7 @@ def _summarize(ctx: RunContext, names: set[str], measurement: str) -> None:
         if cand.ok and cand.name in names:
             try:
                 _SUMMARIZE[measurement](ctx, cand)
+                run_level.widen_candidate(ctx, cand)
             except Exception as exc:  # a bug must not lose the other candidates' figures
                 cand.fail(f"summarizing {measurement}: {type(exc).__name__}: {exc}")
                 cand.result["traceback"] = traceback.format_exc(limit=8)

@@ -1,0 +1,119 @@
+"""The run level of every measured interval: drift between runs that one run cannot see.
+
+The trials of one run are fresh processes spread over the run, so their spread covers what
+varies between processes; it cannot cover what stays the same for a whole run and changes
+between runs minutes apart (the machine's frequency and thermal state, a neighbour's load,
+the page cache). Two identical runs then give intervals that miss each other. So each
+interval across trials is widened by a run-level relative standard deviation
+(`intervals.add_run_level`), taken for each candidate and figure from:
+
+- **history**: when the results folder holds at least `MIN_RUNS` earlier runs of the same
+  suite file, on the same machine, with the same model file and the same `--quick`, the
+  spread of the figure's value across those runs (std / mean). That spread also holds each
+  run's own trial noise, so the interval errs on the wide side;
+- **the prior** `realtime.run_cv` / `batch.run_cv` (default `config.RUN_CV`, what
+  `benchmarks/aa_test.py` measured between identical runs on a 2-core VM) otherwise, and as
+  a floor under the history's figure (a few runs estimate a spread poorly, so history can
+  only widen an interval).
+
+Each widened section records what it used in `run_level: {cv: {key: value}, source: {...}}`;
+a section with `run_level` is not widened again.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from benchharness.errors import UserError
+from benchharness.measure.intervals import add_run_level
+
+MIN_RUNS = 3
+MAX_CV = 0.5  # a spread this large between runs is not a steady machine: capped, said by the figure
+
+# a section's interval key -> the figure name the history index stores it under
+_CLOSED_KEYS = {k: k for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "qps")}
+_OPEN_RATE_KEYS = {f"{pre}{p}_ms": f"open_{p}_ms" for pre in ("", "model_")
+                   for p in ("p50", "p90", "p95", "p99", "p999")}
+
+
+def history_spread(ctx) -> dict[tuple[str, str], tuple[float, int]]:
+    """{(candidate, figure): (std / mean across comparable earlier runs, runs)} from the
+    results folder's history index; empty when there is none or it cannot be read."""
+    from benchharness.history import store
+    from benchharness.history.identity import compute_identity
+
+    try:
+        frame = store.read_index(Path(ctx.run_dir).parent)
+    except UserError:
+        return {}
+    if frame.empty:
+        return {}
+    ident = compute_identity(ctx.results, ctx.suite_path)
+    if not ident.get("suite_sha256") or not ident.get("machine"):
+        return {}
+    quick = bool((ctx.results.get("suite") or {}).get("quick"))
+    rows = frame[(frame["suite_sha256"] == ident["suite_sha256"]) & (frame["machine"] == ident["machine"])
+                 & (frame["quick"].fillna(False).astype(bool) == quick) & (frame["status"] == "ok")
+                 & (frame["run_id"] != ctx.results.get("run_id")) & frame["value"].notna()]
+    models = {c.name: (c.result.get("model") or {}).get("sha256") for c in ctx.candidates}
+    spread = {}
+    rows = rows.assign(model_sha256=rows["model_sha256"].where(rows["model_sha256"].notna(), ""))
+    for (cand, sha, figure), group in rows.groupby(["candidate", "model_sha256", "figure"]):
+        # the same model file (an endpoint has none: the same name and suite stand for it)
+        if cand not in models or (models[cand] or "") != sha or group["run_id"].nunique() < MIN_RUNS:
+            continue
+        values = group.drop_duplicates("run_id")["value"].astype(float)
+        mean = values.mean()
+        if mean and math.isfinite(mean):
+            spread[(cand, figure)] = (min(MAX_CV, float(values.std(ddof=1) / abs(mean))), len(values))
+    return spread
+
+
+def _spread(ctx) -> dict:
+    if "run_level_history" not in ctx.extras:
+        ctx.extras["run_level_history"] = history_spread(ctx)
+    return ctx.extras["run_level_history"]
+
+
+def widen_section(section: dict, prior: float, confidence: float, figure_of: dict[str, str],
+                  spread: dict, candidate: str) -> None:
+    """Widen every interval of one measured section by its run-level term (once)."""
+    if not isinstance(section, dict) or "run_level" in section or not section.get("intervals"):
+        return
+    cvs, sources = {}, {}
+    for key, iv in section["intervals"].items():
+        point = section.get(key)
+        if not isinstance(iv, list) or len(iv) != 2 or not isinstance(point, (int, float)):
+            continue
+        seen = spread.get((candidate, figure_of.get(key, "")))
+        cv, source = prior, "prior"
+        if seen is not None and seen[0] > prior:
+            cv, source = seen[0], f"history of {seen[1]} runs"
+        section["intervals"][key] = add_run_level(float(point), iv, cv, confidence)
+        cvs[key], sources[key] = round(cv, 4), source
+    section["run_level"] = {"cv": cvs, "source": sources}
+
+
+def widen_candidate(ctx, cand) -> None:
+    """Widen every not yet widened measured section of a candidate (after its summaries)."""
+    rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
+    spread = _spread(ctx)
+    result = cand.result
+    realtime = result.get("realtime") or {}
+    closed = realtime.get("closed_loop")
+    if isinstance(closed, dict):
+        widen_section(closed, rt["run_cv"], rt["ci_confidence"], _CLOSED_KEYS, spread, cand.name)
+    open_loop = realtime.get("open_loop")
+    if isinstance(open_loop, dict):
+        for entry in open_loop.get("rates") or []:
+            widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name)
+        widen_section(open_loop, rt["run_cv"], rt["ci_confidence"],
+                      {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name)
+    for entry in result.get("batch") or []:
+        widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
+                      spread, cand.name)
+    resources = result.get("resources")
+    if isinstance(resources, dict):
+        widen_section(resources, rt["run_cv"], rt["ci_confidence"],
+                      {"cpu_ms_per_prediction": "cpu_ms_per_prediction"}, spread, cand.name)
