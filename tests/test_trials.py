@@ -174,7 +174,9 @@ limits: [p99_ms <= 1000]
         for entry in by_name[name]["batch"]:
             assert len(entry["trials"]) == 2 and "rows_per_s" in entry["intervals"]
         ol = by_name[name]["realtime"]["open_loop"]
-        assert "max_sustainable_rate_per_s" in ol["intervals"]
+        lo_rate, hi_rate = ol["intervals"]["max_sustainable_rate_per_s"]
+        # one worker cannot keep up with more than the closed loop's throughput: a bounded top
+        assert hi_rate is not None and hi_rate <= closed["intervals"]["qps"][1] * (1 + 1e-9)
         assert figures.interval(by_name[name], "usd_per_million") is not None
         assert by_name[name]["limits"][0]["status"] in ("pass", "inconclusive")
     # the slow model's p50 interval lies above the fast one's: trials separate a real 5x gap

@@ -16,6 +16,10 @@ interval across trials is widened by a run-level relative standard deviation
   a floor under the history's figure (a few runs estimate a spread poorly, so history can
   only widen an interval).
 
+The sustainable rate is not widened: its interval is already the bracket of the sweep's
+grid, whose rates are fractions of the closed loop's throughput (so they drift with it), and
+its upper end is capped by that throughput's widened interval (`stages._capacity_bound`).
+
 Each widened section records what it used in `run_level: {cv: {key: value}, source: {...}}`;
 a section with `run_level` is not widened again.
 """
@@ -108,8 +112,6 @@ def widen_candidate(ctx, cand) -> None:
     if isinstance(open_loop, dict):
         for entry in open_loop.get("rates") or []:
             widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name)
-        widen_section(open_loop, rt["run_cv"], rt["ci_confidence"],
-                      {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name)
     for entry in result.get("batch") or []:
         widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
                       spread, cand.name)

@@ -370,6 +370,7 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
     best = max(passing) if passing else None
     best_lo, best_hi, per_trial_best = _sustainable_interval(entries, records, chosen, spec, seed,
                                                              rt["ci_confidence"])
+    best_hi = _capacity_bound(best_hi, best_lo, cand, ol["workers"])
     warning = late_start_warning(entries, ol["late_threshold_ms"])
     if warning:
         ctx.progress(f"[{cand.name}] warning: {warning}")
@@ -400,6 +401,21 @@ def _rate_trial(summary: dict) -> dict:
     target = summary.get("target_rate_per_s") or 0
     figures["duration_s"] = (summary.get("count", 0) + summary.get("error_count", 0)) / target if target else None
     return figures
+
+
+def _capacity_bound(hi: float | None, lo: float | None, cand: CandidateRun, workers: int) -> float | None:
+    """The sustainable rate's upper bound, capped by capacity: with `workers` requests in
+    service at once no arrival rate above workers x the closed loop's throughput (one request
+    after another, its interval's upper end) can be kept up with, a queue would grow without
+    end. So a sweep in which every rate passed still has a bounded interval."""
+    closed = (cand.result.get("realtime") or {}).get("closed_loop") or {}
+    top = ((closed.get("intervals") or {}).get("qps") or [None, None])[1]
+    if top is None:
+        return hi
+    cap = workers * top
+    if lo is not None and cap < lo:  # the open loop kept up with more: no cap is shown
+        return hi
+    return cap if hi is None else min(hi, cap)
 
 
 def _sustainable_interval(entries, records, chosen, spec, seed, confidence):
