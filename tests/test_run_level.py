@@ -114,3 +114,17 @@ def test_runs_of_another_suite_file_or_too_few_runs_leave_the_prior(tmp_path):
     other = [_history_run(i + 5, v, "sha256:another-suite") for i, v in enumerate([0.6, 0.9, 1.2])]
     ctx = _context(tmp_path, suite_path, two + other)
     assert ("forest", "p50_ms") not in run_level.history_spread(ctx)
+
+
+def test_the_sustainable_rate_widens_at_the_bottom_only(tmp_path):
+    """Its top is the capacity cap, already from the widened throughput; its bottom is a grid
+    rate that drifts with the closed loop between runs."""
+    suite_path = tmp_path / "suite.yaml"
+    suite_path.write_text("name: sample\n")
+    ctx = _context(tmp_path, suite_path, [])
+    cand = ctx.candidates[0]
+    ol = cand.result["realtime"].setdefault("open_loop", {})
+    ol.update({"max_sustainable_rate_per_s": 1000.0, "intervals": {"max_sustainable_rate_per_s": [1000.0, 1500.0]}})
+    run_level.widen_candidate(ctx, cand)
+    lo, hi = ol["intervals"]["max_sustainable_rate_per_s"]
+    assert lo == pytest.approx(1000 - 1.959964 * config.RUN_CV * 1000, rel=1e-4) and hi == 1500.0

@@ -16,9 +16,10 @@ interval across trials is widened by a run-level relative standard deviation
   a floor under the history's figure (a few runs estimate a spread poorly, so history can
   only widen an interval).
 
-The sustainable rate is not widened: its interval is already the bracket of the sweep's
-grid, whose rates are fractions of the closed loop's throughput (so they drift with it), and
-its upper end is capped by that throughput's widened interval (`stages._capacity_bound`).
+The sustainable rate's interval is the bracket of the sweep's grid, whose rates are
+fractions of the closed loop's throughput, so the grid drifts between runs with it: its lower
+end is widened here; its upper end is already capped by that throughput's widened interval
+(`stages._capacity_bound`) and stays.
 
 Each widened section records what it used in `run_level: {cv: {key: value}, source: {...}}`;
 a section with `run_level` is not widened again.
@@ -112,6 +113,13 @@ def widen_candidate(ctx, cand) -> None:
     if isinstance(open_loop, dict):
         for entry in open_loop.get("rates") or []:
             widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name)
+        # the top is already capped by the closed loop's widened throughput: widen the bottom
+        top = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s") or [None, None]
+        widen_section(open_loop, rt["run_cv"], rt["ci_confidence"],
+                      {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name)
+        widened = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s")
+        if isinstance(top, list) and len(top) == 2 and isinstance(widened, list):
+            widened[1] = top[1]
     for entry in result.get("batch") or []:
         widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
                       spread, cand.name)
