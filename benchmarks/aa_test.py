@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchharness.decide import figures  # noqa: E402
 
-FIGURES = ("p50_ms", "p99_ms", "qps", "rows_per_s", "sustainable_rps", "cpu_ms_per_prediction",
-           "usd_per_million")
+FIGURES = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "qps", "open_p99_ms", "sustainable_rps",
+           "rows_per_s", "cpu_ms_per_prediction", "usd_per_million", "realtime_usd_per_million")
 
 AB_SUITE = """
 name: ab-{tag}
