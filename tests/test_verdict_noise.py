@@ -140,7 +140,23 @@ def test_a_tie_on_every_term_keeps_the_suite_order_and_says_so():
     a = cand("a", 10.0, (8.0, 12.0), usd=2.0, usd_iv=(1.9, 2.1))
     b = cand("b", 11.0, (9.0, 13.0), usd=1.0, usd_iv=(0.9, 1.1))
     v = verdict.judge({"candidates": [a, b]}, objective=["min p99_ms", "min usd_per_million"])
-    assert v["recommended"] == "b" and "It ties on p99_ms (95% intervals overlap); usd_per_million decided." in v["sentence"]
+    assert v["recommended"] == "b" and "It ties on p99_ms (intervals overlap or nearly); usd_per_million decided." in v["sentence"]
+
+
+def test_a_separation_too_narrow_to_hold_in_another_run_ties_and_is_called_a_close_call():
+    # p99: a 10 [9, 11] ms, b 13 [12, 14] ms: 95% intervals apart (gap 1 ms), but stretched 1.5x
+    # around their points (a [8.5, 11.5], b [11.5, 14.5]) they touch: a noisier run would tie
+    # them, so p99 cannot decide; cost does (b is cheaper), and the sentence names the close call
+    a = cand("a", 10.0, (9.0, 11.0), usd=2.0, usd_iv=(1.9, 2.1))
+    b = cand("b", 13.0, (12.0, 14.0), usd=1.0, usd_iv=(0.9, 1.1))
+    v = verdict.judge({"candidates": [a, b]}, objective=["min p99_ms", "min usd_per_million"])
+    assert v["recommended"] == "b" and v["close_call"] == ["b", "a"]
+    assert "A close call: on the 95% intervals alone a would rank first" in v["sentence"]
+    # a gap the stretch cannot close (b at 15 [14, 16]: stretched [13.5, 16.5] vs [8.5, 11.5])
+    b = cand("b", 15.0, (14.0, 16.0), usd=1.0, usd_iv=(0.9, 1.1))
+    v = verdict.judge({"candidates": [a, b]}, objective=["min p99_ms", "min usd_per_million"])
+    assert v["recommended"] == "a" and v["close_call"] == []
+    assert "close call" not in v["sentence"]
 
 
 # -- what to change, shortest first; the baseline as an option ---------------------------------

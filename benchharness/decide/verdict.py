@@ -13,9 +13,12 @@ docs/decisions.md explains it for users.
 - **Ranking** of the qualifying candidates by the suite's `objective`, a list of terms
   `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction),
   each optionally `within X`. On each term the candidates tied with the best go on to the
-  next term: those within X of it and those whose 95% intervals overlap its interval, so
-  noise cannot order them; a tie on every term keeps the suite's order. Default: the
-  primary metric, then lowest batch cost, then lowest p99 latency.
+  next term: those within X of it and those whose 95% intervals, stretched 1.5x around their
+  points (`SEPARATION_SCALE`: how much identical runs' intervals differ), overlap its own, so
+  noise cannot order them, not even in a noisier run; a tie on every term keeps the suite's
+  order. When the plain 95% intervals would have put another candidate first, the sentence
+  says it is a close call (`close_call`). Default: the primary metric, then lowest batch
+  cost, then lowest p99 latency.
 - **Pareto front** over quality (primary metric), p99 latency and cost, among every candidate
   that ran, on the axes measured for all of them.
 - **Exit codes** (exit_codes.py): 3 a candidate crashed; else 0 a candidate qualifies; else
@@ -93,7 +96,15 @@ def _overlap(a: tuple | None, b: tuple | None) -> bool:
     return lo_a <= hi_b and lo_b <= hi_a
 
 
-def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None) -> list[dict]:
+def _scaled(iv: tuple | None, point: float | None, scale: float) -> tuple | None:
+    """An interval stretched (scale > 1) or shrunk around its point; open ends stay open."""
+    if iv is None or point is None or scale == 1.0:
+        return iv
+    return tuple(None if b is None else point + scale * (b - point) for b in iv)
+
+
+def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None,
+         scale: float = 1.0) -> list[dict]:
     """Lexicographic ranking in which noise cannot decide a term.
 
     On each term the candidates tied with the best one go on to the next term: those within
@@ -101,7 +112,8 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
     its interval (quality metrics: their bootstrap interval; measured figures: the interval
     across trials). A tied group keeps the suite's order, so when every term ties the first
     listed candidate leads whatever the point values did. `trace` collects the tied groups
-    (term, names) for the sentence.
+    (term, names) for the sentence. `scale` stretches every interval around its point (the
+    verdict ranks at SEPARATION_SCALE; 1.0 is the plain 95% interval).
     """
     if len(cands) <= 1 or not terms:
         return list(cands)
@@ -116,22 +128,37 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
     ordered = sorted(cands, key=key)
     best = ordered[0]
     if key(best)[0] == 1:
-        return rank(cands, terms[1:], results, trace)
-    best_iv = names.interval(best, term.name, results)
+        return rank(cands, terms[1:], results, trace, scale)
+    best_iv = _scaled(names.interval(best, term.name, results), names.resolve(term.name, best, results), scale)
 
     def ties_best(c) -> bool:
         if key(c)[0] == 1:
             return False
         if key(c)[1] - key(best)[1] <= term.within + 1e-12:
             return True
-        iv = names.interval(c, term.name, results)
+        iv = _scaled(names.interval(c, term.name, results), names.resolve(term.name, c, results), scale)
         return best_iv is not None and iv is not None and _overlap(best_iv, iv)
 
     tied = [c for c in cands if ties_best(c)]  # suite order, not the noisy point order
     rest = [c for c in ordered if c not in tied]
     if trace is not None and len(tied) > 1:
         trace.append((term, [c["name"] for c in tied]))
-    return rank(tied, terms[1:], results, trace) + rank(rest, terms, results, trace)
+    return rank(tied, terms[1:], results, trace, scale) + rank(rest, terms, results, trace, scale)
+
+
+#: a term decides between candidates only when their intervals, stretched this much around
+#: their points, are still apart: identical runs' interval widths differ by up to about this
+#: factor (A/A tests), so a separation that a noisier run would not show cannot pick the winner
+SEPARATION_SCALE = 1.5
+
+
+def close_call(qualifying: list[dict], terms: list[Term], results: dict, first: str | None) -> list[str]:
+    """[first, other] when the plain 95% intervals would rank another candidate first (a
+    term separated them, but not by enough to hold in a noisier run); else empty."""
+    if first is None:
+        return []
+    plain = rank(qualifying, terms, results)
+    return [first, plain[0]["name"]] if plain and plain[0]["name"] != first else []
 
 
 def pareto_front(points: dict[str, tuple[float, ...]], senses: tuple[str, ...]) -> list[str]:
@@ -248,13 +275,18 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], in
     status = {r["name"]: r["status"] for r in rows}
     qualifying = [c for c in ran if status[c["name"]] == "qualifies"]
     trace: list = []
-    ranking = [c["name"] for c in rank(qualifying, terms, results, trace)]
+    ranking = [c["name"] for c in rank(qualifying, terms, results, trace, SEPARATION_SCALE)]
     front, axes = pareto(ran, results)
     for row in rows:
         row["on_pareto_front"] = row["name"] in front
     code, strict = _exit_codes(rows, ranking, ran)
     ties = [{"term": str(t), "candidates": group} for t, group in trace]
+    close = close_call(qualifying, terms, results, ranking[0] if ranking else None)
     sentence = recommendation(results, rows, ranking, terms, trace)
+    if close:
+        sentence += (f" A close call: on the 95% intervals alone {close[1]} would rank first, but by a "
+                     f"margin a noisier run of the same thing may not show; more trials or a quieter "
+                     "machine would settle it.")
     unmet = sorted((r for r in rows if r["status"] in ("inconclusive", "blocked")),
                    key=lambda r: r["distance"]) + [r for r in rows if r["status"] == "crashed"]
     what_to_change = [{"candidate": r["name"], "changes": r["to_change"]} for r in unmet]
@@ -266,6 +298,7 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], in
         "ranking": ranking,
         "ties": ties,
         "recommended": ranking[0] if ranking else None,
+        "close_call": close,
         "could_qualify": [r["name"] for r in rows if r["status"] == "inconclusive"],
         "what_to_change": what_to_change,
         "pareto_front": front,
@@ -490,10 +523,10 @@ def _tie_note(first: str, trace: list, terms: list[Term], label=lambda name: nam
     others = [n for n in group if n != first]
     tied_on = ", ".join(label(t.name) for t, _ in groups)
     if term == terms[-1]:
-        return (f"It ties with {', '.join(others)} on every term of the objective (95% intervals overlap): "
+        return (f"It ties with {', '.join(others)} on every term of the objective (intervals overlap): "
                 f"it leads only by its place in the suite, so either is defensible.")
     decider = label(terms[terms.index(term) + 1].name)
-    return f"It ties on {tied_on} (95% intervals overlap); {decider} decided."
+    return f"It ties on {tied_on} (intervals overlap or nearly); {decider} decided."
 
 
 def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict | None = None) -> str:
