@@ -64,6 +64,7 @@ class ClosedLoop(Measured, Latency, total=False):
     samples_file: str
     settings: dict[str, Any]
     phases: dict[str, Any]
+    server_model: dict[str, Any]  # an HTTP candidate: the server-reported model time
 
 
 class OpenLoopRate(Measured, Latency, total=False):

@@ -107,7 +107,7 @@ def load_time_s(result: dict) -> float | None:
     return result.get("load_s")
 
 
-def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) -> dict:
+def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) -> schema.Cost:
     """The candidate's `cost` section (USD), or the reason a figure could not be priced."""
     price = profile.price_per_hour_usd
     threads, threads_source = threads_per_replica(result, spec)
@@ -116,7 +116,7 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
     if on_gpu:  # the GPU is what one replica holds: vCPUs do not multiply its throughput
         replicas = int((profile.gpu or {}).get("count") or 1)
         threads_source = f"gpu ({on_gpu}): one replica per GPU"
-    out: dict = {
+    out: schema.Cost = {
         "profile": profile.name,
         "price_per_hour_usd": price,
         "price_is_approximate": profile.approximate,

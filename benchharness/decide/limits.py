@@ -97,7 +97,7 @@ class LimitResult:
     note: str = ""
     interval: list | None = None  # the measured figure's 95% interval across trials, if judged on it
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> schema.LimitResult:
         return asdict(self)
 
 

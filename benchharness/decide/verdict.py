@@ -211,7 +211,8 @@ def judge(results: dict, suite_limits: Any = None, cand_limits: dict | None = No
     return decide(results, checks, terms, inputs)
 
 
-def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], inputs: dict | None = None) -> dict:
+def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
+           inputs: dict | None = None) -> schema.Verdict:
     """The verdict from each candidate's limit outcomes (pass/warn/fail/unknown/inconclusive)."""
     ran, rows = [], []
     for cand in schema.candidates(results):
