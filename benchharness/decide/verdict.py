@@ -192,7 +192,7 @@ def _exit_codes(rows: list[dict], ranking: list[str], ran: list[dict]) -> tuple[
         code = EXIT_NONE
     if code != EXIT_OK:
         return code, code
-    not_pass = [lim["status"] for c in ran for lim in c.get("limits", []) if lim["status"] != "pass"]
+    not_pass = [lim["status"] for c in ran for lim in schema.limits(c) if lim["status"] != "pass"]
     if not not_pass:
         return code, EXIT_OK
     return code, EXIT_INCONCLUSIVE if all(st == "inconclusive" for st in not_pass) else EXIT_NONE

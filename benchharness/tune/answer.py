@@ -72,7 +72,7 @@ def quality_guard(
     diff = paired_difference(mine, theirs, metric, settings.plan)
     delta = diff.get("delta")
     loss = None if delta is None else (-delta if settings.higher_is_better else delta)
-    agreement = (cand.result.get("parity") or {}).get("label_agreement")
+    agreement = schema.parity(cand.result).get("label_agreement")
     why = []
     if loss is not None and loss > tolerance:
         why.append(
