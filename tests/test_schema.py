@@ -64,6 +64,12 @@ def test_the_schema_declares_every_key_the_stages_wrote(real):
     assert _undeclared(real, schema.Results, "results") == []
 
 
+def test_the_hand_written_sample_run_uses_only_schema_keys():
+    from sample_run import sample_results
+
+    assert _undeclared(sample_results(), schema.Results, "sample") == []
+
+
 def test_the_walker_finds_a_key_the_schema_lacks(real):
     # the check above can fail: a key no TypedDict declares, deep in a section, is reported
     doc = {"candidates": [{"realtime": {"open_loop": {"rates": [{"p99_ms": 1.0, "p99_latency": 2.0}]}}}]}

@@ -1,7 +1,7 @@
 """The names a suite uses for measured figures, and where each lives in results.json.
 
 Limits (`p99_ms <= 20`), the objective (`max accuracy`), charts and `bench compare` all
-speak these names, so the table below is the one place that knows the layout of a
+speak these names, so the table below is the one place that maps a name to its place in a
 candidate's results section. A name resolves to a number, or to None when the stage that
 measures it did not run (never an exception): the caller reports "unknown".
 
@@ -20,8 +20,6 @@ from typing import Any
 from benchharness import numbers, schema
 from benchharness.quality.metrics import METRICS
 from benchharness.schema import get_path, open_loop_rate_at_best
-
-__all__ = ["get_path", "open_loop_rate_at_best"]  # re-exported: readers of figure paths use them
 
 #: quality metrics a suite may name: exactly those quality/metrics.py computes (one table), read
 #: from quality.test.<name> (train_<name> from quality.train.<name>)
