@@ -14,7 +14,7 @@ import time
 
 import click
 
-from benchharness import exit_codes
+from benchharness import exit_codes, schema
 from benchharness.decide.verdict import EXIT_CRASH, EXIT_OK
 from benchharness.errors import Terminated, UserError
 from benchharness.exit_codes import USAGE as EXIT_USAGE
@@ -141,7 +141,7 @@ def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
     from benchharness.decide.verdict import summary_lines
     from benchharness.report.console import fold
 
-    v = results.get("verdict")
+    v = schema.verdict(results)
     if not v:
         return fallback
     click.echo(fold("\n".join(summary_lines(results))))
@@ -170,8 +170,8 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
         rejudge(results, config.load_suite(suite_path))
         save_results(results, run_dir)
     written = write_report(run_dir, results)
-    if results.get("verdict"):
-        click.echo(results["verdict"]["sentence"])
+    if schema.verdict(results):
+        click.echo(schema.verdict(results)["sentence"])
     click.echo(f"report: {run_dir}/{written['html']} and {written['markdown']}")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from benchharness import schema
 from benchharness.errors import UserError
 
 SCHEMA_VERSION = 2  # 2: measured sections carry trials, intervals across trials, stability
@@ -66,12 +67,12 @@ def csv_rows(results: dict) -> list[dict]:
     from benchharness.decide import figures
 
     rows = []
-    for c in results.get("candidates", []):
-        q = c.get("quality") or {}
+    for c in schema.candidates(results):
+        q = schema.quality(c)
         primary = q.get("primary_metric")
         row = {
             "name": c.get("name"), "role": c.get("role"), "status": c.get("status"),
-            "error": c.get("error"), "format": (c.get("model") or {}).get("format"),
+            "error": c.get("error"), "format": schema.model(c).get("format"),
             "primary_metric": primary,
             "test_score": (q.get("test") or {}).get(primary),
             "train_score": (q.get("train") or {}).get(primary),

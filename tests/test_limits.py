@@ -145,7 +145,7 @@ def test_paired_delta_interval_is_preferred_over_own_interval():
 
 
 def test_lower_is_better_metric_uses_upper_end_and_named_baseline():
-    c = cand(quality={"test": {"rmse": 2.6}, "ci": {"rmse": {"low": 2.2, "high": 2.9}}})
+    c = cand(quality={"test": {"rmse": 2.6}, "ci": {"rmse": [2.2, 2.9]}})
     best = limits.evaluate(limits.parse_limit("rmse <= baseline"), c, RESULTS_BASE)
     assert best.threshold == 2.5 and best.judged == 2.9 and best.status == "fail"  # best rmse baseline is 2.5
     prod = limits.evaluate(limits.parse_limit("rmse <= baseline[prod] * 0.99"), c, RESULTS_BASE)

@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from benchharness import schema
 from benchharness.adapters.base import ModelAdapter
 from benchharness.errors import ModelError
 
@@ -66,7 +67,7 @@ def ran_on_accelerator(result: dict) -> str | None:
     """The accelerator the model actually ran on (provider or device, not the one asked
     for), or None for the CPU. The one answer to "did this run on a GPU", used by the
     resources and cost stages."""
-    details = (result.get("model") or {}).get("details") or {}
+    details = schema.model(result).get("details") or {}
     provider = str(details.get("provider") or "")
     device = str(details.get("device") or "")
     if provider.startswith(ACCELERATOR_PROVIDERS):

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from benchharness import schema
+
 #: live HTTP adapters, so that a phase hook can read what their servers reported
 LIVE_ADAPTERS: weakref.WeakSet = weakref.WeakSet()
 _SERVER_TIMING = re.compile(r"(?:^|,)\s*model\s*;[^,]*?dur=([0-9.]+)")
@@ -73,8 +75,8 @@ def server_time_hook(phase: str) -> Iterator[dict]:
 def network_notes(results: dict) -> list[str]:
     """One terminal line per HTTP candidate whose server reported its model time."""
     lines = []
-    for c in results.get("candidates", []):
-        loop = ((c.get("realtime") or {}).get("closed_loop")) or {}
+    for c in schema.candidates(results):
+        loop = schema.closed_loop(c)
         server = loop.get("server_model")
         if server and "network_mean_ms" in server:
             lines.append(

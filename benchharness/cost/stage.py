@@ -13,14 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from benchharness import config
+from benchharness import config, schema
 from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import RunContext
 from benchharness.cost import formulas as cost
 from benchharness.cost.hardware import Profile, detect_machine, load_profile, profile_section
-
-# names issue-3's open-loop sweep may give the highest sustainable rate, newest first
-_SUSTAINABLE_KEYS = ("max_sustainable_rate_per_s", "sustainable_rate_per_s", "max_sustainable_rps")
 
 
 def profile_stage(ctx: RunContext) -> None:
@@ -56,26 +53,15 @@ def cost_stage(ctx: RunContext) -> None:
             cand.result["cost"] = candidate_cost(cand.result, cand.spec, profile, ctx.suite["traffic"])
 
 
-def best_batch(result: dict) -> dict | None:
-    """The batch size with the highest rows/s (the skeleton's list or a {sweep: [...]} dict)."""
-    batch = result.get("batch") or []
-    if isinstance(batch, dict):
-        batch = batch.get("sweep") or batch.get("sizes") or []
-    rows = [b for b in batch if isinstance(b, dict) and (b.get("rows_per_s") or 0) > 0]
-    return max(rows, key=lambda b: b["rows_per_s"], default=None)
-
-
 def sustainable_rate(result: dict) -> tuple[float | None, str | None, str | None]:
     """Highest rate one replica sustains within the latency limit, where it came from, and a
     warning when the figure is weaker than an open-loop measurement. (The open loop's own
     late-start warning stays in its section: the rate is judged on the model's latency with
     the load generator's delay removed, so it is not repeated here.)"""
-    realtime = result.get("realtime") or {}
-    open_loop = realtime.get("open_loop") or {}
-    for key in _SUSTAINABLE_KEYS:
-        if open_loop.get(key):
-            return float(open_loop[key]), f"open_loop.{key}", None
-    qps = (realtime.get("closed_loop") or {}).get("qps")
+    open_loop = schema.open_loop(result)
+    if open_loop.get("max_sustainable_rate_per_s"):
+        return float(open_loop["max_sustainable_rate_per_s"]), "open_loop.max_sustainable_rate_per_s", None
+    qps = schema.closed_loop(result).get("qps")
     if not qps:
         return None, None, None
     if open_loop.get("rates"):
@@ -97,13 +83,13 @@ def threads_per_replica(result: dict, spec: dict) -> tuple[int, str]:
     time that is the harness's, not the model's. Phases under `_MIN_BUSY_PHASE_S` too.
     """
     options = spec.get("options") or {}
-    settings = ((result.get("realtime") or {}).get("closed_loop") or {}).get("settings") or {}
+    settings = schema.closed_loop(result).get("settings") or {}
     threads = settings.get("threads") or {}
     runtime = threads.get("runtime_options") or {}
     configured = options.get("intra_op_num_threads") or runtime.get("intra_op_num_threads")
     if configured:
         return int(configured), "configured"
-    phases = ((result.get("resources") or {}).get("phases")) or {}
+    phases = schema.resource_phases(result)
     busy = [p.get("process_cpu_percent") or 0 for name, p in phases.items()
             if not name.startswith("open_loop") and p.get("wall_s", _MIN_BUSY_PHASE_S) >= _MIN_BUSY_PHASE_S]
     if busy and max(busy) > 0:
@@ -115,13 +101,13 @@ def threads_per_replica(result: dict, spec: dict) -> tuple[int, str]:
 
 
 def load_time_s(result: dict) -> float | None:
-    ms = (result.get("resources") or {}).get("load_time_ms")
+    ms = schema.resources(result).get("load_time_ms")
     if ms is not None:
         return ms / 1000
     return result.get("load_s")
 
 
-def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) -> dict:
+def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) -> schema.Cost:
     """The candidate's `cost` section (USD), or the reason a figure could not be priced."""
     price = profile.price_per_hour_usd
     threads, threads_source = threads_per_replica(result, spec)
@@ -130,7 +116,7 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
     if on_gpu:  # the GPU is what one replica holds: vCPUs do not multiply its throughput
         replicas = int((profile.gpu or {}).get("count") or 1)
         threads_source = f"gpu ({on_gpu}): one replica per GPU"
-    out: dict = {
+    out: schema.Cost = {
         "profile": profile.name,
         "price_per_hour_usd": price,
         "price_is_approximate": profile.approximate,
@@ -138,7 +124,7 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
         "threads_source": threads_source,
         "replicas_per_instance": replicas,
     }
-    best = best_batch(result)
+    best = schema.best_batch(result)  # batch is priced at the batch size with the highest rows/s
     if best:
         daily = cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], best["rows_per_s"], price, replicas)
         out["batch"] = {
@@ -190,9 +176,8 @@ def _bounds_through(f, lo: float | None, hi: float | None) -> list[float | None]
 
 def rate_interval(result: dict, source: str | None) -> tuple[list, list]:
     """(interval, per-trial values) of the rate a real-time price was computed from."""
-    realtime = result.get("realtime") or {}
-    sec = realtime.get("open_loop") if (source or "").startswith("open_loop") else realtime.get("closed_loop")
-    if not isinstance(sec, dict):
+    sec = schema.open_loop(result) if (source or "").startswith("open_loop") else schema.closed_loop(result)
+    if not sec:
         return [None, None], []
     key = "max_sustainable_rate_per_s" if (source or "").startswith("open_loop") else "qps"
     iv = (sec.get("intervals") or {}).get(key) or [None, None]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from benchharness import schema
 from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.cost.hardware import Profile, _same_gpu, load_profile
 from benchharness.cost.stage import candidate_cost
@@ -41,7 +42,7 @@ def _arch(name: str | None) -> str | None:
 def whatif(results: dict, profile_name: str) -> dict:
     """The estimate: {profile, estimate: True, measured_on, notes, candidates {name: cost}}."""
     profile = load_profile(profile_name)
-    measured_profile = results.get("profile") or {}
+    measured_profile = schema.run_section(results, "profile")
     machine = measured_profile.get("machine") or {}
     measured_arch, target_arch = _arch(machine.get("architecture")), profile_architecture(profile)
     if measured_arch and target_arch and measured_arch != target_arch:
@@ -56,7 +57,7 @@ def whatif(results: dict, profile_name: str) -> dict:
     elif profile.cpu:
         notes.append(f"assumes {profile.cpu} cores run this model as fast as the measured ones")
     out: dict = {}
-    for cand in results.get("candidates", []):
+    for cand in schema.candidates(results):
         if cand.get("status") != "ok":
             continue
         gpu = ran_on_accelerator(cand)
@@ -67,8 +68,8 @@ def whatif(results: dict, profile_name: str) -> dict:
                                             "throughput cannot be carried over"}
             continue
         out[cand["name"]] = candidate_cost(cand, {"options": cand.get("options") or {}}, profile,
-                                           results.get("traffic") or _default_traffic())
-    if profile.gpu and not any(ran_on_accelerator(c) for c in results.get("candidates", [])):
+                                           schema.run_section(results, "traffic") or _default_traffic())
+    if profile.gpu and not any(ran_on_accelerator(c) for c in schema.candidates(results)):
         notes.append(f"{profile.name} has a GPU ({profile.gpu['model']}) no candidate used: "
                      "the price includes it")
     return {"profile": profile.to_dict(), "estimate": True, "measured_with": measured_profile.get("name"),
@@ -86,18 +87,18 @@ def whatif_text(doc: dict, results: dict) -> str:
     from benchharness.decide.figures import fmt
     from benchharness.report.console import render_table
 
-    measured = {c["name"]: c.get("cost") or {} for c in results.get("candidates", [])}
+    measured = {c["name"]: c for c in schema.candidates(results)}
     name = doc["profile"]["name"]
     rows = []
     for cand, cost in doc["candidates"].items():
         was = measured.get(cand) or {}
         if "refused" in cost:
-            rows.append([cand, fmt((was.get("batch") or {}).get("usd_per_1m"), "USD"), "refused", "", "",
+            rows.append([cand, fmt(schema.cost_batch(was).get("usd_per_1m"), "USD"), "refused", "", "",
                          cost["refused"][:40]])
             continue
-        rows.append([cand, fmt((was.get("batch") or {}).get("usd_per_1m"), "USD"),
+        rows.append([cand, fmt(schema.cost_batch(was).get("usd_per_1m"), "USD"),
                      fmt(cost["batch"].get("usd_per_1m"), "USD"),
-                     fmt((was.get("realtime") or {}).get("usd_per_1m"), "USD"),
+                     fmt(schema.cost_realtime(was).get("usd_per_1m"), "USD"),
                      fmt(cost["realtime"].get("usd_per_1m"), "USD"), str(cost["replicas_per_instance"])])
     header = ["candidate", "batch $/1M", "est. batch $/1M", "rt $/1M", "est. rt $/1M", "est. replicas"]
     title = f"what-if: priced on {name} (est.) instead of {doc.get('measured_with')} (measured)"

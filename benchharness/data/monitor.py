@@ -20,7 +20,6 @@ most `sample_rows` rows (`profile.py`). Outputs go to `out_dir` (see `monitor_ou
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchharness import schema
 from benchharness.data.analysis import is_classification
 from benchharness.data.checks import null_mask
 from benchharness.data.contract import Contract, learn_file_contract
@@ -49,6 +49,7 @@ from benchharness.data.speed import LATENCY_SAMPLE_ROWS, compare_speed, measure_
 from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, schema_of
 from benchharness.data.validate import PartCheck, check_part, summarise
 from benchharness.errors import DataError, ModelError, UserError
+from benchharness.results import load_results
 
 PRED = "_prediction"
 
@@ -123,8 +124,8 @@ def _run_target(run: Path | None) -> str | None:
     if run is None or not (run / "results.json").exists():
         return None
     try:
-        return (json.loads((run / "results.json").read_text()).get("data") or {}).get("target")
-    except (OSError, ValueError):
+        return schema.run_section(load_results(run), "data").get("target")
+    except (OSError, UserError):
         return None
 
 

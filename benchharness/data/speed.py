@@ -9,15 +9,16 @@ measurement to trust.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchharness.errors import DataError
+from benchharness import schema
+from benchharness.errors import DataError, UserError
 from benchharness.measure.stats import percentile
+from benchharness.results import load_results
 
 LATENCY_SAMPLE_ROWS = 200
 WARMUP_CALLS = 5
@@ -50,13 +51,15 @@ def run_figures(run_dir: str | Path | None, model_path: str | None = None, candi
     if run_dir is None:
         return {}
     path = Path(run_dir) / "results.json"
+    if not path.exists():
+        raise DataError(f"run folder {run_dir} has no results.json")
     try:
-        results = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"run folder {run_dir} has no results.json") from None
-    except (OSError, ValueError) as exc:
+        results = load_results(path)  # the one loader: schema_version checked, older files upgraded
+    except UserError as exc:  # names the file and what is wrong with it
+        raise DataError(f"cannot read {exc}") from None
+    except OSError as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
-    cands = [c for c in results.get("candidates", []) if c.get("status") == "ok"]
+    cands = [c for c in schema.candidates(results) if c.get("status") == "ok"]
     chosen = None
     if candidate:
         chosen = next((c for c in cands if c.get("name") == candidate), None)
@@ -67,19 +70,19 @@ def run_figures(run_dir: str | Path | None, model_path: str | None = None, candi
         from benchharness.adapters.base import file_digest
 
         digest = file_digest(model_path)[1]
-        chosen = next((c for c in cands if (c.get("model") or {}).get("sha256") == digest), None)
+        chosen = next((c for c in cands if schema.model(c).get("sha256") == digest), None)
     if chosen is None and len(cands) == 1:
         chosen = cands[0]
     if chosen is None:
         return {}
-    closed = (chosen.get("realtime") or {}).get("closed_loop") or {}
-    batch = [b.get("rows_per_s") for b in chosen.get("batch") or [] if b.get("rows_per_s")]
+    closed = schema.closed_loop(chosen)
+    batch = [b.get("rows_per_s") for b in schema.batch_entries(chosen) if b.get("rows_per_s")]
     return {
         "candidate": chosen.get("name"),
         "p50_ms": closed.get("p50_ms"),
         "p99_ms": closed.get("p99_ms"),
         "rows_per_s": max(batch) if batch else None,
-        "quality": (chosen.get("quality") or {}).get("test") or {},
+        "quality": schema.quality(chosen).get("test") or {},
     }
 
 

@@ -1,13 +1,13 @@
 """The names a suite uses for measured figures, and where each lives in results.json.
 
 Limits (`p99_ms <= 20`), the objective (`max accuracy`), charts and `bench compare` all
-speak these names, so the table below is the one place that knows the layout of a
+speak these names, so the table below is the one place that maps a name to its place in a
 candidate's results section. A name resolves to a number, or to None when the stage that
 measures it did not run (never an exception): the caller reports "unknown".
 
-Paths are dotted keys into the candidate's section; a path starting with "/" is read from
-the run level (e.g. the data section, shared by every candidate). Several paths are tried
-in order, so a section that moves keeps working while old runs still load.
+Paths are dotted keys into the candidate's section, read through the accessors of
+`benchharness/schema.py` (the one module that knows the layout): each figure has the one
+path its stage writes; older documents are upgraded on load (`results.load_results`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchharness import numbers
+from benchharness import numbers, schema
 from benchharness.quality.metrics import METRICS
+from benchharness.schema import get_path, open_loop_rate_at_best
 
 #: quality metrics a suite may name: exactly those quality/metrics.py computes (one table), read
 #: from quality.test.<name> (train_<name> from quality.train.<name>)
@@ -31,7 +32,7 @@ class Measure:
     """One named figure: where to read it, its unit and which direction is better."""
 
     name: str
-    paths: tuple[str, ...]
+    path: str | None  # dotted path into the candidate's section; None: `compute` derives it
     unit: str
     better: str  # "lower" | "higher"
     doc: str
@@ -39,13 +40,9 @@ class Measure:
 
 
 def _max_rows_per_s(cand: dict, results: dict) -> float | None:
-    rows = [as_number(b.get("rows_per_s")) for b in batch_list(cand)]
+    rows = [as_number(b.get("rows_per_s")) for b in schema.batch_entries(cand)]
     rows = [r for r in rows if r is not None]
     return max(rows) if rows else None
-
-
-def batch_list(cand: dict) -> list[dict]:
-    return [b for b in cand.get("batch") or [] if isinstance(b, dict)]
 
 
 def _worst_gap(section_key: str) -> Callable[[dict, dict], float | None]:
@@ -57,7 +54,7 @@ def _worst_gap(section_key: str) -> Callable[[dict, dict], float | None]:
     """
 
     def compute(cand: dict, results: dict) -> float | None:
-        sec = get_path(cand, f"quality.{section_key}")
+        sec = schema.quality(cand).get(section_key)
         if not isinstance(sec, dict):
             return None
         tables = [sec] if "windows" in sec else [v for v in sec.values() if isinstance(v, dict)]
@@ -99,25 +96,12 @@ def _psi_max(cand: dict, results: dict) -> float | None:
     return max(psis) if psis else None
 
 
-def open_loop_rate_at_best(cand: dict) -> dict | None:
-    """The open-loop rate entry at the highest sustainable rate (else the lowest rate tried)."""
-    rates = [r for r in get_path(cand, "realtime.open_loop.rates") or [] if isinstance(r, dict)]
-    if not rates:
-        return None
-    ok = [r for r in rates if r.get("sustainable")]
-    return max(ok, key=lambda r: r.get("target_rate_per_s") or 0) if ok else \
-        min(rates, key=lambda r: r.get("target_rate_per_s") or 0)
-
-
 def _open_loop_at_best(key: str) -> Callable[[dict, dict], float | None]:
     """An open-loop figure at the highest sustainable rate (else at the lowest rate tried):
     the model's own (`model_<key>`, the load generator's delay removed) where the rate has it,
     as the sweep judged it (`judged_on`), else the latency from the scheduled arrival."""
 
     def compute(cand: dict, results: dict) -> float | None:
-        ol = get_path(cand, "realtime.open_loop")
-        if isinstance(ol, dict) and key in ol:
-            return as_number(ol[key])
         pick = open_loop_rate_at_best(cand)
         return as_number(pick.get(f"model_{key}", pick.get(key))) if pick else None
 
@@ -128,9 +112,9 @@ def _phase_figure(getter: Callable[[dict], Any], reduce=max) -> Callable[[dict, 
     """A figure from the resource phases (resources.phases.<phase>), reduced over the phases."""
 
     def compute(cand: dict, results: dict) -> float | None:
-        phases = get_path(cand, "resources.phases") or {}
-        order = [k for k in ("closed_loop", "realtime") if k in phases] + [k for k in phases if k not in ("closed_loop", "realtime")]
-        values = [as_number(getter(phases[k])) for k in order if isinstance(phases[k], dict)]
+        phases = schema.resource_phases(cand)
+        order = [k for k in ("closed_loop",) if k in phases] + [k for k in phases if k != "closed_loop"]
+        values = [as_number(getter(phases[k])) for k in order]
         values = [v for v in values if v is not None]
         return reduce(values) if values else None
 
@@ -138,70 +122,69 @@ def _phase_figure(getter: Callable[[dict], Any], reduce=max) -> Callable[[dict, 
 
 
 def _late_share(cand: dict, results: dict) -> float | None:
-    rates = get_path(cand, "realtime.open_loop.rates") or []
-    shares = [as_number(r.get("late_start_share")) for r in rates if isinstance(r, dict)]
+    shares = [as_number(r.get("late_start_share")) for r in schema.open_loop_rates(cand)]
     shares = [v for v in shares if v is not None]
     return max(shares) if shares else None
 
 
 _TABLE: list[Measure] = [
     # real time, closed loop (one request at a time)
-    *(Measure(f"{p}_ms", (f"realtime.closed_loop.{p}_ms",), "ms", "lower",
+    *(Measure(f"{p}_ms", f"realtime.closed_loop.{p}_ms", "ms", "lower",
               f"closed-loop latency {p} (one request at a time)")
       for p in ("p50", "p90", "p95", "p99", "p999")),
-    Measure("mean_ms", ("realtime.closed_loop.mean_ms",), "ms", "lower", "closed-loop mean latency"),
-    Measure("max_ms", ("realtime.closed_loop.max_ms",), "ms", "lower", "closed-loop worst latency"),
-    Measure("qps", ("realtime.closed_loop.qps",), "req/s", "higher", "closed-loop requests per second"),
+    Measure("mean_ms", "realtime.closed_loop.mean_ms", "ms", "lower", "closed-loop mean latency"),
+    Measure("max_ms", "realtime.closed_loop.max_ms", "ms", "lower", "closed-loop worst latency"),
+    Measure("qps", "realtime.closed_loop.qps", "req/s", "higher", "closed-loop requests per second"),
     # real time, open loop (Poisson arrivals at the target rate)
-    *(Measure(f"open_{p}_ms", (), "ms", "lower",
+    *(Measure(f"open_{p}_ms", None, "ms", "lower",
               f"open-loop latency {p} of the model (from scheduled arrival, less the load "
               "generator's delay), at the highest sustainable rate",
               compute=_open_loop_at_best(f"{p}_ms"))
       for p in ("p50", "p90", "p95", "p99", "p999")),
-    Measure("sustainable_rps", ("realtime.open_loop.max_sustainable_rate_per_s",), "req/s", "higher",
+    Measure("sustainable_rps", "realtime.open_loop.max_sustainable_rate_per_s", "req/s", "higher",
             "highest open-loop rate whose p99 stays within the latency limit"),
-    Measure("late_share", (), "share", "lower", "largest share of open-loop requests that started late",
+    Measure("late_share", None, "share", "lower", "largest share of open-loop requests that started late",
             compute=_late_share),
-    Measure("error_rate", ("realtime.closed_loop.error_rate", "realtime.error_rate"), "share", "lower",
+    Measure("error_rate", "realtime.closed_loop.error_rate", "share", "lower",
             "share of requests that raised"),
     # batch
-    Measure("rows_per_s", (), "rows/s", "higher", "best batch throughput over the batch sizes",
+    Measure("rows_per_s", None, "rows/s", "higher", "best batch throughput over the batch sizes",
             compute=_max_rows_per_s),
     # resources
-    Measure("rss_peak_mb", ("resources.peak_rss_mb", "resources.rss_peak_mb"), "MB", "lower",
+    Measure("rss_peak_mb", "resources.peak_rss_mb", "MB", "lower",
             "peak resident memory while predicting"),
-    Measure("footprint_mb", ("resources.footprint_mb",), "MB", "lower",
+    Measure("footprint_mb", "resources.footprint_mb", "MB", "lower",
             "resident memory the loaded model adds"),
-    Measure("cpu_ms_per_prediction", ("resources.cpu_ms_per_prediction",), "ms", "lower",
+    Measure("cpu_ms_per_prediction", "resources.cpu_ms_per_prediction", "ms", "lower",
             "CPU time (user + system) per prediction"),
-    Measure("cpu_percent", (), "%", "lower",
+    Measure("cpu_percent", None, "%", "lower",
             "process CPU utilisation while predicting one request at a time (100 = one core)",
             compute=_phase_figure(lambda p: p.get("process_cpu_percent"), reduce=lambda v: v[0])),
-    Measure("load_s", ("load_s",), "s", "lower", "model load time (cold start)",
-            compute=lambda c, r: _scaled(get_path(c, "resources.load_time_ms"), 1e-3)),
-    Measure("gpu_mem_mb", (), "MB", "lower", "GPU memory the process used (device memory if NVML cannot tell)",
+    Measure("load_s", "load_s", "s", "lower", "model load time (cold start)",
+            compute=lambda c, r: _scaled(schema.resources(c).get("load_time_ms"), 1e-3)),
+    Measure("gpu_mem_mb", None, "MB", "lower", "GPU memory the process used (device memory if NVML cannot tell)",
             compute=_phase_figure(lambda p: (p.get("gpu") or {}).get("process_memory_max_mb")
                                   or (p.get("gpu") or {}).get("memory_used_max_mb"))),
-    Measure("model_mb", ("model.size_mb",), "MB", "lower", "model file size",
-            compute=lambda c, r: _scaled(get_path(c, "model.size_bytes"), 1e-6)),
+    Measure("model_mb", None, "MB", "lower", "model file size",
+            compute=lambda c, r: _scaled(schema.model(c).get("size_bytes"), 1e-6)),
     # cost
-    Measure("usd_per_million", ("cost.batch.usd_per_1m",), "USD", "lower",
+    Measure("usd_per_million", "cost.batch.usd_per_1m", "USD", "lower",
             "batch cost per 1M predictions"),
-    Measure("realtime_usd_per_million", ("cost.realtime.usd_per_1m",), "USD", "lower",
+    Measure("realtime_usd_per_million", "cost.realtime.usd_per_1m", "USD", "lower",
             "real-time cost per 1M predictions at the stated traffic"),
-    Measure("monthly_usd", ("cost.realtime.monthly_usd",), "USD", "lower",
+    Measure("monthly_usd", "cost.realtime.monthly_usd", "USD", "lower",
             "monthly cost of the instances real-time traffic needs"),
     # quality slices and data
-    Measure("subgroup_gap", (), "", "lower", "largest gap of the primary metric between a subgroup and overall",
+    Measure("subgroup_gap", None, "", "lower", "largest gap of the primary metric between a subgroup and overall",
             compute=_worst_gap("subgroups")),
-    Measure("window_gap", (), "", "lower", "largest gap of the primary metric between a time window and overall",
+    Measure("window_gap", None, "", "lower", "largest gap of the primary metric between a time window and overall",
             compute=_worst_gap("windows")),
-    Measure("drift_share", (), "share", "lower",
+    Measure("drift_share", None, "share", "lower",
             "share of feature columns whose distribution differs between splits (worst pair)",
             compute=_drift_share),
-    Measure("psi_max", (), "", "lower", "largest population stability index over the feature columns",
+    Measure("psi_max", None, "", "lower", "largest population stability index over the feature columns",
             compute=_psi_max),
-    Measure("primary", (), "", "higher", "the suite's primary quality metric on test",
+    Measure("primary", None, "", "higher", "the suite's primary quality metric on test",
             compute=lambda c, r: quality_value(c, primary_metric(c, r))),
 ]
 MEASURES: dict[str, Measure] = {m.name: m for m in _TABLE}
@@ -213,23 +196,13 @@ def _scaled(v: Any, factor: float) -> float | None:
 
 
 def as_number(v: Any) -> float | None:
-    """A finite float, or None (for absent, non-numeric, NaN or a {'value': x} wrapper)."""
+    """A finite float, or None (absent, non-numeric, NaN). A dict with a `value` (a slice's
+    worst group, the best baseline, reached by a dotted path) reads as that value."""
     if isinstance(v, dict):
-        for key in ("value", "point", "estimate", "mean"):
-            if key in v:
-                return as_number(v[key])
-        return None
+        return as_number(v["value"]) if "value" in v else None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     return float(v) if math.isfinite(v) else None
-
-
-def get_path(doc: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(doc, dict) or part not in doc:
-            return None
-        doc = doc[part]
-    return doc
 
 
 def is_quality_name(name: str) -> bool:
@@ -252,39 +225,27 @@ def unit(name: str) -> str:
     return m.unit if m else ""
 
 
-def primary_metric(cand: dict, results: dict) -> str | None:
-    q = cand.get("quality") or {}
-    return q.get("primary_metric") or get_path(results, "quality.primary_metric")
+def primary_metric(cand: dict, results: dict | None) -> str | None:
+    return schema.primary_metric(cand, results)
 
 
 def quality_value(cand: dict, metric: str | None, split: str = "test") -> float | None:
     if not metric:
         return None
-    return as_number(get_path(cand, f"quality.{split}.{metric}"))
+    return as_number((schema.quality(cand).get(split) or {}).get(metric))
 
 
 def quality_ci(cand: dict, metric: str) -> tuple[float, float] | None:
-    """The (low, high) confidence interval of a test metric, wherever the quality stage put it."""
-    q = cand.get("quality") or {}
-    for holder in (get_path(q, f"ci.{metric}"), get_path(q, f"test_ci.{metric}"),
-                   get_path(q, f"test.{metric}"), get_path(q, f"bootstrap.{metric}")):
-        ci = read_interval(holder)
-        if ci is not None:
-            return ci
-    return None
+    """The (low, high) bootstrap interval of a test metric (quality.ci.<metric>), both bounds
+    known, or None."""
+    return read_interval(schema.quality_ci(cand, metric))
 
 
 def read_interval(holder: Any) -> tuple[float, float] | None:
-    """Read an interval given as [lo, hi] or as a dict with ci / ci_low+ci_high / low+high."""
+    """An interval as the stages write it, [lo, hi], with both bounds known; else None."""
     if isinstance(holder, (list, tuple)) and len(holder) == 2:
         lo, hi = as_number(holder[0]), as_number(holder[1])
         return (lo, hi) if lo is not None and hi is not None else None
-    if isinstance(holder, dict):
-        if "ci" in holder:
-            return read_interval(holder["ci"])
-        for lo_key, hi_key in (("ci_low", "ci_high"), ("low", "high"), ("lo", "hi"), ("ci_lo", "ci_hi")):
-            if lo_key in holder and hi_key in holder:
-                return read_interval([holder[lo_key], holder[hi_key]])
     return None
 
 
@@ -293,13 +254,8 @@ def read_interval(holder: Any) -> tuple[float, float] | None:
 # open-loop section itself, each batch entry, resources, cost.batch, cost.realtime) has its
 # point values, `intervals: {key: [lo, hi]}` (95%, across trials; a bound may be null),
 # `trials: [{key: value, ..., count, duration_s}]` and `stability: {cv, unstable}`.
-def _closed(cand: dict) -> dict | None:
-    return get_path(cand, "realtime.closed_loop")
-
-
-def _best_batch(cand: dict) -> dict | None:
-    rows = [b for b in batch_list(cand) if as_number(b.get("rows_per_s"))]
-    return max(rows, key=lambda b: b["rows_per_s"]) if rows else None
+_closed = schema.closed_loop
+_best_batch = schema.best_batch  # the batch entry a batch price and rows_per_s come from
 
 
 #: figure name -> (its section in a candidate's results, the key inside that section)
@@ -307,12 +263,12 @@ _SECTIONS: dict[str, tuple[Callable[[dict], dict | None], str]] = {
     **{f"{p}_ms": (_closed, f"{p}_ms") for p in ("p50", "p90", "p95", "p99", "p999", "mean")},
     "qps": (_closed, "qps"),
     **{f"open_{p}_ms": (open_loop_rate_at_best, f"{p}_ms") for p in ("p50", "p90", "p95", "p99", "p999")},
-    "sustainable_rps": (lambda c: get_path(c, "realtime.open_loop"), "max_sustainable_rate_per_s"),
+    "sustainable_rps": (schema.open_loop, "max_sustainable_rate_per_s"),
     "rows_per_s": (_best_batch, "rows_per_s"),
-    "cpu_ms_per_prediction": (lambda c: get_path(c, "resources"), "cpu_ms_per_prediction"),
-    "usd_per_million": (lambda c: get_path(c, "cost.batch"), "usd_per_1m"),
-    "realtime_usd_per_million": (lambda c: get_path(c, "cost.realtime"), "usd_per_1m"),
-    "monthly_usd": (lambda c: get_path(c, "cost.realtime"), "monthly_usd"),
+    "cpu_ms_per_prediction": (schema.resources, "cpu_ms_per_prediction"),
+    "usd_per_million": (schema.cost_batch, "usd_per_1m"),
+    "realtime_usd_per_million": (schema.cost_realtime, "usd_per_1m"),
+    "monthly_usd": (schema.cost_realtime, "monthly_usd"),
 }
 #: the figures measured in trials: they have an interval across trials and per-trial values
 TRIAL_FIGURES = tuple(_SECTIONS)
@@ -323,7 +279,7 @@ def _section(cand: dict, name: str) -> tuple[dict | None, str | None]:
     if where is None:
         return None, None
     sec = where[0](cand)
-    if not isinstance(sec, dict):
+    if not sec:
         return None, where[1]
     key = where[1]
     if name.startswith("open_") and f"model_{key}" in sec:  # the generator's delay removed
@@ -379,12 +335,7 @@ def resolve(name: str, cand: dict, results: dict) -> float | None:
         value = m.compute(cand, results)
         if value is not None:
             return value
-    for path in m.paths:
-        doc, path = (results, path[1:]) if path.startswith("/") else (cand, path)
-        value = as_number(get_path(doc, path))
-        if value is not None:
-            return value
-    return None
+    return as_number(get_path(cand, m.path)) if m.path else None
 
 
 def fmt(value: float | None, unit: str = "") -> str:

@@ -42,6 +42,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
 
@@ -96,7 +97,7 @@ class LimitResult:
     note: str = ""
     interval: list | None = None  # the measured figure's 95% interval across trials, if judged on it
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> schema.LimitResult:
         return asdict(self)
 
 
@@ -206,13 +207,8 @@ def limits_for(suite_spec: Any, cand_spec: Any) -> list[Limit]:
 # -- evaluation --------------------------------------------------------------------------------
 def baseline_entries(results: dict) -> list[dict]:
     """Every baseline section in a run: declared ones among the candidates and automatic ones."""
-    out = [c for c in results.get("candidates", []) if c.get("role") == "baseline" and c.get("status", "ok") == "ok"]
-    auto = results.get("baselines")
-    if isinstance(auto, dict):
-        auto = auto.get("entries") or auto.get("models") or [
-            {"name": k, **v} for k, v in auto.items() if isinstance(v, dict)]
-    out += [b for b in auto or [] if isinstance(b, dict) and b.get("status", "ok") == "ok"]
-    return out
+    out = [c for c in schema.candidates(results) if c.get("role") == "baseline" and c.get("status", "ok") == "ok"]
+    return out + [b for b in schema.baselines(results) if b.get("status", "ok") == "ok"]
 
 
 def pick_baseline(results: dict, metric: str, which: str = "best") -> tuple[str, float] | None:
@@ -229,16 +225,10 @@ def pick_baseline(results: dict, metric: str, which: str = "best") -> tuple[str,
 
 def _paired_delta(cand: dict, metric: str, base_name: str) -> tuple[float, float] | None:
     """The paired-bootstrap interval of candidate minus this baseline, when the quality stage made one."""
-    vb = names.get_path(cand, "quality.delta_vs_best_baseline") or names.get_path(cand, "quality.vs_baseline")
-    for holder in (names.get_path(vb, metric) if isinstance(vb, dict) else None, vb):
-        if not isinstance(holder, dict):
-            continue
-        if holder.get("metric", metric) != metric or holder.get("baseline", base_name) != base_name:
-            continue
-        ci = names.read_interval(holder.get("delta_ci") or holder)
-        if ci is not None:
-            return ci
-    return None
+    vb = schema.quality(cand).get("delta_vs_best_baseline") or {}
+    if vb.get("metric", metric) != metric or vb.get("baseline", base_name) != base_name:
+        return None
+    return names.read_interval(vb.get("ci"))
 
 
 def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:

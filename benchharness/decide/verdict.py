@@ -36,6 +36,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
 from benchharness.errors import SuiteError
@@ -218,7 +219,7 @@ def _exit_codes(rows: list[dict], ranking: list[str], ran: list[dict]) -> tuple[
         code = EXIT_NONE
     if code != EXIT_OK:
         return code, code
-    not_pass = [lim["status"] for c in ran for lim in c.get("limits", []) if lim["status"] != "pass"]
+    not_pass = [lim["status"] for c in ran for lim in schema.limits(c) if lim["status"] != "pass"]
     if not not_pass:
         return code, EXIT_OK
     return code, EXIT_INCONCLUSIVE if all(st == "inconclusive" for st in not_pass) else EXIT_NONE
@@ -231,16 +232,17 @@ def judge(results: dict, suite_limits: Any = None, cand_limits: dict | None = No
     terms = parse_objective(objective)
     checks = {c["name"]: limits_mod.evaluate_all(limits_mod.limits_for(suite_limits, cand_limits.get(c["name"])),
                                                  c, results)
-              for c in results.get("candidates", [])
+              for c in schema.candidates(results)
               if c.get("role", "candidate") != "baseline" and c.get("status") == "ok"}
     inputs = {"limits": suite_limits, "candidate_limits": cand_limits, "objective": [str(t) for t in terms]}
     return decide(results, checks, terms, inputs)
 
 
-def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term], inputs: dict | None = None) -> dict:
+def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
+           inputs: dict | None = None) -> schema.Verdict:
     """The verdict from each candidate's limit outcomes (pass/warn/fail/unknown/inconclusive)."""
     ran, rows = [], []
-    for cand in results.get("candidates", []):
+    for cand in schema.candidates(results):
         if cand.get("role", "candidate") == "baseline":
             continue
         row = {"name": cand["name"], "status": "crashed", "blocking": [], "inconclusive": [],
@@ -342,10 +344,10 @@ def _baseline_context(r: limits_mod.LimitResult, cand: dict, results: dict) -> d
 
 def _resolution(r: limits_mod.LimitResult, cand: dict, results: dict, ctx: dict):
     """Can the test split show the margin this baseline limit asks for? (paired intervals only)"""
-    rows = names.as_number(names.get_path(cand, "quality.rows.test"))
+    rows = names.as_number((schema.quality(cand).get("rows") or {}).get("test"))
     if ctx["kind"] != "paired" or not rows or r.value is None or r.threshold is None:
         return None
-    confidence = names.as_number(names.get_path(results, "quality.bootstrap.confidence")) or 0.95
+    confidence = names.as_number((schema.run_quality(results).get("bootstrap") or {}).get("confidence")) or 0.95
     up = ctx["limit"].op in (">=", ">")
     sign = 1.0 if up else -1.0
     margin = sign * (r.threshold - ctx["value"])  # required difference, in the better direction
@@ -425,7 +427,7 @@ def _distance(parts: list[float]) -> list[float]:
 
 def _surely_worse(cand: dict, metric: str) -> bool:
     """The paired interval of candidate minus baseline lies wholly on the worse side of zero."""
-    ci = names.read_interval(names.get_path(cand, "quality.delta_vs_best_baseline.ci"))
+    ci = names.read_interval((schema.quality(cand).get("delta_vs_best_baseline") or {}).get("ci"))
     if ci is None:
         return False
     return ci[1] < 0 if names.better(metric) == "higher" else ci[0] > 0
@@ -433,12 +435,12 @@ def _surely_worse(cand: dict, metric: str) -> bool:
 
 def _baseline_as_good(results: dict, cands: list[dict]) -> str:
     """'' or a sentence when no candidate is shown better than the best baseline."""
-    judged = [(c, (c.get("quality") or {}).get("beats_baseline")) for c in cands]
+    judged = [(c, schema.quality(c).get("beats_baseline")) for c in cands]
     judged = [(c, b) for c, b in judged if b is not None]
     if not judged or any(b for _, b in judged):
         return ""
-    best = names.get_path(results, "quality.best_baseline") or {}
-    first = (judged[0][0].get("quality") or {}).get("delta_vs_best_baseline") or {}
+    best = schema.run_quality(results).get("best_baseline") or {}
+    first = schema.quality(judged[0][0]).get("delta_vs_best_baseline") or {}
     base_name = best.get("name") or first.get("baseline") or "the baseline"
     metric = best.get("metric") or first.get("metric") or names.primary_metric(judged[0][0], results) or "the metric"
     value = names.as_number(best.get("value", first.get("baseline_value")))
@@ -465,7 +467,7 @@ def _baseline_as_good(results: dict, cands: list[dict]) -> str:
 def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: list[Term],
                    trace: list | None = None) -> str:
     """What to ship and why; or that nothing qualifies, and per candidate what to change."""
-    by_name = {c["name"]: c for c in results.get("candidates", [])}
+    by_name = {c["name"]: c for c in schema.candidates(results)}
     ran = [by_name[r["name"]] for r in rows if r["status"] != "crashed"]
     as_good = _baseline_as_good(results, ran)
     if ranking:
@@ -488,7 +490,7 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
             tail += f" Not yet decided: {', '.join(maybe)} (an interval straddles a limit)."
         if as_good:
             return f"{as_good} If a candidate must ship, take {best['name']}: {lead}{tail}"
-        q = best.get("quality") or {}
+        q = schema.quality(best)
         if q.get("beats_baseline") is False and q.get("baseline_statement"):
             tail += f" Caution: {q['baseline_statement']}."
         return f"Ship {best['name']}: {lead}{tail}"
@@ -506,7 +508,7 @@ def recommendation(results: dict, rows: list[dict], ranking: list[str], terms: l
             + " straddle a limit: measuring more would decide (exit code 4: retry)."
             if maybe else "No candidate qualifies.")
     head += " What to change, closest first: " + " | ".join(parts) + "."
-    keep = [c["name"] for c in results.get("candidates", []) if c.get("role") == "baseline"]
+    keep = [c["name"] for c in schema.candidates(results) if c.get("role") == "baseline"]
     if keep:
         head += f" Keep {keep[0]} (the declared baseline) until one does."
     elif as_good:
@@ -533,7 +535,7 @@ def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict 
     """The ranking as a reader says it: 'min rmse, then min usd_per_million' (never 'best primary')."""
     parsed = parse_objective(terms) if terms and isinstance(terms[0], str) else terms
     if cand is None:  # any scored candidate knows the primary metric
-        cand = next((c for c in results.get("candidates", []) if (c.get("quality") or {}).get("primary_metric")), {})
+        cand = next((c for c in schema.candidates(results) if schema.quality(c).get("primary_metric")), {})
     out = []
     for t in parsed:
         name = (names.primary_metric(cand, results) or "primary") if t.name == "primary" else t.name
@@ -587,7 +589,7 @@ def _wrapped(first: str, text: str, indent: int) -> list[str]:
 
 def summary_lines(results: dict) -> list[str]:
     """The verdict as the terminal shows it: a line per candidate and unmet limit, then the sentence."""
-    v = results.get("verdict") or {}
+    v = schema.verdict(results)
     lines = ["", "verdict:"]
     pad = 2 + 16 + 1 + 13 + 1
     for row in v.get("candidates", []):

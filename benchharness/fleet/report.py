@@ -14,7 +14,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from benchharness import exit_codes
+from benchharness import exit_codes, schema
 from benchharness.decide import figures as names
 from benchharness.fleet.verdict import fleet_verdict, pair_name, pairs
 from benchharness.report.console import render_table
@@ -80,7 +80,8 @@ def rows(doc: dict, results: dict[str, dict]) -> list[dict]:
         rate = names.resolve("sustainable_rps", c, res)
         rate_src = "open loop"
         if rate is None:
-            rate, rate_src = names.resolve("cost.realtime.sustainable_per_s_per_replica", c, res), "closed loop"
+            rate = names.as_number(schema.cost_realtime(c).get("sustainable_per_s_per_replica"))
+            rate_src = "closed loop"
         v = by_pair[(c["candidate"], c["target"])]
         out.append({
             "candidate": c["candidate"], "target": c["target"], "status": v["status"], "rank": v["rank"],

@@ -10,7 +10,7 @@ among every pair that ran, and one sentence says what to ship where, and why.
 
 from __future__ import annotations
 
-from benchharness import exit_codes
+from benchharness import exit_codes, schema
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective, pareto, parse_objective, rank
 
@@ -23,14 +23,14 @@ def pairs(runs: dict[str, dict]) -> tuple[list[dict], dict[str, dict]]:
     """(every candidate that ran, as a pair; {pair name: its verdict row}) from {target: results}."""
     cands, rows = [], {}
     for target, results in runs.items():
-        verdict_rows = {r["name"]: r for r in (results.get("verdict") or {}).get("candidates", [])}
-        for cand in results.get("candidates", []):
+        verdict_rows = {r["name"]: r for r in schema.verdict(results).get("candidates", [])}
+        for cand in schema.candidates(results):
             if cand.get("role", "candidate") == "baseline" or cand.get("status") != "ok":
                 continue
             pair = {**cand, "name": pair_name(cand["name"], target), "candidate": cand["name"], "target": target}
-            if "primary_metric" not in (pair.get("quality") or {}):
+            if "primary_metric" not in schema.quality(pair):
                 metric = names.primary_metric(cand, results)
-                pair["quality"] = {**(cand.get("quality") or {}), "primary_metric": metric}
+                pair["quality"] = {**schema.quality(cand), "primary_metric": metric}
             cands.append(pair)
             rows[pair["name"]] = verdict_rows.get(cand["name"], {"status": "unjudged"})
     return cands, rows
@@ -41,7 +41,7 @@ def fleet_verdict(runs: dict[str, dict], failed_targets: list[str]) -> dict:
     `failed_targets` names the others as "TARGET (status)"."""
     cands, rows = pairs(runs)
     first = next(iter(runs.values()), {})
-    objective = ((first.get("verdict") or {}).get("inputs") or {}).get("objective")
+    objective = (schema.verdict(first).get("inputs") or {}).get("objective")
     terms = parse_objective(objective)
     combined = {**first, "candidates": cands}
     qualifying = [c for c in cands if rows[c["name"]].get("status") == "qualifies"]
@@ -56,7 +56,7 @@ def fleet_verdict(runs: dict[str, dict], failed_targets: list[str]) -> dict:
     } for c in cands]
     best = ranking[0] if ranking else None
     crashed = bool(failed_targets) or any(  # as in a run: a candidate that crashed anywhere
-        c.get("status") != "ok" for r in runs.values() for c in r.get("candidates", [])
+        c.get("status") != "ok" for r in runs.values() for c in schema.candidates(r)
         if c.get("role", "candidate") != "baseline")
     code = exit_codes.CANDIDATE_FAILED if crashed else (exit_codes.OK if best else exit_codes.NO)
     return {

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from benchharness import schema
 from benchharness.errors import UserError
 from benchharness.exit_codes import OK as EXIT_OK
 from benchharness.exit_codes import USAGE as EXIT_USAGE
@@ -112,8 +113,8 @@ def reference_run(run_dir: str | Path, against: str) -> Path:
 
 
 def _best_run(frame, results: dict, root: Path) -> str:
-    mine = {c["name"]: (c.get("realtime") or {}).get("closed_loop", {}).get("p99_ms")
-            for c in results.get("candidates") or [] if c.get("status") == "ok"}
+    mine = {c["name"]: schema.closed_loop(c).get("p99_ms")
+            for c in schema.candidates(results) if c.get("status") == "ok"}
     rows = frame[(frame["suite"] == results["suite"]["name"]) & (frame["figure"] == "p99_ms")
                  & (frame["run_id"] != results["run_id"])
                  & (frame["started_at"].fillna("") <= (results.get("started_at") or ""))]

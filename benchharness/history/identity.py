@@ -12,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from benchharness.decide import figures as names
+from benchharness import schema
 
 
 def file_sha256(path: str | Path) -> str | None:
@@ -70,13 +70,13 @@ def compute_identity(results: dict, suite_path: str | Path | None) -> dict:
 def _from_results(results: dict) -> dict:
     env = results.get("environment") or {}
     return {
-        "data_sha256": names.get_path(results, "data.sha256"),
-        "split_sha256": names.get_path(results, "data.split.split_sha256"),
+        "data_sha256": schema.get_path(results, "data.sha256"),
+        "split_sha256": schema.get_path(results, "data.split.split_sha256"),
         "harness_version": (env.get("packages") or {}).get("benchharness"),
         "software": software_fingerprint(env),
         "machine": machine_fingerprint(env),
         "machine_label": machine_label(env),
-        "profile": names.get_path(results, "profile.name"),
+        "profile": schema.run_section(results, "profile").get("name"),
     }
 
 
@@ -84,6 +84,6 @@ def identity(results: dict) -> dict:
     """The stored identity of a run, completed from results.json where it lacks a key."""
     found = dict(_from_results(results))
     found.update({"suite_sha256": None, "git_commit": None})
-    stored = names.get_path(results, "history.identity") or {}
+    stored = schema.run_section(results, "history").get("identity") or {}
     found.update({k: v for k, v in stored.items() if v is not None})
     return found

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from benchharness import schema
 from benchharness.adapters.extras import import_extra
 from benchharness.errors import UserError
 from benchharness.history.store import run_rows
@@ -55,12 +56,12 @@ def metrics_of(results: dict) -> dict[str, float]:
 
 
 def tags_of(results: dict) -> dict[str, str]:
-    verdict = results.get("verdict") or {}
+    verdict = schema.verdict(results)
     tags = {"bench.run_id": str(results.get("run_id")), "bench.tool": "benchharness"}
     for key in ("recommended", "sentence", "exit_code"):
         if verdict.get(key) is not None:
             tags[f"verdict.{key}"] = str(verdict[key])[:5000]
-    for cand in results.get("candidates") or []:
+    for cand in schema.candidates(results):
         tags[f"candidate.{_key(cand.get('name'))}.status"] = str(cand.get("status"))
     return tags
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.errors import UserError
 from benchharness.history import store
@@ -42,7 +43,7 @@ def compare_with_previous(frame, results: dict) -> dict | None:
     prev = frame[frame["run_id"] == prev_id]
     before = {(r.candidate, r.figure): r.value for r in prev.itertuples() if r.figure}
     rows = []
-    for cand in results.get("candidates") or []:
+    for cand in schema.candidates(results):
         if cand.get("status") != "ok":
             continue
         metric = names.primary_metric(cand, results)

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.errors import UserError
 from benchharness.history.identity import identity
@@ -49,7 +50,7 @@ def index_parts(results_dir: str | Path) -> list[Path]:
 
 def figure_names(cand: dict, results: dict) -> list[str]:
     """Every figure of the one figure table, plus each test quality metric the candidate has."""
-    quality = [m for m in ((cand.get("quality") or {}).get("test") or {}) if names.is_quality_name(m)]
+    quality = [m for m in (schema.quality(cand).get("test") or {}) if names.is_quality_name(m)]
     return quality + [m for m in names.MEASURES if m != "primary"]
 
 
@@ -74,8 +75,8 @@ def run_rows(results: dict) -> list[dict]:
                                      "profile")},
     }
     rows = []
-    for cand in results.get("candidates") or []:
-        model = cand.get("model") or {}
+    for cand in schema.candidates(results):
+        model = schema.model(cand)
         who = {**base, "candidate": cand.get("name"), "role": cand.get("role"),
                "status": cand.get("status"), "model_format": model.get("format"),
                "model_sha256": model.get("sha256")}

@@ -10,6 +10,7 @@ picks the headline figures.
 
 from __future__ import annotations
 
+from benchharness import schema
 from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import CandidateRun, RunContext
 from benchharness.measure import run_level
@@ -21,20 +22,19 @@ _LOAD_FROM = ("closed_loop", "batch", "open_loop", "predict")
 
 def phase_rate(result: dict, phase: str) -> float | None:
     """Predictions (rows) per second during `phase`, as the measurement itself reports them."""
-    realtime = result.get("realtime") or {}
     kind, _, value = phase.partition("@")
     if kind == "closed_loop":
-        loop = realtime.get("closed_loop") or {}
+        loop = schema.closed_loop(result)
         per_request = (loop.get("settings") or {}).get("rows_per_request") or 1
         return (loop.get("qps") or 0) * per_request or None
     if kind == "batch":
-        for entry in result.get("batch") or []:
+        for entry in schema.batch_entries(result):
             if str(entry.get("batch_size")) == value:
                 return entry.get("rows_per_s") or None
     if kind == "open_loop":
-        ol = realtime.get("open_loop") or {}
+        ol = schema.open_loop(result)
         per_request = (ol.get("settings") or {}).get("rows_per_request") or 1
-        for entry in ol.get("rates") or []:
+        for entry in schema.open_loop_rates(result):
             if f"{entry.get('target_rate_per_s', 0):.6g}" == value:
                 return (entry.get("achieved_rate_per_s") or 0) * per_request or None
     if kind == "full_split":
@@ -68,7 +68,7 @@ def per_prediction(record: dict, rows_per_s: float | None) -> dict:
     return out
 
 
-def resources_from_records(result: dict, records: dict, hook: str = PHASE_HOOK) -> dict | None:
+def resources_from_records(result: dict, records: dict, hook: str = PHASE_HOOK) -> schema.Resources | None:
     """Build `resources` from {measurement: {phase: {hook: record}}}; None if nothing was recorded."""
     loads: dict[str, dict] = {}
     phases: dict[str, dict] = {}
@@ -108,12 +108,12 @@ def resources_stage(ctx: RunContext, cand: CandidateRun) -> None:
         run_level.widen_candidate(ctx, cand)
 
 
-def add_cpu_trials(section: dict, result: dict, rt: dict) -> None:
+def add_cpu_trials(section: schema.Resources, result: dict, rt: dict) -> None:
     """CPU per prediction across the closed loop's trials: each trial's own figure, their
     mean as the point value, an interval and the stability across trials."""
     from benchharness.measure.intervals import stability, trial_interval
 
-    trials = ((result.get("realtime") or {}).get("closed_loop") or {}).get("trials") or []
+    trials = schema.closed_loop(result).get("trials") or []
     values = [t["cpu_ms_per_prediction"] for t in trials if t.get("cpu_ms_per_prediction") is not None]
     if not values:
         return

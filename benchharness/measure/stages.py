@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from benchharness import schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
 from benchharness.isolation.isolate import run_in_child
@@ -186,7 +187,7 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
     if not records:
         return
     pooled = np.concatenate([r["latency_ns"] for r in records])
-    section = summarize_ns(pooled, rt["ci_confidence"])
+    section: schema.ClosedLoop = summarize_ns(pooled, rt["ci_confidence"])
     trials = [r["figures"] for r in records]
     count = sum(t["count"] for t in trials)
     seconds = sum(t["duration_s"] for t in trials)
@@ -230,7 +231,7 @@ def _open_loop_spec(ctx: RunContext, cand: CandidateRun) -> dict | None:
     """The open-loop child's spec (None when the open loop does not run for this candidate)."""
     rt = ctx.suite["realtime"]
     ol = rt["open_loop"]
-    closed = (cand.result.get("realtime") or {}).get("closed_loop") or {}
+    closed = schema.closed_loop(cand.result)
     if not ol["enabled"] or not closed.get("qps") or not closed.get("count"):
         return None
     limit, source = open_loop_limit_ms(ctx, cand, closed)
@@ -333,7 +334,7 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
     rt, ol = ctx.suite["realtime"], spec["open_loop"]
     records = trial_records(ctx, cand, "open_loop")
     seed = rt["trial_seed"]
-    entries = []
+    entries: list[schema.OpenLoopRate] = []
     for probe in out["rates"]:
         rate = probe["target_rate_per_s"]
         per_trial = [(rec["index"], next((r for r in rec["rates"] if r["target_rate_per_s"] == rate), None),
@@ -374,7 +375,7 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
     warning = late_start_warning(entries, ol["late_threshold_ms"])
     if warning:
         ctx.progress(f"[{cand.name}] warning: {warning}")
-    section = {
+    section: schema.OpenLoop = {
         "arrival": ol["arrival"], "workers": ol["workers"], "duration_s": ol["duration_s"],
         "p99_limit_ms": spec["p99_limit_ms"], "p99_limit_source": spec["p99_limit_source"],
         "error_rate_limit": spec["max_error_rate"],
@@ -540,7 +541,7 @@ def summarize_batch(ctx: RunContext, cand: CandidateRun) -> None:
         return
     seed = ctx.suite["realtime"]["trial_seed"]
     arrays: dict[str, np.ndarray] = {}
-    entries = []
+    entries: list[schema.BatchEntry] = []
     for size in cfg["batch_sizes"]:
         loops = [rec["loops"][size] for rec in records if size in rec["loops"]]
         trials = [next(e for e in rec["entries"] if e["batch_size"] == size)

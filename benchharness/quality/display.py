@@ -5,6 +5,7 @@ Reads saved results only (a report can be remade without re-running).
 
 from __future__ import annotations
 
+from benchharness import schema
 from benchharness.numbers import metric as _num
 from benchharness.numbers import number
 
@@ -64,7 +65,7 @@ def _production(q: dict) -> str:
 
 
 def _row(entry: dict, role: str) -> list[str]:
-    q = entry.get("quality") or {}
+    q = schema.quality(entry)
     metric = q.get("primary_metric")
     delta = q.get("delta_vs_best_baseline") or {}
     gap = (q.get("overfit") or {})
@@ -87,15 +88,15 @@ def quality_table(results: dict) -> str | None:
     """Candidates then baselines, the best baseline starred, then one sentence per candidate."""
     from benchharness.report.console import render_table
 
-    summary = results.get("quality")
+    summary = schema.run_quality(results)
     if not summary:
         return None
     best = (summary.get("best_baseline") or {}).get("name")
     rows = []
-    for c in results.get("candidates", []):
+    for c in schema.candidates(results):
         role = "baseline (declared)" if c.get("role") == "baseline" else "candidate"
         rows.append(_row(c, role + (" *" if c.get("name") == best else "")))
-    for b in results.get("baselines", []):
+    for b in schema.baselines(results):
         rows.append(_row(b, "baseline" + (" *" if b.get("name") == best else "")))
     conf = summary.get("bootstrap", {}).get("confidence", 0.95)
     metric = summary["primary_metric"]
@@ -103,11 +104,11 @@ def quality_table(results: dict) -> str | None:
               "delta vs best baseline [CI]", "norm. gain", "verdict", "worst subgroup", "production window"]
     lines = [f"quality ({summary['task']}; * = best baseline; bootstrap {summary['bootstrap']['resamples']} resamples)",
              render_table(rows, header, priorities=[0, 1, 2, 6, 7, 3, 8, 4, 5, 9])]
-    for c in results.get("candidates", []):
-        q = c.get("quality") or {}
+    for c in schema.candidates(results):
+        q = schema.quality(c)
         if q.get("baseline_statement"):
             lines.append("  " + q["baseline_statement"])
-        parity = c.get("parity") or {}
+        parity = schema.parity(c)
         if "label_agreement" in parity:
             lines.append(f"  {c['name']} parity with {parity['original']}: labels agree on "
                          f"{parity['label_agreement']:.2%} of rows, max |proba diff| {_num(parity.get('max_abs_proba_diff'))}")

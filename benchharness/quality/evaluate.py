@@ -14,6 +14,7 @@ import pandas as pd
 from benchharness.quality import slices
 from benchharness.quality.bootstrap import BootstrapPlan, confidence_intervals
 from benchharness.quality.metrics import METRICS, ScoredRows, confusion, score_rows
+from benchharness.schema import Quality
 
 
 @dataclass
@@ -57,7 +58,7 @@ def evaluate(
     times_test: pd.Series | None = None,
     train_missing: str = "no predictions on the train split",
     interval_metrics: list[str] | None = None,
-) -> dict:
+) -> Quality:
     """The `quality` section of one model (see docs/results.md).
 
     Intervals are computed for `interval_metrics` (default: every available test metric).
@@ -71,7 +72,7 @@ def evaluate(
     else:
         train_values, train_unavailable = {}, dict.fromkeys(values, train_missing)
     shared = [m for m in values if m in train_values]
-    section = {
+    section: Quality = {
         "task": settings.task,
         "primary_metric": metric,
         "higher_is_better": settings.higher_is_better,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchharness import schema
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 BASELINE_GREY = "#777777"
@@ -25,7 +27,7 @@ class Style:
 def styles(results: dict) -> dict[str, Style]:
     """A stable colour and marker per candidate (by its position in the run)."""
     out, i = {}, 0
-    for cand in results.get("candidates", []):
+    for cand in schema.candidates(results):
         if cand.get("role") == "baseline":
             out[cand["name"]] = Style(BASELINE_GREY, "x")
         else:
@@ -55,4 +57,4 @@ def finish(ax, title: str, xlabel: str, ylabel: str, legend: bool = True) -> Non
 
 def measured(results: dict) -> list[dict]:
     """Candidates (and declared baselines) that ran."""
-    return [c for c in results.get("candidates", []) if c.get("status") == "ok"]
+    return [c for c in schema.candidates(results) if c.get("status") == "ok"]

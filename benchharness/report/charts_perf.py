@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.report.chart_style import LIMIT_RED, finish, measured, new_axes, styles
 from benchharness.report.charts_tradeoff import limit_threshold
@@ -39,7 +40,7 @@ def plot_latency_percentiles(results: dict, run_dir=None, ax=None):
             q, lat = percentile_curve(samples)
             curves.append((c["name"], q, lat, "raw samples"))
             continue
-        cl = names.get_path(c, "realtime.closed_loop") or {}
+        cl = schema.closed_loop(c)
         pts = [(pct, names.as_number(cl.get(k))) for k, pct in _SUMMARY_PCTS]
         pts = [(p, v) for p, v in pts if v is not None]
         if pts:
@@ -69,7 +70,7 @@ def plot_latency_percentiles(results: dict, run_dir=None, ax=None):
 def plot_throughput_vs_batch(results: dict, run_dir=None, ax=None):
     series = []
     for c in measured(results):
-        pts = [(names.as_number(b.get("batch_size")), names.as_number(b.get("rows_per_s"))) for b in names.batch_list(c)]
+        pts = [(names.as_number(b.get("batch_size")), names.as_number(b.get("rows_per_s"))) for b in schema.batch_entries(c)]
         pts = sorted((int(b), r) for b, r in pts if b and r)
         if pts:
             series.append((c["name"], pts))
@@ -96,9 +97,7 @@ def _rate_points(c: dict) -> list[tuple[float, float]]:
     """(offered rate, the p99 the sweep judged at it) for each rate tried: the model's own p99
     (the load generator's delay removed) where the rate has it, as `judged_on` says."""
     pts = []
-    for row in names.get_path(c, "realtime.open_loop.rates") or []:
-        if not isinstance(row, dict):
-            continue
+    for row in schema.open_loop_rates(c):
         rate = names.as_number(row.get("target_rate_per_s"))
         p99 = names.as_number(row.get(row.get("judged_on") or "p99_ms"))
         if rate is not None and p99 is not None:
@@ -121,8 +120,8 @@ def plot_latency_vs_rate(results: dict, run_dir=None, ax=None):
             ax.axvline(best, color=st.color, ls=":", lw=1, label=f"{c['name']}: highest rate within the limit")
     # the limit the sweep judged "highest rate within the limit" against, as recorded: the
     # markers above and this line must read the same limit
-    limit = next((names.as_number(names.get_path(c, "realtime.open_loop.p99_limit_ms")) for c, _ in series
-                  if names.get_path(c, "realtime.open_loop.p99_limit_ms") is not None), None)
+    limit = next((names.as_number(schema.open_loop(c)["p99_limit_ms"]) for c, _ in series
+                  if schema.open_loop(c).get("p99_limit_ms") is not None), None)
     if limit is not None:
         ax.axhline(limit, color=LIMIT_RED, ls="--", lw=1.2,
                    label=f"p99 limit of the sweep {names.fmt(limit, 'ms')}")

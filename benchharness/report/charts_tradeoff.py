@@ -9,6 +9,7 @@ instead of a line that would squeeze the points against one side.
 
 from __future__ import annotations
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
 from benchharness.report.chart_style import (
@@ -23,8 +24,8 @@ from benchharness.report.chart_style import (
 
 def limit_threshold(results: dict, metric: str) -> float | None:
     """The absolute hard threshold the run judged `metric` against, if any."""
-    for cand in results.get("candidates", []):
-        for lim in cand.get("limits") or []:
+    for cand in schema.candidates(results):
+        for lim in schema.limits(cand):
             if lim.get("metric") == metric and "baseline" not in lim.get("expression", "") \
                     and lim.get("threshold") is not None:
                 return lim["threshold"]
@@ -38,7 +39,7 @@ FAR_LIMIT_FACTOR = 3.0
 
 def _verdict_marks(results: dict) -> tuple[set, set, str | None]:
     """(the verdict's Pareto front, blocked candidates, the recommended one)."""
-    v = results.get("verdict") or {}
+    v = schema.verdict(results)
     blocked = {r["name"] for r in v.get("candidates", []) if r.get("status") == "blocked"}
     return set(v.get("pareto_front") or []), blocked, v.get("recommended")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
 
@@ -67,11 +68,11 @@ def _figures(cand: dict, results: dict, figures: list[tuple[str, str]]) -> str:
 
 
 def _cands(results: dict) -> list[dict]:
-    return [c for c in results.get("candidates", []) if c.get("role") != "baseline" and c.get("status") == "ok"]
+    return [c for c in schema.candidates(results) if c.get("role") != "baseline" and c.get("status") == "ok"]
 
 
 def _focus(results: dict) -> dict | None:
-    rec = (results.get("verdict") or {}).get("recommended")
+    rec = schema.verdict(results).get("recommended")
     cands = _cands(results)
     return next((c for c in cands if c["name"] == rec), cands[0] if cands else None)
 
@@ -100,9 +101,9 @@ def baseline_item(results: dict) -> Item:
         cautious = (ci[0] if hi else ci[1]) if ci else v
         ok = cautious > best[1] if hi else cautious < best[1]
         beats.append(ok)
-        statement = (c.get("quality") or {}).get("baseline_statement")
+        statement = schema.quality(c).get("baseline_statement")
         if statement:  # the quality stage's own words, from the paired bootstrap
-            beats[-1] = bool((c.get("quality") or {}).get("beats_baseline", ok))
+            beats[-1] = bool(schema.quality(c).get("beats_baseline", ok))
             item.evidence.append(statement if statement.startswith(c["name"]) else f"{c['name']}: {statement}")
             continue
         how = f"interval [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "point value, no interval"
@@ -115,7 +116,7 @@ def baseline_item(results: dict) -> Item:
 def metrics_item(results: dict) -> Item:
     item = Item("Are machine learning performance metrics defined for both training and scoring?", "missing")
     for c in _cands(results):
-        q = c.get("quality") or {}
+        q = schema.quality(c)
         train, test = q.get("train") or {}, q.get("test") or {}
         if train and test:
             m = q.get("primary_metric") or next(iter(test))
@@ -157,7 +158,7 @@ def benchmarked_item(results: dict) -> Item:
     if focus:
         item.evidence.append(f"{focus['name']}: p99 {names.fmt(names.resolve('p99_ms', focus, results), 'ms')}, "
                              f"best batch throughput {names.fmt(names.resolve('rows_per_s', focus, results), 'rows/s')}")
-    has_quality = any((c.get("quality") or {}).get("train") for c in _cands(results))
+    has_quality = any(schema.quality(c).get("train") for c in _cands(results))
     item.status = "met" if split and has_quality else ("attention" if split or has_quality else "missing")
     return item
 
@@ -195,7 +196,7 @@ def distribution_item(results: dict) -> Item:
 def limits_item(results: dict) -> Item:
     item = Item("Have goals and hard limits for performance, speed of prediction and costs been established "
                 "so they can be considered if trade-offs need to be made?", "missing")
-    spec = ((results.get("verdict") or {}).get("inputs") or {}).get("limits")
+    spec = (schema.verdict(results).get("inputs") or {}).get("limits")
     parsed = limits_mod.parse_spec(spec) if spec else []
     kinds = {"quality": [], "speed": [], "cost": [], "memory": []}
     for lim in parsed:
@@ -205,7 +206,7 @@ def limits_item(results: dict) -> Item:
         kinds[kind].append(lim.text)
     for kind, texts in kinds.items():
         item.evidence.append(f"{kind}: {'; '.join(texts) if texts else 'no limit set'}")
-    for row in (results.get("verdict") or {}).get("candidates", []):
+    for row in schema.verdict(results).get("candidates", []):
         detail = "; ".join(row["blocking"][:2])
         item.evidence.append(f"{row['name']}: {detail}" if row["status"] == "crashed"
                              else f"{row['name']}: {row['status']}" + (f" — {detail}" if detail else ""))
@@ -291,8 +292,8 @@ def production_item(results: dict) -> Item:
     item.evidence.append("distribution drift between the splits: not measured" if share is None
                          else f"distribution drift between the splits: {names.fmt(share, 'share')} of columns drifted")
     for c in _cands(results):
-        parity = c.get("parity") or (c.get("quality") or {}).get("parity")
-        if isinstance(parity, dict):
+        parity = schema.parity(c)
+        if parity:
             item.evidence.append(
                 f"{c['name']}: same predictions as {parity.get('original', 'its original')} on "
                 f"{names.fmt(names.as_number(parity.get('label_agreement')), 'share')} of rows, largest probability "

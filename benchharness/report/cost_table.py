@@ -3,6 +3,7 @@ naming the profile and the traffic the costs assume."""
 
 from __future__ import annotations
 
+from benchharness import schema
 from benchharness.numbers import number, usd
 
 __all__ = ["usd", "cost_table_text", "report_detail", "pricing_line"]
@@ -19,9 +20,8 @@ PRIORITIES = [0, 4, 9, 6, 10, 7, 1, 5, 3, 2, 8]
 
 
 def cost_row(c: dict) -> list[str]:
-    r = c.get("resources") or {}
-    k = c.get("cost") or {}
-    batch, rt = k.get("batch") or {}, k.get("realtime") or {}
+    r, k = schema.resources(c), schema.cost(c)
+    batch, rt = schema.cost_batch(c), schema.cost_realtime(c)
     return [
         c.get("name", "?"),
         _num(r.get("cpu_ms_per_prediction")),
@@ -61,15 +61,15 @@ def pricing_line(results: dict) -> str | None:
 def cost_table_text(results: dict) -> str | None:
     from benchharness.report.console import render_table
 
-    rows = [cost_row(c) for c in results.get("candidates", []) if c.get("resources") or c.get("cost")]
+    rows = [cost_row(c) for c in schema.candidates(results) if schema.resources(c) or schema.cost(c)]
     if not rows:
         return None
     parts = [render_table(rows, HEADER, PRIORITIES)]
     line = pricing_line(results)
     if line:
         parts.append(line)
-    for c in results.get("candidates", []):
-        rt = (c.get("cost") or {}).get("realtime") or {}
+    for c in schema.candidates(results):
+        rt = schema.cost_realtime(c)
         if rt.get("rate_warning") or "closed_loop" in (rt.get("rate_source") or ""):
             parts.append(f"note: {c.get('name')}: real-time cost from {rt['rate_source']}"
                          + (f" ({rt['rate_warning']})" if rt.get("rate_warning") else ""))
@@ -85,15 +85,15 @@ def report_detail(results: dict) -> tuple[list[str], list[list[str]], str]:
     """(header, rows, caption) of the report's table of every resource and cost figure
     beyond the headline ones, with the profile and traffic they assume as the caption."""
     rows = []
-    for c in results.get("candidates", []):
-        r, k = c.get("resources") or {}, c.get("cost") or {}
+    for c in schema.candidates(results):
+        r, k = schema.resources(c), schema.cost(c)
         if not (r or k):
             continue
-        phases = r.get("phases") or {}
+        phases = schema.resource_phases(c)
         closed = phases.get("closed_loop") or next(iter(phases.values()), {})
         gpu = (closed.get("gpu") or {})
         gpu_util = next((d.get("utilisation_mean_percent") for d in gpu.get("devices") or []), None)
-        batch, rt = k.get("batch") or {}, k.get("realtime") or {}
+        batch, rt = schema.cost_batch(c), schema.cost_realtime(c)
         rows.append([
             c.get("name", "?"), _num(closed.get("process_cpu_percent")),
             f"{_num(k.get('threads_per_replica'))} ({k.get('threads_source', '-')})",

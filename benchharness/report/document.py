@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective
 from benchharness.numbers import number
@@ -63,11 +64,11 @@ def _kv(value) -> str:
 
 
 def _by_role(results: dict, role: str) -> list[dict]:
-    return [c for c in results.get("candidates", []) if c.get("role", "candidate") == role]
+    return [c for c in schema.candidates(results) if c.get("role", "candidate") == role]
 
 
 def verdict_blocks(results: dict) -> list:
-    v = results.get("verdict")
+    v = schema.verdict(results)
     if not v:
         return [Heading("Verdict"), Para("No verdict in this run (the verdict stage did not run).", "note")]
     out = [Heading("Verdict"), Para(v["sentence"], "verdict-ok" if v.get("recommended") else "verdict-none")]
@@ -91,7 +92,7 @@ def verdict_blocks(results: dict) -> list:
 def limits_blocks(results: dict) -> list:
     rows = []
     for c in _by_role(results, "candidate"):
-        for lim in c.get("limits") or []:
+        for lim in schema.limits(c):
             judged = _f(lim["judged"], lim["unit"]) if lim["judged"] != lim["value"] else "—"
             margin = ("—" if lim["margin"] is None else
                       ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), lim["unit"]))
@@ -108,7 +109,7 @@ def limits_blocks(results: dict) -> list:
 
 
 def quality_blocks(results: dict) -> list:
-    entries = [c for c in results.get("candidates", []) if c.get("status") == "ok"]
+    entries = [c for c in schema.candidates(results) if c.get("status") == "ok"]
     from benchharness.decide.limits import baseline_entries
 
     entries += [b for b in baseline_entries(results) if b not in entries]
@@ -149,8 +150,8 @@ def cost_blocks(results: dict) -> list:
 
     rows = _figure_rows(results, ["cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "load_s",
                                   "usd_per_million", "realtime_usd_per_million", "monthly_usd"])
-    profiles = sorted({names.get_path(c, "cost.profile") for c in _by_role(results, "candidate")} - {None})
-    profile = (results.get("profile") or {}).get("name") or ", ".join(profiles)
+    profiles = sorted({schema.cost(c).get("profile") for c in _by_role(results, "candidate")} - {None})
+    profile = schema.run_section(results, "profile").get("name") or ", ".join(profiles)
     return [Heading("Resources and cost"),
             Table(["candidate", "CPU per prediction", "model footprint", "peak RSS", "load time",
                    "batch USD / 1M", "real-time USD / 1M", "real-time USD / month"], rows,
@@ -245,7 +246,7 @@ def build(results: dict, charts: dict | None = None) -> list:
 
 def previous_run_blocks(results: dict) -> list:
     """The report's "Compared with the previous run" block (nothing without a previous run)."""
-    prev = names.get_path(results, "history.previous")
+    prev = schema.run_section(results, "history").get("previous")
     if not prev or not prev.get("rows"):
         return []
     rows = []

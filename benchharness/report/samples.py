@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchharness.decide.figures import as_number, batch_list, get_path
+from benchharness import schema
+from benchharness.decide.figures import as_number
 
 
 def latency_samples(run_dir: str | Path | None, cand: dict, mode: str = "closed_loop") -> np.ndarray | None:
@@ -22,11 +23,11 @@ def latency_samples(run_dir: str | Path | None, cand: dict, mode: str = "closed_
     if run_dir is None:
         return None
     if mode == "batch":
-        sizes = [b for b in batch_list(cand) if as_number(b.get("rows_per_s")) is not None]
+        sizes = [b for b in schema.batch_entries(cand) if as_number(b.get("rows_per_s")) is not None]
         section = max(sizes, key=lambda b: b["rows_per_s"], default=None)
         key = (section or {}).get("samples_key")
     else:
-        section, key = get_path(cand, f"realtime.{mode}"), "latency_ns"
+        section, key = schema.realtime(cand).get(mode), "latency_ns"
     if not isinstance(section, dict) or not isinstance(section.get("samples_file"), str) or not key:
         return None
     path = Path(run_dir) / section["samples_file"]

@@ -6,6 +6,7 @@ product's one rule (`benchharness.numbers`).
 
 from __future__ import annotations
 
+from benchharness import schema
 from benchharness.numbers import number, usd
 from benchharness.quality.display import baseline_cell, metric_cell, quality_table
 from benchharness.report import console
@@ -17,15 +18,14 @@ def _fmt(value, sig: int = 3) -> str:
 
 
 def candidate_row(c: dict) -> list[str]:
-    q = c.get("quality") or {}
+    q = schema.quality(c)
     metric = q.get("primary_metric")
-    rt = (c.get("realtime") or {}).get("closed_loop") or {}
-    batch = c.get("batch") or []
-    best = max(batch, key=lambda b: b.get("rows_per_s") or 0, default=None)
+    rt = schema.closed_loop(c)
+    best = max(schema.batch_entries(c), key=lambda b: b.get("rows_per_s") or 0, default=None)
     best_txt = f"{_fmt(best['rows_per_s'])} (b={best['batch_size']})" if best else "-"
     status = c.get("status", "?")
-    peak = (c.get("resources") or {}).get("peak_rss_mb")
-    batch_usd = ((c.get("cost") or {}).get("batch") or {}).get("usd_per_1m")
+    peak = schema.resources(c).get("peak_rss_mb")
+    batch_usd = schema.cost_batch(c).get("usd_per_1m")
     return [
         c.get("name", "?"),
         status if status == "ok" else "FAILED",
@@ -49,9 +49,9 @@ def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     from benchharness.report.cost_table import cost_table_text
 
     width = width or console.terminal_width()
-    cands = results.get("candidates", [])
-    metric = next(((c.get("quality") or {}).get("primary_metric") for c in cands
-                   if (c.get("quality") or {}).get("primary_metric")), "metric")
+    cands = schema.candidates(results)
+    metric = next((schema.quality(c)["primary_metric"] for c in cands
+                   if schema.quality(c).get("primary_metric")), "metric")
     header = [h.replace("{metric}", metric) for h in HEADER]
     parts = []
     if (results.get("suite") or {}).get("quick"):

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from benchharness import exit_codes
+from benchharness import exit_codes, schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
 from benchharness.decide.verdict import pareto_front, parse_objective, recommendation
@@ -72,7 +72,7 @@ def quality_guard(
     diff = paired_difference(mine, theirs, metric, settings.plan)
     delta = diff.get("delta")
     loss = None if delta is None else (-delta if settings.higher_is_better else delta)
-    agreement = (cand.result.get("parity") or {}).get("label_agreement")
+    agreement = schema.parity(cand.result).get("label_agreement")
     why = []
     if loss is not None and loss > tolerance:
         why.append(
@@ -107,7 +107,7 @@ def _cost_figure(cands: list[dict], results: dict) -> str | None:
 
 
 def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
-    parity = c.get("parity") or {}
+    parity = schema.parity(c)
     guard = parity.get("quality_guard") or {}
     row = {
         "name": c["name"],
@@ -187,7 +187,7 @@ def tune_answer_stage(ctx: RunContext) -> None:
     if not section:
         return
     by_name = {c.name: c for c in ctx.candidates}
-    higher = bool((ctx.results.get("quality") or {}).get("higher_is_better", True))
+    higher = bool(schema.run_quality(ctx.results).get("higher_is_better", True))
     for base, entry in section.items():
         tolerance = entry["space"]["max_quality_loss"]
         cands = [by_name[n] for n in entry["variants"] if n in by_name]
@@ -202,7 +202,7 @@ def tune_answer_stage(ctx: RunContext) -> None:
         measured = [c.result for c in cands if c.ok]
         cost = _cost_figure(measured, ctx.results)
         verdict_rows = {
-            r["name"]: r for r in (ctx.results.get("verdict") or {}).get("candidates", [])
+            r["name"]: r for r in schema.verdict(ctx.results).get("candidates", [])
         }
         rows = [_row(c.result, ctx.results, cost, verdict_rows) for c in cands]
         front = _front([r for r in rows if r["status"] == "ok"], higher)
@@ -210,7 +210,7 @@ def tune_answer_stage(ctx: RunContext) -> None:
             r["on_front"] = r["name"] in front
         best = pick(rows)
         entry.update(
-            metric=(ctx.results.get("quality") or {}).get("primary_metric"),
+            metric=schema.run_quality(ctx.results).get("primary_metric"),
             higher_is_better=higher,
             cost_figure=cost,
             table=rows,
