@@ -124,6 +124,8 @@ def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
         "quality_delta": guard.get("delta"),
         "quality_delta_ci": guard.get("ci"),
         "quality_loss_beyond_tolerance": bool(guard.get("beyond_tolerance")),
+        "replicas": (c.get("cost") or {}).get("replicas_per_instance"),
+        "replicas_source": ((c.get("cost") or {}).get("replicas_plan") or {}).get("source"),
         "verdict": (verdict_rows.get(c["name"]) or {}).get(
             "status", "crashed" if c.get("status") != "ok" else None
         ),
@@ -243,12 +245,13 @@ def table_lines(base: str, entry: dict) -> list[str]:
     head = (
         f"tune {base}: {len(entry.get('table', []))} variants, "
         f"{len(entry.get('skipped', []))} skipped"
-        " (* Pareto front, > recommended, ! quality lost)"
+        " (* Pareto front, > recommended, ! quality lost; replicas: m measured together, "
+        "e extrapolated)"
     )
     lines = [
         head[:100],
-        f"  {'variant':<28} {metric[:9]:>9} {'dq':>8} {'agree':>6} {'p99 ms':>8} {'USD/1M':>9} "
-        f"{'rows/s':>9}  verdict",
+        f"  {'variant':<24} {metric[:9]:>9} {'dq':>8} {'agree':>6} {'p99 ms':>8} {'USD/1M':>9} "
+        f"{'rows/s':>9} {'repl':>4}  verdict",
     ]
     for r in entry.get("table", []):
         mark = (">" if r["name"] == entry.get("recommended") else " ") + (
@@ -256,11 +259,13 @@ def table_lines(base: str, entry: dict) -> list[str]:
         )
         flag = "!" if r["quality_loss_beyond_tolerance"] else " "
         agree = "-" if r["label_agreement"] is None else f"{r['label_agreement']:.1%}"
+        source = {"measured": "m", "extrapolated": "e"}.get(r.get("replicas_source") or "", "")
+        repl = f"{r['replicas']}{source}" if r.get("replicas") else "-"
         lines.append(
-            f"{mark}{r['name'][:28]:<28} {_f(r['quality']):>9} "
+            f"{mark}{r['name'][:24]:<24} {_f(r['quality']):>9} "
             f"{_f(r['quality_delta'], 2):>7}{flag} "
-            f"{agree:>6} {_f(r['p99_ms']):>8} {_f(r['cost_per_1m']):>9} {_f(r['rows_per_s']):>9}  "
-            f"{r['verdict'] or r['status']}"
+            f"{agree:>6} {_f(r['p99_ms']):>8} {_f(r['cost_per_1m']):>9} {_f(r['rows_per_s']):>9} "
+            f"{repl:>4}  {r['verdict'] or r['status']}"
         )
     for s in entry.get("skipped", []):
         lines.append(

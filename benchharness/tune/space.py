@@ -31,6 +31,7 @@ KEYS = (
     "max_quality_loss",
     "min_label_agreement",
     "budget_s",
+    "replicas",
 )
 
 
@@ -75,6 +76,7 @@ def validate(raw, where: str) -> dict | None:
         ),
         "quantize": _list_of(where, "quantize", raw.get("quantize", ["none"]), QUANTIZE),
     }
+    out["replicas"] = _replicas(where, raw.get("replicas"))
     for key, default, top in (
         ("max_quality_loss", DEFAULT_MAX_QUALITY_LOSS, None),
         ("min_label_agreement", DEFAULT_MIN_LABEL_AGREEMENT, 1),
@@ -92,6 +94,18 @@ def validate(raw, where: str) -> dict | None:
             )
         out[key] = v
     return out
+
+
+def _replicas(where: str, value):
+    """`auto`, a positive integer or a list of them (replica counts to measure), or None."""
+    if value is None or value == "auto":
+        return value
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items):
+        raise SuiteError(
+            f"{where}.replicas must be auto or a list of positive integers, got {value!r}"
+        )
+    return sorted(set(items))
 
 
 @dataclass
