@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from benchharness.errors import SuiteError
 
 EXPORTS = ("none", "onnx")
-QUANTIZE = ("none", "int8")
+QUANTIZE = ("none", "int8", "int8_static")
 OPT_LEVELS = ("disable", "basic", "extended", "all")
 #: the largest loss of the primary metric (original minus variant, in the metric's own units)
 #: a converted or quantized variant may show before it is marked and cannot be recommended
@@ -116,7 +116,7 @@ class Variant:
     export: str  # none | onnx
     threads: int | None
     opt_level: str | None
-    quantize: str  # none | int8
+    quantize: str  # none | int8 (dynamic) | int8_static (calibrated on the train split)
     skipped: str | None = None  # why this combination is not measured
     merged: list[str] = field(
         default_factory=list
