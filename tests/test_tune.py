@@ -202,7 +202,10 @@ def test_front_and_pick_by_hand():
         },
     )
     assert all(len(line) <= 100 for line in lines)
-    assert lines[3].startswith(">*b")
+    assert [line[:3] for line in lines if line[2:3] in "abcde" and line[3:4] == " "] == [
+        "  a", ">*b", " *c", " *d", " *e"
+    ]
+    assert "!" in next(line for line in lines if line.startswith(" *c"))  # c lost quality
 
 
 # -- a whole run ----------------------------------------------------------------------------
