@@ -244,7 +244,7 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
                 "name": "mlp",
                 "train": "sklearn.neural_network.MLPClassifier",
                 "params": {"hidden_layer_sizes": [32], "max_iter": 300, "random_state": 0},
-                "tune": {"export": ["onnx"], "quantize": ["none", "int8"]},
+                "tune": {"export": ["onnx"], "quantize": ["none", "int8", "int8_static"]},
             },
         ],
         "traffic": {"peak_rps": 20, "daily_volume": 100000, "batch_rows_per_day": 1000000},
@@ -262,6 +262,7 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
         "forest[onnx,t2]",
         "mlp[onnx]",
         "mlp[onnx,int8]",
+        "mlp[onnx,int8_static]",
     ]
     by = {c["name"]: c for c in res["candidates"]}
     for c in by.values():  # every variant went through everything a candidate gets
@@ -279,8 +280,10 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
     for name in ("forest[onnx,t1]", "forest[onnx,t2]", "mlp[onnx]"):
         assert by[name]["parity"]["original"].endswith("trained in this run, before export")
     assert by["mlp[onnx,int8]"]["parity"]["original"] == "mlp[onnx]"
+    assert by["mlp[onnx,int8_static]"]["parity"]["original"] == "mlp[onnx]"
+    assert by["mlp[onnx,int8_static]"]["variant"]["quantize"] == "int8_static"
     assert "parity" not in by["forest[native]"] or not by["forest[native]"]["parity"]
-    for name in ("forest[onnx,t1]", "mlp[onnx]", "mlp[onnx,int8]"):
+    for name in ("forest[onnx,t1]", "mlp[onnx]", "mlp[onnx,int8]", "mlp[onnx,int8_static]"):
         guard = by[name]["parity"]["quality_guard"]
         lo, hi = guard["ci"]
         assert lo <= guard["delta"] <= hi
