@@ -95,6 +95,7 @@ def test_cost_stage_prices_batch_from_the_measured_aggregate():
     assert hi == pytest.approx(0.36 / (9_000 * 0.9 * 2 * 3600) * 1e6)
     # real time: each replica's rate times the closed loop's efficiency (0.8)
     assert out["realtime"]["sustainable_per_s_per_replica"] == pytest.approx(800.0)
+    assert out["realtime"]["replicas_efficiency"] == pytest.approx(0.8)
     without = candidate_cost({k: v for k, v in result.items() if k != "replicas"},
                              {"options": {"intra_op_num_threads": 1}}, profile, traffic)
     assert without["batch"]["usd_per_1m"] == pytest.approx(0.36 / (20_000 * 3600) * 1e6)

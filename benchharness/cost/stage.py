@@ -171,15 +171,15 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
     else:
         out["batch"] = {"usd_per_1m": None, "reason": "no batch throughput measured"}
     rate, rate_source, rate_warning = sustainable_rate(result)
-    if rate and rate_scale != 1.0:
-        rate, rate_source = rate * rate_scale, f"{rate_source} x {rate_scale:.3g} (replicas' efficiency)"
     if rate:
+        rate *= rate_scale  # each replica's rate under co-load (1 unless measured together)
         rt = cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate, replicas, price)
         out["realtime"] = {
             "peak_rps": traffic["peak_rps"],
             "daily_volume": traffic["daily_volume"],
             "sustainable_per_s_per_replica": rate,
             "rate_source": rate_source,
+            **({"replicas_efficiency": rate_scale} if plan else {}),
             "rate_warning": rate_warning,
             "instances": rt["instances"],
             "capacity_per_s": rt["capacity_per_s"],
