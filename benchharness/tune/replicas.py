@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
 from benchharness.isolation.isolate import run_in_child
@@ -215,6 +216,12 @@ def tune_replicas_stage(ctx: RunContext) -> None:
         eta = (f", about {(time.monotonic() - started) / done * (len(todo) - done):.0f} s left"
                if done else "")
         ctx.progress(f"tune replicas {done + 1}/{len(todo)}: [{cand.name}]{eta}")
+        on_gpu = ran_on_accelerator(cand.result)
+        if on_gpu:  # the cost stage prices one replica per GPU: nothing to measure here
+            cand.result["replicas"] = {"asked": asked[base], "measured": [], "not_measured": [
+                f"it ran on a GPU ({on_gpu}): one replica per GPU, not measured side by side"]}
+            ctx.progress(f"[{cand.name}] replicas not measured: it ran on a GPU ({on_gpu})")
+            continue
         try:
             cand.result["replicas"] = measure_variant(ctx, cand, asked[base], profile)
         except Exception as exc:  # replicas are extra figures: the variant keeps the rest
