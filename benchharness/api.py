@@ -37,6 +37,7 @@ from benchharness.train.training import resolve_candidates_stage
 from benchharness.tune.answer import tune_answer_stage
 from benchharness.tune.build import tune_candidates_stage
 from benchharness.tune.halving import tune_halving_stage
+from benchharness.tune.replicas import tune_replicas_stage
 
 #: run stages before the candidates are measured
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
@@ -55,11 +56,12 @@ def resources_all_stage(ctx: RunContext) -> None:
 #: run stages after the per-candidate ones: a tuned candidate's variants screened when the full
 #: grid would not fit its budget, the timed trials of all candidates interleaved
 #: (closed loop, batch, open loop), then comparisons, cost, more trials where a limit is
-#: still inconclusive (re-priced), the verdict, the answer of each tuned candidate, the history
+#: still inconclusive (re-priced), the replicas of tuned variants measured side by side
+#: (re-priced), the verdict, the answer of each tuned candidate, the history
 #: index, the report, and MLflow tracking when asked
 AFTER: list = [tune_halving_stage, trials_stage, resources_all_stage, compare_stage, parity_stage,
-               cost_stage, extend_trials_stage, stop_servers_stage, verdict_stage, tune_answer_stage,
-               history_stage, charts_stage, report_stage, tracking_stage]
+               cost_stage, extend_trials_stage, tune_replicas_stage, stop_servers_stage, verdict_stage,
+               tune_answer_stage, history_stage, charts_stage, report_stage, tracking_stage]
 
 
 def new_run_id(name: str) -> str:

@@ -26,7 +26,7 @@ def test_validate_fills_defaults_and_names_bad_values():
     with pytest.raises(
         SuiteError,
         match=r"candidates\[0\]\.tune\.quantize must be a list of values from "
-        r"none, int8, got 'int4'",
+        r"none, int8, int8_static, got 'int4'",
     ):
         validate({"quantize": ["int4"]}, "candidates[0].tune")
     with pytest.raises(
@@ -127,6 +127,39 @@ def test_int8_quantizes_an_mlp_and_refuses_a_forest(tmp_path):
     assert not (tmp_path / "forest-int8.onnx").exists()
 
 
+def test_static_int8_calibrates_on_train_rows_and_keeps_the_answers(tmp_path):
+    import onnx
+    import onnxruntime as ort
+    from sklearn.datasets import load_wine
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from benchharness.tune.build import calibration_sample, quantize_int8_static
+
+    X, y = load_wine(return_X_y=True)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.3, random_state=0)
+    mlp = make_pipeline(StandardScaler(), MLPClassifier((32,), max_iter=600, random_state=0))
+    _, fp32 = _exported(tmp_path, mlp, X_train, y_train, "wine")
+    sample = calibration_sample(X_train)
+    assert sample.dtype == np.float32 and len(sample) == len(X_train)  # 124 rows: all of them
+    # every calibration row is a train row: the test split is never seen
+    assert {tuple(r) for r in sample} <= {tuple(r) for r in X_train.astype(np.float32)}
+    out = quantize_int8_static(fp32, tmp_path / "wine-int8-static.onnx", sample)
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    feed = {"input": X_test.astype(np.float32)}
+    labels, proba = ort.InferenceSession(str(fp32)).run(None, feed)
+    labels_q, proba_q = ort.InferenceSession(str(out)).run(None, feed)
+    assert (labels == labels_q).mean() >= 0.9  # int8 moves a few answers at most
+    assert 0 < np.abs(proba - proba_q).max() < 0.2  # quantized: close, not identical
+    _, forest = _exported(tmp_path, RandomForestClassifier(5, random_state=0), X, y, "forest")
+    with pytest.raises(ModelError, match="int8_static: the graph has no quantizable operator"):
+        quantize_int8_static(forest, tmp_path / "forest-static.onnx", sample)
+
+
 # -- the answer ---------------------------------------------------------------------------------
 
 
@@ -169,7 +202,10 @@ def test_front_and_pick_by_hand():
         },
     )
     assert all(len(line) <= 100 for line in lines)
-    assert lines[3].startswith(">*b")
+    assert [line[:3] for line in lines if line[2:3] in "abcde" and line[3:4] == " "] == [
+        "  a", ">*b", " *c", " *d", " *e"
+    ]
+    assert "!" in next(line for line in lines if line.startswith(" *c"))  # c lost quality
 
 
 # -- a whole run ----------------------------------------------------------------------------
@@ -208,7 +244,7 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
                 "name": "mlp",
                 "train": "sklearn.neural_network.MLPClassifier",
                 "params": {"hidden_layer_sizes": [32], "max_iter": 300, "random_state": 0},
-                "tune": {"export": ["onnx"], "quantize": ["none", "int8"]},
+                "tune": {"export": ["onnx"], "quantize": ["none", "int8", "int8_static"]},
             },
         ],
         "traffic": {"peak_rps": 20, "daily_volume": 100000, "batch_rows_per_day": 1000000},
@@ -226,6 +262,7 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
         "forest[onnx,t2]",
         "mlp[onnx]",
         "mlp[onnx,int8]",
+        "mlp[onnx,int8_static]",
     ]
     by = {c["name"]: c for c in res["candidates"]}
     for c in by.values():  # every variant went through everything a candidate gets
@@ -243,8 +280,10 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
     for name in ("forest[onnx,t1]", "forest[onnx,t2]", "mlp[onnx]"):
         assert by[name]["parity"]["original"].endswith("trained in this run, before export")
     assert by["mlp[onnx,int8]"]["parity"]["original"] == "mlp[onnx]"
+    assert by["mlp[onnx,int8_static]"]["parity"]["original"] == "mlp[onnx]"
+    assert by["mlp[onnx,int8_static]"]["variant"]["quantize"] == "int8_static"
     assert "parity" not in by["forest[native]"] or not by["forest[native]"]["parity"]
-    for name in ("forest[onnx,t1]", "mlp[onnx]", "mlp[onnx,int8]"):
+    for name in ("forest[onnx,t1]", "mlp[onnx]", "mlp[onnx,int8]", "mlp[onnx,int8_static]"):
         guard = by[name]["parity"]["quality_guard"]
         lo, hi = guard["ci"]
         assert lo <= guard["delta"] <= hi

@@ -30,6 +30,23 @@ def replicas_per_instance(vcpus: int, threads_per_replica: int) -> int:
     return max(1, vcpus // threads_per_replica)
 
 
+#: the share of an instance's memory its replicas may take; the rest is the OS's and the server's
+MEMORY_SHARE = 0.9
+
+
+def replicas_by_memory(memory_gb: float, memory_per_replica_mb: float | None) -> int | None:
+    """How many replicas the instance's memory holds (None when a replica's is not known).
+
+        replicas = max(1, floor(memory_gb x 1024 x MEMORY_SHARE / memory_per_replica_mb))
+
+    `memory_per_replica_mb` is a measuring child's peak RSS: a whole process (interpreter,
+    libraries, model), which is what each replica is.
+    """
+    if not memory_per_replica_mb or memory_per_replica_mb <= 0 or not memory_gb:
+        return None
+    return max(1, math.floor(memory_gb * 1024 * MEMORY_SHARE / memory_per_replica_mb))
+
+
 def batch_usd_per_million(rows_per_s: float, price_per_hour_usd: float, replicas: int) -> float:
     """USD per 1M predictions scored in batch.
 

@@ -18,6 +18,7 @@ from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import RunContext
 from benchharness.cost import formulas as cost
 from benchharness.cost.hardware import Profile, detect_machine, load_profile, profile_section
+from benchharness.cost.replicas import replica_plan
 
 
 def profile_stage(ctx: RunContext) -> None:
@@ -116,22 +117,46 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
     if on_gpu:  # the GPU is what one replica holds: vCPUs do not multiply its throughput
         replicas = int((profile.gpu or {}).get("count") or 1)
         threads_source = f"gpu ({on_gpu}): one replica per GPU"
+<<<<<<< HEAD
     out: schema.Cost = {
+=======
+    by_memory = None if on_gpu else cost.replicas_by_memory(
+        profile.memory_gb, (result.get("resources") or {}).get("peak_rss_mb"))
+    if by_memory is not None and by_memory < replicas:
+        replicas, threads_source = by_memory, f"{threads_source}; replicas bounded by memory"
+    plan = None if on_gpu else replica_plan(result.get("replicas"), replicas)
+    if plan:  # replicas measured side by side (tune): their aggregate, not a multiple of one
+        replicas = plan["replicas"]
+    out: dict = {
+>>>>>>> tune2
         "profile": profile.name,
         "price_per_hour_usd": price,
         "price_is_approximate": profile.approximate,
         "threads_per_replica": threads,
         "threads_source": threads_source,
         "replicas_per_instance": replicas,
+        "replicas_by_memory": by_memory,
     }
+<<<<<<< HEAD
     best = schema.best_batch(result)  # batch is priced at the batch size with the highest rows/s
+=======
+    if plan:
+        out["replicas_plan"] = plan
+    best = best_batch(result)
+    # per-replica throughput under co-load, relative to one replica alone
+    batch_scale = 1.0
+    if best and plan:
+        batch_scale = plan["instance_rows_per_s"] / replicas / best["rows_per_s"]
+    rate_scale = plan["realtime_efficiency"] if plan else 1.0
+>>>>>>> tune2
     if best:
-        daily = cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], best["rows_per_s"], price, replicas)
+        rows = best["rows_per_s"] * batch_scale
+        daily = cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], rows, price, replicas)
         out["batch"] = {
             "batch_size": best.get("batch_size"),
-            "rows_per_s_per_replica": best["rows_per_s"],
-            "rows_per_s_per_instance": best["rows_per_s"] * replicas,
-            "usd_per_1m": cost.batch_usd_per_million(best["rows_per_s"], price, replicas),
+            "rows_per_s_per_replica": rows,
+            "rows_per_s_per_instance": rows * replicas,
+            "usd_per_1m": cost.batch_usd_per_million(rows, price, replicas),
             "rows_per_day": traffic["batch_rows_per_day"],
             "hours_per_day": daily["hours_per_day"],
             "daily_usd": daily["usd_per_day"],
@@ -141,12 +166,14 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
         out["batch"] = {"usd_per_1m": None, "reason": "no batch throughput measured"}
     rate, rate_source, rate_warning = sustainable_rate(result)
     if rate:
+        rate *= rate_scale  # each replica's rate under co-load (1 unless measured together)
         rt = cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate, replicas, price)
         out["realtime"] = {
             "peak_rps": traffic["peak_rps"],
             "daily_volume": traffic["daily_volume"],
             "sustainable_per_s_per_replica": rate,
             "rate_source": rate_source,
+            **({"replicas_efficiency": rate_scale} if plan else {}),
             "rate_warning": rate_warning,
             "instances": rt["instances"],
             "capacity_per_s": rt["capacity_per_s"],
@@ -156,12 +183,12 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
         }
     else:
         out["realtime"] = {"usd_per_1m": None, "reason": "no real-time rate measured"}
-    add_cost_intervals(out, result, best, price, replicas, traffic)
+    add_cost_intervals(out, result, best, price, replicas, traffic, batch_scale, rate_scale)
     load_s = load_time_s(result)
     out["cold_start_usd"] = cost.cold_start_usd(load_s, price) if load_s is not None else None
     if profile.spot_price_per_hour_usd and best:
         out["spot_batch_usd_per_1m"] = cost.batch_usd_per_million(
-            best["rows_per_s"], profile.spot_price_per_hour_usd, replicas)
+            best["rows_per_s"] * batch_scale, profile.spot_price_per_hour_usd, replicas)
     return out
 
 
@@ -185,19 +212,21 @@ def rate_interval(result: dict, source: str | None) -> tuple[list, list]:
 
 
 def add_cost_intervals(out: dict, result: dict, best: dict | None, price: float, replicas: int,
-                       traffic: dict) -> None:
+                       traffic: dict, batch_scale: float = 1.0, rate_scale: float = 1.0) -> None:
     """Each priced section gets intervals / trials / stability for its USD figures,
-    propagated from the interval of the throughput it was priced from."""
+    propagated from the interval of the throughput it was priced from (times the replicas'
+    measured scaling, when replicas were measured side by side)."""
     from benchharness.measure.intervals import stability
 
     if best and (best.get("intervals") or {}).get("rows_per_s"):
         lo, hi = best["intervals"]["rows_per_s"]
 
         def batch_usd(rows):
-            return cost.batch_usd_per_million(rows, price, replicas)
+            return cost.batch_usd_per_million(rows * batch_scale, price, replicas)
 
         def batch_month(rows):
-            return cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], rows, price, replicas)["usd_per_month"]
+            return cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], rows * batch_scale, price,
+                                             replicas)["usd_per_month"]
 
         out["batch"]["intervals"] = {"usd_per_1m": _bounds_through(batch_usd, lo, hi),
                                      "monthly_usd": _bounds_through(batch_month, lo, hi)}
@@ -211,7 +240,8 @@ def add_cost_intervals(out: dict, result: dict, best: dict | None, price: float,
         (lo, hi), values = rate_interval(result, rt.get("rate_source"))
 
         def rt_figures(rate):
-            return cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate, replicas, price)
+            return cost.realtime_cost(traffic["peak_rps"], traffic["daily_volume"], rate * rate_scale,
+                                      replicas, price)
 
         rt["intervals"] = {
             "usd_per_1m": _bounds_through(lambda r: rt_figures(r)["usd_per_million"], lo, hi),

@@ -293,3 +293,86 @@ def batch_child(spec: dict) -> dict:
         "batch": sizes, "loops": loops, "full_split": full,
         "settings": s.settings(stop_rule=stop.to_dict()), "phases": s.close(),
     }
+
+
+# -- replicas: N children measured side by side in one wall-clock window ---------------------
+def _wait_for_go(folder: str, index: int, timeout_s: float) -> int:
+    """Say this replica is ready, then wait for the parent's start time (monotonic ns, a
+    system-wide clock): every replica starts timing at the same instant."""
+    from pathlib import Path
+
+    Path(folder, f"ready-{index}").touch()
+    go = Path(folder, "go")
+    deadline = time.monotonic() + timeout_s
+    while not go.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replica {index}: no start signal within {timeout_s:g} s")
+        time.sleep(0.002)
+    text = go.read_text().strip()
+    if text == "abort":
+        raise RuntimeError("another replica failed before the start: not measured")
+    start_ns = int(text)
+    while time.monotonic_ns() < start_ns - 2_000_000:
+        time.sleep(0.001)
+    while time.monotonic_ns() < start_ns:
+        pass
+    return start_ns
+
+
+def _window(fn, requests: list, start_ns: int, end_ns: int) -> dict:
+    """Call `fn` back to back from `start_ns` on; count the calls that END inside the window
+    (a call still running at its end is not counted): every replica is counted over the
+    same interval of time."""
+    from itertools import cycle
+
+    from benchharness.measure.timers import gc_paused
+
+    clock = time.monotonic_ns
+    lat: list[int] = []
+    errors = 0
+    with gc_paused():
+        now = clock()
+        for req in cycle(requests):
+            if now >= end_ns:
+                break
+            t0 = now
+            try:
+                fn(req)
+            except Exception:
+                errors += 1
+                now = clock()
+                continue
+            now = clock()
+            if now <= end_ns:
+                lat.append(now - t0)
+    return {"latency_ns": np.asarray(lat, dtype=np.int64), "errors": errors}
+
+
+def replica_child(spec: dict) -> dict:
+    """One of N replicas run together: load, warm up, wait for the common start, then a
+    closed loop (one request at a time) and a batch loop, each in the same wall-clock window
+    as every other replica's. spec["replica"]: {index, barrier, window_s, gap_s, batch_size,
+    wait_s}."""
+    from benchharness.measure.timers import warm_up
+
+    s = Session(spec)
+    rep, rt = spec["replica"], spec["realtime"]
+    X = s.test_input()
+    requests = s.requests(X, rt["rows_per_request"], MAX_DISTINCT_REQUESTS)
+    batches = s.requests(X, rep["batch_size"], MAX_DISTINCT_BATCHES)
+    warm_up(s.fn, requests, rt["warmup_count"], rt["warmup_s"])
+    warm_up(s.fn, batches, 3, rt["warmup_s"])
+    start = _wait_for_go(rep["barrier"], rep["index"], rep["wait_s"])
+    began = time.monotonic_ns()
+    window = int(rep["window_s"] * 1e9)
+    gap = int(rep["gap_s"] * 1e9)
+    closed = _window(s.fn, requests, start, start + window)
+    batch_start = start + window + gap
+    while time.monotonic_ns() < batch_start - 2_000_000:
+        time.sleep(0.001)
+    while time.monotonic_ns() < batch_start:
+        pass
+    batch = _window(s.fn, batches, batch_start, batch_start + window)
+    s.close()
+    return {"closed_loop": closed, "batch": batch, "start_lag_ms": (began - start) / 1e6,
+            "rows_per_request": rt["rows_per_request"], "rows_per_batch": rep["batch_size"]}

@@ -124,6 +124,8 @@ def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
         "quality_delta": guard.get("delta"),
         "quality_delta_ci": guard.get("ci"),
         "quality_loss_beyond_tolerance": bool(guard.get("beyond_tolerance")),
+        "replicas": (c.get("cost") or {}).get("replicas_per_instance"),
+        "replicas_source": ((c.get("cost") or {}).get("replicas_plan") or {}).get("source"),
         "verdict": (verdict_rows.get(c["name"]) or {}).get(
             "status", "crashed" if c.get("status") != "ok" else None
         ),
@@ -231,48 +233,61 @@ def tune_answer_stage(ctx: RunContext) -> None:
             ctx.progress(line)
 
 
-def _f(v, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "-"
-    return f"{v:.{digits}g}"
-
-
 def table_lines(base: str, entry: dict) -> list[str]:
-    """The variants as a table that fits 100 columns; front (*) and recommended (>) marked."""
+    """The variants as a table that fits 100 columns; front (*) and recommended (>) marked.
+    Numbers by the project's one rule (`numbers.py`); long notes folded, never cut."""
+    from textwrap import wrap
+
+    from benchharness import numbers
+
     metric = entry.get("metric") or "quality"
-    head = (
+    lines = wrap(
         f"tune {base}: {len(entry.get('table', []))} variants, "
-        f"{len(entry.get('skipped', []))} skipped"
-        " (* Pareto front, > recommended, ! quality lost)"
+        f"{len(entry.get('skipped', []))} skipped (* Pareto front, > recommended, ! quality "
+        "lost; repl: replicas per instance, m measured together, e extrapolated)",
+        100, subsequent_indent="  ",
     )
-    lines = [
-        head[:100],
-        f"  {'variant':<28} {metric[:9]:>9} {'dq':>8} {'agree':>6} {'p99 ms':>8} {'USD/1M':>9} "
-        f"{'rows/s':>9}  verdict",
-    ]
+    head = ["variant", metric[:9], "dq", "agree", "p99 ms", "USD/1M", "rows/s", "repl", "verdict"]
+    body = []
     for r in entry.get("table", []):
         mark = (">" if r["name"] == entry.get("recommended") else " ") + (
             "*" if r.get("on_front") else " "
         )
-        flag = "!" if r["quality_loss_beyond_tolerance"] else " "
+        flag = "!" if r["quality_loss_beyond_tolerance"] else ""
         agree = "-" if r["label_agreement"] is None else f"{r['label_agreement']:.1%}"
-        lines.append(
-            f"{mark}{r['name'][:28]:<28} {_f(r['quality']):>9} "
-            f"{_f(r['quality_delta'], 2):>7}{flag} "
-            f"{agree:>6} {_f(r['p99_ms']):>8} {_f(r['cost_per_1m']):>9} {_f(r['rows_per_s']):>9}  "
-            f"{r['verdict'] or r['status']}"
-        )
-    for s in entry.get("skipped", []):
-        lines.append(
-            f"  skipped {s['variant']} ({s['combinations']} combination"
-            f"{'s' if s['combinations'] > 1 else ''}): {s['reason']}"[:100]
-        )
-    for d in entry.get("dropped", []):
-        lines.append(f"  dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"[:100])
+        source = {"measured": "m", "extrapolated": "e"}.get(r.get("replicas_source") or "", "")
+        repl = f"{r['replicas']}{source}" if r.get("replicas") else "-"
+        body.append((mark, [
+            r["name"], numbers.metric(r["quality"]), numbers.number(r["quality_delta"], 2) + flag,
+            agree, numbers.number(r["p99_ms"]), numbers.usd(r["cost_per_1m"]),
+            numbers.number(r["rows_per_s"]), repl, r["verdict"] or r["status"],
+        ]))
+    # columns as wide as their widest cell; label agreement only where a variant has one
+    keep = [i for i in range(len(head)) if i != 3 or any(c[3] != "-" for _, c in body)]
+    widths = {i: max(len(head[i]), *(len(c[i]) for _, c in body)) for i in keep}
+
+    def line(mark: str, cells: list[str]) -> str:
+        parts = [cells[i].ljust(widths[i]) if i in (0, 8) else cells[i].rjust(widths[i])
+                 for i in keep]
+        return (mark + " ".join(parts)).rstrip()
+
+    lines.append(line("  ", head))
+    lines += [line(mark, cells) for mark, cells in body]
+    notes = [
+        f"skipped {s['variant']} ({s['combinations']} combination"
+        f"{'s' if s['combinations'] > 1 else ''}): {s['reason']}"
+        for s in entry.get("skipped", [])
+    ]
+    notes += [
+        f"dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"
+        for d in entry.get("dropped", [])
+    ]
     rec = entry.get("recommended")
-    lines.append(
-        f"  recommended: {rec}; deployment file {entry.get('deployment', {}).get('file')}"
+    notes.append(
+        f"recommended: {rec}; deployment file {entry.get('deployment', {}).get('file')}"
         if rec
-        else "  recommended: none (no variant qualifies on the limits with its quality kept)"
+        else "recommended: none (no variant qualifies on the limits with its quality kept)"
     )
+    for note in notes:
+        lines += wrap(note, 100, initial_indent="  ", subsequent_indent="    ")
     return lines

@@ -4,7 +4,8 @@ Runs right after the candidates are resolved (trained, exported): every measurab
 becomes a derived candidate of its own (a model file, session options, `variant_of`,
 `variant`), put in the tuned candidate's place, so it gets everything a candidate gets:
 quality, trials, open loop, batch, resources, cost, limits. Conversions use the project's
-own export (train/training.py) and onnxruntime's quantize_dynamic.
+own export (train/training.py), onnxruntime's quantize_dynamic and, for int8_static,
+quantize_static calibrated on a sample of the train split.
 """
 
 from __future__ import annotations
@@ -64,6 +65,76 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> Path:
     return out_path
 
 
+#: the operators with weights that static quantization turns into int8 (QDQ around them); a
+#: graph without one (a tree ensemble: TreeEnsembleClassifier, Reshape, ArgMax) has nothing to
+#: gain, even if onnxruntime would wrap its Reshape in quantize/dequantize pairs
+STATIC_WEIGHT_OPS = frozenset({"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather", "Attention",
+                               "LSTM"})
+CALIBRATION_ROWS = 256  # train rows the activation ranges are calibrated on
+CALIBRATION_BATCH = 32
+
+
+def calibration_sample(X_train, seed: int = 0):
+    """A seeded sample of the TRAIN split (never the test rows the variant is judged on), as
+    float32: what the exported graph's one input takes."""
+    import numpy as np
+
+    X = np.asarray(X_train, dtype=np.float32)
+    rows = np.random.default_rng(seed).permutation(len(X))[:CALIBRATION_ROWS]
+    return X[np.sort(rows)]
+
+
+def quantize_int8_static(fp32_path: Path, out_path: Path, sample) -> Path:
+    """Static int8 (onnxruntime.quantization.quantize_static, QDQ format): weights AND
+    activations int8, the activations' ranges calibrated (min/max) on `sample`.
+
+    Raises ModelError when the graph has no operator with weights to quantize, or an input
+    that is not one float tensor (the sample is a table of numbers)."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    graph = onnx.load(str(fp32_path)).graph
+    ops = sorted({n.op_type for n in graph.node})
+    if not set(ops) & STATIC_WEIGHT_OPS:
+        raise ModelError(
+            f"quantize int8_static: the graph has no quantizable operator (it has {', '.join(ops)})"
+        )
+    if len(graph.input) != 1 or graph.input[0].type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ModelError("quantize int8_static needs a graph with one float input to calibrate; "
+                         f"it has {', '.join(i.name for i in graph.input)}")
+    name = graph.input[0].name
+
+    class TrainSample(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{name: sample[i:i + CALIBRATION_BATCH]}
+                                 for i in range(0, len(sample), CALIBRATION_BATCH)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    logging.disable(logging.WARNING)  # its advice to pre-process, on the root logger
+    try:
+        quantize_static(str(fp32_path), str(out_path), TrainSample(),
+                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"quantize int8_static failed: {first}") from None
+    finally:
+        logging.disable(logging.NOTSET)
+    if "DequantizeLinear" not in {n.op_type for n in onnx.load(str(out_path)).graph.node}:
+        out_path.unlink(missing_ok=True)
+        raise ModelError(f"quantize int8_static left the graph unchanged (it has {', '.join(ops)})")
+    return out_path
+
+
 def _is_onnx(path: str | None, fmt: str | None) -> bool:
     return fmt == "onnx" or bool(path and path.lower().endswith(".onnx"))
 
@@ -75,7 +146,7 @@ class _Sources:
         self.ctx, self.cand = ctx, cand
         self.stem = Path(ctx.work_dir) / safe_name(cand.name)
         self._fp32: Path | None = None
-        self._int8: Path | None = None
+        self._quantized: dict[str, Path] = {}
         self._errors: dict[str, str] = {}
 
     def estimator(self):
@@ -116,16 +187,29 @@ class _Sources:
                 )
         return self._fp32
 
-    def int8(self) -> Path:
-        if "int8" in self._errors:
-            raise ModelError(self._errors["int8"])
-        if self._int8 is None:
+    def quantized(self, kind: str) -> Path:
+        """The float graph quantized by `kind` (int8: dynamic; int8_static: calibrated)."""
+        if kind in self._errors:
+            raise ModelError(self._errors[kind])
+        if kind not in self._quantized:
+            out = Path(f"{self.stem}-{kind.replace('_', '-')}.onnx")
             try:
-                self._int8 = quantize_int8(self.fp32(), Path(str(self.stem) + "-int8.onnx"))
+                if kind == "int8_static":
+                    if self.ctx.dataset is None:
+                        raise ModelError("quantize int8_static calibrates on the train split; "
+                                         "this suite has no data")
+                    try:
+                        sample = calibration_sample(self.ctx.dataset.X_train)
+                    except (TypeError, ValueError) as exc:
+                        raise ModelError("quantize int8_static: the train split is not all "
+                                         f"numbers ({str(exc).splitlines()[0]})") from None
+                    self._quantized[kind] = quantize_int8_static(self.fp32(), out, sample)
+                else:
+                    self._quantized[kind] = quantize_int8(self.fp32(), out)
             except ModelError as exc:
-                self._errors["int8"] = str(exc)
+                self._errors[kind] = str(exc)
                 raise
-        return self._int8
+        return self._quantized[kind]
 
 
 def _variant_spec(base: dict, v: Variant, model_path: str, fmt: str | None) -> dict:
@@ -148,7 +232,7 @@ def _make(
     ctx: RunContext, base: CandidateRun, v: Variant, src: _Sources, names: set[str]
 ) -> CandidateRun:
     if v.runs_onnx:
-        path = str(src.int8() if v.quantize == "int8" else src.fp32())
+        path = str(src.quantized(v.quantize) if v.quantize != "none" else src.fp32())
         spec = _variant_spec(base.spec, v, path, "onnx")
     else:
         spec = _variant_spec(base.spec, v, src.native_path(), base.model_format)

@@ -28,11 +28,35 @@ def _best_batch_size(result: dict) -> int | None:
     return int(size) if isinstance(size, (int, float)) else None
 
 
+def replicas_entry(result: dict) -> dict:
+    """Replicas per instance as priced, and where the number came from."""
+    cost = result.get("cost") or {}
+    plan = cost.get("replicas_plan")
+    measured = (result.get("replicas") or {}).get("measured") or []
+    if plan:
+        source = f"{plan['source']}: {plan['note']}"
+    elif cost.get("replicas_per_instance"):
+        source = "the profile's fit (vCPUs / threads, memory), not measured side by side"
+    else:
+        source = "not priced: one"
+    return {
+        "replicas": int(cost.get("replicas_per_instance") or 1),
+        "replicas_source": source,
+        "profile": cost.get("profile"),
+        "replicas_measured": [
+            {k: r.get(k) for k in ("replicas", "qps", "batch_rows_per_s", "p99_ms_worst_replica",
+                                   "efficiency")}
+            for r in measured
+        ],
+    }
+
+
 def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
     model = cand.result.get("model") or {}
     opts = dict(cand.spec.get("options") or {})
     onnx = (cand.result.get("variant") or {}).get("export") == "onnx"
-    size, sha = file_digest(str(model_copy))
+    # a model that is no file (a `module:attr` callable, a URL) ships as named: no digest
+    size, sha = file_digest(str(model_copy)) if Path(model_copy).is_file() else (None, None)
     serve = ["bench", "serve", str(model_copy)]
     if opts:
         serve += ["--options", json.dumps(opts, sort_keys=True)]
@@ -54,7 +78,7 @@ def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
         "session_options": opts,
         "intra_op_num_threads": opts.get("intra_op_num_threads") if onnx else None,
         "batch_size": _best_batch_size(cand.result),
-        "replicas": 1,  # one process per machine as measured; replicas are not searched yet
+        **replicas_entry(cand.result),
         "measured": {
             k: row.get(k)
             for k in (
@@ -75,14 +99,17 @@ def write_deployment(ctx: RunContext, cand: CandidateRun, rows: list[dict]) -> d
     folder = Path(ctx.run_dir) / "deploy"
     folder.mkdir(parents=True, exist_ok=True)
     source = Path(cand.model_path)
-    copy = folder / f"{safe_name(cand.name)}{source.suffix}"
-    shutil.copy2(source, copy)
+    if source.is_file():
+        copy = folder / f"{safe_name(cand.name)}{source.suffix}"
+        shutil.copy2(source, copy)
+    else:
+        copy = Path(cand.model_path)
     row = next(r for r in rows if r["name"] == cand.name)
     doc = deployment(cand, copy, row)
     path = Path(ctx.run_dir) / f"deploy-{safe_name(cand.name)}.yaml"
     atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
     return {
         "file": path.name,
-        "model": str(copy.relative_to(ctx.run_dir)),
+        "model": str(copy.relative_to(ctx.run_dir)) if source.is_file() else str(copy),
         "sha256": doc["model"]["sha256"],
     }

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from benchharness.errors import SuiteError
 
 EXPORTS = ("none", "onnx")
-QUANTIZE = ("none", "int8")
+QUANTIZE = ("none", "int8", "int8_static")
 OPT_LEVELS = ("disable", "basic", "extended", "all")
 #: the largest loss of the primary metric (original minus variant, in the metric's own units)
 #: a converted or quantized variant may show before it is marked and cannot be recommended
@@ -31,6 +31,7 @@ KEYS = (
     "max_quality_loss",
     "min_label_agreement",
     "budget_s",
+    "replicas",
 )
 
 
@@ -75,6 +76,7 @@ def validate(raw, where: str) -> dict | None:
         ),
         "quantize": _list_of(where, "quantize", raw.get("quantize", ["none"]), QUANTIZE),
     }
+    out["replicas"] = _replicas(where, raw.get("replicas"))
     for key, default, top in (
         ("max_quality_loss", DEFAULT_MAX_QUALITY_LOSS, None),
         ("min_label_agreement", DEFAULT_MIN_LABEL_AGREEMENT, 1),
@@ -94,6 +96,18 @@ def validate(raw, where: str) -> dict | None:
     return out
 
 
+def _replicas(where: str, value):
+    """`auto`, a positive integer or a list of them (replica counts to measure), or None."""
+    if value is None or value == "auto":
+        return value
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in items):
+        raise SuiteError(
+            f"{where}.replicas must be auto or a list of positive integers, got {value!r}"
+        )
+    return sorted(set(items))
+
+
 @dataclass
 class Variant:
     """One point of the search space."""
@@ -102,7 +116,7 @@ class Variant:
     export: str  # none | onnx
     threads: int | None
     opt_level: str | None
-    quantize: str  # none | int8
+    quantize: str  # none | int8 (dynamic) | int8_static (calibrated on the train split)
     skipped: str | None = None  # why this combination is not measured
     merged: list[str] = field(
         default_factory=list
