@@ -30,13 +30,23 @@ class Stability(TypedDict, total=False):
     unstable: list[Unstable]
 
 
+class RunLevel(TypedDict, total=False):
+    """The run-level term each interval was widened by (measure/run_level.py): {figure: cv}
+    and where it came from ("prior" | "history of N runs")."""
+
+    cv: dict[str, float]
+    source: dict[str, str]
+
+
 class Measured(TypedDict, total=False):
     """Point values sit beside these: intervals across trials, one dict per trial in the order
-    run (the figures, `count`, `duration_s`), and how much the trials disagree."""
+    run (the figures, `count`, `duration_s`), how much the trials disagree, and the run-level
+    term of the intervals."""
 
     intervals: dict[str, Interval]
     trials: list[dict[str, Any]]
     stability: Stability
+    run_level: RunLevel
     confidence: float
 
 
@@ -200,6 +210,7 @@ class CostRealtime(Measured, total=False):
     daily_volume: int
     sustainable_per_s_per_replica: float
     rate_source: str
+    replicas_efficiency: float  # measured side by side: aggregate / (N x one replica)
     rate_warning: str | None
     instances: int
     capacity_per_s: float
@@ -216,6 +227,8 @@ class Cost(TypedDict, total=False):
     threads_per_replica: int
     threads_source: str
     replicas_per_instance: int
+    replicas_by_memory: int | None  # how many fit the profile's memory (None: on a GPU)
+    replicas_plan: dict[str, Any]  # replicas measured side by side (tune/replicas.py)
     batch: CostBatch
     realtime: CostRealtime
     cold_start_usd: float | None
@@ -323,6 +336,7 @@ class Verdict(TypedDict, total=False):
     ranking: list[str]
     ties: list[dict[str, Any]]
     recommended: str | None
+    close_call: list[str]  # [recommended, the one the plain 95% intervals would rank first]
     could_qualify: list[str]
     what_to_change: list[dict[str, Any]]
     pareto_front: list[str]
@@ -365,6 +379,7 @@ class Candidate(TypedDict, total=False):
     limits: list[LimitResult]
     variant_of: str
     variant: dict[str, Any]
+    replicas: dict[str, Any]  # a tuned variant's replicas measured side by side (tune/replicas.py)
 
 
 class RunQuality(TypedDict, total=False):

@@ -117,18 +117,14 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
     if on_gpu:  # the GPU is what one replica holds: vCPUs do not multiply its throughput
         replicas = int((profile.gpu or {}).get("count") or 1)
         threads_source = f"gpu ({on_gpu}): one replica per GPU"
-<<<<<<< HEAD
-    out: schema.Cost = {
-=======
     by_memory = None if on_gpu else cost.replicas_by_memory(
-        profile.memory_gb, (result.get("resources") or {}).get("peak_rss_mb"))
+        profile.memory_gb, schema.resources(result).get("peak_rss_mb"))
     if by_memory is not None and by_memory < replicas:
         replicas, threads_source = by_memory, f"{threads_source}; replicas bounded by memory"
     plan = None if on_gpu else replica_plan(result.get("replicas"), replicas)
     if plan:  # replicas measured side by side (tune): their aggregate, not a multiple of one
         replicas = plan["replicas"]
-    out: dict = {
->>>>>>> tune2
+    out: schema.Cost = {
         "profile": profile.name,
         "price_per_hour_usd": price,
         "price_is_approximate": profile.approximate,
@@ -137,18 +133,14 @@ def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) ->
         "replicas_per_instance": replicas,
         "replicas_by_memory": by_memory,
     }
-<<<<<<< HEAD
-    best = schema.best_batch(result)  # batch is priced at the batch size with the highest rows/s
-=======
     if plan:
         out["replicas_plan"] = plan
-    best = best_batch(result)
+    best = schema.best_batch(result)  # batch is priced at the batch size with the highest rows/s
     # per-replica throughput under co-load, relative to one replica alone
     batch_scale = 1.0
     if best and plan:
         batch_scale = plan["instance_rows_per_s"] / replicas / best["rows_per_s"]
     rate_scale = plan["realtime_efficiency"] if plan else 1.0
->>>>>>> tune2
     if best:
         rows = best["rows_per_s"] * batch_scale
         daily = cost.batch_daily_cost_usd(traffic["batch_rows_per_day"], rows, price, replicas)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from benchharness import exit_codes, schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
