@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.measure.intervals import add_run_level
 from benchharness.results import load_results
@@ -108,8 +109,8 @@ def _judge_quality(a: dict, b: dict, metric: str, change: float | None, higher: 
 def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> list[dict]:
     """One row per (candidate, figure) measured in both runs."""
     rows = []
-    cands_b = {c["name"]: c for c in res_b.get("candidates", []) if c.get("status") == "ok"}
-    for a in res_a.get("candidates", []):
+    cands_b = {c["name"]: c for c in schema.candidates(res_b) if c.get("status") == "ok"}
+    for a in schema.candidates(res_a):
         b = cands_b.get(a["name"])
         if a.get("status") != "ok" or b is None:
             continue
@@ -134,7 +135,7 @@ def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> li
 
 def verdict_changes(res_a: dict, res_b: dict) -> list[str]:
     """What the verdict decided differently: the recommendation, each candidate's status, the exit code."""
-    va, vb = res_a.get("verdict") or {}, res_b.get("verdict") or {}
+    va, vb = schema.verdict(res_a), schema.verdict(res_b)
     if not va or not vb:
         return []
     out = []
@@ -150,7 +151,7 @@ def verdict_changes(res_a: dict, res_b: dict) -> list[str]:
 
 
 def environment_changes(res_a: dict, res_b: dict) -> list[str]:
-    ea, eb = res_a.get("environment") or {}, res_b.get("environment") or {}
+    ea, eb = schema.run_section(res_a, "environment"), schema.run_section(res_b, "environment")
     out = [f"{k}: {ea.get(k)} -> {eb.get(k)}" for k in ENV_KEYS if ea.get(k) != eb.get(k)]
     pa, pb = ea.get("packages") or {}, eb.get("packages") or {}
     out += [f"{k}: {pa.get(k)} -> {pb.get(k)}" for k in sorted(set(pa) | set(pb)) if pa.get(k) != pb.get(k)]
@@ -160,13 +161,13 @@ def environment_changes(res_a: dict, res_b: dict) -> list[str]:
 def setup_changes(res_a: dict, res_b: dict) -> list[str]:
     """What makes two runs' figures not comparable besides the machine: --quick, the data, the suite."""
     out = []
-    qa, qb = bool((res_a.get("suite") or {}).get("quick")), bool((res_b.get("suite") or {}).get("quick"))
+    qa, qb = (bool(schema.run_section(r, "suite").get("quick")) for r in (res_a, res_b))
     if qa != qb:
         out.append(f"--quick: {qa} -> {qb} (short windows and fewer resamples: timings and intervals differ by design)")
-    sa, sb = names.get_path(res_a, "data.split.split_sha256"), names.get_path(res_b, "data.split.split_sha256")
+    sa, sb = (schema.get_path(r, "data.split.split_sha256") for r in (res_a, res_b))
     if sa != sb:
         out.append(f"data split: {str(sa)[:12]} -> {str(sb)[:12]} (other rows: quality figures are not comparable)")
-    na, nb = (res_a.get("suite") or {}).get("name"), (res_b.get("suite") or {}).get("name")
+    na, nb = (schema.run_section(r, "suite").get("name") for r in (res_a, res_b))
     if na != nb:
         out.append(f"suite: {na} -> {nb}")
     return out
@@ -179,7 +180,7 @@ def compare_results(ref: dict, others: list[dict], threshold: float = DEFAULT_TH
     for res in others:
         rows = compare_pair(ref, res, threshold, alpha)
         names_a = {c["name"] for c in ref.get("candidates", [])}
-        names_b = {c["name"] for c in res.get("candidates", [])}
+        names_b = {c["name"] for c in schema.candidates(res)}
         comparisons.append({
             "run": res.get("run_id", "?"), "rows": rows, "verdict_changes": verdict_changes(ref, res),
             "environment_changes": environment_changes(ref, res), "setup_changes": setup_changes(ref, res),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from benchharness import schema
 from benchharness.errors import UserError
 from benchharness.measure.intervals import add_run_level
 
@@ -57,11 +58,11 @@ def history_spread(ctx) -> dict[tuple[str, str], tuple[float, int]]:
     ident = compute_identity(ctx.results, ctx.suite_path)
     if not ident.get("suite_sha256") or not ident.get("machine"):
         return {}
-    quick = bool((ctx.results.get("suite") or {}).get("quick"))
+    quick = bool(schema.run_section(ctx.results, "suite").get("quick"))
     rows = frame[(frame["suite_sha256"] == ident["suite_sha256"]) & (frame["machine"] == ident["machine"])
                  & (frame["quick"].fillna(False).astype(bool) == quick) & (frame["status"] == "ok")
                  & (frame["run_id"] != ctx.results.get("run_id")) & frame["value"].notna()]
-    models = {c.name: (c.result.get("model") or {}).get("sha256") for c in ctx.candidates}
+    models = {c.name: schema.model(c.result).get("sha256") for c in ctx.candidates}
     spread = {}
     rows = rows.assign(model_sha256=rows["model_sha256"].where(rows["model_sha256"].notna(), ""))
     for (cand, sha, figure), group in rows.groupby(["candidate", "model_sha256", "figure"]):
@@ -105,13 +106,11 @@ def widen_candidate(ctx, cand) -> None:
     rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
     spread = _spread(ctx)
     result = cand.result
-    realtime = result.get("realtime") or {}
-    closed = realtime.get("closed_loop")
-    if isinstance(closed, dict):
-        widen_section(closed, rt["run_cv"], rt["ci_confidence"], _CLOSED_KEYS, spread, cand.name)
-    open_loop = realtime.get("open_loop")
-    if isinstance(open_loop, dict):
-        for entry in open_loop.get("rates") or []:
+    widen_section(schema.closed_loop(result), rt["run_cv"], rt["ci_confidence"], _CLOSED_KEYS, spread,
+                  cand.name)
+    open_loop = schema.open_loop(result)
+    if open_loop:
+        for entry in schema.open_loop_rates(result):
             widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name)
         # the top is already capped by the closed loop's widened throughput: widen the bottom
         top = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s") or [None, None]
@@ -120,10 +119,8 @@ def widen_candidate(ctx, cand) -> None:
         widened = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s")
         if isinstance(top, list) and len(top) == 2 and isinstance(widened, list):
             widened[1] = top[1]
-    for entry in result.get("batch") or []:
+    for entry in schema.batch_entries(result):
         widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
                       spread, cand.name)
-    resources = result.get("resources")
-    if isinstance(resources, dict):
-        widen_section(resources, rt["run_cv"], rt["ci_confidence"],
-                      {"cpu_ms_per_prediction": "cpu_ms_per_prediction"}, spread, cand.name)
+    widen_section(schema.resources(result), rt["run_cv"], rt["ci_confidence"],
+                  {"cpu_ms_per_prediction": "cpu_ms_per_prediction"}, spread, cand.name)

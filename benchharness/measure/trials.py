@@ -25,6 +25,7 @@ import random
 import time
 import traceback
 
+from benchharness import schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import UserError
 from benchharness.measure import machine_load, run_level
@@ -141,7 +142,7 @@ def trials_stage(ctx: RunContext) -> None:
 
 
 def _say_figures(ctx: RunContext, cand: CandidateRun) -> None:
-    closed = (cand.result.get("realtime") or {}).get("closed_loop") or {}
+    closed = schema.closed_loop(cand.result)
     if closed.get("count"):
         iv = closed["intervals"].get("p99_ms") or [None, None]
         span = f" [{iv[0]:.3g}, {iv[1]:.3g}]" if None not in iv else " [not pinned down]"
@@ -149,7 +150,7 @@ def _say_figures(ctx: RunContext, cand: CandidateRun) -> None:
         ctx.progress(f"[{cand.name}] closed loop over {len(closed['trials'])} trials: p50 "
                      f"{closed['p50_ms']:.3g} ms, p99 {closed['p99_ms']:.3g} ms{span}, "
                      f"{closed['qps']:,.0f} qps" + (f"; unstable: {', '.join(unstable)}" if unstable else ""))
-    ol = (cand.result.get("realtime") or {}).get("open_loop")
+    ol = schema.open_loop(cand.result)
     if ol:
         best = ol["max_sustainable_rate_per_s"]
         lo, hi = ol["intervals"]["max_sustainable_rate_per_s"]
@@ -159,8 +160,8 @@ def _say_figures(ctx: RunContext, cand: CandidateRun) -> None:
                         f"{'not bounded' if hi is None else f'{hi:,.0f}'}]" if ol["trials"] else ""))
         if ol.get("late_start_warning"):
             ctx.progress(f"[{cand.name}] warning: {ol['late_start_warning']}")
-    if cand.result.get("batch"):
-        best = max(cand.result["batch"], key=lambda b: b["rows_per_s"])
+    best = schema.best_batch(cand.result)
+    if best:
         ctx.progress(f"[{cand.name}] batch: best {best['rows_per_s']:,.0f} rows/s at batch "
                      f"{best['batch_size']}")
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 
+from benchharness import schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
 from benchharness.decide import limits as lim
@@ -91,8 +92,8 @@ def _drop(ctx: RunContext, base: str, cand: CandidateRun, rung: int, reason: str
 
 
 def tune_halving_stage(ctx: RunContext) -> None:
-    section = ctx.results.get("tune") or {}
-    higher = bool((ctx.results.get("quality") or {}).get("higher_is_better", True))
+    section = schema.run_section(ctx.results, "tune")
+    higher = bool(schema.run_quality(ctx.results).get("higher_is_better", True))
     for base, entry in section.items():
         budget = entry["space"].get("budget_s")
         variants = [c for c in ctx.candidates if c.ok and c.name in entry["variants"]]
