@@ -116,15 +116,23 @@ def test_runs_of_another_suite_file_or_too_few_runs_leave_the_prior(tmp_path):
     assert ("forest", "p50_ms") not in run_level.history_spread(ctx)
 
 
-def test_the_sustainable_rate_widens_at_the_bottom_only(tmp_path):
-    """Its top is the capacity cap, already from the widened throughput; its bottom is a grid
-    rate that drifts with the closed loop between runs."""
+def test_the_sustainable_rate_widens_at_both_ends_under_the_capacity_cap(tmp_path):
+    """Its ends are grid rates that drift with the closed loop between runs; its top never
+    passes the capacity cap (one worker: the closed loop's widened throughput)."""
     suite_path = tmp_path / "suite.yaml"
     suite_path.write_text("name: sample\n")
     ctx = _context(tmp_path, suite_path, [])
     cand = ctx.candidates[0]
     ol = cand.result["realtime"].setdefault("open_loop", {})
-    ol.update({"max_sustainable_rate_per_s": 1000.0, "intervals": {"max_sustainable_rate_per_s": [1000.0, 1500.0]}})
+    closed = cand.result["realtime"]["closed_loop"]
+    closed["intervals"] = {"qps": [1300.0, 1300.0]}  # widened to about [1224, 1376]
+    closed["qps"] = 1300.0
+    ol.update({"max_sustainable_rate_per_s": 1000.0, "workers": 1,
+               "intervals": {"max_sustainable_rate_per_s": [1000.0, 1500.0]}})
     run_level.widen_candidate(ctx, cand)
+    run_half = 1.959964 * config.RUN_CV * 1000
     lo, hi = ol["intervals"]["max_sustainable_rate_per_s"]
-    assert lo == pytest.approx(1000 - 1.959964 * config.RUN_CV * 1000, rel=1e-4) and hi == 1500.0
+    assert lo == pytest.approx(1000 - run_half, rel=1e-4)
+    # widened alone the top would be 1000 + hypot(500, run_half) = 1503; the cap is lower
+    assert hi == pytest.approx(1300 + 1.959964 * config.RUN_CV * 1300, rel=1e-4)
+    assert hi < 1000 + math.hypot(500, run_half)

@@ -17,9 +17,9 @@ interval across trials is widened by a run-level relative standard deviation
   only widen an interval).
 
 The sustainable rate's interval is the bracket of the sweep's grid, whose rates are
-fractions of the closed loop's throughput, so the grid drifts between runs with it: its lower
-end is widened here; its upper end is already capped by that throughput's widened interval
-(`stages._capacity_bound`) and stays.
+fractions of the closed loop's throughput, so the grid drifts between runs with it: both ends
+are widened here, and the top then stays under the capacity cap (`stages._capacity_bound`:
+workers x the closed loop's widened throughput).
 
 Each widened section records what it used in `run_level: {cv: {key: value}, source: {...}}`;
 a section with `run_level` is not widened again.
@@ -112,13 +112,14 @@ def widen_candidate(ctx, cand) -> None:
     if open_loop:
         for entry in schema.open_loop_rates(result):
             widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name)
-        # the top is already capped by the closed loop's widened throughput: widen the bottom
-        top = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s") or [None, None]
+        # both ends widen; the top then stays under the capacity cap (workers x the closed
+        # loop's widened throughput), which needs no second widening
         widen_section(open_loop, rt["run_cv"], rt["ci_confidence"],
                       {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name)
         widened = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s")
-        if isinstance(top, list) and len(top) == 2 and isinstance(widened, list):
-            widened[1] = top[1]
+        qps_top = ((schema.closed_loop(result).get("intervals") or {}).get("qps") or [None, None])[1]
+        if isinstance(widened, list) and widened[1] is not None and qps_top is not None:
+            widened[1] = min(widened[1], (open_loop.get("workers") or 1) * qps_top)
     for entry in schema.batch_entries(result):
         widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
                       spread, cand.name)
