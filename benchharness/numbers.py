@@ -6,7 +6,8 @@
   exponent is clearer than a row of zeros (6.56e-07);
 - 1,000 and above: whole numbers with thousands separators (1,129,438);
 - dollars: whole from $100 ($1,234), cents from $1 ($65.15), significant digits below
-  ($0.0000254);
+  ($0.0000254), never an exponent however small ($0.000000983: a price is read, not compared
+  by magnitude);
 - the unit after the number, with a space (4.75 ms), except % and $.
 """
 
@@ -59,8 +60,18 @@ def usd(value, sig: int = 3) -> str:
     if magnitude >= 100:
         text = f"{magnitude:,.0f}"
     else:
-        text = f"{magnitude:.2f}" if magnitude >= 1 else number(magnitude, sig)
+        text = f"{magnitude:.2f}" if magnitude >= 1 else _fraction(magnitude, sig)
     return f"{sign}${text}"
+
+
+def _fraction(magnitude: float, sig: int) -> str:
+    """A positive amount under 1 in plain decimals, however small (money never gets an
+    exponent): 0.0000254, 0.000000983."""
+    if magnitude == 0:
+        return "0"
+    decimals = max(0, sig - 1 - math.floor(math.log10(magnitude)))
+    text = f"{magnitude:.{decimals}f}".rstrip("0").rstrip(".")
+    return text if float(text) < 1 else number(float(text), sig)
 
 
 def with_unit(value, unit: str, sig: int = 3) -> str:

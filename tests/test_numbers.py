@@ -30,7 +30,7 @@ def test_number(value, sig, text):
 
 @pytest.mark.parametrize("value, text", [
     (65.154, "$65.15"), (1234.5, "$1,234"), (292.4, "$292"), (7.64e-05, "$0.0000764"), (0.25, "$0.25"),
-    (-0.5, "-$0.5"), (None, "-"),
+    (-0.5, "-$0.5"), (None, "-"), (9.83e-07, "$0.000000983"), (-3e-07, "-$0.0000003"),
 ])
 def test_usd(value, text):
     assert numbers.usd(value) == text
