@@ -159,6 +159,23 @@ def test_a_separation_too_narrow_to_hold_in_another_run_ties_and_is_called_a_clo
     assert "close call" not in v["sentence"]
 
 
+def test_an_unsettled_winner_names_the_term_whose_trials_would_settle_it():
+    # cost: a 1.0 [0.5, 1.6] vs b 1.5 [1.4, 1.6] overlap, so p99 decides for b (5 vs 10 ms);
+    # the point values would pick a (cheaper): cost is the term more trials should settle
+    a = cand("a", 10.0, (9.0, 11.0), usd=1.0, usd_iv=(0.5, 1.6))
+    b = cand("b", 5.0, (4.5, 5.5), usd=1.5, usd_iv=(1.4, 1.6))
+    terms = verdict.parse_objective(["min usd_per_million", "min p99_ms"])
+    term, pair = verdict.unsettled_term([a, b], terms, {"candidates": [a, b]})
+    assert term.name == "usd_per_million" and pair == ["b", "a"]
+    # once trials narrow a's cost to [0.9, 1.1], cost separates them: settled
+    a = cand("a", 10.0, (9.0, 11.0), usd=1.0, usd_iv=(0.9, 1.1))
+    assert verdict.unsettled_term([a, b], terms, {"candidates": [a, b]}) is None
+    # a tie within the term's tolerance is the suite's choice, not an unsettled one
+    loose = verdict.parse_objective(["min usd_per_million within 1", "min p99_ms"])
+    a = cand("a", 10.0, (9.0, 11.0), usd=1.0, usd_iv=(0.5, 1.6))
+    assert verdict.unsettled_term([a, b], loose, {"candidates": [a, b]}) is None
+
+
 # -- what to change, shortest first; the baseline as an option ---------------------------------
 def test_nothing_qualifies_lists_what_to_change_closest_first():
     results = {"candidates": [cand("far", 100.0, usd=9.0), cand("near", 52.0, usd=1.0), cand("two", 60.0, usd=6.0)]}

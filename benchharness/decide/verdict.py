@@ -153,6 +153,26 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
 SEPARATION_SCALE = 1.5
 
 
+def unsettled_term(qualifying: list[dict], terms: list[Term], results: dict) -> tuple[Term, list[str]] | None:
+    """(term, [ranked first, first by point values]) when the ranking's winner is not the one
+    the point values pick: the first term on which the two differ by more than its `within`
+    but did not separate by intervals. More trials of that term's measurement would settle
+    which leads (the run adds them: `measure/trials.extend_trials_stage`). None when settled."""
+    if len(qualifying) < 2 or not terms:
+        return None
+    ranked = rank(qualifying, terms, results, scale=SEPARATION_SCALE)
+    by_points = rank(qualifying, terms, results, scale=0.0)
+    first, pointed = ranked[0], by_points[0]
+    if first is pointed:
+        return None
+    for term in terms:
+        a, b = names.resolve(term.name, first, results), names.resolve(term.name, pointed, results)
+        if a is None or b is None or abs(a - b) <= term.within + 1e-12:
+            continue
+        return term, [first["name"], pointed["name"]]
+    return None
+
+
 def close_call(qualifying: list[dict], terms: list[Term], results: dict, first: str | None) -> list[str]:
     """[first, other] when the plain 95% intervals would rank another candidate first (a
     term separated them, but not by enough to hold in a noisier run); else empty."""

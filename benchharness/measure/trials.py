@@ -16,7 +16,11 @@ trial in results["machine_load"] (`machine_load.py`).
 `extend_trials_stage` is the sequential rule: after the cost stage, a candidate whose hard
 limit on a measured figure is still `inconclusive` gets more trials of the measurement that
 figure comes from (two at a time, interleaved, up to `max_trials`), then the figures, the
-resources and the cost are recomputed and the limits judged again.
+resources and the cost are recomputed and the limits judged again. The same happens when the
+ranking's winner hangs on a term the intervals did not settle (the point values would put
+another candidate first: `verdict.unsettled_term`): both get more trials of that term's
+measurement, so a real difference that one slow trial blurred is shown, and identical runs
+agree on the winner.
 """
 
 from __future__ import annotations
@@ -196,27 +200,54 @@ def inconclusive_measurements(ctx: RunContext, cand: CandidateRun) -> set[str]:
             for m in [measurement_of(r.metric)] if m}
 
 
+def unsettled_ranking(ctx: RunContext) -> list[tuple[str, str]]:
+    """(candidate, measurement) pairs whose trials would settle the ranking's winner: the two
+    candidates the ranking and the point values put first, on the measurement of the term that
+    separates them by points but not by intervals; [] when settled or trials cannot help."""
+    from benchharness.decide import limits as lim
+    from benchharness.decide import verdict
+
+    suite_limits, cand_limits, objective = verdict.suite_inputs(ctx.suite)
+    qualifying = []
+    for cand in ctx.candidates:
+        if not cand.ok or cand.result.get("role") == "baseline":
+            continue
+        checks = lim.evaluate_all(lim.limits_for(suite_limits, cand_limits.get(cand.name)),
+                                  cand.result, ctx.results)
+        if not any(r.severity == "fail" and r.status in verdict.HARD_BLOCKING for r in checks):
+            qualifying.append(cand.result)
+    found = verdict.unsettled_term(qualifying, verdict.parse_objective(objective), ctx.results)
+    measurement = measurement_of(found[0].name) if found else None
+    return [(name, measurement) for name in found[1]] if measurement else []
+
+
 def extend_trials_stage(ctx: RunContext) -> None:
-    """Add trials while a hard limit on a measured figure is inconclusive and trials remain."""
+    """Add trials while a hard limit on a measured figure is inconclusive, or while the
+    ranking's winner hangs on a term its intervals did not settle, and trials remain."""
     from benchharness.cost.stage import cost_stage
 
     caps = {"closed_loop": ctx.suite["realtime"]["max_trials"], "batch": ctx.suite["batch"]["max_trials"],
             "open_loop": ctx.suite["realtime"]["max_trials"]}
     seed = ctx.suite["realtime"]["trial_seed"] + 100
     added: list[dict] = []
+    by_name = {c.name: c for c in ctx.candidates}
     while True:
-        jobs = []
-        for cand in ctx.candidates:
-            if not cand.ok:
+        wanted = {(cand.name, m): "limit" for cand in ctx.candidates if cand.ok
+                  for m in sorted(inconclusive_measurements(ctx, cand))}
+        for pair in unsettled_ranking(ctx):
+            wanted.setdefault(pair, "ranking")
+        jobs, why = [], {}
+        for (name, m), reason in wanted.items():
+            if m == "open_loop" and not ctx.extras.get(("open_loop_sweep", name)):
                 continue
-            for m in sorted(inconclusive_measurements(ctx, cand)):
-                have = len(st.trial_records(ctx, cand, m))
-                if m == "open_loop" and not ctx.extras.get(("open_loop_sweep", cand.name)):
-                    continue
-                jobs += [(cand.name, m, have + k) for k in range(min(EXTEND_STEP, caps[m] - have))]
+            have = len(st.trial_records(ctx, by_name[name], m))
+            more = [(name, m, have + k) for k in range(min(EXTEND_STEP, caps[m] - have))]
+            jobs += more
+            why.update({job: reason for job in more})
         if not jobs:
             break
-        added += [{"candidate": n, "measurement": m, "trial": i} for n, m, i in jobs]
+        added += [{"candidate": n, "measurement": m, "trial": i, "reason": why[(n, m, i)]}
+                  for n, m, i in jobs]
         run_jobs(ctx, interleaved(jobs, seed + len(added)), "extra trial")
         for m in {m for _, m, _ in jobs}:
             _summarize(ctx, {n for n, mm, _ in jobs if mm == m}, m)
@@ -231,4 +262,6 @@ def extend_trials_stage(ctx: RunContext) -> None:
     ctx.results.setdefault("trials", {})["extended"] = added
     if added:
         record_machine_load(ctx)
-        ctx.progress(f"added {len(added)} trial(s) where a limit was inconclusive")
+        reasons = sorted({a["reason"] for a in added})
+        said = {"limit": "a limit was inconclusive", "ranking": "the ranking's winner was unsettled"}
+        ctx.progress(f"added {len(added)} trial(s) where {' or '.join(said[r] for r in reasons)}")
