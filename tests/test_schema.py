@@ -107,11 +107,6 @@ def test_every_figure_resolves_on_the_real_run_for_the_stages_it_ran(real):
         assert set(missing) == NOT_IN_QUICK_RUN, c["name"]
 
 
-#: an open-loop trial records p95_ms but not model_p95_ms (the per-run summary has no model
-#: p95), while the rate entry has model_p95_ms: its interval is there, per-trial values may not be
-NO_TRIAL_VALUES = {"open_p95_ms"}
-
-
 def test_every_trial_figure_has_its_section_interval_and_trials_in_the_real_run(real):
     for c in ok_candidates(real):
         for name in figures.TRIAL_FIGURES:
@@ -119,7 +114,7 @@ def test_every_trial_figure_has_its_section_interval_and_trials_in_the_real_run(
             assert iv is not None, (c["name"], name)
             values = figures.trial_values(c, name, real)
             assert values is not None, (c["name"], name)
-            assert values or name in NO_TRIAL_VALUES, (c["name"], name)
+            assert values, (c["name"], name)
 
 
 def test_accessors_read_the_real_sections(real):

@@ -263,7 +263,7 @@ def summarize_run(run: OpenLoopRun, target_rate_per_s: float, late_threshold_ms:
     ok = ~run.failed
     out = {"target_rate_per_s": target_rate_per_s, "achieved_rate_per_s": run.achieved_rate_per_s()}
     out.update(summarize_ns(run.latency_ns[ok], confidence))
-    keys = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")
+    keys = ("mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
     for prefix, values in (("service_", run.service_ns[ok]), ("model_", run.model_latency_ns()[ok]),
                            ("generator_delay_", run.generator_delay_ns()[ok])):
         summary = summarize_ns(values, confidence)
