@@ -234,7 +234,8 @@ def _original_predictions(ctx: RunContext, cand: CandidateRun) -> tuple[str, dic
         est = cand.trained_model  # our own estimator, trained in this run: safe to call here
         if est is None:
             return None
-        X = ctx.dataset.X_test.to_numpy()
+        # as it was fitted: with column names when it knows them (no "feature names" warning)
+        X = ctx.dataset.X_test if hasattr(est, "feature_names_in_") else ctx.dataset.X_test.to_numpy()
         preds = {"test": est.predict(X)}
         if hasattr(est, "predict_proba"):
             preds["proba_test"] = est.predict_proba(X)
