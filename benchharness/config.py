@@ -147,6 +147,7 @@ def cpu_list(v) -> str | None:
 # what `benchmarks/aa_test.py` measured between identical runs of the quickstart on a 2-core
 # VM; set 0 to get the trials-only interval, more on a machine that drifts more.
 RUN_CV = 0.03
+BATCH_RUN_CV = 0.10  # batch throughput uses every core: it moved ~10% between identical runs
 OPEN_LOOP = {
     "enabled": Field(bool, True),
     "rates_per_s": Field(list, None, positive_numbers),  # default: fractions of closed-loop qps
@@ -192,7 +193,7 @@ BATCH = {
     "budget_s": Field(NUM, None, positive),  # timed seconds per batch size over all trials
     "max_trials": Field(int, 6, positive),
     "unstable_cv": Field(NUM, 0.10, positive),
-    "run_cv": Field(NUM, RUN_CV, non_negative),
+    "run_cv": Field(NUM, BATCH_RUN_CV, non_negative),
     "min_duration_s": Field(NUM, 0.5, positive),
     "min_count": Field(int, 20, positive),
     "stop_percentile": Field(NUM, 90.0, percent),

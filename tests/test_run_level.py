@@ -136,3 +136,34 @@ def test_the_sustainable_rate_widens_at_both_ends_under_the_capacity_cap(tmp_pat
     # widened alone the top would be 1000 + hypot(500, run_half) = 1503; the cap is lower
     assert hi == pytest.approx(1300 + 1.959964 * config.RUN_CV * 1300, rel=1e-4)
     assert hi < 1000 + math.hypot(500, run_half)
+
+
+def test_tail_percentiles_get_the_tail_prior_and_zero_means_trials_only():
+    assert run_level.prior_for("p50_ms", 0.03) == 0.03
+    assert run_level.prior_for("p99_ms", 0.03) == run_level.TAIL_RUN_CV == 0.15
+    assert run_level.prior_for("model_p999_ms", 0.03) == 0.15
+    assert run_level.prior_for("p99_ms", 0.2) == 0.2  # a larger section prior stays
+    assert run_level.prior_for("p99_ms", 0.0) == 0.0
+
+
+def test_a_candidate_trained_by_the_suite_matches_its_earlier_runs_whatever_its_file_hash(tmp_path):
+    suite_path = tmp_path / "suite.yaml"
+    suite_path.write_text("name: sample\n")
+    sha = file_sha256(suite_path)
+    runs = [_history_run(i, v, sha) for i, v in enumerate([0.60, 0.66, 0.72])]
+    for i, r in enumerate(runs):  # each run trained a new file: a new hash
+        r["candidates"][0]["model"]["sha256"] = f"{i:064x}"
+    ctx = _context(tmp_path, suite_path, runs)
+    ctx.candidates[0].result["model"]["sha256"] = "f" * 64
+    assert ("forest", "p50_ms") not in run_level.history_spread(ctx)  # a given file must match
+    ctx.candidates[0].result["training"] = {"estimator": "sklearn.ensemble.RandomForestClassifier"}
+    ctx.extras.clear()
+    assert run_level.history_spread(ctx)[("forest", "p50_ms")][1] == 3
+
+
+def test_compare_takes_a_prices_run_level_from_the_throughput_it_is_priced_from():
+    from benchharness.decide import figures
+
+    cand = {"batch": [{"batch_size": 8, "rows_per_s": 100.0, "run_level": {"cv": {"rows_per_s": 0.1}}}],
+            "cost": {"batch": {"usd_per_1m": 2.0}}}
+    assert figures.run_cv(cand, "usd_per_million") == 0.1 == figures.run_cv(cand, "rows_per_s")

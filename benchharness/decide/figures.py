@@ -313,10 +313,15 @@ def trial_values(cand: dict, name: str, results: dict | None = None) -> list[flo
     return [v for v in (as_number(t.get(key)) for t in trials if isinstance(t, dict)) if v is not None]
 
 
+#: a price is computed from a throughput: its run-level term is that throughput's
+_PRICED_FROM = {"usd_per_million": "rows_per_s", "realtime_usd_per_million": "sustainable_rps",
+                "monthly_usd": "sustainable_rps"}
+
+
 def run_cv(cand: dict, name: str) -> float:
     """The run-level relative std its interval was widened by (`measure/run_level.py`); 0
     when the section records none (a run from before the run level was kept)."""
-    sec, key = _section(cand, name)
+    sec, key = _section(cand, _PRICED_FROM.get(name, name))
     value = as_number((((sec or {}).get("run_level") or {}).get("cv") or {}).get(key)) if key else None
     return value or 0.0
 

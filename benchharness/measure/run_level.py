@@ -11,10 +11,11 @@ interval across trials is widened by a run-level relative standard deviation
   suite file, on the same machine, with the same model file and the same `--quick`, the
   spread of the figure's value across those runs (std / mean). That spread also holds each
   run's own trial noise, so the interval errs on the wide side;
-- **the prior** `realtime.run_cv` / `batch.run_cv` (default `config.RUN_CV`, what
-  `benchmarks/aa_test.py` measured between identical runs on a 2-core VM) otherwise, and as
-  a floor under the history's figure (a few runs estimate a spread poorly, so history can
-  only widen an interval).
+- **the prior** `realtime.run_cv` / `batch.run_cv` (defaults `config.RUN_CV`,
+  `config.BATCH_RUN_CV`: what `benchmarks/aa_test.py` measured between identical runs on a
+  2-core VM), at least `TAIL_RUN_CV` for tail percentiles, otherwise, and as a floor under the
+  history's figure (a few runs estimate a spread poorly, so history can only widen an
+  interval).
 
 The sustainable rate's interval is the bracket of the sweep's grid, whose rates are
 fractions of the closed loop's throughput, so the grid drifts between runs with it: both ends
@@ -62,12 +63,21 @@ def history_spread(ctx) -> dict[tuple[str, str], tuple[float, int]]:
     rows = frame[(frame["suite_sha256"] == ident["suite_sha256"]) & (frame["machine"] == ident["machine"])
                  & (frame["quick"].fillna(False).astype(bool) == quick) & (frame["status"] == "ok")
                  & (frame["run_id"] != ctx.results.get("run_id")) & frame["value"].notna()]
-    models = {c.name: schema.model(c.result).get("sha256") for c in ctx.candidates}
+    # a candidate trained by the suite gets a new model file each run (same spec, same data, a
+    # different file hash): the suite file and the data stand for it; others need the same file
+    models = {c.name: None if c.result.get("training") else schema.model(c.result).get("sha256")
+              for c in ctx.candidates}
+    data_sha = schema.get_path(ctx.results, "data.sha256")
+    if data_sha:
+        rows = rows[rows["data_sha256"].fillna("") == data_sha]
     spread = {}
-    rows = rows.assign(model_sha256=rows["model_sha256"].where(rows["model_sha256"].notna(), ""))
-    for (cand, sha, figure), group in rows.groupby(["candidate", "model_sha256", "figure"]):
-        # the same model file (an endpoint has none: the same name and suite stand for it)
-        if cand not in models or (models[cand] or "") != sha or group["run_id"].nunique() < MIN_RUNS:
+    sha = rows["model_sha256"].where(rows["model_sha256"].notna(), "")
+    # the same model file where one is given (an endpoint has none: "" matches "")
+    same_model = [models.get(c, "missing") is None or (models.get(c) or "") == h
+                  for c, h in zip(rows["candidate"], sha)]
+    rows = rows[same_model]
+    for (cand, figure), group in rows.groupby(["candidate", "figure"]):
+        if cand not in models or group["run_id"].nunique() < MIN_RUNS:
             continue
         values = group.drop_duplicates("run_id")["value"].astype(float)
         mean = values.mean()
@@ -82,6 +92,21 @@ def _spread(ctx) -> dict:
     return ctx.extras["run_level_history"]
 
 
+#: the prior of a tail percentile: in an 8-run A/A of the quickstart here, p50, mean and qps
+#: moved 0-5% between identical runs beyond what their trials explained, p90 to p99.9 15-20%
+#: (a tail is set by rare events: a timer interrupt, a page fault, a neighbour's burst)
+TAIL_RUN_CV = 0.15
+_TAIL_KEYS = ("p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+
+
+def prior_for(key: str, prior: float) -> float:
+    """The prior run-level cv of one interval key: the section's prior, at least TAIL_RUN_CV
+    for a tail percentile (model_ keys included); 0 stays 0 (trials-only asked for)."""
+    if prior > 0 and key.removeprefix("model_") in _TAIL_KEYS:
+        return max(prior, TAIL_RUN_CV)
+    return prior
+
+
 def widen_section(section: dict, prior: float, confidence: float, figure_of: dict[str, str],
                   spread: dict, candidate: str) -> None:
     """Widen every interval of one measured section by its run-level term (once)."""
@@ -93,8 +118,8 @@ def widen_section(section: dict, prior: float, confidence: float, figure_of: dic
         if not isinstance(iv, list) or len(iv) != 2 or not isinstance(point, (int, float)):
             continue
         seen = spread.get((candidate, figure_of.get(key, "")))
-        cv, source = prior, "prior"
-        if seen is not None and seen[0] > prior:
+        cv, source = prior_for(key, prior), "prior"
+        if seen is not None and seen[0] > cv:
             cv, source = seen[0], f"history of {seen[1]} runs"
         section["intervals"][key] = add_run_level(float(point), iv, cv, confidence)
         cvs[key], sources[key] = round(cv, 4), source
