@@ -336,7 +336,7 @@ class Verdict(TypedDict, total=False):
     ranking: list[str]
     ties: list[dict[str, Any]]
     recommended: str | None
-    close_call: list[str]  # [recommended, the one the plain 95% intervals would rank first]
+    close_call: list[str]  # [recommended, better by points on a measured term it tied on]
     could_qualify: list[str]
     what_to_change: list[dict[str, Any]]
     pareto_front: list[str]

@@ -80,7 +80,7 @@ def test_verdict_and_limits_in_report(run):
     md = (run[0] / "report.md").read_text()
     # boosted fails p99 and cost; forest and logreg tie on accuracy (their intervals overlap): cost decides
     assert "> **Ship logreg: it meets all 3 hard limits" in md
-    assert "It ties on accuracy (intervals overlap or nearly); usd_per_million decided." in md
+    assert "It ties on accuracy (intervals overlap); usd_per_million decided." in md
     assert "| boosted | p99_ms <= 5 | fail | FAIL | 9 ms |" in md
     # the default objective, named as the verdict sentence names it (not the suite's word "primary")
     assert "Ranking by: max accuracy, then min usd_per_million, then min p99_ms." in md

@@ -167,3 +167,11 @@ def test_compare_takes_a_prices_run_level_from_the_throughput_it_is_priced_from(
     cand = {"batch": [{"batch_size": 8, "rows_per_s": 100.0, "run_level": {"cv": {"rows_per_s": 0.1}}}],
             "cost": {"batch": {"usd_per_1m": 2.0}}}
     assert figures.run_cv(cand, "usd_per_million") == 0.1 == figures.run_cv(cand, "rows_per_s")
+
+
+def test_an_index_with_other_suites_only_gives_no_spread_and_no_error(tmp_path):
+    suite_path = tmp_path / "suite.yaml"
+    suite_path.write_text("name: sample\n")
+    other = [_history_run(i, v, "sha256:another-suite") for i, v in enumerate([0.6, 0.9, 1.2])]
+    ctx = _context(tmp_path, suite_path, other)
+    assert run_level.history_spread(ctx) == {}

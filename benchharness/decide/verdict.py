@@ -13,11 +13,12 @@ docs/decisions.md explains it for users.
 - **Ranking** of the qualifying candidates by the suite's `objective`, a list of terms
   `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction),
   each optionally `within X`. On each term the candidates tied with the best go on to the
-  next term: those within X of it and those whose 95% intervals, stretched 1.5x around their
-  points (`SEPARATION_SCALE`: how much identical runs' intervals differ), overlap its own, so
-  noise cannot order them, not even in a noisier run; a tie on every term keeps the suite's
-  order. When the plain 95% intervals would have put another candidate first, the sentence
-  says it is a close call (`close_call`). Default: the primary metric, then lowest batch
+  next term: those within X of it and those whose 95% intervals overlap its own (the
+  intervals carry the drift between runs too: measure/run_level.py), so noise cannot order
+  them; a tie on every term keeps the suite's order. When the winner tied, on a measured
+  term, with a candidate better there by its point value, the run adds trials of that term
+  (measure/trials.py) and, if the tie stands, the sentence calls it a close call
+  (`close_call`). Default: the primary metric, then lowest batch
   cost, then lowest p99 latency.
 - **Pareto front** over quality (primary metric), p99 latency and cost, among every candidate
   that ran, on the axes measured for all of them.
@@ -97,15 +98,7 @@ def _overlap(a: tuple | None, b: tuple | None) -> bool:
     return lo_a <= hi_b and lo_b <= hi_a
 
 
-def _scaled(iv: tuple | None, point: float | None, scale: float) -> tuple | None:
-    """An interval stretched (scale > 1) or shrunk around its point; open ends stay open."""
-    if iv is None or point is None or scale == 1.0:
-        return iv
-    return tuple(None if b is None else point + scale * (b - point) for b in iv)
-
-
-def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None,
-         scale: float = 1.0) -> list[dict]:
+def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None) -> list[dict]:
     """Lexicographic ranking in which noise cannot decide a term.
 
     On each term the candidates tied with the best one go on to the next term: those within
@@ -113,8 +106,7 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
     its interval (quality metrics: their bootstrap interval; measured figures: the interval
     across trials). A tied group keeps the suite's order, so when every term ties the first
     listed candidate leads whatever the point values did. `trace` collects the tied groups
-    (term, names) for the sentence. `scale` stretches every interval around its point (the
-    verdict ranks at SEPARATION_SCALE; 1.0 is the plain 95% interval).
+    (term, names) for the sentence.
     """
     if len(cands) <= 1 or not terms:
         return list(cands)
@@ -129,57 +121,59 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
     ordered = sorted(cands, key=key)
     best = ordered[0]
     if key(best)[0] == 1:
-        return rank(cands, terms[1:], results, trace, scale)
-    best_iv = _scaled(names.interval(best, term.name, results), names.resolve(term.name, best, results), scale)
+        return rank(cands, terms[1:], results, trace)
+    best_iv = names.interval(best, term.name, results)
 
     def ties_best(c) -> bool:
         if key(c)[0] == 1:
             return False
         if key(c)[1] - key(best)[1] <= term.within + 1e-12:
             return True
-        iv = _scaled(names.interval(c, term.name, results), names.resolve(term.name, c, results), scale)
+        iv = names.interval(c, term.name, results)
         return best_iv is not None and iv is not None and _overlap(best_iv, iv)
 
     tied = [c for c in cands if ties_best(c)]  # suite order, not the noisy point order
     rest = [c for c in ordered if c not in tied]
     if trace is not None and len(tied) > 1:
         trace.append((term, [c["name"] for c in tied]))
-    return rank(tied, terms[1:], results, trace, scale) + rank(rest, terms, results, trace, scale)
+    return rank(tied, terms[1:], results, trace) + rank(rest, terms, results, trace)
 
 
-#: a term decides between candidates only when their intervals, stretched this much around
-#: their points, are still apart: identical runs' interval widths differ by up to about this
-#: factor (A/A tests), so a separation that a noisier run would not show cannot pick the winner
-SEPARATION_SCALE = 1.5
-
-
-def unsettled_term(qualifying: list[dict], terms: list[Term], results: dict) -> tuple[Term, list[str]] | None:
-    """(term, [ranked first, first by point values]) when the ranking's winner is not the one
-    the point values pick: the first term on which the two differ by more than its `within`
-    but did not separate by intervals. More trials of that term's measurement would settle
-    which leads (the run adds them: `measure/trials.extend_trials_stage`). None when settled."""
+def unsettled_terms(qualifying: list[dict], terms: list[Term], results: dict) -> list[tuple[Term, list[str]]]:
+    """[(term, [ranked first, better by points])] for each term on which the winner tied, by
+    intervals, with a candidate whose point value is better by more than the term's `within`:
+    narrower intervals there could change the winner. In the order of the objective; the
+    caller keeps the terms that more trials can narrow (`measure/trials.unsettled_ranking`).
+    Empty when every tie the winner went through is a tie by points too."""
     if len(qualifying) < 2 or not terms:
-        return None
-    ranked = rank(qualifying, terms, results, scale=SEPARATION_SCALE)
-    by_points = rank(qualifying, terms, results, scale=0.0)
-    first, pointed = ranked[0], by_points[0]
-    if first is pointed:
-        return None
-    for term in terms:
-        a, b = names.resolve(term.name, first, results), names.resolve(term.name, pointed, results)
-        if a is None or b is None or abs(a - b) <= term.within + 1e-12:
-            continue
-        return term, [first["name"], pointed["name"]]
-    return None
-
-
-def close_call(qualifying: list[dict], terms: list[Term], results: dict, first: str | None) -> list[str]:
-    """[first, other] when the plain 95% intervals would rank another candidate first (a
-    term separated them, but not by enough to hold in a noisier run); else empty."""
-    if first is None:
         return []
-    plain = rank(qualifying, terms, results)
-    return [first, plain[0]["name"]] if plain and plain[0]["name"] != first else []
+    trace: list = []
+    first = rank(qualifying, terms, results, trace)[0]
+    by_name = {c["name"]: c for c in qualifying}
+    found = []
+    for term, group in trace:
+        if first["name"] not in group:
+            continue
+        mine = names.resolve(term.name, first, results)
+        if mine is None:
+            continue
+        sign = -1.0 if term.direction(first, results) == "higher" else 1.0
+        better = [(sign * (v - mine), n) for n in group if n != first["name"]
+                  for v in [names.resolve(term.name, by_name[n], results)]
+                  if v is not None and sign * (mine - v) > term.within + 1e-12]
+        if better:
+            found.append((term, [first["name"], min(better)[1]]))
+    return found
+
+
+def close_call(qualifying: list[dict], terms: list[Term], results: dict) -> tuple[str, list[str]] | None:
+    """(term, [first, other]) when the winner tied, on a measured term (one more trials can
+    narrow), with a candidate better there by its point value: the tie stood after the trials
+    the run added to settle it, so the lead is the next term's, not shown on this one."""
+    for term, pair in unsettled_terms(qualifying, terms, results):
+        if term.name in names.TRIAL_FIGURES:
+            return term.name, pair
+    return None
 
 
 def pareto_front(points: dict[str, tuple[float, ...]], senses: tuple[str, ...]) -> list[str]:
@@ -297,18 +291,18 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
     status = {r["name"]: r["status"] for r in rows}
     qualifying = [c for c in ran if status[c["name"]] == "qualifies"]
     trace: list = []
-    ranking = [c["name"] for c in rank(qualifying, terms, results, trace, SEPARATION_SCALE)]
+    ranking = [c["name"] for c in rank(qualifying, terms, results, trace)]
     front, axes = pareto(ran, results)
     for row in rows:
         row["on_pareto_front"] = row["name"] in front
     code, strict = _exit_codes(rows, ranking, ran)
     ties = [{"term": str(t), "candidates": group} for t, group in trace]
-    close = close_call(qualifying, terms, results, ranking[0] if ranking else None)
+    close = close_call(qualifying, terms, results)
     sentence = recommendation(results, rows, ranking, terms, trace)
     if close:
-        sentence += (f" A close call: on the 95% intervals alone {close[1]} would rank first, but by a "
-                     f"margin a noisier run of the same thing may not show; more trials or a quieter "
-                     "machine would settle it.")
+        sentence += (f" A close call: {close[1][1]} has the better {close[0]} by its point value, but "
+                     "their intervals overlap even with the trials added to settle it; more trials or "
+                     "a quieter machine would show whether it should lead.")
     unmet = sorted((r for r in rows if r["status"] in ("inconclusive", "blocked")),
                    key=lambda r: r["distance"]) + [r for r in rows if r["status"] == "crashed"]
     what_to_change = [{"candidate": r["name"], "changes": r["to_change"]} for r in unmet]
@@ -320,7 +314,7 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
         "ranking": ranking,
         "ties": ties,
         "recommended": ranking[0] if ranking else None,
-        "close_call": close,
+        "close_call": close[1] if close else [],
         "could_qualify": [r["name"] for r in rows if r["status"] == "inconclusive"],
         "what_to_change": what_to_change,
         "pareto_front": front,
@@ -548,7 +542,7 @@ def _tie_note(first: str, trace: list, terms: list[Term], label=lambda name: nam
         return (f"It ties with {', '.join(others)} on every term of the objective (intervals overlap): "
                 f"it leads only by its place in the suite, so either is defensible.")
     decider = label(terms[terms.index(term) + 1].name)
-    return f"It ties on {tied_on} (intervals overlap or nearly); {decider} decided."
+    return f"It ties on {tied_on} (intervals overlap); {decider} decided."
 
 
 def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict | None = None) -> str:

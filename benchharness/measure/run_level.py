@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from benchharness import schema
 from benchharness.errors import UserError
 from benchharness.measure.intervals import add_run_level
@@ -75,7 +77,7 @@ def history_spread(ctx) -> dict[tuple[str, str], tuple[float, int]]:
     # the same model file where one is given (an endpoint has none: "" matches "")
     same_model = [models.get(c, "missing") is None or (models.get(c) or "") == h
                   for c, h in zip(rows["candidate"], sha)]
-    rows = rows[same_model]
+    rows = rows[np.asarray(same_model, dtype=bool)]
     for (cand, figure), group in rows.groupby(["candidate", "figure"]):
         if cand not in models or group["run_id"].nunique() < MIN_RUNS:
             continue

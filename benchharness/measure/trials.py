@@ -18,7 +18,7 @@ limit on a measured figure is still `inconclusive` gets more trials of the measu
 figure comes from (two at a time, interleaved, up to `max_trials`), then the figures, the
 resources and the cost are recomputed and the limits judged again. The same happens when the
 ranking's winner hangs on a term the intervals did not settle (the point values would put
-another candidate first: `verdict.unsettled_term`): both get more trials of that term's
+another candidate first: `verdict.unsettled_terms`): both get more trials of that term's
 measurement, so a real difference that one slow trial blurred is shown, and identical runs
 agree on the winner.
 """
@@ -216,9 +216,11 @@ def unsettled_ranking(ctx: RunContext) -> list[tuple[str, str]]:
                                   cand.result, ctx.results)
         if not any(r.severity == "fail" and r.status in verdict.HARD_BLOCKING for r in checks):
             qualifying.append(cand.result)
-    found = verdict.unsettled_term(qualifying, verdict.parse_objective(objective), ctx.results)
-    measurement = measurement_of(found[0].name) if found else None
-    return [(name, measurement) for name in found[1]] if measurement else []
+    for term, pair in verdict.unsettled_terms(qualifying, verdict.parse_objective(objective), ctx.results):
+        measurement = measurement_of(term.name)
+        if measurement:  # a quality term: more trials cannot narrow it, look further down
+            return [(name, measurement) for name in pair]
+    return []
 
 
 def extend_trials_stage(ctx: RunContext) -> None:
