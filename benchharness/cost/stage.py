@@ -200,7 +200,7 @@ def rate_interval(result: dict, source: str | None) -> tuple[list, list]:
         return [None, None], []
     key = "max_sustainable_rate_per_s" if (source or "").startswith("open_loop") else "qps"
     iv = (sec.get("intervals") or {}).get(key) or [None, None]
-    return list(iv), [t.get(key) for t in sec.get("trials") or []]
+    return list(iv), [(t.get(key), t.get("round")) for t in sec.get("trials") or []]
 
 
 def add_cost_intervals(out: dict, result: dict, best: dict | None, price: float, replicas: int,
@@ -223,7 +223,7 @@ def add_cost_intervals(out: dict, result: dict, best: dict | None, price: float,
         out["batch"]["intervals"] = {"usd_per_1m": _bounds_through(batch_usd, lo, hi),
                                      "monthly_usd": _bounds_through(batch_month, lo, hi)}
         trials = [{"usd_per_1m": batch_usd(t["rows_per_s"]) if t.get("rows_per_s") else None,
-                   "count": t.get("count"), "duration_s": t.get("duration_s")}
+                   "count": t.get("count"), "duration_s": t.get("duration_s"), "round": t.get("round")}
                   for t in best.get("trials") or []]
         out["batch"]["trials"] = trials
         out["batch"]["stability"] = stability(trials, ["usd_per_1m"])
@@ -240,6 +240,7 @@ def add_cost_intervals(out: dict, result: dict, best: dict | None, price: float,
             "monthly_usd": _bounds_through(lambda r: rt_figures(r)["usd_per_month"], lo, hi),
         }
         trials = [{"usd_per_1m": rt_figures(v)["usd_per_million"],
-                   "monthly_usd": rt_figures(v)["usd_per_month"]} if v else {} for v in values]
+                   "monthly_usd": rt_figures(v)["usd_per_month"], "round": r} if v else {}
+                  for v, r in values]
         rt["trials"] = trials
         rt["stability"] = stability(trials, ["usd_per_1m", "monthly_usd"])

@@ -313,6 +313,23 @@ def trial_values(cand: dict, name: str, results: dict | None = None) -> list[flo
     return [v for v in (as_number(t.get(key)) for t in trials if isinstance(t, dict)) if v is not None]
 
 
+def trial_rounds(cand: dict, name: str, results: dict | None = None) -> dict[int, float] | None:
+    """{round: value} of the figure's trials (the round of the interleaved order each ran in:
+    `decide/paired.py` matches candidates by it); None when not measured in trials or the
+    trials carry no round (runs from before rounds were kept)."""
+    sec, key = _section(cand, name)
+    trials = (sec or {}).get("trials") if key else None
+    if not isinstance(trials, list):
+        return None
+    out = {}
+    for t in trials:
+        if isinstance(t, dict) and isinstance(t.get("round"), int):
+            value = as_number(t.get(key))
+            if value is not None:
+                out[t["round"]] = value
+    return out or None
+
+
 #: a price is computed from a throughput: its run-level term is that throughput's
 _PRICED_FROM = {"usd_per_million": "rows_per_s", "realtime_usd_per_million": "sustainable_rps",
                 "monthly_usd": "sustainable_rps"}

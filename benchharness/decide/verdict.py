@@ -40,6 +40,7 @@ from typing import Any
 from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
+from benchharness.decide import paired
 from benchharness.errors import SuiteError
 from benchharness.exit_codes import CANDIDATE_FAILED as EXIT_CRASH
 from benchharness.exit_codes import INCONCLUSIVE as EXIT_INCONCLUSIVE
@@ -98,15 +99,31 @@ def _overlap(a: tuple | None, b: tuple | None) -> bool:
     return lo_a <= hi_b and lo_b <= hi_a
 
 
-def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None) -> list[dict]:
+def _paired_worse(best: dict, c: dict, term: Term, results: dict) -> bool | None:
+    """Is c worse than best on a measured term, judged on their per-round ratios (both
+    measured in the same run's rounds: `decide/paired.py`)? None when they have no rounds in
+    common to judge on (figures from before rounds, a fleet's candidates on other machines)."""
+    if term.name not in names.TRIAL_FIGURES:
+        return None
+    change = paired.compare(best, c, term.name, results)
+    if change is None:
+        return None
+    higher = term.direction(best, results) == "higher"
+    return paired.worse_beyond(change, higher, paired.RANK_MIN_CHANGE)
+
+
+def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None,
+         same_run: bool = True) -> list[dict]:
     """Lexicographic ranking in which noise cannot decide a term.
 
     On each term the candidates tied with the best one go on to the next term: those within
-    the term's `within` tolerance of it, and those whose 95% interval on that figure overlaps
-    its interval (quality metrics: their bootstrap interval; measured figures: the interval
-    across trials). A tied group keeps the suite's order, so when every term ties the first
-    listed candidate leads whatever the point values did. `trace` collects the tied groups
-    (term, names) for the sentence.
+    the term's `within` tolerance of it, and those not shown worse than it. Shown worse, on a
+    figure measured in trials of the same run (`same_run`): the per-round ratio's interval
+    lies wholly beyond `paired.RANK_MIN_CHANGE` on the worse side (the run's drift is shared,
+    so no run-level term). Otherwise (quality metrics: their bootstrap intervals; figures of
+    other runs): the two 95% intervals are apart. A tied group keeps the suite's order, so
+    when every term ties the first listed candidate leads whatever the point values did.
+    `trace` collects the tied groups (term, names) for the sentence.
     """
     if len(cands) <= 1 or not terms:
         return list(cands)
@@ -121,7 +138,7 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
     ordered = sorted(cands, key=key)
     best = ordered[0]
     if key(best)[0] == 1:
-        return rank(cands, terms[1:], results, trace)
+        return rank(cands, terms[1:], results, trace, same_run)
     best_iv = names.interval(best, term.name, results)
 
     def ties_best(c) -> bool:
@@ -129,6 +146,9 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
             return False
         if key(c)[1] - key(best)[1] <= term.within + 1e-12:
             return True
+        worse = _paired_worse(best, c, term, results) if same_run and c is not best else None
+        if worse is not None:
+            return not worse
         iv = names.interval(c, term.name, results)
         return best_iv is not None and iv is not None and _overlap(best_iv, iv)
 
@@ -136,7 +156,7 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
     rest = [c for c in ordered if c not in tied]
     if trace is not None and len(tied) > 1:
         trace.append((term, [c["name"] for c in tied]))
-    return rank(tied, terms[1:], results, trace) + rank(rest, terms, results, trace)
+    return rank(tied, terms[1:], results, trace, same_run) + rank(rest, terms, results, trace, same_run)
 
 
 def unsettled_terms(qualifying: list[dict], terms: list[Term], results: dict) -> list[tuple[Term, list[str]]]:
@@ -176,35 +196,62 @@ def close_call(qualifying: list[dict], terms: list[Term], results: dict) -> tupl
     return None
 
 
-def pareto_front(points: dict[str, tuple[float, ...]], senses: tuple[str, ...]) -> list[str]:
+def pareto_front(points: dict[str, tuple[float, ...]], senses: tuple[str, ...],
+                 order=None) -> list[str]:
     """Names of the points no other point dominates (as good on every axis, better on one).
 
-    senses: "higher" or "lower" per axis.
+    senses: "higher" or "lower" per axis. `order(q, p, axis)`, when given, says how q stands
+    against p on one axis (1 better, 0 tied, -1 worse) instead of their point values (the
+    run's verdict: paired per-round ratios, so noise does not push a candidate off the front).
     """
-    def as_max(p):  # flip "lower is better" axes so that larger is better everywhere
-        return tuple(v if s == "higher" else -v for v, s in zip(p, senses, strict=True))
+    def by_points(q: str, p: str, axis: int) -> int:
+        a, b = points[q][axis], points[p][axis]
+        if a == b:
+            return 0
+        return 1 if (a > b) == (senses[axis] == "higher") else -1
 
-    flipped = {n: as_max(p) for n, p in points.items()}
+    order = order or by_points
     front = []
-    for n, p in flipped.items():
-        dominated = any(
-            all(a >= b for a, b in zip(q, p, strict=True)) and any(a > b for a, b in zip(q, p, strict=True))
-            for m, q in flipped.items() if m != n
-        )
+    for n in points:
+        dominated = False
+        for m in points:
+            if m == n:
+                continue
+            signs = [order(m, n, axis) for axis in range(len(senses))]
+            if all(s >= 0 for s in signs) and any(s > 0 for s in signs):
+                dominated = True
+                break
         if not dominated:
             front.append(n)
     return front
 
 
-def pareto(cands: list[dict], results: dict) -> tuple[list[str], list[str]]:
-    """(front, axes used): the axes are those measured for every candidate that ran."""
+def pareto(cands: list[dict], results: dict, same_run: bool = True) -> tuple[list[str], list[str]]:
+    """(front, axes used): the axes are those measured for every candidate that ran. Inside
+    one run a measured axis orders two candidates only when their per-round ratio shows it
+    (`decide/paired.py`); other axes, and figures without rounds, by their point values."""
     axes = [(a, s) for a, s in PARETO_AXES
             if cands and all(names.resolve(a, c, results) is not None for c in cands)]
     if not axes:
         return [], []
     senses = tuple(names.better(a, cands[0], results) if a == "primary" else s for a, s in axes)
     points = {c["name"]: tuple(names.resolve(a, c, results) for a, _ in axes) for c in cands}
-    return pareto_front(points, senses), [a for a, _ in axes]
+    by_name = {c["name"]: c for c in cands}
+
+    def order(q: str, p: str, axis: int) -> int:
+        a, b = points[q][axis], points[p][axis]
+        higher = senses[axis] == "higher"
+        term = Term(axes[axis][0], "max" if higher else "min")
+        if same_run:
+            if _paired_worse(by_name[p], by_name[q], term, results):
+                return -1
+            if _paired_worse(by_name[q], by_name[p], term, results):
+                return 1
+            if paired.compare(by_name[p], by_name[q], term.name, results) is not None:
+                return 0
+        return 0 if a == b else (1 if (a > b) == higher else -1)
+
+    return pareto_front(points, senses, order), [a for a, _ in axes]
 
 
 HARD_BLOCKING = ("fail", "unknown", "inconclusive")  # statuses of a hard limit that block

@@ -45,8 +45,8 @@ def fleet_verdict(runs: dict[str, dict], failed_targets: list[str]) -> dict:
     terms = parse_objective(objective)
     combined = {**first, "candidates": cands}
     qualifying = [c for c in cands if rows[c["name"]].get("status") == "qualifies"]
-    ranking = rank(qualifying, terms, combined)
-    front, axes = pareto(cands, combined)
+    ranking = rank(qualifying, terms, combined, same_run=False)  # other machines: no rounds shared
+    front, axes = pareto(cands, combined, same_run=False)
     table = [{
         "candidate": c["candidate"], "target": c["target"],
         "status": rows[c["name"]].get("status"),

@@ -205,7 +205,10 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
     section["intervals"]["qps"] = ratio_interval([t["count"] for t in trials],
                                                  [t["duration_s"] for t in trials],
                                                  rt["ci_confidence"], seed=seed)
-    section["trials"] = [{k: v for k, v in t.items() if k != "cpu_s"} for t in trials]
+    # `round`: the trial's index, the round of the interleaved order it ran in (a paired
+    # comparison between candidates matches trials by it)
+    section["trials"] = [{**{k: v for k, v in r["figures"].items() if k != "cpu_s"}, "round": r["index"]}
+                         for r in records]
     section["stability"] = stability(trials, [*_LATENCY_FIGURES, "qps"], rt["unstable_cv"])
     arrays = {"latency_ns": pooled, **{f"trial{i}_latency_ns": r["latency_ns"]
                                        for i, r in enumerate(records)}}
@@ -356,7 +359,7 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
         entry["queued_share"] = float(np.mean([r.get("queued_share") or 0.0 for _, r, _ in per_trial]))
         entry["sustainable"] = _sustainable(entry.get(entry["judged_on"]), entry["error_rate"],
                                             entry["dropped"], spec)
-        entry["trials"] = [_rate_trial(r) for _, r, _ in per_trial]
+        entry["trials"] = [{**_rate_trial(r), "round": i} for i, r, _ in per_trial]
         entry["intervals"] = hierarchical_interval(
             [run.latency_ns[~run.failed] / 1e6 for run in runs], confidence=rt["ci_confidence"], seed=seed)
         entry["intervals"].update({f"model_{k}": v for k, v in hierarchical_interval(
@@ -381,9 +384,9 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
         "error_rate_limit": spec["max_error_rate"],
         "max_sustainable_rate_per_s": best,
         "intervals": {"max_sustainable_rate_per_s": [best_lo, best_hi]},
-        "trials": [{"max_sustainable_rate_per_s": v, "count": c, "duration_s": d}
-                   for v, c, d in per_trial_best],
-        "stability": stability([{"max_sustainable_rate_per_s": v} for v, _, _ in per_trial_best],
+        "trials": [{"max_sustainable_rate_per_s": v, "count": c, "duration_s": d, "round": r}
+                   for v, c, d, r in per_trial_best],
+        "stability": stability([{"max_sustainable_rate_per_s": v} for v, *_ in per_trial_best],
                                ["max_sustainable_rate_per_s"], rt["unstable_cv"]),
         "trial_rates_per_s": chosen,
         "rates": entries, "late_start_warning": warning,
@@ -460,7 +463,7 @@ def _sustainable_interval(entries, records, chosen, spec, seed, confidence):
         runs = dict(rec["runs"])
         count = sum(len(runs[r].failed) for r in chosen)
         seconds = sum(len(runs[r].failed) / r for r in chosen)
-        per_trial.append((bracket([usable.index(rec)])[0], count, seconds))
+        per_trial.append((bracket([usable.index(rec)])[0], count, seconds, rec["index"]))
     if len(usable) < 2:
         return None, None, per_trial
     rng = np.random.default_rng(seed)
@@ -543,9 +546,9 @@ def summarize_batch(ctx: RunContext, cand: CandidateRun) -> None:
     arrays: dict[str, np.ndarray] = {}
     entries: list[schema.BatchEntry] = []
     for size in cfg["batch_sizes"]:
-        loops = [rec["loops"][size] for rec in records if size in rec["loops"]]
-        trials = [next(e for e in rec["entries"] if e["batch_size"] == size)
-                  for rec in records if size in rec["loops"]]
+        used = [rec for rec in records if size in rec["loops"]]
+        loops = [rec["loops"][size] for rec in used]
+        trials = [next(e for e in rec["entries"] if e["batch_size"] == size) for rec in used]
         pooled = np.concatenate([loop.latencies_ns for loop in loops])
         count = sum(len(loop.latencies_ns) for loop in loops)
         seconds = sum(loop.loop_s for loop in loops)
@@ -565,8 +568,9 @@ def summarize_batch(ctx: RunContext, cand: CandidateRun) -> None:
             [len(loop.latencies_ns) * rows for loop in loops], [loop.loop_s for loop in loops],
             cfg["ci_confidence"], seed=seed)
         entry["trials"] = [{**latency_figures(loop.latencies_ns / 1e6), "rows_per_s": t["rows_per_s"],
-                            "count": len(loop.latencies_ns), "duration_s": loop.loop_s}
-                           for loop, t in zip(loops, trials)]
+                            "count": len(loop.latencies_ns), "duration_s": loop.loop_s,
+                            "round": rec["index"]}
+                           for loop, t, rec in zip(loops, trials, used)]
         entry["stability"] = stability(entry["trials"], [*_LATENCY_FIGURES, "rows_per_s"],
                                        cfg["unstable_cv"])
         key = f"b{size}_latency_ns"

@@ -2,9 +2,11 @@
 
 Each timed measurement is made as several trials, each in a fresh child process
 (`measure/stages.py`: `closed_loop_trial`, `batch_trial`, `open_loop_trial`), and the trials
-of ALL candidates run in one order shuffled with a seeded generator, so slow drift of the
-machine (a neighbour starting, the CPU warming) hits every candidate alike instead of the
-one measured last. Three rounds, because each needs the one before:
+of ALL candidates run in blocked rounds: round r measures every candidate once (its trial r),
+in an order shuffled with a seeded generator, so slow drift of the machine (a neighbour
+starting, the CPU warming) hits every candidate alike instead of the one measured last, and
+trial r of two candidates can be compared pair by pair. Three phases, because each needs the
+one before:
 
 1. closed-loop and batch trials of every candidate, interleaved;
 2. the open-loop sweep of every candidate (it needs the closed loop's rate), interleaved;
@@ -47,9 +49,16 @@ _LABEL = {"closed_loop": "closed loop", "batch": "batch", "open_loop": "open loo
 
 
 def interleaved(jobs: list[tuple[str, str, int]], seed: int) -> list[tuple[str, str, int]]:
-    """The jobs (candidate, measurement, trial index) in a seeded random order."""
-    order = list(jobs)
-    random.Random(seed).shuffle(order)
+    """The jobs (candidate, measurement, trial index) in blocked rounds: round r holds every
+    job whose trial index is r, so every candidate is measured once per round, and rounds run
+    in index order; inside a round the order is shuffled with a generator seeded by the seed
+    and the round (RMIT). Trial r of A and trial r of B then share the machine's state of that
+    round, which is what a paired comparison between them relies on (`decide/paired.py`)."""
+    order: list[tuple[str, str, int]] = []
+    for index in sorted({i for _, _, i in jobs}):
+        block = [job for job in jobs if job[2] == index]
+        random.Random(seed * 1_000_003 + index).shuffle(block)
+        order += block
     return order
 
 
@@ -125,7 +134,9 @@ def trials_stage(ctx: RunContext) -> None:
     run_jobs(ctx, interleaved(first, seed), "trial")
     _summarize(ctx, names, "closed_loop")
     _summarize(ctx, names, "batch")
-    for cand in interleaved([c for c in ctx.candidates if c.ok], seed + 1):
+    sweep_order = [c for c in ctx.candidates if c.ok]
+    random.Random(seed + 1).shuffle(sweep_order)  # the sweeps are the open loop's round 0
+    for cand in sweep_order:
         ctx.progress(f"[{cand.name}] open loop: finding the rates")
         try:
             st.open_loop_sweep(ctx, cand)

@@ -25,7 +25,7 @@ import time
 
 from benchharness import schema
 from benchharness.context import CandidateRun, RunContext
-from benchharness.decide import figures
+from benchharness.decide import figures, paired
 from benchharness.decide import limits as lim
 from benchharness.measure import stages as st
 from benchharness.measure.trials import interleaved, run_jobs
@@ -60,10 +60,14 @@ def cannot_meet(ctx: RunContext, cand: CandidateRun) -> str | None:
 
 
 def dominated_by(a: dict, b: dict, results: dict, higher_is_better: bool) -> bool:
-    """True when b beats a beyond doubt: quality at least a's, p99 and throughput apart."""
+    """True when b beats a beyond doubt: quality at least a's, and p99 and throughput better
+    (by their per-round ratios, beyond `paired.RANK_MIN_CHANGE`; without rounds: intervals apart)."""
     qa, qb = figures.resolve("primary", a, results), figures.resolve("primary", b, results)
     if qa is not None and qb is not None and (qb < qa if higher_is_better else qb > qa):
         return False
+    p99, rows = paired.compare(a, b, "p99_ms", results), paired.compare(a, b, "rows_per_s", results)
+    if p99 is not None and rows is not None:  # measured in the same rounds: judged pair by pair
+        return p99.high < -paired.RANK_MIN_CHANGE and rows.low > paired.RANK_MIN_CHANGE
     pa, pb = figures.interval(a, "p99_ms"), figures.interval(b, "p99_ms")
     ra, rb = figures.interval(a, "rows_per_s"), figures.interval(b, "rows_per_s")
     if not (pa and pb and ra and rb) or None in (pa[0], pb[1], ra[1], rb[0]):
