@@ -132,8 +132,9 @@ def test_runs_without_trials_are_untested_never_regressions(tmp_path):
     doc = compare_results(old, [worse])
     row = next(r for r in doc["comparisons"][0]["rows"] if (r["candidate"], r["figure"]) == ("forest", "p99_ms"))
     assert row["result"] == "untested" and row["test"] == "no trials in either run" and not row["regression"]
-    assert row["change"] == pytest.approx(0.5) and doc["exit_code"] == 0
+    assert row["change"] == pytest.approx(0.5) and doc["exit_code"] == 3  # hand-made: no verdict
     assert "untested: no trials in either run" in compare_text(doc)
+    assert "NOT COMPARABLE" in compare_text(doc) and "has no verdict" in compare_text(doc)
     # one run with trials, the other without; and too few trials to test anything
     doc = compare_results(old, [with_trials(sample_results(), seed=1)])
     assert {r["test"] for r in doc["comparisons"][0]["rows"] if r["figure"] == "p99_ms"} == {

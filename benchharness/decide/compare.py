@@ -9,11 +9,16 @@ fresh child process; `trials` beside the figure in results.json):
   memory, cost): the change is the ratio of the two runs' trial medians; its (1 - alpha)
   interval comes from a seeded bootstrap that resamples the trials of each run, widened by
   both runs' run-level terms (the drift of a whole run that its trials cannot see,
-  `measure/run_level.py`; recorded beside each figure as `run_level.cv`). The change
-  is a **regression** only when that whole interval lies beyond `threshold` in the worse
-  direction (lower-is-better: its low end above 1 + threshold; higher-is-better: its high
-  end below 1 - threshold), an **improvement** when it lies beyond it in the better one,
-  and otherwise "no change shown".
+  `measure/run_level.py`; recorded beside each figure as `run_level.cv`). Four outcomes
+  (`decide/paired.outcome`): a **regression** when that whole interval lies beyond
+  `threshold` in the worse direction, an **improvement** when it lies beyond it in the
+  better one, **equivalent** when it lies wholly within +-threshold, else **inconclusive**
+  (this comparison cannot tell). Each row also says the smallest change it could have shown
+  at its noise (`detectable`). Runs made at different times carry both runs' drift, so this
+  sees large changes only; `bench run --against` measures the reference again in the same
+  rounds and sees a few percent.
+- **not comparable**: a run that has no verdict (it stopped before judging: crashed or
+  interrupted) or a candidate that failed in one run and not the other: said, exit 3.
 - **too few trials**: with n_a and n_b trials, no change is testable at level alpha unless
   C(n_a + n_b, n_a) >= 2 / alpha (under no change, every ordering of the trials is equally
   likely, and the most extreme one, every trial of one run beyond every trial of the other,
@@ -23,7 +28,8 @@ fresh child process; `trials` beside the figure in results.json):
 - a figure **without trials** (results from before trials were kept, or a figure measured
   once) is **untested**: shown, never a regression on its own.
 
-Exit code: 0 no regression, 1 at least one regression, 2 usage error.
+Exit code: 0 no regression, 1 at least one regression, 3 a run or candidate not comparable,
+4 no regression but a measured figure inconclusive, 2 usage error.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchharness import schema
+from benchharness import exit_codes, schema
 from benchharness.decide import figures as names
+from benchharness.decide import paired
 from benchharness.measure.intervals import add_run_level
 from benchharness.results import load_results
 
@@ -87,28 +94,37 @@ def _judge_trials(ta: list[float], tb: list[float], higher: bool, threshold: flo
     # each run also drifted as a whole, by what its trials cannot see (the run level its own
     # intervals were widened by): the ratio's relative std gains both runs' terms
     lo, hi = add_run_level(ratio, [lo, hi], math.hypot(*run_cvs), 1 - alpha)
-    worse = hi < 1 - threshold if higher else lo > 1 + threshold
-    better = lo > 1 + threshold if higher else hi < 1 - threshold
-    return {"result": "regression" if worse else ("improved" if better else "no change shown"),
+    half = (math.log(hi) - math.log(lo)) / 2 if lo and lo > 0 and hi > 0 else math.inf
+    return {"result": paired.outcome((lo - 1, hi - 1), higher, threshold),
             "change": ratio - 1, "interval": [lo - 1, hi - 1],
+            "detectable": paired.detectable(half, threshold) if math.isfinite(half) else None,
             "test": f"bootstrap of the ratio of trial medians, {len(ta)} + {len(tb)} trials, "
-                    f"{1 - alpha:.0%} interval"}
+                    f"{1 - alpha:.0%} interval, both runs' drift added"}
 
 
-def _judge_quality(a: dict, b: dict, metric: str, change: float | None, higher: bool, threshold: float) -> dict:
+def _judge_quality(a: dict, b: dict, metric: str, change: float | None, higher: bool, threshold: float,
+                   same_split: bool = False) -> dict:
+    if same_split and change == 0:  # the same rows scored alike: the sampling of rows is shared
+        return {"result": paired.EQUIVALENT, "test": "the same value on the same test rows"}
     ca, cb = names.quality_ci(a, metric), names.quality_ci(b, metric)
     if ca is None or cb is None or change is None:
         return {"result": "untested", "test": "no bootstrap intervals"}
     apart = not (ca[0] <= cb[1] and cb[0] <= ca[1])
     worse = (change < -threshold) if higher else (change > threshold)
     better = (change > threshold) if higher else (change < -threshold)
-    result = "regression" if apart and worse else ("improved" if apart and better else "no change shown")
+    # the widest the difference can be while both values stay inside their intervals
+    base = abs(names.as_number((ca[0] + ca[1]) / 2) or 0.0) or 1.0
+    within = max(abs(cb[1] - ca[0]), abs(cb[0] - ca[1])) / base <= threshold
+    result = (paired.REGRESSION if apart and worse else paired.IMPROVEMENT if apart and better
+              else paired.EQUIVALENT if within else paired.INCONCLUSIVE)
     return {"result": result, "test": f"intervals [{ca[0]:.4g}, {ca[1]:.4g}] vs [{cb[0]:.4g}, {cb[1]:.4g}]"}
 
 
 def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> list[dict]:
     """One row per (candidate, figure) measured in both runs."""
     rows = []
+    same_split = (schema.get_path(res_a, "data.split.split_sha256")
+                  == schema.get_path(res_b, "data.split.split_sha256") is not None)
     cands_b = {c["name"]: c for c in schema.candidates(res_b) if c.get("status") == "ok"}
     for a in schema.candidates(res_a):
         b = cands_b.get(a["name"])
@@ -122,15 +138,33 @@ def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> li
             higher = names.better(figure, a, res_a) == "higher"
             change = (vb - va) / abs(va) if va else None
             if figure == "primary":
-                judged = _judge_quality(a, b, label, change, higher, threshold)
+                judged = _judge_quality(a, b, label, change, higher, threshold, same_split)
             else:
                 judged = _judge_trials(names.trial_values(a, figure, res_a), names.trial_values(b, figure, res_b),
                                        higher, threshold, alpha, (names.run_cv(a, figure), names.run_cv(b, figure)))
             row = {"candidate": a["name"], "figure": label, "unit": names.unit(figure), "before": va, "after": vb,
-                   "change": change, "interval": None, "better": "higher" if higher else "lower", **judged}
-            row["regression"] = row["result"] == "regression"
+                   "change": change, "interval": None, "detectable": None,
+                   "better": "higher" if higher else "lower", **judged}
+            row["regression"] = row["result"] == paired.REGRESSION
             rows.append(row)
     return rows
+
+
+def not_comparable(res_a: dict, res_b: dict) -> list[str]:
+    """Why two runs (or some of their candidates) cannot be compared: a run that stopped
+    before its verdict, a candidate that ran in one and failed in the other."""
+    out = []
+    for label, res in (("the reference run", res_a), ("this run", res_b)):
+        if not schema.verdict(res):
+            why = "it was interrupted" if res.get("interrupted") else "it stopped before judging (crashed?)"
+            out.append(f"{label} {res.get('run_id', '?')} has no verdict: {why}")
+    status_a = {c["name"]: c.get("status") for c in schema.candidates(res_a)}
+    for c in schema.candidates(res_b):
+        before, after = status_a.get(c["name"]), c.get("status")
+        if before is not None and (before == "ok") != (after == "ok"):
+            failed, err = ("this run", c.get("error")) if after != "ok" else ("the reference run", None)
+            out.append(f"{c['name']} failed in {failed}" + (f": {err}" if err else ""))
+    return out
 
 
 def verdict_changes(res_a: dict, res_b: dict) -> list[str]:
@@ -186,11 +220,17 @@ def compare_results(ref: dict, others: list[dict], threshold: float = DEFAULT_TH
             "environment_changes": environment_changes(ref, res), "setup_changes": setup_changes(ref, res),
             "only_in_reference": sorted(names_a - names_b), "only_in_run": sorted(names_b - names_a),
             "regressions": sum(r["regression"] for r in rows),
+            "inconclusive": sum(r["result"] == paired.INCONCLUSIVE for r in rows),
             "untested": sum(r["result"] == "untested" for r in rows),
+            "not_comparable": not_comparable(ref, res),
         })
     total = sum(c["regressions"] for c in comparisons)
+    broken = any(c["not_comparable"] for c in comparisons)
+    unsure = any(c["inconclusive"] for c in comparisons)
+    code = (exit_codes.CANDIDATE_FAILED if broken else exit_codes.NO if total
+            else exit_codes.INCONCLUSIVE if unsure else exit_codes.OK)
     return {"reference": ref.get("run_id", "?"), "threshold": threshold, "alpha": alpha,
-            "comparisons": comparisons, "regressions": total, "exit_code": 1 if total else 0}
+            "comparisons": comparisons, "regressions": total, "exit_code": code}
 
 
 def compare_runs(run_dirs: list[str | Path], threshold: float = DEFAULT_THRESHOLD,
@@ -215,6 +255,7 @@ def _summary(comp: dict) -> list[str]:
     head = f"vs {comp['run']}: {len(regs)} regression{'s' if len(regs) != 1 else ''}"
     head += ("; verdict changed" if comp["verdict_changes"] else "; verdict unchanged")
     out = [head]
+    out += [_cut(f"  NOT COMPARABLE: {line}", WIDTH) for line in comp.get("not_comparable", [])]
     out += [f"  verdict: {line}" for line in comp["verdict_changes"]]
     for cand in dict.fromkeys(r["candidate"] for r in regs):  # one line per candidate, in table order
         mine = [r for r in regs if r["candidate"] == cand]
@@ -230,17 +271,18 @@ def _summary(comp: dict) -> list[str]:
 
 def _table(comp: dict) -> list[str]:
     cw = min(14, max([len(r["candidate"]) for r in comp["rows"]] + [9]))
-    header = (f"  {'candidate':<{cw}} {'figure':<21} {'before':>10} {'after':>10} {'change':>7} "
-              f"{'interval':>14}  result")
+    header = (f"  {'candidate':<{cw}} {'figure':<18} {'before':>9} {'after':>9} {'change':>7} "
+              f"{'interval':>13} {'sees':>5}  result")
     out = [header]
     for r in comp["rows"]:
         iv = r.get("interval")
         span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else "-"
         unit = "USD" if r["unit"] == "USD" else ""
         result = r["result"].upper() if r["regression"] else r["result"]
-        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 21):<21} "
-                   f"{_cut(names.fmt(r['before'], unit), 10):>10} {_cut(names.fmt(r['after'], unit), 10):>10} "
-                   f"{_pct(r['change']):>7} {span:>14}  {result}")
+        sees = f"{r['detectable']:.0%}" if r.get("detectable") is not None else "-"
+        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 18):<18} "
+                   f"{_cut(names.fmt(r['before'], unit), 9):>9} {_cut(names.fmt(r['after'], unit), 9):>9} "
+                   f"{_pct(r['change']):>7} {span:>13} {_cut(sees, 5):>5}  {result}")
     reasons = sorted({r["test"] for r in comp["rows"] if r["result"] == "untested"})
     out += [_cut(f"  untested: {reason}", WIDTH) for reason in reasons]
     return out
@@ -251,7 +293,13 @@ def compare_text(doc: dict) -> str:
     then the table of every figure."""
     out = [_cut(f"reference: {doc['reference']}", WIDTH),
            f"regression: worse by more than {doc['threshold']:.0%} over the whole {1 - doc['alpha']:.0%} "
-           f"interval of the change across trials"]
+           "interval of the change;",
+           f"equivalent: the whole interval within +-{doc['threshold']:.0%}; inconclusive: neither "
+           "(this comparison cannot tell)",
+           "sees: the smallest change each row could show at its noise (runs made at different times "
+           "carry",
+           "both runs' drift; `bench run SUITE --against RUN` measures both in the same rounds and sees "
+           "less)"]
     for comp in doc["comparisons"]:
         out += [""] + _summary(comp) + [""] + _table(comp)
     out.append(f"\n{doc['regressions']} regression(s)")
