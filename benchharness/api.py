@@ -17,10 +17,15 @@ import uuid
 from pathlib import Path
 
 from benchharness import config
+from benchharness.against.changes import against_stage
+from benchharness.against.keep import keep_model_stage
+from benchharness.against.reference import find_reference, reference_candidates_stage
 from benchharness.context import CandidateRun, RunContext
 from benchharness.cost.stage import cost_stage, profile_stage
 from benchharness.data.analysis import data_analysis_stage, data_contract_stage
 from benchharness.data.stage import load_data_stage
+from benchharness.decide import paired
+from benchharness.decide.sequential import extend_trials_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import Terminated, UserError
@@ -28,7 +33,7 @@ from benchharness.history.mlflow_log import tracking_stage
 from benchharness.history.stage import history_stage
 from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import predict_stage
-from benchharness.measure.trials import extend_trials_stage, trials_stage
+from benchharness.measure.trials import trials_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
 from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
@@ -41,9 +46,9 @@ from benchharness.tune.replicas import tune_replicas_stage
 
 #: run stages before the candidates are measured
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
-          resolve_candidates_stage, tune_candidates_stage, start_servers_stage]
+          resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
-PER_CANDIDATE = [predict_stage, quality_stage]
+PER_CANDIDATE = [predict_stage, keep_model_stage, quality_stage]
 
 
 def resources_all_stage(ctx: RunContext) -> None:
@@ -61,7 +66,7 @@ def resources_all_stage(ctx: RunContext) -> None:
 #: index, the report, and MLflow tracking when asked
 AFTER: list = [tune_halving_stage, trials_stage, resources_all_stage, compare_stage, parity_stage,
                cost_stage, extend_trials_stage, tune_replicas_stage, stop_servers_stage, verdict_stage,
-               tune_answer_stage, history_stage, charts_stage, report_stage, tracking_stage]
+               against_stage, tune_answer_stage, history_stage, charts_stage, report_stage, tracking_stage]
 
 
 def new_run_id(name: str) -> str:
@@ -75,6 +80,8 @@ def run_suite(
     quick: bool = False,
     progress=print,
     overrides: dict | None = None,
+    against: str | Path | None = None,
+    against_threshold: float = paired.AGAINST_THRESHOLD,
 ) -> RunContext:
     """Run a suite end to end and return the context (results in `ctx.results`).
 
@@ -83,6 +90,7 @@ def run_suite(
     """
     suite_path = Path(suite_path) if suite_path else config.default_suite_path()
     suite = config.load_suite(suite_path, quick=quick, overrides=overrides)
+    reference = find_reference(str(against), out_dir, suite["name"]) if against else None
     run_id = new_run_id(suite["name"])
     run_dir = make_run_dir(out_dir, run_id)
     work_dir = run_dir / "work"
@@ -98,7 +106,8 @@ def run_suite(
     }
     ctx = RunContext(
         suite=suite, suite_path=suite_path, run_dir=run_dir, results=results,
-        quick=quick, progress=progress, work_dir=work_dir,
+        quick=quick, progress=progress, work_dir=work_dir, against=reference,
+        against_threshold=against_threshold,
     )
     ctx.save()
     measured: set[str] = set()

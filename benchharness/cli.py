@@ -111,8 +111,13 @@ def main() -> None:
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
 @click.option("--mlflow", "mlflow_uri", default=None, metavar="URI",
               help="Also log the run to MLflow tracking (e.g. sqlite:///mlflow.db, http://host:5000).")
+@click.option("--against", default=None, metavar="RUN_DIR|last|best",
+              help="Measure that run's candidates again, round by round with this run's, and judge "
+                   "each figure's change on the paired ratios (exit 1 on a regression).")
+@click.option("--threshold", default=0.05, show_default=True, type=click.FloatRange(0, None),
+              help="With --against: a change worse than this over its whole interval is a regression.")
 def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None,
-        mlflow_uri: str | None) -> None:
+        mlflow_uri: str | None, against: str | None, threshold: float) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness import config
     from benchharness.api import run_suite
@@ -127,7 +132,8 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
             overrides = {**(overrides or {}), "tracking": {"mlflow": mlflow_uri}}
         planned = config.load_suite(suite or config.default_suite_path(), quick=quick, overrides=overrides)
         progress.start(len(planned.get("candidates", [])), quick=quick)
-        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides)
+        ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides,
+                        against=against, against_threshold=threshold)
     finally:
         progress.stop()
     click.echo(summary_text(ctx.results, str(ctx.run_dir)))
@@ -145,7 +151,8 @@ def _verdict_exit(results: dict, strict: bool, fallback: int) -> int:
     if not v:
         return fallback
     click.echo(fold("\n".join(summary_lines(results))))
-    return v["exit_code_strict" if strict else "exit_code"]
+    against = schema.run_section(results, "against").get("exit_code", exit_codes.OK)
+    return exit_codes.combine(v["exit_code_strict" if strict else "exit_code"], against)
 
 
 @main.command()

@@ -83,6 +83,8 @@ class RunContext:
     candidates: list[CandidateRun] = field(default_factory=list)
     work_dir: Path | None = None  # run_dir / "work": data and models shared with child processes
     extras: dict = field(default_factory=dict)  # stage-to-stage scratch space, never saved
+    against: Path | None = None  # `--against`: the reference run's folder (against/reference.py)
+    against_threshold: float = 0.05  # a change beyond this, over its whole interval, is a regression
 
     def save(self) -> None:
         from benchharness.results import save_results

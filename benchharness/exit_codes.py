@@ -35,3 +35,16 @@ MEANINGS = {
     INTERRUPTED: "interrupted (Ctrl-C); what was measured is saved",
     TERMINATED: "terminated (SIGTERM); what was measured is saved",
 }
+
+
+#: which answer wins when one command gives several (a run's verdict and its comparison with a
+#: reference run): a crash, then a no, then inconclusive, then yes
+_PRECEDENCE = (CANDIDATE_FAILED, NO, INCONCLUSIVE, OK)
+
+
+def combine(*codes: int) -> int:
+    """The one exit code of several answers (see _PRECEDENCE); an unknown code wins."""
+    for code in codes:
+        if code not in _PRECEDENCE:
+            return code
+    return min(codes, key=_PRECEDENCE.index) if codes else OK

@@ -355,6 +355,8 @@ class Model(TypedDict, total=False):
     size_bytes: int
     sha256: str
     details: dict[str, Any]
+    kept: str  # the copy the run keeps, relative to the run folder (against/keep.py)
+    kept_note: str  # why no copy was kept
 
 
 class Candidate(TypedDict, total=False):
@@ -380,6 +382,7 @@ class Candidate(TypedDict, total=False):
     variant_of: str
     variant: dict[str, Any]
     replicas: dict[str, Any]  # a tuned variant's replicas measured side by side (tune/replicas.py)
+    reference_of: str  # a reference run's candidate measured again (`--against`): its name there
 
 
 class RunQuality(TypedDict, total=False):
@@ -389,6 +392,40 @@ class RunQuality(TypedDict, total=False):
     bootstrap: dict[str, Any]
     best_baseline: dict[str, Any] | None
     class_balance: dict[str, Any]
+
+
+class ChangeRow(TypedDict, total=False):
+    """One figure's change (`bench compare --json` rows and `against.rows`)."""
+
+    candidate: str
+    figure: str
+    unit: str
+    before: float | None
+    after: float | None
+    better: str  # higher | lower
+    change: float | None
+    interval: Interval | None
+    rounds: int
+    detectable: float | None  # the smallest change the row could show at its noise
+    result: str  # regression | improvement | equivalent | inconclusive | untested
+    test: str
+    regression: bool
+
+
+class Against(TypedDict, total=False):
+    """`bench run --against`: the reference run's candidates measured again in this run's
+    rounds (against/), each figure's paired change."""
+
+    run: str
+    run_dir: str
+    candidates: list[Candidate]  # the reference's candidates as measured now (NAME@reference)
+    refused: list[dict[str, str]]  # {candidate, reason}: not measured again
+    threshold: float
+    rows: list[ChangeRow]
+    gated: list[str]
+    regressions: int
+    inconclusive: int
+    exit_code: int
 
 
 class Results(TypedDict, total=False):
@@ -409,6 +446,7 @@ class Results(TypedDict, total=False):
     machine_load: dict[str, Any]
     plan: dict[str, Any]
     verdict: Verdict
+    against: Against
     tune: dict[str, Any]
     history: dict[str, Any]
     charts: dict[str, Any]
@@ -556,7 +594,7 @@ def verdict(results: Any) -> Verdict:
 
 #: run-level sections other stages add, each a dict (see Results): read with run_section
 RUN_SECTIONS = ("suite", "environment", "data", "profile", "traffic", "trials", "machine_load", "plan",
-                "tune", "history", "charts", "report")
+                "tune", "history", "charts", "report", "against")
 
 
 def run_section(results: Any, key: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from conftest import write_suite
 
 from benchharness import config
 from benchharness.decide import figures, limits
+from benchharness.decide.sequential import measurement_of
 from benchharness.measure import intervals
-from benchharness.measure.trials import interleaved, measurement_of
+from benchharness.measure.trials import interleaved
 
 
 # -- the statistics -----------------------------------------------------------------------------

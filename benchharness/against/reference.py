@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchharness import config, schema
 from benchharness.adapters.base import file_digest
+from benchharness.adapters.pickles import guard_pickle
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import UserError
 from benchharness.results import load_results
@@ -100,7 +101,8 @@ def reference_candidates_stage(ctx: RunContext) -> None:
     ref_dir = Path(ctx.against)
     reference = load_results(ref_dir)
     section = ctx.results["against"] = {"run": reference.get("run_id"), "run_dir": str(ref_dir.resolve()),
-                                        "candidates": [], "refused": [], "rows": []}
+                                        "candidates": [], "refused": [], "rows": [],
+                                        "threshold": ctx.against_threshold}
     mine = {c.name: c for c in ctx.candidates if c.ok and c.result.get("role") == "candidate"}
     for ref in schema.candidates(reference):
         if ref.get("role", "candidate") != "candidate" or ref.get("status") != "ok" or ref["name"] not in mine:
@@ -114,9 +116,12 @@ def reference_candidates_stage(ctx: RunContext) -> None:
         spec = config.validate_section(
             {"name": ref["name"] + SUFFIX, "model": str(path), "format": schema.model(ref).get("format"),
              "options": dict(own.spec.get("options") or {})}, config.CANDIDATE, "against")
-        from benchharness.adapters.pickles import guard_pickle
-
-        guard_pickle(str(path), spec["format"], warn=lambda line, n=spec["name"]: ctx.progress(f"[{n}] {line}"))
+        try:
+            guard_pickle(str(path), spec["format"], warn=lambda line, n=spec["name"]: ctx.progress(f"[{n}] {line}"))
+        except UserError as exc:  # --no-pickle: the reference's pickle is not loaded
+            section["refused"].append({"candidate": ref["name"], "reason": str(exc)})
+            ctx.progress(f"[{ref['name']}] --against: not measured again: {exc}")
+            continue
         result = {"name": spec["name"], "role": "reference", "status": "ok", "error": None,
                   "source": f"{ref_dir.name}: {ref['name']}", "model": None, "reference_of": ref["name"]}
         cand = CandidateRun(spec=spec, result=result, model_path=str(path), model_format=spec["format"])

@@ -270,6 +270,12 @@ def _summary(comp: dict) -> list[str]:
 
 
 def _table(comp: dict) -> list[str]:
+    return changes_table(comp["rows"])
+
+
+def changes_table(rows: list[dict]) -> list[str]:
+    """The rows of changes as a table that fits WIDTH columns (compare and --against)."""
+    comp = {"rows": rows}
     cw = min(14, max([len(r["candidate"]) for r in comp["rows"]] + [9]))
     header = (f"  {'candidate':<{cw}} {'figure':<18} {'before':>9} {'after':>9} {'change':>7} "
               f"{'interval':>13} {'sees':>5}  result")

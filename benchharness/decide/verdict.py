@@ -163,7 +163,7 @@ def unsettled_terms(qualifying: list[dict], terms: list[Term], results: dict) ->
     """[(term, [ranked first, better by points])] for each term on which the winner tied, by
     intervals, with a candidate whose point value is better by more than the term's `within`:
     narrower intervals there could change the winner. In the order of the objective; the
-    caller keeps the terms that more trials can narrow (`measure/trials.unsettled_ranking`).
+    caller keeps the terms that more trials can narrow (`decide/sequential.unsettled_ranking`).
     Empty when every tie the winner went through is a tie by points too."""
     if len(qualifying) < 2 or not terms:
         return []

@@ -15,14 +15,9 @@ one before:
 The order run is recorded in results["trials"]["order"]; the machine's load around each
 trial in results["machine_load"] (`machine_load.py`).
 
-`extend_trials_stage` is the sequential rule: after the cost stage, a candidate whose hard
-limit on a measured figure is still `inconclusive` gets more trials of the measurement that
-figure comes from (two at a time, interleaved, up to `max_trials`), then the figures, the
-resources and the cost are recomputed and the limits judged again. The same happens when the
-ranking's winner hangs on a term the intervals did not settle (the point values would put
-another candidate first: `verdict.unsettled_terms`): both get more trials of that term's
-measurement, so a real difference that one slow trial blurred is shown, and identical runs
-agree on the winner.
+The sequential rule (more trials where a limit, the ranking or a comparison with a reference
+run is unsettled) is the decision's loop: `decide/sequential.py` calls `run_jobs` and
+`summarize` here.
 """
 
 from __future__ import annotations
@@ -36,11 +31,7 @@ from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import UserError
 from benchharness.measure import machine_load, run_level
 from benchharness.measure import stages as st
-
-# which measurement a figure comes from (for the sequential rule)
-_FROM_BATCH = {"rows_per_s", "usd_per_million"}
-_FROM_OPEN_LOOP = {"sustainable_rps", "realtime_usd_per_million", "monthly_usd"}
-EXTEND_STEP = 2  # trials added per candidate and measurement in one round of extension
+from benchharness.seeds import seed_for
 
 _RUN = {"closed_loop": st.closed_loop_trial, "batch": st.batch_trial, "open_loop": st.open_loop_trial}
 _SUMMARIZE = {"closed_loop": st.summarize_closed_loop, "batch": st.summarize_batch,
@@ -112,7 +103,7 @@ def run_jobs(ctx: RunContext, jobs: list[tuple[str, str, int]], what: str) -> No
         ctx.save()
 
 
-def _summarize(ctx: RunContext, names: set[str], measurement: str) -> None:
+def summarize(ctx: RunContext, names: set[str], measurement: str) -> None:
     for cand in ctx.candidates:
         if cand.ok and cand.name in names:
             try:
@@ -126,16 +117,15 @@ def _summarize(ctx: RunContext, names: set[str], measurement: str) -> None:
 def trials_stage(ctx: RunContext) -> None:
     """Every candidate's closed loop, batch and open loop, as interleaved trials."""
     rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
-    seed = rt["trial_seed"]
     ok = [c for c in ctx.candidates if c.ok]
     names = {c.name for c in ok}
     first = [(c.name, "closed_loop", i) for c in ok for i in range(rt["trials"])]
     first += [(c.name, "batch", i) for c in ok for i in range(batch["trials"])]
-    run_jobs(ctx, interleaved(first, seed), "trial")
-    _summarize(ctx, names, "closed_loop")
-    _summarize(ctx, names, "batch")
+    run_jobs(ctx, interleaved(first, seed_for(ctx.suite, "trials")), "trial")
+    summarize(ctx, names, "closed_loop")
+    summarize(ctx, names, "batch")
     sweep_order = [c for c in ctx.candidates if c.ok]
-    random.Random(seed + 1).shuffle(sweep_order)  # the sweeps are the open loop's round 0
+    random.Random(seed_for(ctx.suite, "open loop sweeps")).shuffle(sweep_order)  # the sweeps are the open loop's round 0
     for cand in sweep_order:
         ctx.progress(f"[{cand.name}] open loop: finding the rates")
         try:
@@ -148,8 +138,8 @@ def trials_stage(ctx: RunContext) -> None:
         ctx.save()
     swept = [c for c in ctx.candidates if c.ok and ctx.extras.get(("open_loop_sweep", c.name))]
     more = [(c.name, "open_loop", i) for c in swept for i in range(1, rt["open_loop"]["trials"])]
-    run_jobs(ctx, interleaved(more, seed + 2), "open-loop trial")
-    _summarize(ctx, names, "open_loop")
+    run_jobs(ctx, interleaved(more, seed_for(ctx.suite, "open loop trials")), "open-loop trial")
+    summarize(ctx, names, "open_loop")
     record_machine_load(ctx)
     for cand in ctx.candidates:
         if cand.ok:
@@ -186,95 +176,3 @@ def record_machine_load(ctx: RunContext) -> None:
     ctx.results["machine_load"] = section
     if section["busy"]:
         ctx.progress(f"warning: {section['note']}")
-
-
-# -- the sequential rule -----------------------------------------------------------------------
-def measurement_of(figure: str) -> str | None:
-    """The measurement a limit's figure comes from, or None when trials cannot change it."""
-    from benchharness.decide import figures
-
-    if figure in _FROM_BATCH:
-        return "batch"
-    if figure in _FROM_OPEN_LOOP or figure.startswith("open_"):
-        return "open_loop"
-    if figure in figures.TRIAL_FIGURES:
-        return "closed_loop"
-    return None
-
-
-def inconclusive_measurements(ctx: RunContext, cand: CandidateRun) -> set[str]:
-    from benchharness.decide import limits as lim
-
-    checks = lim.evaluate_all(lim.limits_for(ctx.suite.get("limits"), cand.spec.get("limits")),
-                              cand.result, ctx.results)
-    return {m for r in checks if r.status == lim.INCONCLUSIVE and r.severity == "fail"
-            for m in [measurement_of(r.metric)] if m}
-
-
-def unsettled_ranking(ctx: RunContext) -> list[tuple[str, str]]:
-    """(candidate, measurement) pairs whose trials would settle the ranking's winner: the two
-    candidates the ranking and the point values put first, on the measurement of the term that
-    separates them by points but not by intervals; [] when settled or trials cannot help."""
-    from benchharness.decide import limits as lim
-    from benchharness.decide import verdict
-
-    suite_limits, cand_limits, objective = verdict.suite_inputs(ctx.suite)
-    qualifying = []
-    for cand in ctx.candidates:
-        if not cand.ok or cand.result.get("role") == "baseline":
-            continue
-        checks = lim.evaluate_all(lim.limits_for(suite_limits, cand_limits.get(cand.name)),
-                                  cand.result, ctx.results)
-        if not any(r.severity == "fail" and r.status in verdict.HARD_BLOCKING for r in checks):
-            qualifying.append(cand.result)
-    for term, pair in verdict.unsettled_terms(qualifying, verdict.parse_objective(objective), ctx.results):
-        measurement = measurement_of(term.name)
-        if measurement:  # a quality term: more trials cannot narrow it, look further down
-            return [(name, measurement) for name in pair]
-    return []
-
-
-def extend_trials_stage(ctx: RunContext) -> None:
-    """Add trials while a hard limit on a measured figure is inconclusive, or while the
-    ranking's winner hangs on a term its intervals did not settle, and trials remain."""
-    from benchharness.cost.stage import cost_stage
-
-    caps = {"closed_loop": ctx.suite["realtime"]["max_trials"], "batch": ctx.suite["batch"]["max_trials"],
-            "open_loop": ctx.suite["realtime"]["max_trials"]}
-    seed = ctx.suite["realtime"]["trial_seed"] + 100
-    added: list[dict] = []
-    by_name = {c.name: c for c in ctx.candidates}
-    while True:
-        wanted = {(cand.name, m): "limit" for cand in ctx.candidates if cand.ok
-                  for m in sorted(inconclusive_measurements(ctx, cand))}
-        for pair in unsettled_ranking(ctx):
-            wanted.setdefault(pair, "ranking")
-        jobs, why = [], {}
-        for (name, m), reason in wanted.items():
-            if m == "open_loop" and not ctx.extras.get(("open_loop_sweep", name)):
-                continue
-            have = len(st.trial_records(ctx, by_name[name], m))
-            more = [(name, m, have + k) for k in range(min(EXTEND_STEP, caps[m] - have))]
-            jobs += more
-            why.update({job: reason for job in more})
-        if not jobs:
-            break
-        added += [{"candidate": n, "measurement": m, "trial": i, "reason": why[(n, m, i)]}
-                  for n, m, i in jobs]
-        run_jobs(ctx, interleaved(jobs, seed + len(added)), "extra trial")
-        for m in {m for _, m, _ in jobs}:
-            _summarize(ctx, {n for n, mm, _ in jobs if mm == m}, m)
-        from benchharness.measure.resource_stage import resources_stage
-
-        for name in {n for n, _, _ in jobs}:
-            cand = next(c for c in ctx.candidates if c.name == name)
-            if cand.ok:
-                resources_stage(ctx, cand)
-        cost_stage(ctx)
-        ctx.save()
-    ctx.results.setdefault("trials", {})["extended"] = added
-    if added:
-        record_machine_load(ctx)
-        reasons = sorted({a["reason"] for a in added})
-        said = {"limit": "a limit was inconclusive", "ranking": "the ranking's winner was unsettled"}
-        ctx.progress(f"added {len(added)} trial(s) where {' or '.join(said[r] for r in reasons)}")

@@ -73,5 +73,8 @@ def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     from benchharness.adapters.server_timing import network_notes
 
     parts += network_notes(results)
+    from benchharness.against.changes import summary_lines as against_lines
+
+    parts += against_lines(results)
     parts.append(f"results: {run_dir}/results.json (and results.csv)")
     return console.fold("\n".join(parts), width)

@@ -29,6 +29,7 @@ from benchharness.decide import figures, paired
 from benchharness.decide import limits as lim
 from benchharness.measure import stages as st
 from benchharness.measure.trials import interleaved, run_jobs
+from benchharness.seeds import seed_for
 
 FIRST_RUNG_TRIALS = 3  # with 2 trials an interval is ~9x the spread (Student's t, 1 df): useless
 RUNG_TRIALS = 2  # trials added per variant and measurement in each later rung
@@ -124,11 +125,10 @@ def tune_halving_stage(ctx: RunContext) -> None:
         started = time.monotonic()
         cap = min(ctx.suite["realtime"]["max_trials"], ctx.suite["batch"]["max_trials"])
         rung, have = 0, 0
-        seed = ctx.suite["realtime"]["trial_seed"] + 500
         while len(variants) > 1 and have < cap and time.monotonic() - started < budget / 2:
             add = min(RUNG_TRIALS if have else FIRST_RUNG_TRIALS, cap - have)
             jobs = [(c.name, m, have + k) for c in variants for m in _SCREENED for k in range(add)]
-            run_jobs(ctx, interleaved(jobs, seed + rung), f"{base} rung {rung + 1} trial")
+            run_jobs(ctx, interleaved(jobs, seed_for(ctx.suite, "halving", rung)), f"{base} rung {rung + 1} trial")
             have += add
             for c in variants:
                 if c.ok:
