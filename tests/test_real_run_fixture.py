@@ -80,7 +80,9 @@ def test_report_and_compare_run_on_real_output(tmp_path):
     assert (a / "report.html").stat().st_size > 10_000
     out = tmp_path / "cmp.json"
     res = CliRunner().invoke(main, ["compare", str(a), str(b), "--json", str(out)])
-    assert res.exit_code == 0, res.output  # a run compared with itself: nothing regressed
+    # a run compared with itself: nothing regressed; across runs both runs' drift is added, so
+    # a tail may stay inconclusive (4) rather than be called equivalent
+    assert res.exit_code in (0, 4), res.output
     assert not any(r.get("regression") for cmp in json.loads(out.read_text())["comparisons"]
                    for r in cmp["rows"])
 

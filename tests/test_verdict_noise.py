@@ -140,7 +140,7 @@ def test_a_tie_on_every_term_keeps_the_suite_order_and_says_so():
     a = cand("a", 10.0, (8.0, 12.0), usd=2.0, usd_iv=(1.9, 2.1))
     b = cand("b", 11.0, (9.0, 13.0), usd=1.0, usd_iv=(0.9, 1.1))
     v = verdict.judge({"candidates": [a, b]}, objective=["min p99_ms", "min usd_per_million"])
-    assert v["recommended"] == "b" and "It ties on p99_ms (intervals overlap); usd_per_million decided." in v["sentence"]
+    assert v["recommended"] == "b" and "It ties on p99_ms (no difference shown); usd_per_million decided." in v["sentence"]
 
 
 def test_a_tie_on_a_measured_term_against_a_better_point_is_called_a_close_call():

@@ -13,9 +13,11 @@ docs/decisions.md explains it for users.
 - **Ranking** of the qualifying candidates by the suite's `objective`, a list of terms
   `max NAME`, `min NAME`, `best NAME` or `NAME` (best: the figure's own better direction),
   each optionally `within X`. On each term the candidates tied with the best go on to the
-  next term: those within X of it and those whose 95% intervals overlap its own (the
-  intervals carry the drift between runs too: measure/run_level.py), so noise cannot order
-  them; a tie on every term keeps the suite's order. When the winner tied, on a measured
+  next term: those within X of it and those not shown worse than it: on a figure measured in
+  the run's rounds, by the per-round ratios (decide/paired.py: the run's drift is shared, so
+  no run-level term; a difference under 2% never decides); otherwise (quality) by 95%
+  intervals that do not overlap. So noise cannot order them; a tie on every term keeps the
+  suite's order. When the winner tied, on a measured
   term, with a candidate better there by its point value, the run adds trials of that term
   (measure/trials.py) and, if the tie stands, the sentence calls it a close call
   (`close_call`). Default: the primary metric, then lowest batch
@@ -348,7 +350,7 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
     sentence = recommendation(results, rows, ranking, terms, trace)
     if close:
         sentence += (f" A close call: {close[1][1]} has the better {close[0]} by its point value, but "
-                     "their intervals overlap even with the trials added to settle it; more trials or "
+                     "the rounds do not show it, even with the trials added to settle it; more trials or "
                      "a quieter machine would show whether it should lead.")
     unmet = sorted((r for r in rows if r["status"] in ("inconclusive", "blocked")),
                    key=lambda r: r["distance"]) + [r for r in rows if r["status"] == "crashed"]
@@ -585,11 +587,14 @@ def _tie_note(first: str, trace: list, terms: list[Term], label=lambda name: nam
     term, group = groups[-1]  # the deepest term on which it still tied
     others = [n for n in group if n != first]
     tied_on = ", ".join(label(t.name) for t, _ in groups)
+    # measured figures tie on their rounds (decide/paired.py), quality on its intervals
+    how = ("intervals overlap" if not any(t.name in names.TRIAL_FIGURES for t, _ in groups)
+           else "no difference shown")
     if term == terms[-1]:
-        return (f"It ties with {', '.join(others)} on every term of the objective (intervals overlap): "
+        return (f"It ties with {', '.join(others)} on every term of the objective ({how}): "
                 f"it leads only by its place in the suite, so either is defensible.")
     decider = label(terms[terms.index(term) + 1].name)
-    return f"It ties on {tied_on} (intervals overlap); {decider} decided."
+    return f"It ties on {tied_on} ({how}); {decider} decided."
 
 
 def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict | None = None) -> str:
