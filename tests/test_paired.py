@@ -129,3 +129,12 @@ def test_inside_a_run_10_percent_slower_ranks_last_and_against_finds_a_planted_s
     assert not any(rows[(c, f)]["regression"] for c in ("same1", "same2") for f in ("p50_ms", "qps"))
     assert "REGRESSION" in second.output and "sees" in second.output
     assert max(map(len, second.output.splitlines())) <= 100
+
+
+def test_a_tail_interval_never_reaches_below_a_lower_percentile():
+    from benchharness.measure.intervals import monotone_percentiles
+
+    ivs = {"p50_ms": [0.60, 0.70], "p90_ms": [0.5, 0.9], "p99_ms": [0.0, 3.38], "p999_ms": [None, 2.0]}
+    monotone_percentiles(ivs)
+    assert ivs == {"p50_ms": [0.60, 0.70], "p90_ms": [0.60, 0.9], "p99_ms": [0.60, 3.38],
+                   "p999_ms": [None, 3.38]}

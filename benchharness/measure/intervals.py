@@ -73,6 +73,23 @@ def add_run_level(point: float | None, iv: Sequence[float | None], run_cv: float
             None if hi is None else point + math.hypot(hi - point, run_half)]
 
 
+PERCENTILE_ORDER = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms")
+
+
+def monotone_percentiles(intervals: dict, prefix: str = "") -> None:
+    """A percentile is never below a lower one, so neither is its interval: each bound is
+    raised to the same bound of the next lower percentile (a p99 interval that reached below
+    the median's said nothing). In place; unknown bounds stay unknown."""
+    previous = None
+    for key in (prefix + k for k in PERCENTILE_ORDER):
+        iv = intervals.get(key)
+        if not isinstance(iv, list) or len(iv) != 2:
+            continue
+        if previous is not None:
+            iv[:] = [lo if lo is None or prev is None else max(lo, prev) for lo, prev in zip(iv, previous)]
+        previous = iv
+
+
 def latency_figures(ms: np.ndarray, percentiles: Sequence[float] = PERCENTILES) -> dict[str, float]:
     """Point figures of pooled latencies in ms: mean and nearest-rank percentiles."""
     ms = np.asarray(ms, dtype=np.float64)

@@ -35,7 +35,7 @@ import numpy as np
 
 from benchharness import schema
 from benchharness.errors import UserError
-from benchharness.measure.intervals import add_run_level
+from benchharness.measure.intervals import add_run_level, monotone_percentiles
 
 MIN_RUNS = 3
 MAX_CV = 0.5  # a spread this large between runs is not a steady machine: capped, said by the figure
@@ -125,6 +125,8 @@ def widen_section(section: dict, prior: float, confidence: float, figure_of: dic
             cv, source = seen[0], f"history of {seen[1]} runs"
         section["intervals"][key] = add_run_level(float(point), iv, cv, confidence)
         cvs[key], sources[key] = round(cv, 4), source
+    for prefix in ("", "model_"):
+        monotone_percentiles(section["intervals"], prefix)
     section["run_level"] = {"cv": cvs, "source": sources}
 
 
