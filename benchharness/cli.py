@@ -224,6 +224,44 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
     sys.exit(doc["exit_code"])
 
 
+@main.command()
+@click.argument("suite", required=False, type=click.Path(dir_okay=False))
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(3, 50),
+              help="Identical runs of the suite to measure the drift between runs from.")
+@click.option("--quick", is_flag=True, help="Calibrate --quick runs (their windows are shorter).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Keep the runs in this folder (default: a temporary one, removed after).")
+def calibrate(suite: str | None, runs: int, quick: bool, out_dir: str | None) -> None:
+    """Measure this machine's run-to-run drift; later runs use it instead of the priors."""
+    import tempfile
+
+    from benchharness import calibration, config
+    from benchharness.api import run_suite
+    from benchharness.history.identity import machine_fingerprint
+    from benchharness.measure.run_level import TAIL_RUN_CV
+
+    docs, started = [], time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-calibrate-") as tmp:
+        for i in range(runs):
+            done = time.perf_counter() - started
+            eta = f", about {done / i * (runs - i):.0f} s left" if i else ""
+            click.echo(f"calibrate: run {i + 1}/{runs}{eta}", err=True)
+            ctx = run_suite(suite, out_dir=out_dir or tmp, quick=quick, progress=lambda _m: None)
+            docs.append(ctx.results)
+    fingerprint = machine_fingerprint(schema.run_section(docs[0], "environment"))
+    if not fingerprint:
+        raise UserError("calibrate: this machine has no fingerprint (hostname and CPU unknown); nothing stored")
+    found = calibration.estimate(docs)
+    path = calibration.save(fingerprint, quick, schema.run_section(docs[0], "suite").get("name", "?"), runs, found)
+    priors = {"centre": config.RUN_CV, "tail": TAIL_RUN_CV, "batch": config.BATCH_RUN_CV}
+    click.echo(f"run-level drift on this machine ({runs} identical runs{', --quick' if quick else ''}):")
+    for cls, prior in priors.items():
+        value = found["classes"].get(cls)
+        shown = "not measured" if value is None else f"{value:.1%}"
+        click.echo(f"  {cls:<7} {shown:>13}   (built-in prior {prior:.0%})")
+    click.echo(f"stored for machine {fingerprint} in {path}; later runs here use it in place of the priors")
+
+
 from benchharness.data.commands import monitor, validate  # noqa: E402  (data checks)
 
 main.add_command(validate)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from benchharness.calibration import run_level_cv  # noqa: E402  (the estimate `bench calibrate` stores)
 from benchharness.decide import figures  # noqa: E402
 
 FIGURES = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "qps", "open_p99_ms", "sustainable_rps",
@@ -95,20 +95,6 @@ def overlap(a, b) -> bool | None:
     if a is None or b is None or None in a or None in b:
         return None
     return a[0] <= b[1] and b[0] <= a[1]
-
-
-def run_level_cv(values: list[float | None], trials: list[list[float] | None]) -> float | None:
-    """The relative std of a figure between runs beyond what each run's trials explain:
-    sqrt(max(0, var(run points) - mean(var(trial values) / trials))) / mean(run points), a
-    method-of-moments estimate of the run level (what `realtime.run_cv` should be)."""
-    pairs = [(v, t) for v, t in zip(values, trials) if v is not None and t and len(t) >= 2]
-    if len(pairs) < 2:
-        return None
-    points = [v for v, _ in pairs]
-    mean = sum(points) / len(points)
-    between = sum((v - mean) ** 2 for v in points) / (len(points) - 1)
-    within = sum(statistics.variance(t) / len(t) for _, t in pairs) / len(pairs)
-    return math.sqrt(max(0.0, between - within)) / abs(mean) if mean else None
 
 
 def aa(suite: str, runs: int, quick: bool, out: Path) -> None:

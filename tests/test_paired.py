@@ -138,3 +138,43 @@ def test_a_tail_interval_never_reaches_below_a_lower_percentile():
     monotone_percentiles(ivs)
     assert ivs == {"p50_ms": [0.60, 0.70], "p90_ms": [0.60, 0.9], "p99_ms": [0.60, 3.38],
                    "p999_ms": [None, 3.38]}
+
+
+def test_run_level_cv_is_the_drift_beyond_what_the_trials_explain():
+    from benchharness.calibration import run_level_cv
+
+    # points 10, 12, 14 (var 4); trials with variance 1 over 4 trials each explain 0.25
+    got = run_level_cv([10.0, 12.0, 14.0], [[9, 10, 11, 10], [11, 12, 13, 12], [13, 14, 15, 14]])
+    within = np.var([9, 10, 11, 10], ddof=1) / 4
+    assert got == pytest.approx(math.sqrt(4 - within) / 12)
+    assert run_level_cv([10.0, 10.0], [[9, 11], [9, 11]]) == 0.0  # the trials explain it all
+
+
+@pytest.mark.slow
+def test_calibrate_stores_this_machines_drift_and_later_runs_use_it(tmp_path, monkeypatch):
+    from benchharness import calibration
+
+    cal = tmp_path / "cal.json"
+    monkeypatch.setenv("BENCH_CALIBRATION", str(cal))
+    planted.save(tmp_path / "m.joblib", 0.3)
+    suite = tmp_path / "s.yaml"
+    suite.write_text("""
+name: cal
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates: [{name: m, model: m.joblib}]
+realtime: {trials: 3, budget_s: 0.3, warmup_s: 0.02, open_loop: {enabled: false}}
+batch: {batch_sizes: [4], budget_s: 0.1, trials: 3, full_split: false}
+""")
+    res = CliRunner().invoke(main, ["calibrate", str(suite), "--runs", "3"])
+    assert res.exit_code == 0, res.output
+    stored = json.loads(cal.read_text())
+    (entry,) = stored.values()
+    assert entry["runs"] == 3 and set(entry["classes"]) <= {"centre", "tail", "batch"} and entry["classes"]
+    assert all(v >= calibration.FLOOR for v in entry["classes"].values())
+    assert "built-in prior" in res.output
+    run = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "out")])
+    doc = json.loads((next((tmp_path / "out").iterdir()) / "results.json").read_text())
+    closed = doc["candidates"][0]["realtime"]["closed_loop"]
+    assert run.exit_code == 0 and closed["run_level"]["source"]["p50_ms"] == "calibration of 3 runs"
+    if "centre" in entry["classes"]:
+        assert closed["run_level"]["cv"]["p50_ms"] == pytest.approx(entry["classes"]["centre"], abs=1e-4)

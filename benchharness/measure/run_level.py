@@ -94,6 +94,18 @@ def _spread(ctx) -> dict:
     return ctx.extras["run_level_history"]
 
 
+def _calibration(ctx) -> dict | None:
+    """This machine's `bench calibrate` result for this run's --quick, read once per run."""
+    if "run_level_calibration" not in ctx.extras:
+        from benchharness import calibration
+        from benchharness.history.identity import machine_fingerprint
+
+        env = schema.run_section(ctx.results, "environment")
+        quick = bool(schema.run_section(ctx.results, "suite").get("quick"))
+        ctx.extras["run_level_calibration"] = calibration.load(machine_fingerprint(env), quick)
+    return ctx.extras["run_level_calibration"]
+
+
 #: the prior of a tail percentile: in an 8-run A/A of the quickstart here, p50, mean and qps
 #: moved 0-5% between identical runs beyond what their trials explained, p90 to p99.9 15-20%
 #: (a tail is set by rare events: a timer interrupt, a page fault, a neighbour's burst)
@@ -109,8 +121,25 @@ def prior_for(key: str, prior: float) -> float:
     return prior
 
 
+def calibrated(key: str, prior: float, calibration: dict | None) -> tuple[float, str]:
+    """(cv, source) of one interval key before history: this machine's calibration for the
+    key's figure class (`bench calibrate`) when there is one, else the prior; a prior of 0
+    (trials only, asked for) stays 0."""
+    from benchharness.calibration import class_of
+
+    cv = prior_for(key, prior)
+    if not calibration or prior <= 0:
+        return cv, "prior"
+    figure = key.removeprefix("model_")
+    cls = "centre" if figure in ("max_sustainable_rate_per_s", "achieved_rate_per_s") else class_of(figure)
+    value = (calibration.get("classes") or {}).get(cls or "")
+    if not isinstance(value, (int, float)):
+        return cv, "prior"
+    return float(value), f"calibration of {calibration.get('runs', '?')} runs"
+
+
 def widen_section(section: dict, prior: float, confidence: float, figure_of: dict[str, str],
-                  spread: dict, candidate: str) -> None:
+                  spread: dict, candidate: str, calibration: dict | None = None) -> None:
     """Widen every interval of one measured section by its run-level term (once)."""
     if not isinstance(section, dict) or "run_level" in section or not section.get("intervals"):
         return
@@ -120,7 +149,7 @@ def widen_section(section: dict, prior: float, confidence: float, figure_of: dic
         if not isinstance(iv, list) or len(iv) != 2 or not isinstance(point, (int, float)):
             continue
         seen = spread.get((candidate, figure_of.get(key, "")))
-        cv, source = prior_for(key, prior), "prior"
+        cv, source = calibrated(key, prior, calibration)
         if seen is not None and seen[0] > cv:
             cv, source = seen[0], f"history of {seen[1]} runs"
         section["intervals"][key] = add_run_level(float(point), iv, cv, confidence)
@@ -134,23 +163,24 @@ def widen_candidate(ctx, cand) -> None:
     """Widen every not yet widened measured section of a candidate (after its summaries)."""
     rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
     spread = _spread(ctx)
+    cal = _calibration(ctx)
     result = cand.result
     widen_section(schema.closed_loop(result), rt["run_cv"], rt["ci_confidence"], _CLOSED_KEYS, spread,
-                  cand.name)
+                  cand.name, cal)
     open_loop = schema.open_loop(result)
     if open_loop:
         for entry in schema.open_loop_rates(result):
-            widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name)
+            widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name, cal)
         # both ends widen; the top then stays under the capacity cap (workers x the closed
         # loop's widened throughput), which needs no second widening
         widen_section(open_loop, rt["run_cv"], rt["ci_confidence"],
-                      {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name)
+                      {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name, cal)
         widened = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s")
         qps_top = ((schema.closed_loop(result).get("intervals") or {}).get("qps") or [None, None])[1]
         if isinstance(widened, list) and widened[1] is not None and qps_top is not None:
             widened[1] = min(widened[1], (open_loop.get("workers") or 1) * qps_top)
     for entry in schema.batch_entries(result):
         widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
-                      spread, cand.name)
+                      spread, cand.name, cal)
     widen_section(schema.resources(result), rt["run_cv"], rt["ci_confidence"],
-                  {"cpu_ms_per_prediction": "cpu_ms_per_prediction"}, spread, cand.name)
+                  {"cpu_ms_per_prediction": "cpu_ms_per_prediction"}, spread, cand.name, cal)
