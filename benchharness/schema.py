@@ -75,6 +75,9 @@ class ClosedLoop(Measured, Latency, total=False):
     settings: dict[str, Any]
     phases: dict[str, Any]
     server_model: dict[str, Any]  # an HTTP candidate: the server-reported model time
+    # LoadGen's early-stopping bound of each tail over the pooled samples (measure/stats.tail_bound):
+    # {p99_ms: {q, confidence, queries, min_queries, upper_ms}}
+    tail_bounds: dict[str, dict[str, Any]]
 
 
 class OpenLoopRate(Measured, Latency, total=False):
@@ -335,6 +338,9 @@ class Verdict(TypedDict, total=False):
     candidates: list[VerdictEntry]
     ranking: list[str]
     ties: list[dict[str, Any]]
+    # each qualifying candidate against the recommended one on the measured terms, judged on
+    # per-round ratios: {term, candidate, against, change, interval, rounds, shown_worse}
+    paired: list[dict[str, Any]]
     recommended: str | None
     close_call: list[str]  # [recommended, better by points on a measured term it tied on]
     could_qualify: list[str]

@@ -178,3 +178,16 @@ batch: {batch_sizes: [4], budget_s: 0.1, trials: 3, full_split: false}
     assert run.exit_code == 0 and closed["run_level"]["source"]["p50_ms"] == "calibration of 3 runs"
     if "centre" in entry["classes"]:
         assert closed["run_level"]["cv"]["p50_ms"] == pytest.approx(entry["classes"]["centre"], abs=1e-4)
+
+
+def test_tail_bound_is_loadgens_one_sided_order_statistic():
+    from scipy.stats import binom
+
+    from benchharness.measure.stats import tail_bound
+
+    values = np.arange(1, 1001, dtype=float)  # 1..1000 ms
+    got = tail_bound(values, 99, 0.99)
+    # the smallest rank u >= ceil(0.99 n) with P(Binomial(n, 0.99) <= u - 1) >= 0.99
+    u = next(u for u in range(990, 1001) if binom.cdf(u - 1, 1000, 0.99) >= 0.99)
+    assert got["upper_ms"] == values[u - 1] and got["min_queries"] == 459
+    assert tail_bound(values[:400], 99, 0.99)["upper_ms"] is None  # under 459 queries: no bound

@@ -198,6 +198,28 @@ def close_call(qualifying: list[dict], terms: list[Term], results: dict) -> tupl
     return None
 
 
+def paired_comparisons(qualifying: list[dict], ranking: list[str], terms: list[Term],
+                       results: dict) -> list[dict]:
+    """What the ranking judged each qualifying candidate on against the recommended one: per
+    measured term, the paired change (decide/paired.py) and whether it shows it worse."""
+    if len(ranking) < 2:
+        return []
+    by_name = {c["name"]: c for c in qualifying}
+    first = by_name[ranking[0]]
+    out = []
+    for term in terms:
+        if term.name not in names.TRIAL_FIGURES:
+            continue
+        higher = term.direction(first, results) == "higher"
+        for other in ranking[1:]:
+            change = paired.compare(first, by_name[other], term.name, results)
+            if change is None:
+                continue
+            out.append({"term": str(term), "candidate": other, "against": first["name"], **change.to_dict(),
+                        "shown_worse": paired.worse_beyond(change, higher, paired.RANK_MIN_CHANGE)})
+    return out
+
+
 def pareto_front(points: dict[str, tuple[float, ...]], senses: tuple[str, ...],
                  order=None) -> list[str]:
     """Names of the points no other point dominates (as good on every axis, better on one).
@@ -346,6 +368,7 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
         row["on_pareto_front"] = row["name"] in front
     code, strict = _exit_codes(rows, ranking, ran)
     ties = [{"term": str(t), "candidates": group} for t, group in trace]
+    comparisons = paired_comparisons(qualifying, ranking, terms, results)
     close = close_call(qualifying, terms, results)
     sentence = recommendation(results, rows, ranking, terms, trace)
     if close:
@@ -362,6 +385,7 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
         "candidates": rows,
         "ranking": ranking,
         "ties": ties,
+        "paired": comparisons,
         "recommended": ranking[0] if ranking else None,
         "close_call": close[1] if close else [],
         "could_qualify": [r["name"] for r in rows if r["status"] == "inconclusive"],

@@ -31,7 +31,7 @@ from benchharness.measure.intervals import (
 )
 from benchharness.measure.open_loop import late_start_warning, sweep_p99_limit
 from benchharness.measure.samples import safe_name, save_samples
-from benchharness.measure.stats import percentile, summarize_ns
+from benchharness.measure.stats import percentile, summarize_ns, tail_bound
 from benchharness.measure.threads import child_env
 
 PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy
@@ -210,6 +210,8 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
     section["trials"] = [{**{k: v for k, v in r["figures"].items() if k != "cpu_s"}, "round": r["index"]}
                          for r in records]
     section["stability"] = stability(trials, [*_LATENCY_FIGURES, "qps"], rt["unstable_cv"])
+    ordered = np.sort(pooled) / 1e6
+    section["tail_bounds"] = {key: tail_bound(ordered, q) for key, q in (("p99_ms", 99), ("p999_ms", 99.9))}
     arrays = {"latency_ns": pooled, **{f"trial{i}_latency_ns": r["latency_ns"]
                                        for i, r in enumerate(records)}}
     section["samples_file"] = save_samples(ctx.run_dir, cand.name, "closed_loop", arrays)

@@ -82,6 +82,27 @@ def percentile_interval(
     )
 
 
+def tail_bound(sorted_values: np.ndarray, q: float, confidence: float = 0.99) -> dict:
+    """LoadGen's early-stopping statement for a tail percentile: the smallest order statistic
+    that lies above the true q-quantile with `confidence` (one-sided: P(B < u) >= confidence,
+    B ~ Binomial(n, q/100) the samples below it), so "p99 <= X ms with 99% confidence";
+    `min_queries` is the fewest samples for which any such bound exists (459 for p99 at 99%),
+    `upper_ms` None below that."""
+    from scipy.special import bdtr
+
+    n, p = len(sorted_values), q / 100
+    least = math.ceil(math.log(1 - confidence) / math.log(p)) if 0 < p < 1 else 1
+    out = {"q": q, "confidence": confidence, "queries": n, "min_queries": least, "upper_ms": None}
+    if n < least:
+        return out
+    start = nearest_rank(n, q)
+    ranks = np.arange(start, n + 1)
+    ok = np.nonzero(bdtr(ranks - 1, n, p) >= confidence)[0]
+    if len(ok):
+        out["upper_ms"] = float(sorted_values[int(ranks[ok[0]]) - 1])
+    return out
+
+
 def relative_width(values: np.ndarray, q: float, confidence: float) -> float:
     """(upper - lower) / point for the q-th percentile of unsorted `values`; inf if unbounded."""
     n = len(values)

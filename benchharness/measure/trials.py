@@ -152,8 +152,12 @@ def _say_figures(ctx: RunContext, cand: CandidateRun) -> None:
         iv = closed["intervals"].get("p99_ms") or [None, None]
         span = f" [{iv[0]:.3g}, {iv[1]:.3g}]" if None not in iv else " [not pinned down]"
         unstable = [u["figure"] for u in closed["stability"]["unstable"]]
+        bound = (closed.get("tail_bounds") or {}).get("p99_ms") or {}
+        said = (f" (p99 <= {bound['upper_ms']:.3g} ms with 99% confidence over {bound['queries']:,} queries)"
+                if bound.get("upper_ms") is not None else
+                f" (p99 bounded from {bound['min_queries']} queries)" if bound else "")
         ctx.progress(f"[{cand.name}] closed loop over {len(closed['trials'])} trials: p50 "
-                     f"{closed['p50_ms']:.3g} ms, p99 {closed['p99_ms']:.3g} ms{span}, "
+                     f"{closed['p50_ms']:.3g} ms, p99 {closed['p99_ms']:.3g} ms{span}{said}, "
                      f"{closed['qps']:,.0f} qps" + (f"; unstable: {', '.join(unstable)}" if unstable else ""))
     ol = schema.open_loop(cand.result)
     if ol:

@@ -15,7 +15,7 @@ import math
 from benchharness import exit_codes, schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
-from benchharness.decide.verdict import pareto_front, parse_objective, recommendation
+from benchharness.decide.verdict import Term, pareto_front, parse_objective, rank, recommendation
 from benchharness.errors import SuiteError
 from benchharness.tune.deploy import write_deployment
 
@@ -143,12 +143,19 @@ def _front(rows: list[dict], higher_is_better: bool) -> list[str]:
     return pareto_front({r["name"]: tuple(r[a] for a in axes) for r in rows}, senses)
 
 
-def pick(rows: list[dict]) -> str | None:
+def pick(rows: list[dict], results: dict | None = None, cands: dict[str, dict] | None = None,
+         cost: str | None = None) -> str | None:
     """The recommended variant: qualifies on the limits and keeps its quality; the cheapest,
-    then the fastest, then the best quality."""
+    then the fastest, then the best quality. With the run's candidates (`cands`, by name), the
+    variants are ranked as the verdict ranks (`verdict.rank`): measured in the same rounds,
+    one is cheaper or faster only when the per-round ratios show it, so noise does not pick
+    between equal deployments; without them, by point values."""
     ok = [r for r in rows if r["verdict"] == "qualifies" and not r["quality_loss_beyond_tolerance"]]
     if not ok:
         return None
+    if results is not None and cands and all(r["name"] in cands for r in ok):
+        terms = ([Term(cost, "min")] if cost else []) + [Term("p99_ms", "min"), Term("primary", None)]
+        return rank([cands[r["name"]] for r in ok], terms, results)[0]["name"]
 
     def key(r):
         inf = math.inf
@@ -208,7 +215,7 @@ def tune_answer_stage(ctx: RunContext) -> None:
         front = _front([r for r in rows if r["status"] == "ok"], higher)
         for r in rows:
             r["on_front"] = r["name"] in front
-        best = pick(rows)
+        best = pick(rows, ctx.results, {c.name: c.result for c in cands if c.ok}, cost)
         entry.update(
             metric=schema.run_quality(ctx.results).get("primary_metric"),
             higher_is_better=higher,
