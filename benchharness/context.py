@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 
@@ -36,7 +35,7 @@ class Dataset:
     meta_val: pd.DataFrame | None = None
     target: str = "target"
     task: str = "auto"  # binary | multiclass | regression, once detected
-    info: dict = field(default_factory=dict)  # source, fingerprint, split: goes to results["data"]
+    info: dict[str, Any] = field(default_factory=dict)  # source, fingerprint, split: goes to results["data"]
 
     @property
     def feature_names(self) -> list[str]:
@@ -47,18 +46,18 @@ class Dataset:
 class CandidateRun:
     """One candidate (or declared baseline) while the run works on it."""
 
-    spec: dict  # the candidate's validated entry from the suite
-    result: dict  # its section of results["candidates"], filled stage by stage
+    spec: dict[str, Any]  # the candidate's validated entry from the suite
+    result: dict[str, Any]  # its section of results["candidates"], filled stage by stage
     model_path: str | None = None  # the file (or URI) the child processes load
     model_format: str | None = None  # registry format name, when forced
     original_of: str | None = None  # for an ONNX export: the name of the model it came from
     trained_model: Any = None  # an estimator trained in this run (for parity / export)
-    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    predictions: dict[str, Any] = field(default_factory=dict)
     # keys: "test", "train" (labels/values), "proba_test", "proba_train", "classes"
 
     @property
     def name(self) -> str:
-        return self.spec["name"]
+        return str(self.spec["name"])
 
     @property
     def ok(self) -> bool:
@@ -73,16 +72,16 @@ class CandidateRun:
 
 @dataclass
 class RunContext:
-    suite: dict  # validated suite (config.load_suite)
+    suite: dict[str, Any]  # validated suite (config.load_suite)
     suite_path: Path
     run_dir: Path
-    results: dict
+    results: dict[str, Any]
     quick: bool = False
     progress: Callable[[str], None] = print
     dataset: Dataset | None = None
     candidates: list[CandidateRun] = field(default_factory=list)
     work_dir: Path | None = None  # run_dir / "work": data and models shared with child processes
-    extras: dict = field(default_factory=dict)  # stage-to-stage scratch space, never saved
+    extras: dict[str, Any] = field(default_factory=dict)  # stage-to-stage scratch space, never saved
     against: Path | None = None  # `--against`: the reference run's folder (against/reference.py)
     against_threshold: float = 0.05  # a change beyond this, over its whole interval, is a regression
 

@@ -13,10 +13,10 @@ Units live in key names: `_ms`, `_s`, `_mb`, `_usd`, `_per_s`.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 #: [lo, hi] of a 95% interval; a bound is None where the trials do not pin it down
-Interval = list
+Interval = list[float | None]
 
 
 # -- what every measured section carries -------------------------------------------------------
@@ -469,11 +469,11 @@ def get_path(doc: Any, path: str) -> Any:
     return doc
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _dicts(value: Any) -> list:
+def _dicts(value: Any) -> list[Any]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
@@ -500,12 +500,12 @@ def baselines(results: Any) -> list[Baseline]:
 
 
 def quality(cand: Any) -> Quality:
-    return _dict(_dict(cand).get("quality"))
+    return cast(Quality, _dict(_dict(cand).get("quality")))
 
 
 def run_quality(results: Any) -> RunQuality:
     """The run-level quality section: task, primary metric, bootstrap settings, best baseline."""
-    return _dict(_dict(results).get("quality"))
+    return cast(RunQuality, _dict(_dict(results).get("quality")))
 
 
 def primary_metric(cand: Any, results: Any = None) -> str | None:
@@ -516,19 +516,19 @@ def primary_metric(cand: Any, results: Any = None) -> str | None:
 def quality_ci(cand: Any, metric: str) -> Interval | None:
     """The bootstrap interval of a test metric as written (quality.ci.<metric>), or None."""
     ci = _dict(quality(cand).get("ci")).get(metric)
-    return ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+    return list(ci) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
 
 
 def realtime(cand: Any) -> Realtime:
-    return _dict(_dict(cand).get("realtime"))
+    return cast(Realtime, _dict(_dict(cand).get("realtime")))
 
 
 def closed_loop(cand: Any) -> ClosedLoop:
-    return _dict(realtime(cand).get("closed_loop"))
+    return cast(ClosedLoop, _dict(realtime(cand).get("closed_loop")))
 
 
 def open_loop(cand: Any) -> OpenLoop:
-    return _dict(realtime(cand).get("open_loop"))
+    return cast(OpenLoop, _dict(realtime(cand).get("open_loop")))
 
 
 def open_loop_rates(cand: Any) -> list[OpenLoopRate]:
@@ -560,24 +560,25 @@ def best_batch(cand: Any) -> BatchEntry | None:
 
 
 def resources(cand: Any) -> Resources:
-    return _dict(_dict(cand).get("resources"))
+    return cast(Resources, _dict(_dict(cand).get("resources")))
 
 
 def resource_phases(cand: Any) -> dict[str, ResourcePhase]:
     """resources.phases: phase name (`predict`, `closed_loop`, `batch@64`, `open_loop@R`) -> figures."""
-    return {k: v for k, v in _dict(resources(cand).get("phases")).items() if isinstance(v, dict)}
+    return {k: cast(ResourcePhase, v) for k, v in _dict(resources(cand).get("phases")).items()
+            if isinstance(v, dict)}
 
 
 def cost(cand: Any) -> Cost:
-    return _dict(_dict(cand).get("cost"))
+    return cast(Cost, _dict(_dict(cand).get("cost")))
 
 
 def cost_batch(cand: Any) -> CostBatch:
-    return _dict(cost(cand).get("batch"))
+    return cast(CostBatch, _dict(cost(cand).get("batch")))
 
 
 def cost_realtime(cand: Any) -> CostRealtime:
-    return _dict(cost(cand).get("realtime"))
+    return cast(CostRealtime, _dict(cost(cand).get("realtime")))
 
 
 def limits(cand: Any) -> list[LimitResult]:
@@ -591,11 +592,11 @@ def parity(cand: Any) -> dict[str, Any]:
 
 
 def model(cand: Any) -> Model:
-    return _dict(_dict(cand).get("model"))
+    return cast(Model, _dict(_dict(cand).get("model")))
 
 
 def verdict(results: Any) -> Verdict:
-    return _dict(_dict(results).get("verdict"))
+    return cast(Verdict, _dict(_dict(results).get("verdict")))
 
 
 #: run-level sections other stages add, each a dict (see Results): read with run_section

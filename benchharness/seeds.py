@@ -4,11 +4,13 @@ suite repeats its order exactly."""
 
 from __future__ import annotations
 
+from typing import Any
+
 #: purpose -> offset from realtime.trial_seed (the first three are the trials' three phases)
 OFFSETS = {"trials": 0, "open loop sweeps": 1, "open loop trials": 2, "extra trials": 100,
            "halving": 500}
 
 
-def seed_for(suite: dict, purpose: str, step: int = 0) -> int:
+def seed_for(suite: dict[str, Any], purpose: str, step: int = 0) -> int:
     """The seed of `purpose` (a key of OFFSETS), at its `step`-th use."""
     return int(suite["realtime"]["trial_seed"]) + OFFSETS[purpose] + step

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ class PairedChange:
     rounds: int
     half_width: float
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"change": self.change, "interval": [self.low, self.high], "rounds": self.rounds}
 
 
@@ -81,7 +82,7 @@ def paired_change(before: dict[int, float], after: dict[int, float],
                         len(rounds), half)
 
 
-def _positive(v) -> bool:
+def _positive(v: float | None) -> bool:
     return v is not None and math.isfinite(v) and v > 0
 
 
@@ -104,12 +105,12 @@ def detectable(half_width: float, threshold: float) -> float:
     return (1 + threshold) * math.exp(half_width) - 1
 
 
-def rounds_of(cand: dict, figure: str, results: dict | None = None) -> dict[int, float]:
+def rounds_of(cand: dict[str, Any], figure: str, results: dict[str, Any] | None = None) -> dict[int, float]:
     """{round: value} of a measured figure's trials; empty when not measured in rounds."""
     return names.trial_rounds(cand, figure, results) or {}
 
 
-def compare(a: dict, b: dict, figure: str, results: dict | None = None,
+def compare(a: dict[str, Any], b: dict[str, Any], figure: str, results: dict[str, Any] | None = None,
             confidence: float = CONFIDENCE) -> PairedChange | None:
     """B against A on a figure measured in rounds of the same run, or None."""
     return paired_change(rounds_of(a, figure, results), rounds_of(b, figure, results), confidence)
