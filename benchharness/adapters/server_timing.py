@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from benchharness import schema
+from benchharness.measure.stats import percentile, percentile_key
 
 #: live HTTP adapters, so that a phase hook can read what their servers reported
 LIVE_ADAPTERS: weakref.WeakSet = weakref.WeakSet()
@@ -45,7 +46,7 @@ def server_time_summary(samples_ms: list[float], client_mean_ms: float | None = 
     ms = np.asarray(samples_ms, dtype=float)
     out = {"count": int(ms.size), "mean_ms": float(ms.mean())}
     for q in (50, 90, 99):
-        out[f"p{q}_ms"] = float(np.percentile(ms, q, method="inverted_cdf"))
+        out[percentile_key(q)] = percentile(ms, q)
     if client_mean_ms is not None:
         out["network_mean_ms"] = float(client_mean_ms - out["mean_ms"])
     return out

@@ -23,8 +23,8 @@ of them do. So a figure's uncertainty is estimated at the level that varies: the
 
 `stability` reports each figure's between-trial coefficient of variation (std / mean of
 the per-trial values) and marks a figure unstable, with the reason, when it exceeds
-`cv_limit` (twice that for the tail percentiles p99 and p99.9, which one trial pins down
-less well), as pyperf warns when its worker processes disagree.
+`cv_limit` (twice that for the tail, `stats.TAIL_KEYS`: p90 to p99.9, which one trial pins
+down less well), as pyperf warns when its worker processes disagree.
 """
 
 from __future__ import annotations
@@ -34,13 +34,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchharness.measure.stats import PERCENTILES, nearest_rank, percentile_key
+from benchharness.measure.stats import (
+    PERCENTILE_KEYS,
+    PERCENTILES,
+    TAIL_KEYS,
+    nearest_rank,
+    percentile_key,
+)
 
 CONFIDENCE = 0.95
 RESAMPLES = 400
 MAX_PER_TRIAL = 2000
 CV_LIMIT = 0.10  # pyperf's warning level: std over 10% of the mean
-TAIL_FIGURES = ("p99_ms", "p999_ms", "max_ms")
 
 
 def small_sample_factor(trials: int, confidence: float = CONFIDENCE) -> float:
@@ -73,15 +78,12 @@ def add_run_level(point: float | None, iv: Sequence[float | None], run_cv: float
             None if hi is None else point + math.hypot(hi - point, run_half)]
 
 
-PERCENTILE_ORDER = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms")
-
-
 def monotone_percentiles(intervals: dict, prefix: str = "") -> None:
     """A percentile is never below a lower one, so neither is its interval: each bound is
     raised to the same bound of the next lower percentile (a p99 interval that reached below
     the median's said nothing). In place; unknown bounds stay unknown."""
     previous = None
-    for key in (prefix + k for k in PERCENTILE_ORDER):
+    for key in (prefix + k for k in PERCENTILE_KEYS):
         iv = intervals.get(key)
         if not isinstance(iv, list) or len(iv) != 2:
             continue
@@ -192,7 +194,7 @@ def stability(trials: Sequence[dict], figures: Sequence[str], cv_limit: float = 
         if c is None:
             continue
         out["cv"][key] = c
-        limit = cv_limit * (2 if key in TAIL_FIGURES else 1)
+        limit = cv_limit * (2 if key in TAIL_KEYS else 1)
         if c > limit:
             out["unstable"].append({
                 "figure": key,

@@ -258,12 +258,12 @@ def summarize_run(run: OpenLoopRun, target_rate_per_s: float, late_threshold_ms:
     """One rate's section: latency from schedule (`p99_ms`...), the generator's delay within
     it (`generator_delay_p99_ms`...), the model's own latency (`model_p99_ms`...), service
     time, late/queued shares, errors, and what the generator did (`generator`)."""
-    from benchharness.measure.stats import summarize_ns
+    from benchharness.measure.stats import LATENCY_KEYS, summarize_ns
 
     ok = ~run.failed
     out = {"target_rate_per_s": target_rate_per_s, "achieved_rate_per_s": run.achieved_rate_per_s()}
     out.update(summarize_ns(run.latency_ns[ok], confidence))
-    keys = ("mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
+    keys = (*LATENCY_KEYS, "max_ms")
     for prefix, values in (("service_", run.service_ns[ok]), ("model_", run.model_latency_ns()[ok]),
                            ("generator_delay_", run.generator_delay_ns()[ok])):
         summary = summarize_ns(values, confidence)

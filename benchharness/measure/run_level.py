@@ -36,12 +36,13 @@ import numpy as np
 from benchharness import schema
 from benchharness.errors import UserError
 from benchharness.measure.intervals import add_run_level, monotone_percentiles
+from benchharness.measure.stats import LATENCY_KEYS, TAIL_KEYS
 
 MIN_RUNS = 3
 MAX_CV = 0.5  # a spread this large between runs is not a steady machine: capped, said by the figure
 
 # a section's interval key -> the figure name the history index stores it under
-_CLOSED_KEYS = {k: k for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "qps")}
+_CLOSED_KEYS = {k: k for k in (*LATENCY_KEYS, "qps")}
 _OPEN_RATE_KEYS = {f"{pre}{p}_ms": f"open_{p}_ms" for pre in ("", "model_")
                    for p in ("p50", "p90", "p95", "p99", "p999")}
 
@@ -110,13 +111,12 @@ def _calibration(ctx) -> dict | None:
 #: moved 0-5% between identical runs beyond what their trials explained, p90 to p99.9 15-20%
 #: (a tail is set by rare events: a timer interrupt, a page fault, a neighbour's burst)
 TAIL_RUN_CV = 0.15
-_TAIL_KEYS = ("p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms")
 
 
 def prior_for(key: str, prior: float) -> float:
     """The prior run-level cv of one interval key: the section's prior, at least TAIL_RUN_CV
     for a tail percentile (model_ keys included); 0 stays 0 (trials-only asked for)."""
-    if prior > 0 and key.removeprefix("model_") in _TAIL_KEYS:
+    if prior > 0 and key.removeprefix("model_") in TAIL_KEYS:
         return max(prior, TAIL_RUN_CV)
     return prior
 

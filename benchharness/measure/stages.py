@@ -31,7 +31,7 @@ from benchharness.measure.intervals import (
 )
 from benchharness.measure.open_loop import late_start_warning, sweep_p99_limit
 from benchharness.measure.samples import safe_name, save_samples
-from benchharness.measure.stats import percentile, summarize_ns, tail_bound
+from benchharness.measure.stats import LATENCY_KEYS, percentile, summarize_ns, tail_bound
 from benchharness.measure.threads import child_env
 
 PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy
@@ -131,7 +131,7 @@ def predict_stage(ctx: RunContext, cand: CandidateRun) -> None:
 # ctx.extras[("trials", candidate, measurement)]; `summarize_*` turns the trials so far into
 # the candidate's section (pooled point values, intervals across trials, per-trial figures,
 # stability). A trial's length is the measurement's budget divided by its trials.
-_LATENCY_FIGURES = ("mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms")
+_LATENCY_FIGURES = LATENCY_KEYS
 
 
 def trial_records(ctx: RunContext, cand: CandidateRun, measurement: str) -> list[dict]:

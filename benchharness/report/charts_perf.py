@@ -10,12 +10,13 @@ import numpy as np
 
 from benchharness import schema
 from benchharness.decide import figures as names
+from benchharness.measure.stats import PERCENTILE_KEYS, PERCENTILES, percentiles_sorted
 from benchharness.report.chart_style import LIMIT_RED, finish, measured, new_axes, styles
 from benchharness.report.charts_tradeoff import limit_threshold
 from benchharness.report.samples import latency_samples
 
 # percentiles on the summary, and where they sit on the "nines" axis: x = -log10(1 - q)
-_SUMMARY_PCTS = (("p50_ms", 50.0), ("p90_ms", 90.0), ("p95_ms", 95.0), ("p99_ms", 99.0), ("p999_ms", 99.9))
+_SUMMARY_PCTS = tuple(zip(PERCENTILE_KEYS, PERCENTILES))
 
 
 def _nines(q_percent):
@@ -25,11 +26,9 @@ def _nines(q_percent):
 def percentile_curve(samples: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """(percent, latency) pairs by nearest rank, spaced evenly on the nines axis up to 1/n."""
     s = np.sort(samples)
-    n = s.size
-    x = np.linspace(0.0, math.log10(n), points)
+    x = np.linspace(0.0, math.log10(s.size), points)
     q = 1.0 - 10.0 ** (-x)
-    ranks = np.clip(np.ceil(q * n).astype(int), 1, n)  # nearest rank: the ceil(q n)-th smallest
-    return q * 100.0, s[ranks - 1]
+    return q * 100.0, percentiles_sorted(s, q * 100.0)
 
 
 def plot_latency_percentiles(results: dict, run_dir=None, ax=None):
