@@ -25,11 +25,13 @@ from benchharness.cost.stage import cost_stage, profile_stage
 from benchharness.data.analysis import data_analysis_stage, data_contract_stage
 from benchharness.data.stage import load_data_stage
 from benchharness.decide import paired
+from benchharness.decide.limits import open_loop_limits_stage
 from benchharness.decide.sequential import extend_trials_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import Terminated, UserError
 from benchharness.history.mlflow_log import tracking_stage
+from benchharness.history.spread import run_level_inputs_stage
 from benchharness.history.stage import history_stage
 from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import predict_stage
@@ -46,7 +48,8 @@ from benchharness.tune.replicas import tune_replicas_stage
 
 #: run stages before the candidates are measured
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
-          resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage, start_servers_stage]
+          resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage, open_loop_limits_stage,
+          start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, keep_model_stage, quality_stage]
 
@@ -64,7 +67,7 @@ def resources_all_stage(ctx: RunContext) -> None:
 #: still inconclusive (re-priced), the replicas of tuned variants measured side by side
 #: (re-priced), the verdict, the answer of each tuned candidate, the history
 #: index, the report, and MLflow tracking when asked
-AFTER: list = [tune_halving_stage, trials_stage, resources_all_stage, compare_stage, parity_stage,
+AFTER: list = [run_level_inputs_stage, tune_halving_stage, trials_stage, resources_all_stage, compare_stage, parity_stage,
                cost_stage, extend_trials_stage, tune_replicas_stage, stop_servers_stage, verdict_stage,
                against_stage, tune_answer_stage, history_stage, charts_stage, report_stage, tracking_stage]
 

@@ -53,6 +53,9 @@ class CandidateRun:
     original_of: str | None = None  # for an ONNX export: the name of the model it came from
     trained_model: Any = None  # an estimator trained in this run (for parity / export)
     predictions: dict[str, Any] = field(default_factory=dict)
+    # (p99 ms, source) the open loop's sustainable rate must keep, as the suite sets it
+    # (decide.limits.open_loop_limits_stage); None: the measurement's default
+    open_loop_limit: tuple[float, str] | None = None
     # keys: "test", "train" (labels/values), "proba_test", "proba_train", "classes"
 
     @property
@@ -82,6 +85,10 @@ class RunContext:
     candidates: list[CandidateRun] = field(default_factory=list)
     work_dir: Path | None = None  # run_dir / "work": data and models shared with child processes
     extras: dict[str, Any] = field(default_factory=dict)  # stage-to-stage scratch space, never saved
+    # the run level's inputs (history/spread.py): {(candidate, figure): (cv, runs)} and this
+    # machine's calibration, read once before the first timed trial
+    run_level_spread: dict[Any, Any] = field(default_factory=dict)
+    run_level_calibration: dict[str, Any] | None = None
     against: Path | None = None  # `--against`: the reference run's folder (against/reference.py)
     against_threshold: float = 0.05  # a change beyond this, over its whole interval, is a regression
 

@@ -194,17 +194,22 @@ def test_the_late_warning_fires_only_where_the_generator_limited_the_measurement
 
 
 def test_one_p99_limit_for_sweep_chart_and_verdict():
+    from benchharness.decide.limits import open_loop_limit
+
+    def limit(suite, cand_limits=None):
+        return sweep_p99_limit(open_loop_limit(suite, cand_limits), closed)
+
     closed = {"p99_ms": 0.4}
     base = {"realtime": {"open_loop": {"p99_limit_ms": None}}}
-    assert sweep_p99_limit(base, closed) == (2.0, "default: max(5 x closed-loop p99, 1 ms)")
+    assert limit(base) == (2.0, "default: max(5 x closed-loop p99, 1 ms)")
     own = {"realtime": {"open_loop": {"p99_limit_ms": 7}}}
-    assert sweep_p99_limit(own, closed) == (7.0, "suite: realtime.open_loop.p99_limit_ms")
+    assert limit(own) == (7.0, "suite: realtime.open_loop.p99_limit_ms")
     hard = {**own, "limits": {"fail": ["p99_ms <= 10"], "warn": ["open_p99_ms <= 1"]}}
-    assert sweep_p99_limit(hard, closed) == (10.0, "limit: p99_ms <= 10")  # warn limits don't bind
+    assert limit(hard) == (10.0, "limit: p99_ms <= 10")  # warn limits don't bind
     both = {**own, "limits": ["p99_ms <= 10", "open_p99_ms <= 25", "accuracy >= 0.9"]}
-    assert sweep_p99_limit(both, closed) == (25.0, "limit: open_p99_ms <= 25")
+    assert limit(both) == (25.0, "limit: open_p99_ms <= 25")
     # a candidate's own limit on the figure replaces the suite's
-    assert sweep_p99_limit(hard, closed, ["p99_ms <= 3"]) == (3.0, "limit: p99_ms <= 3")
+    assert limit(hard, ["p99_ms <= 3"]) == (3.0, "limit: p99_ms <= 3")
 
 
 @pytest.mark.slow  # a whole suite in child processes

@@ -10,7 +10,7 @@ import pytest
 from sample_run import sample_results
 
 from benchharness import config
-from benchharness.history import store
+from benchharness.history import spread, store
 from benchharness.history.identity import file_sha256
 from benchharness.measure import intervals, run_level
 
@@ -78,7 +78,7 @@ def _context(tmp_path, suite_path, runs: list[dict]):
     suite = {"realtime": {"run_cv": config.RUN_CV, "ci_confidence": 0.95},
              "batch": {"run_cv": config.RUN_CV, "ci_confidence": 0.95}}
     return SimpleNamespace(run_dir=results_dir / now["run_id"], results=now, suite_path=suite_path,
-                           suite=suite, extras={},
+                           suite=suite, extras={}, run_level_spread={}, run_level_calibration=None,
                            candidates=[SimpleNamespace(name=cand["name"], result=cand)])
 
 
@@ -88,8 +88,8 @@ def test_three_earlier_runs_on_this_machine_give_each_figure_its_own_run_to_run_
     sha = file_sha256(suite_path)
     p50s = [0.60, 0.66, 0.72]
     ctx = _context(tmp_path, suite_path, [_history_run(i, v, sha) for i, v in enumerate(p50s)])
-    spread = run_level.history_spread(ctx)
-    cv, runs = spread[("forest", "p50_ms")]
+    ctx.run_level_spread = spread.history_spread(ctx)
+    cv, runs = ctx.run_level_spread[("forest", "p50_ms")]
     assert runs == 3 and cv == pytest.approx(np.std(p50s, ddof=1) / np.mean(p50s))  # 0.0909
 
     closed = ctx.candidates[0].result["realtime"]["closed_loop"]
@@ -113,7 +113,7 @@ def test_runs_of_another_suite_file_or_too_few_runs_leave_the_prior(tmp_path):
     two = [_history_run(i, v, sha) for i, v in enumerate([0.6, 0.9])]
     other = [_history_run(i + 5, v, "sha256:another-suite") for i, v in enumerate([0.6, 0.9, 1.2])]
     ctx = _context(tmp_path, suite_path, two + other)
-    assert ("forest", "p50_ms") not in run_level.history_spread(ctx)
+    assert ("forest", "p50_ms") not in spread.history_spread(ctx)
 
 
 def test_the_sustainable_rate_widens_at_both_ends_under_the_capacity_cap(tmp_path):
@@ -155,10 +155,9 @@ def test_a_candidate_trained_by_the_suite_matches_its_earlier_runs_whatever_its_
         r["candidates"][0]["model"]["sha256"] = f"{i:064x}"
     ctx = _context(tmp_path, suite_path, runs)
     ctx.candidates[0].result["model"]["sha256"] = "f" * 64
-    assert ("forest", "p50_ms") not in run_level.history_spread(ctx)  # a given file must match
+    assert ("forest", "p50_ms") not in spread.history_spread(ctx)  # a given file must match
     ctx.candidates[0].result["training"] = {"estimator": "sklearn.ensemble.RandomForestClassifier"}
-    ctx.extras.clear()
-    assert run_level.history_spread(ctx)[("forest", "p50_ms")][1] == 3
+    assert spread.history_spread(ctx)[("forest", "p50_ms")][1] == 3
 
 
 def test_compare_takes_a_prices_run_level_from_the_throughput_it_is_priced_from():
@@ -174,4 +173,4 @@ def test_an_index_with_other_suites_only_gives_no_spread_and_no_error(tmp_path):
     suite_path.write_text("name: sample\n")
     other = [_history_run(i, v, "sha256:another-suite") for i, v in enumerate([0.6, 0.9, 1.2])]
     ctx = _context(tmp_path, suite_path, other)
-    assert run_level.history_spread(ctx) == {}
+    assert spread.history_spread(ctx) == {}

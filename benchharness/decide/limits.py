@@ -205,6 +205,31 @@ def limits_for(suite_spec: Any, cand_spec: Any) -> list[Limit]:
 
 
 # -- evaluation --------------------------------------------------------------------------------
+def open_loop_limit(suite: dict, cand_limits: Any = None) -> tuple[float, str] | None:
+    """The p99 limit the suite sets for the open loop's sustainable rate, and its source: the
+    hard (fail) limit on `open_p99_ms`, else on `p99_ms` (a candidate's own limit on the
+    figure replaces the suite's); else realtime.open_loop.p99_limit_ms; else None (the
+    measurement's own default: measure/open_loop.sweep_p99_limit)."""
+    hard = [lim for lim in limits_for(suite.get("limits"), cand_limits)
+            if lim.severity == "fail" and lim.baseline is None and lim.op in ("<=", "<")
+            and lim.number is not None and lim.number > 0]
+    for metric in ("open_p99_ms", "p99_ms"):
+        numbers = [lim.number for lim in hard if lim.metric == metric]
+        if numbers:
+            return float(min(numbers)), f"limit: {metric} <= {min(numbers):g}"
+    own = ((suite.get("realtime") or {}).get("open_loop") or {}).get("p99_limit_ms")
+    if own:
+        return float(own), "suite: realtime.open_loop.p99_limit_ms"
+    return None
+
+
+def open_loop_limits_stage(ctx) -> None:
+    """Before measuring: each candidate's open-loop p99 limit from the suite (the sweep reads
+    `cand.open_loop_limit`; the decision is made here, the measurement only applies it)."""
+    for cand in ctx.candidates:
+        cand.open_loop_limit = open_loop_limit(ctx.suite, cand.spec.get("limits"))
+
+
 def baseline_entries(results: dict) -> list[dict]:
     """Every baseline section in a run: declared ones among the candidates and automatic ones."""
     out = [c for c in schema.candidates(results) if c.get("role") == "baseline" and c.get("status", "ok") == "ok"]

@@ -310,23 +310,13 @@ def late_start_warning(rates: Sequence[dict], late_threshold_ms: float) -> str |
             f"their p99_ms from the scheduled arrival does not")
 
 
-def sweep_p99_limit(suite: dict, closed: dict, cand_limits: Any = None) -> tuple[float, str]:
+def sweep_p99_limit(planned: tuple[float, str] | None, closed: dict) -> tuple[float, str]:
     """The one p99 limit the open-loop sweep, its chart and the verdict use, and its source:
-    the hard (fail) limit on `open_p99_ms`, else on `p99_ms`, of the suite (a candidate's own
-    limit on the figure replaces the suite's); else realtime.open_loop.p99_limit_ms; else
+    the one the suite sets (`planned`: its hard limit, or realtime.open_loop.p99_limit_ms;
+    `decide.limits.open_loop_limit` reads it before anything is measured), else
     max(5 x closed-loop p99, 1 ms)."""
-    from benchharness.decide.limits import limits_for
-
-    hard = [lim for lim in limits_for(suite.get("limits"), cand_limits)
-            if lim.severity == "fail" and lim.baseline is None and lim.op in ("<=", "<")
-            and lim.number is not None and lim.number > 0]
-    for metric in ("open_p99_ms", "p99_ms"):
-        numbers = [lim.number for lim in hard if lim.metric == metric]
-        if numbers:
-            return float(min(numbers)), f"limit: {metric} <= {min(numbers):g}"
-    own = ((suite.get("realtime") or {}).get("open_loop") or {}).get("p99_limit_ms")
-    if own:
-        return float(own), "suite: realtime.open_loop.p99_limit_ms"
+    if planned is not None:
+        return planned
     return max(5 * float(closed.get("p99_ms") or 0.0), 1.0), DEFAULT_P99_LIMIT
 
 

@@ -28,83 +28,14 @@ a section with `run_level` is not widened again.
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
-import numpy as np
-
 from benchharness import schema
-from benchharness.errors import UserError
 from benchharness.measure.intervals import add_run_level, monotone_percentiles
 from benchharness.measure.stats import LATENCY_KEYS, TAIL_KEYS
-
-MIN_RUNS = 3
-MAX_CV = 0.5  # a spread this large between runs is not a steady machine: capped, said by the figure
 
 # a section's interval key -> the figure name the history index stores it under
 _CLOSED_KEYS = {k: k for k in (*LATENCY_KEYS, "qps")}
 _OPEN_RATE_KEYS = {f"{pre}{p}_ms": f"open_{p}_ms" for pre in ("", "model_")
                    for p in ("p50", "p90", "p95", "p99", "p999")}
-
-
-def history_spread(ctx) -> dict[tuple[str, str], tuple[float, int]]:
-    """{(candidate, figure): (std / mean across comparable earlier runs, runs)} from the
-    results folder's history index; empty when there is none or it cannot be read."""
-    from benchharness.history import store
-    from benchharness.history.identity import compute_identity
-
-    try:
-        frame = store.read_index(Path(ctx.run_dir).parent)
-    except UserError:
-        return {}
-    if frame.empty:
-        return {}
-    ident = compute_identity(ctx.results, ctx.suite_path)
-    if not ident.get("suite_sha256") or not ident.get("machine"):
-        return {}
-    quick = bool(schema.run_section(ctx.results, "suite").get("quick"))
-    rows = frame[(frame["suite_sha256"] == ident["suite_sha256"]) & (frame["machine"] == ident["machine"])
-                 & (frame["quick"].fillna(False).astype(bool) == quick) & (frame["status"] == "ok")
-                 & (frame["run_id"] != ctx.results.get("run_id")) & frame["value"].notna()]
-    # a candidate trained by the suite gets a new model file each run (same spec, same data, a
-    # different file hash): the suite file and the data stand for it; others need the same file
-    models = {c.name: None if c.result.get("training") else schema.model(c.result).get("sha256")
-              for c in ctx.candidates}
-    data_sha = schema.get_path(ctx.results, "data.sha256")
-    if data_sha:
-        rows = rows[rows["data_sha256"].fillna("") == data_sha]
-    spread = {}
-    sha = rows["model_sha256"].where(rows["model_sha256"].notna(), "")
-    # the same model file where one is given (an endpoint has none: "" matches "")
-    same_model = [models.get(c, "missing") is None or (models.get(c) or "") == h
-                  for c, h in zip(rows["candidate"], sha)]
-    rows = rows[np.asarray(same_model, dtype=bool)]
-    for (cand, figure), group in rows.groupby(["candidate", "figure"]):
-        if cand not in models or group["run_id"].nunique() < MIN_RUNS:
-            continue
-        values = group.drop_duplicates("run_id")["value"].astype(float)
-        mean = values.mean()
-        if mean and math.isfinite(mean):
-            spread[(cand, figure)] = (min(MAX_CV, float(values.std(ddof=1) / abs(mean))), len(values))
-    return spread
-
-
-def _spread(ctx) -> dict:
-    if "run_level_history" not in ctx.extras:
-        ctx.extras["run_level_history"] = history_spread(ctx)
-    return ctx.extras["run_level_history"]
-
-
-def _calibration(ctx) -> dict | None:
-    """This machine's `bench calibrate` result for this run's --quick, read once per run."""
-    if "run_level_calibration" not in ctx.extras:
-        from benchharness import calibration
-        from benchharness.history.identity import machine_fingerprint
-
-        env = schema.run_section(ctx.results, "environment")
-        quick = bool(schema.run_section(ctx.results, "suite").get("quick"))
-        ctx.extras["run_level_calibration"] = calibration.load(machine_fingerprint(env), quick)
-    return ctx.extras["run_level_calibration"]
 
 
 #: the prior of a tail percentile: in an 8-run A/A of the quickstart here, p50, mean and qps
@@ -162,8 +93,8 @@ def widen_section(section: dict, prior: float, confidence: float, figure_of: dic
 def widen_candidate(ctx, cand) -> None:
     """Widen every not yet widened measured section of a candidate (after its summaries)."""
     rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
-    spread = _spread(ctx)
-    cal = _calibration(ctx)
+    spread = ctx.run_level_spread
+    cal = ctx.run_level_calibration
     result = cand.result
     widen_section(schema.closed_loop(result), rt["run_cv"], rt["ci_confidence"], _CLOSED_KEYS, spread,
                   cand.name, cal)

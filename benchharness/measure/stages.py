@@ -229,7 +229,7 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
 
 def open_loop_limit_ms(ctx: RunContext, cand: CandidateRun, closed: dict) -> tuple[float, str]:
     """The p99 a sustainable rate must keep, and where it came from (`sweep_p99_limit`)."""
-    return sweep_p99_limit(ctx.suite, closed, cand.spec.get("limits"))
+    return sweep_p99_limit(cand.open_loop_limit, closed)
 
 
 def _open_loop_spec(ctx: RunContext, cand: CandidateRun) -> dict | None:
