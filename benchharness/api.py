@@ -41,7 +41,7 @@ from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
 from benchharness.serve.suite import start_servers_stage, stop_servers_stage
 from benchharness.train.training import resolve_candidates_stage
-from benchharness.tune.answer import tune_answer_stage
+from benchharness.tune.answer import tune_answer_stage, tune_guard_stage
 from benchharness.tune.build import tune_candidates_stage
 from benchharness.tune.halving import tune_halving_stage
 from benchharness.tune.replicas import tune_replicas_stage
@@ -67,9 +67,10 @@ def resources_all_stage(ctx: RunContext) -> None:
 #: still inconclusive (re-priced), the replicas of tuned variants measured side by side
 #: (re-priced), the verdict, the answer of each tuned candidate, the history
 #: index, the report, and MLflow tracking when asked
-AFTER: list = [run_level_inputs_stage, tune_halving_stage, trials_stage, resources_all_stage, compare_stage, parity_stage,
-               cost_stage, extend_trials_stage, tune_replicas_stage, stop_servers_stage, verdict_stage,
-               against_stage, tune_answer_stage, history_stage, charts_stage, report_stage, tracking_stage]
+AFTER: list = [run_level_inputs_stage, tune_halving_stage, trials_stage, resources_all_stage, compare_stage,
+               parity_stage, cost_stage, extend_trials_stage, tune_replicas_stage, stop_servers_stage,
+               tune_guard_stage, verdict_stage, against_stage, tune_answer_stage, history_stage, charts_stage,
+               report_stage, tracking_stage]
 
 
 def new_run_id(name: str) -> str:

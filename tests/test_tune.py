@@ -312,6 +312,18 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
         assert (ctx.run_dir / entry["chart"]).stat().st_size > 10_000
     assert np.isfinite(by["forest[onnx,t1]"]["parity"]["max_abs_proba_diff"])
     assert Path(ctx.run_dir / "deploy").is_dir()
+    # judged again from the run folder with the same suite: the same answer (the quality guard
+    # is a limit the verdict applies, not a rewrite after it)
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    again = CliRunner().invoke(main, ["report", str(ctx.run_dir), "--suite", str(path)])
+    assert again.exit_code == 0, again.output
+    rejudged = json.loads((ctx.run_dir / "results.json").read_text())["verdict"]
+    assert rejudged["ranking"] == res["verdict"]["ranking"]
+    assert rejudged["recommended"] == res["verdict"]["recommended"]
+    assert [r["status"] for r in rejudged["candidates"]] == [r["status"] for r in res["verdict"]["candidates"]]
 
 
 # -- successive halving ----------------------------------------------------------------------------

@@ -346,11 +346,15 @@ def decide(results: dict, checks_by_name: dict[str, list], terms: list[Term],
         changes = sorted((_change(r, cand, results) for r in hard_unmet), key=lambda ch: ch[0])
         row["to_change"] = [text for _, text in changes]
         row["distance"] = _distance([d for d, _ in changes])
+        guard = schema.parity(cand).get("quality_guard") or {}
+        if guard.get("beyond_tolerance"):  # a tuned variant that lost the original's quality
+            row["blocking"].append(guard.get("why") or "quality not kept against the original")
+            row["to_change"].append("keep the original's quality: " + (guard.get("why") or ""))
         row["warnings"] = [why(r, cand, results) for r in checks
                            if r.severity == "warn" and r.status in ("warn", "unknown", "inconclusive")]
-        if not hard_unmet:
+        if not hard_unmet and not guard.get("beyond_tolerance"):
             row["status"] = "qualifies"
-        elif all(r.status == "inconclusive" for r in hard_unmet):
+        elif not guard.get("beyond_tolerance") and all(r.status == "inconclusive" for r in hard_unmet):
             row["status"] = "inconclusive"
         else:
             row["status"] = "blocked"

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import math
 
-from benchharness import exit_codes, schema
+from benchharness import schema
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
-from benchharness.decide.verdict import Term, pareto_front, parse_objective, rank, recommendation
-from benchharness.errors import SuiteError
+from benchharness.decide.verdict import Term, pareto_front, rank
 from benchharness.tune.deploy import write_deployment
 
 COST_FIGURES = ("usd_per_million", "realtime_usd_per_million")
@@ -168,25 +167,25 @@ def pick(rows: list[dict], results: dict | None = None, cands: dict[str, dict] |
     return min(ok, key=key)["name"]
 
 
-def _block_in_verdict(results: dict, name: str, reason: str) -> None:
-    """A variant that lost quality cannot be shipped: blocked in the run's verdict too."""
-    v = results.get("verdict")
-    if not v:
+def tune_guard_stage(ctx: RunContext) -> None:
+    """Before the verdict: each converted or quantized variant's quality guard against the
+    model it came from (`parity.quality_guard`). A guard beyond tolerance is a hard limit the
+    verdict applies (`verdict.decide`), so `bench report RUN --suite` judges it again alike."""
+    section = ctx.results.get("tune")
+    if not section:
         return
-    row = next((r for r in v.get("candidates", []) if r["name"] == name), None)
-    if row is None or row["status"] != "qualifies":
-        return
-    row["status"] = "blocked"
-    row["blocking"].append(reason)
-    v["ranking"] = [n for n in v["ranking"] if n != name]
-    v["recommended"] = v["ranking"][0] if v["ranking"] else None
-    try:
-        terms = parse_objective((v.get("inputs") or {}).get("objective") or None)
-    except SuiteError:
-        terms = parse_objective(None)
-    v["sentence"] = recommendation(results, v["candidates"], v["ranking"], terms)
-    if not v["ranking"] and v["exit_code"] == exit_codes.OK:
-        v["exit_code"] = v["exit_code_strict"] = exit_codes.NO
+    by_name = {c.name: c for c in ctx.candidates}
+    for entry in section.values():
+        tolerance = entry["space"]["max_quality_loss"]
+        for name in entry["variants"]:
+            cand = by_name.get(name)
+            if cand is None or not cand.ok or not cand.original_of:
+                continue
+            guard = quality_guard(ctx, cand, tolerance, entry["space"]["min_label_agreement"])
+            if guard is not None:
+                cand.result.setdefault("parity", {})["quality_guard"] = guard
+                if guard["beyond_tolerance"]:
+                    ctx.progress(f"[{cand.name}] tune: quality not kept: {guard['why']}")
 
 
 def tune_answer_stage(ctx: RunContext) -> None:
@@ -198,14 +197,6 @@ def tune_answer_stage(ctx: RunContext) -> None:
     for base, entry in section.items():
         tolerance = entry["space"]["max_quality_loss"]
         cands = [by_name[n] for n in entry["variants"] if n in by_name]
-        for cand in cands:
-            if cand.ok and cand.original_of:
-                guard = quality_guard(ctx, cand, tolerance, entry["space"]["min_label_agreement"])
-                if guard is not None:
-                    cand.result.setdefault("parity", {})["quality_guard"] = guard
-                    if guard["beyond_tolerance"]:
-                        _block_in_verdict(ctx.results, cand.name, guard["why"])
-                        ctx.progress(f"[{cand.name}] tune: quality not kept: {guard['why']}")
         measured = [c.result for c in cands if c.ok]
         cost = _cost_figure(measured, ctx.results)
         verdict_rows = {
