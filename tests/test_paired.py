@@ -191,3 +191,32 @@ def test_tail_bound_is_loadgens_one_sided_order_statistic():
     u = next(u for u in range(990, 1001) if binom.cdf(u - 1, 1000, 0.99) >= 0.99)
     assert got["upper_ms"] == values[u - 1] and got["min_queries"] == 459
     assert tail_bound(values[:400], 99, 0.99)["upper_ms"] is None  # under 459 queries: no bound
+
+
+def _cand(name: str, p50s: list[float]) -> dict:
+    """A candidate whose closed-loop trials ran in rounds 0..n-1 (the shape the trials write)."""
+    trials = [{"p50_ms": v, "count": 1000, "duration_s": 1.0, "round": r} for r, v in enumerate(p50s)]
+    wide = [min(p50s) * 0.8, max(p50s) * 1.2]  # absolute intervals with the run level: overlapping
+    return {"name": name, "status": "ok", "role": "candidate",
+            "realtime": {"closed_loop": {"p50_ms": float(np.median(p50s)), "trials": trials,
+                                         "intervals": {"p50_ms": wide}}}}
+
+
+def test_ranking_judges_one_runs_candidates_on_their_rounds():
+    from benchharness.decide import verdict
+
+    drift = [1.00, 1.08, 0.95, 1.12, 1.03]  # the machine's state per round, shared by all
+    same1 = _cand("same1", [0.50 * d for d in drift])
+    same2 = _cand("same2", [0.5005 * d for d in drift])
+    slow = _cand("slow10", [0.55 * d for d in drift])
+    res = {"candidates": [slow, same1, same2]}
+    v = verdict.judge(res, objective=["min p50_ms"])
+    # the intervals overlap (the drift), the rounds do not: slow10 is last, the copies tie
+    assert v["ranking"] == ["same1", "same2", "slow10"]
+    assert v["ties"] == [{"term": "min p50_ms", "candidates": ["same1", "same2"]}]
+    shown = {p["candidate"]: p["shown_worse"] for p in v["paired"]}
+    assert shown == {"same2": False, "slow10": True}
+    # the copies differ by 0.1%, well inside 2%: settled, no trials asked for, no close call
+    assert verdict.unsettled_terms([same1, same2], verdict.parse_objective(["min p50_ms"]), res) == []
+    # a fleet (other machines) has no shared rounds: intervals decide, and they overlap
+    assert verdict.rank([slow, same1], verdict.parse_objective(["min p50_ms"]), res, same_run=False)[0] is slow

@@ -162,9 +162,10 @@ def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None
 
 
 def unsettled_terms(qualifying: list[dict], terms: list[Term], results: dict) -> list[tuple[Term, list[str]]]:
-    """[(term, [ranked first, better by points])] for each term on which the winner tied, by
-    intervals, with a candidate whose point value is better by more than the term's `within`:
-    narrower intervals there could change the winner. In the order of the objective; the
+    """[(term, [ranked first, better by points])] for each term on which the winner tied with a
+    candidate whose point value is better by more than the term's `within`, and that more
+    rounds could still show better (`_could_be_better`): narrower intervals there could change
+    the winner. In the order of the objective; the
     caller keeps the terms that more trials can narrow (`decide/sequential.unsettled_ranking`).
     Empty when every tie the winner went through is a tie by points too."""
     if len(qualifying) < 2 or not terms:
@@ -182,10 +183,25 @@ def unsettled_terms(qualifying: list[dict], terms: list[Term], results: dict) ->
         sign = -1.0 if term.direction(first, results) == "higher" else 1.0
         better = [(sign * (v - mine), n) for n in group if n != first["name"]
                   for v in [names.resolve(term.name, by_name[n], results)]
-                  if v is not None and sign * (mine - v) > term.within + 1e-12]
+                  if v is not None and sign * (mine - v) > term.within + 1e-12
+                  and _could_be_better(first, by_name[n], term, results)]
         if better:
             found.append((term, [first["name"], min(better)[1]]))
     return found
+
+
+def _could_be_better(first: dict, other: dict, term: Term, results: dict) -> bool:
+    """Could more rounds show `other` better than `first` on the term? Judged on their
+    per-round ratios when they have them: only while the paired interval still reaches beyond
+    `paired.RANK_MIN_CHANGE` on other's better side (a tie shown to lie within it is settled:
+    identical copies do not ask for trials up to the cap). Without rounds: yes."""
+    if term.name not in names.TRIAL_FIGURES:
+        return True
+    change = paired.compare(first, other, term.name, results)
+    if change is None:
+        return True
+    higher = term.direction(first, results) == "higher"
+    return change.high > paired.RANK_MIN_CHANGE if higher else change.low < -paired.RANK_MIN_CHANGE
 
 
 def close_call(qualifying: list[dict], terms: list[Term], results: dict) -> tuple[str, list[str]] | None:
