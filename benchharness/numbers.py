@@ -87,6 +87,17 @@ def with_unit(value, unit: str, sig: int = 3) -> str:
     return f"{number(value, sig)} {unit}" if unit else number(value, sig)
 
 
+def change(fraction) -> str:
+    """A relative change, signed: '+12%', '-4.5%' (one decimal under 10%), '+0%'; MISSING for
+    None. The one way a change is printed: `bench compare` text and page, history."""
+    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
+        return MISSING
+    pct = fraction * 100 + 0.0
+    if abs(pct) >= 10:
+        return f"{pct:+,.0f}%"
+    return f"{pct:+.1f}%"
+
+
 def ms(value, sig: int = 3) -> str:
     return with_unit(value, "ms", sig)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.measure.intervals import add_run_level
 from benchharness.results import load_results
@@ -202,8 +202,7 @@ def compare_runs(run_dirs: list[str | Path], threshold: float = DEFAULT_THRESHOL
     return compare_results(results[0], results[1:], threshold, alpha)
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:+.0%}" if abs(v) >= 0.1 else f"{v:+.1%}"
+_pct = numbers.change  # the one way a change is printed (the HTML page calls it too)
 
 
 def _cut(text: str, width: int) -> str:
@@ -235,7 +234,7 @@ def _table(comp: dict) -> list[str]:
     out = [header]
     for r in comp["rows"]:
         iv = r.get("interval")
-        span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else "-"
+        span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else numbers.MISSING
         unit = "USD" if r["unit"] == "USD" else ""
         result = r["result"].upper() if r["regression"] else r["result"]
         out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 21):<21} "
