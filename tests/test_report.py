@@ -27,8 +27,8 @@ def checklist_questions() -> list[str]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    results = sample_results()
-    results["verdict"] = verdict.judge(results, ["p99_ms <= 5", "usd_per_million <= 1.5", "accuracy >= 0.9"])
+    results = sample_results()  # its plan says integration: realtime: the limit is on the real-time cost
+    results["verdict"] = verdict.judge(results, ["p99_ms <= 5", "usd_per_million <= 5", "accuracy >= 0.9"])
     run_dir = write_run(tmp_path_factory.mktemp("run"), results)
     written = write_report(run_dir)  # from results.json alone
     return run_dir, written
@@ -208,7 +208,8 @@ def test_a_far_cost_limit_is_a_note_not_an_axis_stretched_to_it():
     results = sample_results()
     for i, c in enumerate(results["candidates"]):
         if c.get("cost"):
-            c["cost"] = {"batch": {"usd_per_1m": 1e-5 * (i + 1)}}  # all within a factor of 20 of each other
+            c["cost"] = {mode: {"usd_per_1m": 1e-5 * (i + 1)}  # all within a factor of 20 of each other
+                         for mode in ("batch", "realtime")}
     results["verdict"] = verdict.judge(results, ["usd_per_million <= 1.0"])
     ax = Figure().subplots()
     plot_quality_vs_cost(results, ax=ax)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from benchharness import schema
@@ -258,7 +258,7 @@ def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:
         else:
             res.note = f"vs {base_name} ({base_value:.4g}), point value (no interval)"
     elif limit.metric in names.TRIAL_FIGURES:
-        iv = names.interval(cand, limit.metric)
+        iv = names.interval(cand, limit.metric, results)
         if iv is not None:
             return _judge_interval(limit, res, iv)
         res.note = "point value (no interval across trials)"
@@ -301,4 +301,17 @@ def _num(v: float | None) -> str:
 
 
 def evaluate_all(limits: list[Limit], cand: dict, results: dict) -> list[LimitResult]:
-    return [evaluate(lim, cand, results) for lim in limits]
+    """Every limit judged; a limit on a figure whose meaning follows the suite's integration
+    mode (`usd_per_million`) is judged on the mode's explicit figure, on each under `both`,
+    and its note says which was used."""
+    out = []
+    for lim in limits:
+        for name in names.explicit(lim.metric, results):
+            if name == lim.metric:
+                out.append(evaluate(lim, cand, results))
+                continue
+            res = evaluate(replace(lim, metric=name), cand, results)
+            res.note = f"judged on {names.MEASURES[name].doc} ({name}, plan.integration: " \
+                       f"{'/'.join(names.integration_modes(results))}); {res.note}"
+            out.append(res)
+    return out

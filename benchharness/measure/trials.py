@@ -36,7 +36,7 @@ from benchharness.measure import machine_load, run_level
 from benchharness.measure import stages as st
 
 # which measurement a figure comes from (for the sequential rule)
-_FROM_BATCH = {"rows_per_s", "usd_per_million"}
+_FROM_BATCH = {"rows_per_s", "usd_per_million", "batch_usd_per_million"}
 _FROM_OPEN_LOOP = {"sustainable_rps", "realtime_usd_per_million", "monthly_usd"}
 EXTEND_STEP = 2  # trials added per candidate and measurement in one round of extension
 

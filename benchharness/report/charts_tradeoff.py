@@ -26,7 +26,7 @@ def limit_threshold(results: dict, metric: str) -> float | None:
     """The absolute hard threshold the run judged `metric` against, if any."""
     for cand in schema.candidates(results):
         for lim in schema.limits(cand):
-            if lim.get("metric") == metric and "baseline" not in lim.get("expression", "") \
+            if names.in_mode(lim.get("metric") or "", results) == names.in_mode(metric, results) and "baseline" not in lim.get("expression", "") \
                     and lim.get("threshold") is not None:
                 return lim["threshold"]
     return None
@@ -173,7 +173,8 @@ def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[floa
 
 
 def plot_quality_vs_cost(results: dict, run_dir=None, ax=None):
-    return _tradeoff(results, "usd_per_million", "cost per 1M predictions, batch (USD)",
+    word = names.cost_mode_word("usd_per_million", results)
+    return _tradeoff(results, "usd_per_million", f"cost per 1M predictions, {word} (USD)",
                      "Quality against cost per 1M predictions", ax)
 
 

@@ -149,7 +149,7 @@ def cost_blocks(results: dict) -> list:
     from benchharness.report.cost_table import report_detail
 
     rows = _figure_rows(results, ["cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "load_s",
-                                  "usd_per_million", "realtime_usd_per_million", "monthly_usd"])
+                                  "batch_usd_per_million", "realtime_usd_per_million", "monthly_usd"])
     profiles = sorted({schema.cost(c).get("profile") for c in _by_role(results, "candidate")} - {None})
     profile = schema.run_section(results, "profile").get("name") or ", ".join(profiles)
     return [Heading("Resources and cost"),

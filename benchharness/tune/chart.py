@@ -74,7 +74,7 @@ def draw(
         ax.set_yscale("log")
     ax.set_xlabel("p99 latency, closed loop (ms, log; grey: interval across trials)")
     ax.set_ylabel(
-        "USD per 1M predictions" + (" (batch)" if cost_figure == "usd_per_million" else "")
+        "USD per 1M predictions" + (" (batch)" if cost_figure == "batch_usd_per_million" else " (real time)")
         if use_cost
         else "rows per second (best batch)"
     )
