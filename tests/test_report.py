@@ -79,7 +79,10 @@ def test_plan_answers_declared_or_missing(run):
 def test_verdict_and_limits_in_report(run):
     md = (run[0] / "report.md").read_text()
     # boosted fails p99 and cost; forest and logreg tie on accuracy (their intervals overlap): cost decides
-    assert "> **Ship logreg: it meets all 3 hard limits" in md
+    # the one-line answer first, then the reasoning
+    assert "> **Ship logreg on aws-c7i-large: accuracy 0.955 [0.93, 0.97], p99 0.4 ms, $0.08 per 1M " \
+           "predictions in real time**" in md
+    assert md.index("> **Ship logreg on") < md.index("Ship logreg: it meets all 3 hard limits")
     assert "It ties on accuracy (intervals overlap); usd_per_million decided." in md
     assert "| boosted | p99_ms <= 5 | fail | FAIL | 9 ms |" in md
     # the default objective, named as the verdict sentence names it (not the suite's word "primary")
@@ -156,7 +159,8 @@ limits: {fail: [accuracy >= baseline + 0.02, p99_ms <= 50], warn: [usd_per_milli
     assert res.exit_code == 0, res.output
     md = (copy / "report.md").read_text()
     # the rule meets the relaxed limits but is no better than the best baseline: named as an option
-    assert "> **The baseline logistic is " in md and "take rule: it meets all 2 hard limits" in md
+    assert "> **Ship rule: accuracy" in md  # the one-line answer, then the reasoning
+    assert "The baseline logistic is " in md and "take rule: it meets all 2 hard limits" in md
     assert "| rule | accuracy >= baseline(most_frequent) + 0.02 | fail | PASS |" in md
     assert "$0.01" in md and "150 MB" in md
     charts = json.loads((copy / "results.json").read_text()).get("charts") or {}
@@ -292,3 +296,25 @@ def test_cpu_bars_carry_their_values_so_a_tiny_one_is_visible():
     ax_cpu, ax_mem = Figure().subplots(1, 2)
     plot_resources(results, ax=(ax_cpu, ax_mem))
     assert "0.00743 ms" in [t.get_text() for t in ax_cpu.texts]
+
+
+def test_a_real_run_opens_with_the_one_line_answer(tmp_path):
+    """`bench report` on the committed real run: the terminal and both report files give the
+    one line a manager can forward before the reasoning."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    res = CliRunner().invoke(main, ["report", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.startswith("Ship logreg: accuracy 0.937 [0.9, 0.97], p99 ") and \
+        first.endswith(" per 1M predictions in real time"), first
+    md = (run_dir / "report.md").read_text()
+    assert f"> **{first}**" in md and md.index(first) < md.index("ranks first by")
+    html = (run_dir / "report.html").read_text()
+    assert html.index(first) < html.index("ranks first by")

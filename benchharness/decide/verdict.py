@@ -573,6 +573,56 @@ def _facts(cand: dict, results: dict) -> str:
     return ", ".join(parts)
 
 
+def _answer_facts(cand: dict, results: dict) -> str:
+    """'accuracy 0.937 [0.9, 0.97], p99 1.1 ms, $4.28 per 1M predictions in real time': the
+    figures a reader forwards, 3 significant digits (2 for the interval's ends)."""
+    from benchharness import numbers
+
+    metric = names.primary_metric(cand, results)
+    parts = []
+    value = names.quality_value(cand, metric)
+    if value is not None:
+        ci = names.quality_ci(cand, metric)
+        parts.append(f"{metric} {numbers.number(value, 3)}"
+                     + (f" [{numbers.number(ci[0], 2)}, {numbers.number(ci[1], 2)}]" if ci else ""))
+    p99 = names.resolve("p99_ms", cand, results)
+    if p99 is not None:
+        parts.append(f"p99 {numbers.ms(p99, 2)}")
+    cost = names.resolve("usd_per_million", cand, results)
+    if cost is not None:
+        mode = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
+        parts.append(f"{numbers.money_per(cost)} {mode}")
+    return ", ".join(parts)
+
+
+def headline(results: dict) -> str:
+    """The one line a manager can forward, before the reasoning: 'Ship logreg on
+    aws-c7i-large: accuracy 0.937 [0.9, 0.97], p99 1.1 ms, $4.28 per 1M predictions in real
+    time', 'Inconclusive: ...' or 'Nothing qualifies: ...'. Built from the saved verdict."""
+    v = schema.verdict(results)
+    if not v:
+        return "No verdict: the verdict stage did not run"
+    by_name = {c["name"]: c for c in schema.candidates(results)}
+    rec = v.get("recommended")
+    if rec and rec in by_name:
+        cand = by_name[rec]
+        profile = schema.cost(cand).get("profile")
+        where = f" on {profile}" if profile and profile != "local" else ""
+        facts = _answer_facts(cand, results)
+        return f"Ship {rec}{where}" + (f": {facts}" if facts else "")
+    rows = v.get("candidates", [])
+    maybe = [r for r in rows if r["status"] == "inconclusive"]
+    if maybe:
+        first = maybe[0]
+        why = first["blocking"][0] if first.get("blocking") else "a hard limit is not settled"
+        return (f"Inconclusive: {', '.join(r['name'] for r in maybe)} may qualify, not shown yet "
+                f"({first['name']}: {why.split(':')[0]}); more trials or a quieter machine would decide")
+    changes = v.get("what_to_change") or []
+    if changes and changes[0].get("changes"):
+        return f"Nothing qualifies: closest is {changes[0]['candidate']} ({changes[0]['changes'][0]})"
+    return "Nothing qualifies: no candidate ran" if not rows else "Nothing qualifies"
+
+
 def suite_inputs(suite: dict) -> tuple[Any, dict, Any]:
     """(limits, per-candidate limits, objective) from a validated suite."""
     cand_limits = {c["name"]: c["limits"] for c in suite.get("candidates", []) if c.get("limits")}
@@ -604,7 +654,7 @@ def _wrapped(first: str, text: str, indent: int) -> list[str]:
 def summary_lines(results: dict) -> list[str]:
     """The verdict as the terminal shows it: a line per candidate and unmet limit, then the sentence."""
     v = schema.verdict(results)
-    lines = ["", "verdict:"]
+    lines = ["", f"verdict: {headline(results)}"]
     pad = 2 + 16 + 1 + 13 + 1
     for row in v.get("candidates", []):
         head = f"  {row['name']:<16} {row['status'].upper():<13} "

@@ -71,7 +71,10 @@ def verdict_blocks(results: dict) -> list:
     v = schema.verdict(results)
     if not v:
         return [Heading("Verdict"), Para("No verdict in this run (the verdict stage did not run).", "note")]
-    out = [Heading("Verdict"), Para(v["sentence"], "verdict-ok" if v.get("recommended") else "verdict-none")]
+    from benchharness.decide.verdict import headline
+
+    out = [Heading("Verdict"), Para(headline(results), "verdict-ok" if v.get("recommended") else "verdict-none"),
+           Para(v["sentence"])]
     ranking = v.get("ranking") or []
     rows = []
     order = {"qualifies": 0, "inconclusive": 1, "blocked": 2, "crashed": 3}

@@ -53,7 +53,9 @@ def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     metric = next((schema.quality(c)["primary_metric"] for c in cands
                    if schema.quality(c).get("primary_metric")), "metric")
     header = [h.replace("{metric}", metric) for h in HEADER]
-    parts = []
+    from benchharness.decide.verdict import headline
+
+    parts = [headline(results)] if schema.verdict(results) else []
     if (results.get("suite") or {}).get("quick"):
         parts.append(console.quick_banner())
     parts.append(render_table([candidate_row(c) for c in cands], header, PRIORITIES, width))
