@@ -318,3 +318,38 @@ def test_a_real_run_opens_with_the_one_line_answer(tmp_path):
     assert f"> **{first}**" in md and md.index(first) < md.index("ranks first by")
     html = (run_dir / "report.html").read_text()
     assert html.index(first) < html.index("ranks first by")
+
+
+def test_a_real_runs_warnings_are_in_the_report_beside_their_figures(tmp_path):
+    """The committed real run (a --quick run whose forest-onnx open loop was limited by the
+    load generator): `bench report` puts the quick warning at the top, marks the sustainable
+    rate INVALID in its cell with why beside the table, and marks unstable figures; the
+    invalid figure is used by no limit and no cost."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+    from benchharness.cost.stage import sustainable_rate
+    from benchharness.decide import figures, limits
+    from benchharness.results import load_results
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    assert CliRunner().invoke(main, ["report", str(run_dir)]).exit_code == 0
+    md = (run_dir / "report.md").read_text()
+    head, speed = md.split("## Verdict")[0], md.split("## Speed")[1].split("\n## ")[0]
+    assert "> ⚠️ Warning: QUICK RUN" in head
+    row = next(line for line in speed.splitlines() if line.startswith("| forest-onnx |"))
+    assert "| INVALID |" in row and "(unstable)" in speed
+    assert "forest-onnx: sustainable_rps is INVALID: the load generator limited the measurement" in speed
+    html = (run_dir / "report.html").read_text()
+    assert '<td class="INVALID nw">INVALID</td>' in html and 'class="warning"' in html
+
+    real = load_results(run_dir)
+    onnx = next(c for c in real["candidates"] if c["name"] == "forest-onnx")
+    assert figures.resolve("sustainable_rps", onnx, real) is None
+    (res,) = limits.evaluate_all(limits.parse_spec(["sustainable_rps >= 10"]), onnx, real)
+    assert res.status == "unknown" and res.note.startswith("INVALID")
+    rate, source, warning = sustainable_rate(onnx)
+    assert source.startswith("closed_loop.qps") and "INVALID" in warning

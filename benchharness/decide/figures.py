@@ -343,6 +343,8 @@ def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float 
         name = primary_metric(cand, results or {}) or name
     if is_quality_name(name):
         return None if name.startswith("train_") else quality_ci(cand, name)
+    if invalid(cand, name):
+        return None
     sec, key = _section(cand, name, results)
     iv = ((sec or {}).get("intervals") or {}).get(key) if key else None
     if not isinstance(iv, (list, tuple)) or len(iv) != 2:
@@ -353,6 +355,8 @@ def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float 
 def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float] | None:
     """The figure's value in each trial, in the order the trials ran; None when not measured
     in trials. Trials in which it could not be computed are left out."""
+    if invalid(cand, name):
+        return None
     sec, key = _section(cand, name, results)
     trials = (sec or {}).get("trials") if key else None
     if not isinstance(trials, list):
@@ -365,6 +369,21 @@ _PRICED_FROM = {"batch_usd_per_million": "rows_per_s", "realtime_usd_per_million
                 "monthly_usd": "sustainable_rps"}
 
 
+def unstable(cand: dict, name: str, results: dict | None = None) -> str | None:
+    """The reason a measured figure is unstable (its trials disagree), or None."""
+    sec, key = _section(cand, name, results)
+    for item in ((sec or {}).get("stability") or {}).get("unstable") or []:
+        if isinstance(item, dict) and item.get("figure") == key:
+            return str(item.get("reason") or "unstable")
+    return None
+
+
+def trial_cv(cand: dict, name: str, results: dict | None = None) -> float | None:
+    """How much a measured figure varies between trials (std/mean), as its stability records it."""
+    sec, key = _section(cand, name, results)
+    return as_number((((sec or {}).get("stability") or {}).get("cv") or {}).get(key)) if key else None
+
+
 def run_cv(cand: dict, name: str, results: dict | None = None) -> float:
     """The run-level relative std its interval was widened by (`measure/run_level.py`); 0
     when the section records none (a run from before the run level was kept)."""
@@ -374,8 +393,28 @@ def run_cv(cand: dict, name: str, results: dict | None = None) -> float:
     return value or 0.0
 
 
+def invalid(cand: dict, name: str) -> str | None:
+    """Why a figure is INVALID (as MLPerf LoadGen marks a run whose load it could not
+    generate), or None: the open-loop sustainable rate where the load generator started so
+    many requests late at that rate that it, not the model, limited the measurement. An
+    invalid figure reads as not measured: no limit, ranking or cost uses it."""
+    if name != "sustainable_rps":
+        return None
+    from benchharness.measure.open_loop import generator_limited
+
+    best = as_number(schema.open_loop(cand).get("max_sustainable_rate_per_s"))
+    at = next((r for r in schema.open_loop_rates(cand) if as_number(r.get("target_rate_per_s")) == best), None)
+    if best is None or at is None or not generator_limited(at):
+        return None
+    return (f"INVALID: the load generator limited the measurement at {numbers.number(best)}/s "
+            f"({numbers.number(100 * (at.get('late_start_share') or 0), 3)}% of requests started late)")
+
+
 def resolve(name: str, cand: dict, results: dict) -> float | None:
-    """The value of a named figure for one candidate, or None when it was not measured."""
+    """The value of a named figure for one candidate, or None when it was not measured (or
+    is `invalid`)."""
+    if invalid(cand, name):
+        return None
     if is_quality_name(name):
         split = "train" if name.startswith("train_") else "test"
         return quality_value(cand, name[6:] if split == "train" else name, split)

@@ -237,7 +237,7 @@ def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:
     res = LimitResult(limit.text, limit.metric, limit.severity, "unknown", value, value,
                       limit.threshold(), None, names.unit(limit.metric))
     if value is None:
-        res.note = f"{limit.metric} was not measured"
+        res.note = names.invalid(cand, limit.metric) or f"{limit.metric} was not measured"
         return res
     if limit.baseline is not None:
         base = pick_baseline(results, limit.metric, limit.baseline)

@@ -565,11 +565,14 @@ def _facts(cand: dict, results: dict) -> str:
     if value is not None:
         ci = names.quality_ci(cand, metric)
         parts.append(f"{metric} {value:.4g}" + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""))
-    for name, label in (("p99_ms", "p99"), ("usd_per_million", "per 1M predictions")):
-        v = names.resolve(name, cand, results)
-        if v is not None:
-            parts.append(f"{label} {names.fmt(v, names.unit(name))}" if name == "p99_ms"
-                         else f"{names.fmt(v, 'USD')} {label}")
+    from benchharness.numbers import money_per
+
+    p99 = names.resolve("p99_ms", cand, results)
+    if p99 is not None:
+        parts.append(f"p99 {names.fmt(p99, 'ms')}")
+    cost = names.resolve("usd_per_million", cand, results)
+    if cost is not None:
+        parts.append(f"{money_per(cost)} ({names.cost_mode_word('usd_per_million', results)})")
     return ", ".join(parts)
 
 

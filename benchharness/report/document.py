@@ -134,18 +134,72 @@ def quality_blocks(results: dict) -> list:
                   f"Primary metric: {metric} ({names.better(metric)} is better).")]
 
 
+UNSTABLE_MARK = "(unstable)"
+
+
+def _cell(name: str, cand: dict, results: dict) -> str:
+    """A figure's cell: its value; INVALID where the measurement cannot stand (it is then used
+    by nothing); the value marked (unstable) where its trials disagree."""
+    if names.invalid(cand, name):
+        return "INVALID"
+    text = _f(names.resolve(name, cand, results), names.unit(name))
+    return f"{text} {UNSTABLE_MARK}" if text != NM and names.unstable(cand, name, results) else text
+
+
 def _figure_rows(results: dict, figures: list[str]) -> list[list[str]]:
     """One row per candidate that ran: its name, then each named figure with its unit."""
-    return [[c["name"], *(_f(names.resolve(n, c, results), names.unit(n)) for n in figures)]
+    return [[c["name"], *(_cell(n, c, results) for n in figures)]
             for c in _by_role(results, "candidate") if c.get("status") == "ok"]
 
 
+def warning_blocks(results: dict) -> list:
+    """The run's own warnings, at the top: a --quick run, a busy machine."""
+    from benchharness.report.console import quick_banner
+
+    out = []
+    if (results.get("suite") or {}).get("quick"):
+        out.append(Para(f"Warning: {quick_banner()}.", "warning"))
+    load = schema.run_section(results, "machine_load")
+    if load.get("busy") and load.get("note"):
+        out.append(Para(f"Warning: {load['note']}.", "warning"))
+    return out
+
+
+def figure_warnings(results: dict, figures: list[str]) -> list:
+    """Beside a table: each candidate's invalid and unstable figures, and why."""
+    out = []
+    for c in _by_role(results, "candidate"):
+        if c.get("status") != "ok":
+            continue
+        bad = [n for n in figures if names.invalid(c, n)]
+        for n in bad:
+            out.append(Para(f"{c['name']}: {n} is {names.invalid(c, n)}; no limit, ranking or cost "
+                            "uses it.", "warning"))
+        late = schema.open_loop(c).get("late_start_warning")
+        if late and not bad and "open_p99_ms" in figures:
+            out.append(Para(f"{c['name']}: {late}.", "warning"))
+        shaky = [n for n in figures if n not in bad and names.unstable(c, n, results)]
+        if shaky:
+            spread = ", ".join(f"{n} {number(100 * (names.trial_cv(c, n, results) or 0), 2)}%" for n in shaky)
+            out.append(Para(f"{c['name']}: unstable, its trials disagree (spread std/mean): {spread}; a "
+                            "quieter machine or more trials would pin them down.", "warning"))
+    return out
+
+
+SPEED_FIGURES = ["p50_ms", "p99_ms", "p999_ms", "qps", "open_p99_ms", "sustainable_rps", "rows_per_s"]
+
+
 def performance_blocks(results: dict) -> list:
-    rows = _figure_rows(results, ["p50_ms", "p99_ms", "p999_ms", "qps", "open_p99_ms", "sustainable_rps", "rows_per_s"])
-    return [Heading("Speed"),
+    rows = _figure_rows(results, SPEED_FIGURES)
+    load = schema.run_section(results, "machine_load")
+    busy = [Para(f"Warning: {load['note']}.", "warning")] if load.get("busy") and load.get("note") else []
+    return [Heading("Speed"), *busy,
             Table(["candidate", "p50", "p99", "p99.9", "closed-loop rate", "open-loop p99 (at sustainable rate)",
                    "sustainable rate", "best batch rows/s"], rows,
-                  "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival.")]
+                  "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival. "
+                  "INVALID: the load generator, not the model, limited the measurement (used by nothing). "
+                  "(unstable): the trials disagree."),
+            *figure_warnings(results, SPEED_FIGURES)]
 
 
 def cost_blocks(results: dict) -> list:
@@ -234,7 +288,7 @@ def build(results: dict, charts: dict | None = None) -> list:
     title = f"Production readiness: {suite.get('name', 'suite')}"
     meta = (f"Run {results.get('run_id', '?')}, started {results.get('started_at', '?')}"
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
-    blocks = [Heading(title, 1), Para(meta, "note")]
+    blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
     blocks += previous_run_blocks(results)
     blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)
