@@ -77,6 +77,7 @@ def _fraction(magnitude: float, sig: int) -> str:
 
 
 #: the units a cost per prediction is shown in: (predictions, factor from per-1M, label)
+PER_MILLION = "USD/1M"  # the unit of a figure that is a cost per 1M predictions
 MONEY_UNITS = ((1.0, "1M"), (1e3, "1B"), (1e6, "1T"))
 SMALLEST_SHOWN = 0.01  # a cost below a cent in its unit goes to the next unit (no $0.0000178)
 
@@ -103,6 +104,20 @@ def money_in(per_million, unit: tuple[float, str]) -> str:
     return usd(per_million * unit[0], 3)
 
 
+def money_column(per_million_values) -> tuple[str, list[str]]:
+    """(unit label '1M' / '1B' / '1T', the cells) of a table column of costs per 1M
+    predictions: one unit for the whole column."""
+    values = list(per_million_values)
+    unit = money_unit(values)
+    return unit[1], [money_in(v, unit) for v in values]
+
+
+def money_span(lo, hi) -> str:
+    """An interval of costs per 1M predictions in one unit: '$0.0143–0.024 per 1B'."""
+    unit = money_unit([v for v in (lo, hi) if v is not None])
+    return f"{money_in(lo, unit)}–{money_in(hi, unit).lstrip('$')} per {unit[1]}"
+
+
 def money_per(per_million, words: str = "predictions") -> str:
     """One cost per prediction for people: '$4.28 per 1M predictions', '$0.0169 per 1B
     predictions' (never $0.0000169 per 1M)."""
@@ -118,6 +133,8 @@ def with_unit(value, unit: str, sig: int = 3) -> str:
         return MISSING
     if unit in ("USD", "$"):
         return usd(value, sig)
+    if unit == PER_MILLION:  # a cost per 1M predictions, in the unit it reads in
+        return money_per(value, "")
     if unit == "%":
         return f"{number(value, sig)}%"
     if unit == "share":

@@ -353,3 +353,39 @@ def test_a_real_runs_warnings_are_in_the_report_beside_their_figures(tmp_path):
     assert res.status == "unknown" and res.note.startswith("INVALID")
     rate, source, warning = sustainable_rate(onnx)
     assert source.startswith("closed_loop.qps") and "INVALID" in warning
+
+
+def test_money_on_a_real_run_reads_without_long_fractions_or_exponents(tmp_path):
+    """Terminal, report and chart of the committed real run: every cost in a unit where it
+    has at most 4 significant digits and no run of zeros ($0.0169 per 1B, not $0.0000169)."""
+    import shutil
+
+    from click.testing import CliRunner
+    from matplotlib.figure import Figure
+
+    from benchharness.cli import main
+    from benchharness.report.charts_tradeoff import plot_quality_vs_cost
+    from benchharness.report.terminal import summary_text
+    from benchharness.results import load_results
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    from benchharness.config import default_suite_path
+
+    # judged again by this version (the fixture's limit notes were written by the run)
+    res = CliRunner().invoke(main, ["report", str(run_dir), "--suite", str(default_suite_path())])
+    assert res.exit_code == 0, res.output
+    real = load_results(run_dir)
+    texts = {"terminal": summary_text(real, str(run_dir), width=100),
+             "report.md": (run_dir / "report.md").read_text()}
+    ax = Figure().subplots()
+    plot_quality_vs_cost(real, ax=ax)
+    ax.figure.canvas.draw()
+    texts["chart"] = " ".join(t.get_text() for t in ax.get_xticklabels()) + " " + ax.get_xlabel()
+    for where, text in texts.items():
+        dollars = re.findall(r"\$[\d,.]+", text)
+        assert dollars, where
+        assert not [d for d in dollars if re.match(r"\$0\.000", d)], (where, dollars)
+        assert not re.search(r"\$[\d.]+e-", text) and "e-05" not in text, where
+    assert "real-time" in texts["terminal"] and "$/1M" in texts["terminal"]  # the mode, named
+    assert "USD per 1B predictions" in texts["chart"] or "USD per 1M predictions" in texts["chart"]

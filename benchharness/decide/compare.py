@@ -235,7 +235,7 @@ def _table(comp: dict) -> list[str]:
     for r in comp["rows"]:
         iv = r.get("interval")
         span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else numbers.MISSING
-        unit = "USD" if r["unit"] == "USD" else ""
+        unit = r["unit"] if r["unit"].startswith("USD") else ""
         result = r["result"].upper() if r["regression"] else r["result"]
         out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 21):<21} "
                    f"{_cut(names.fmt(r['before'], unit), 10):>10} {_cut(names.fmt(r['after'], unit), 10):>10} "

@@ -168,13 +168,13 @@ _TABLE: list[Measure] = [
     Measure("model_mb", None, "MB", "lower", "model file size",
             compute=lambda c, r: _scaled(schema.model(c).get("size_bytes"), 1e-6)),
     # cost
-    Measure("usd_per_million", None, "USD", "lower",
+    Measure("usd_per_million", None, numbers.PER_MILLION, "lower",
             "cost per 1M predictions in the suite's integration mode (plan.integration: realtime -> "
             "the real-time cost, batch or unset -> the batch cost, both -> each judged; the objective "
             "ranks on the real-time one)", compute=lambda c, r: resolve(in_mode("usd_per_million", r), c, r)),
-    Measure("batch_usd_per_million", "cost.batch.usd_per_1m", "USD", "lower",
+    Measure("batch_usd_per_million", "cost.batch.usd_per_1m", numbers.PER_MILLION, "lower",
             "batch cost per 1M predictions (rows at the best batch throughput)"),
-    Measure("realtime_usd_per_million", "cost.realtime.usd_per_1m", "USD", "lower",
+    Measure("realtime_usd_per_million", "cost.realtime.usd_per_1m", numbers.PER_MILLION, "lower",
             "real-time cost per 1M predictions at the stated traffic"),
     Measure("monthly_usd", "cost.realtime.monthly_usd", "USD", "lower",
             "monthly cost of the instances real-time traffic needs"),

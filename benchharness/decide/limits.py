@@ -42,7 +42,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
 
@@ -283,6 +283,8 @@ def _judge_interval(limit: Limit, res: LimitResult, iv: tuple) -> LimitResult:
         fails = hi is not None and hi < thr
     unit = res.unit if res.unit not in ("", "share") else ""
     span = f"{_num(lo)}\u2013{_num(hi)}{' ' + unit if unit else ''}"
+    if unit == numbers.PER_MILLION:
+        span = numbers.money_span(lo, hi)
     if passes:
         res.status = "pass"
         res.note = f"interval {span} wholly within the limit"
@@ -291,7 +293,7 @@ def _judge_interval(limit: Limit, res: LimitResult, iv: tuple) -> LimitResult:
         res.note = f"interval {span} wholly beyond the limit"
     else:
         res.status = INCONCLUSIVE
-        res.note = (f"{limit.metric} {span} straddles the {_num(thr)}{' ' + unit if unit else ''} limit: "
+        res.note = (f"{limit.metric} {span} straddles the {numbers.with_unit(thr, unit) if unit else _num(thr)} limit: "
                     "inconclusive (more trials or a quieter machine would decide it)")
     return res
 

@@ -37,7 +37,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
 from benchharness.errors import SuiteError
@@ -333,6 +333,8 @@ def _span(lo: float | None, hi: float | None, unit: str) -> str:
         return f"{names.fmt(hi, unit)} or less"
     if hi is None:
         return f"{names.fmt(lo, unit)} or more"
+    if unit == numbers.PER_MILLION:
+        return numbers.money_span(lo, hi)
     if unit in ("USD", "share", "%"):
         return f"{names.fmt(lo, unit)}–{names.fmt(hi, unit)}"
     return f"{names.fmt(lo)}–{names.fmt(hi, unit)}"

@@ -96,11 +96,12 @@ def limits_blocks(results: dict) -> list:
     rows = []
     for c in _by_role(results, "candidate"):
         for lim in schema.limits(c):
-            judged = _f(lim["judged"], lim["unit"]) if lim["judged"] != lim["value"] else "—"
+            unit = names.unit(lim["metric"]) or lim["unit"]  # the figure table's (money per 1M)
+            judged = _f(lim["judged"], unit) if lim["judged"] != lim["value"] else "—"
             margin = ("—" if lim["margin"] is None else
-                      ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), lim["unit"]))
+                      ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), unit))
             rows.append([c["name"], lim["expression"], lim["severity"], lim["status"].upper(),
-                         _f(lim["value"], lim["unit"]), judged, _f(lim["threshold"], lim["unit"]) if lim["threshold"] is not None else "—", margin,
+                         _f(lim["value"], unit), judged, _f(lim["threshold"], unit) if lim["threshold"] is not None else "—", margin,
                          lim.get("note") or ""])
     if not rows:
         return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
@@ -203,15 +204,24 @@ def performance_blocks(results: dict) -> list:
 
 
 def cost_blocks(results: dict) -> list:
+    from benchharness.numbers import money_column
     from benchharness.report.cost_table import report_detail
 
     rows = _figure_rows(results, ["cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "load_s",
                                   "batch_usd_per_million", "realtime_usd_per_million", "monthly_usd"])
+    ran = [c for c in _by_role(results, "candidate") if c.get("status") == "ok"]
+    heads = []
+    for col, name in ((5, "batch_usd_per_million"), (6, "realtime_usd_per_million")):
+        unit, cells = money_column(names.resolve(name, c, results) for c in ran)
+        heads.append(unit)
+        for row, cell in zip(rows, cells, strict=True):
+            row[col] = NM if cell == "-" else cell
     profiles = sorted({schema.cost(c).get("profile") for c in _by_role(results, "candidate")} - {None})
     profile = schema.run_section(results, "profile").get("name") or ", ".join(profiles)
     return [Heading("Resources and cost"),
             Table(["candidate", "CPU per prediction", "model footprint", "peak RSS", "load time",
-                   "batch USD / 1M", "real-time USD / 1M", "real-time USD / month"], rows,
+                   f"batch USD / {heads[0]} predictions", f"real-time USD / {heads[1]} predictions",
+                   "real-time USD / month"], rows,
                   f"Hardware profile: {profile or NM}."),
             Table(*report_detail(results))]
 
