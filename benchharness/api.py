@@ -94,6 +94,7 @@ def run_suite(
     """
     suite_path = Path(suite_path) if suite_path else config.default_suite_path()
     suite = config.load_suite(suite_path, quick=quick, overrides=overrides)
+    config.preflight(suite)  # every class, import and model path, before anything is measured
     reference = find_reference(str(against), out_dir, suite["name"]) if against else None
     run_id = new_run_id(suite["name"])
     run_dir = make_run_dir(out_dir, run_id)

@@ -178,6 +178,9 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
         save_results(results, run_dir)
     written = write_report(run_dir, results)
     if schema.verdict(results):
+        from benchharness.decide.verdict import headline
+
+        click.echo(headline(results))
         click.echo(schema.verdict(results)["sentence"])
     click.echo(f"report: {run_dir}/{written['html']} and {written['markdown']}")
 

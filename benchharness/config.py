@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -262,9 +263,27 @@ def _check_limits(v) -> None:
 
 
 def _check_objective(v) -> None:
-    from benchharness.decide.verdict import parse_objective
+    from benchharness.decide.verdict import _TERM, parse_objective
 
-    parse_objective(v)
+    try:
+        parse_objective(v)
+    except SuiteError:
+        for item in [v] if isinstance(v, str) else v if isinstance(v, list) else []:
+            m = _TERM.match(item) if isinstance(item, str) else None
+            hint = _figure_hint(m.group(2)) if m else ""
+            if hint:
+                raise SuiteError(f"'objective' term {item!r}: unknown name {m.group(2)!r}{hint}") from None
+        raise
+
+
+def _figure_hint(name: str) -> str:
+    """' (did you mean accuracy?)' for a misspelt figure or metric name; '' for a known one."""
+    from benchharness.decide import figures
+
+    if name in figures.MEASURES or figures.is_quality_name(name) or "." in name:
+        return ""
+    close = difflib.get_close_matches(name, [*figures.MEASURES, *figures.QUALITY_METRICS], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 TEXT = (str, int, float)
@@ -455,6 +474,50 @@ def _resolve_paths(suite: dict, base: Path) -> None:
             c["options"].setdefault("sys_path", [str(base)])
     if suite.get("profile") and suite["profile"].endswith((".yaml", ".yml")):
         suite["profile"] = resolve(suite["profile"])
+
+
+def preflight(suite: dict) -> None:
+    """Before anything is measured: every candidate's `train:` class imports and every model
+    path exists (a `module:attr` model's module is found). SuiteError in one line, with the
+    closest name, naming the candidate: the run stops in seconds with exit 2 instead of
+    failing one candidate after the others were measured."""
+    import importlib.util
+
+    from benchharness.errors import ModelError
+    from benchharness.train.fit import _did_you_mean, _missing_module_hint, import_estimator
+
+    for i, c in enumerate(suite["candidates"]):
+        where = f"candidates[{i}] ({c['name']!r})"
+        if c.get("train"):
+            try:
+                import_estimator(c["train"])
+            except ModelError as exc:
+                raise SuiteError(f"{where}: {exc}") from None
+        model = c.get("model")
+        if not model or "://" in model or model.startswith(("models:/", "sklearn:")):
+            continue
+        if _looks_like_callable(model):
+            module = model.split(":", 1)[0]
+            extra = [p for p in c.get("options", {}).get("sys_path", []) if p not in sys.path]
+            sys.path[:0] = extra
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            finally:
+                for p in extra:
+                    sys.path.remove(p)
+            if not found:
+                raise SuiteError(f"{where}: model {model!r}: no module {module!r} to import"
+                                 f"{_missing_module_hint(module)}")
+            continue
+        path = Path(model)
+        if not path.exists():
+            folder = path.parent
+            if folder.is_dir():
+                hint = _did_you_mean(path.name, [p.name for p in folder.iterdir()])
+                raise SuiteError(f"{where}: model file not found: {path}{hint}")
+            raise SuiteError(f"{where}: model file not found: {path} (no folder {folder})")
 
 
 def _looks_like_callable(p: str) -> bool:

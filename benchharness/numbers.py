@@ -5,9 +5,11 @@
 - never exponent notation between 1e-6 and 1e15: 0.0000254, not 2.54e-05; below 1e-6 the
   exponent is clearer than a row of zeros (6.56e-07);
 - 1,000 and above: whole numbers with thousands separators (1,129,438);
-- dollars: whole from $100 ($1,234), cents from $1 ($65.15), significant digits below
-  ($0.0000254), never an exponent however small ($0.000000983: a price is read, not compared
-  by magnitude);
+- dollars: whole from $100 ($1,234), cents from $0.10 ($65.15, $0.50), significant digits
+  below ($0.0254), never an exponent however small;
+- a cost per prediction in a unit a person reads: per 1M predictions, or per 1B / 1T when
+  per 1M would be under a cent, one unit per table column or chart axis (`money_unit`,
+  `money_in`, `money_per`): $4.28 per 1M, $0.0178 per 1B, never $0.0000178;
 - the unit after the number, with a space (4.75 ms), except % and $.
 """
 
@@ -60,7 +62,7 @@ def usd(value, sig: int = 3) -> str:
     if magnitude >= 100:
         text = f"{magnitude:,.0f}"
     else:
-        text = f"{magnitude:.2f}" if magnitude >= 1 else _fraction(magnitude, sig)
+        text = f"{magnitude:.2f}" if magnitude >= 0.1 else _fraction(magnitude, sig)
     return f"{sign}${text}"
 
 
@@ -74,17 +76,81 @@ def _fraction(magnitude: float, sig: int) -> str:
     return text if float(text) < 1 else number(float(text), sig)
 
 
+#: the units a cost per prediction is shown in: (predictions, factor from per-1M, label)
+PER_MILLION = "USD/1M"  # the unit of a figure that is a cost per 1M predictions
+MONEY_UNITS = ((1.0, "1M"), (1e3, "1B"), (1e6, "1T"))
+SMALLEST_SHOWN = 0.01  # a cost below a cent in its unit goes to the next unit (no $0.0000178)
+
+
+def money_unit(per_million_values) -> tuple[float, str]:
+    """(factor, label) of the one unit a set of costs per 1M predictions is shown in: per 1M
+    unless the smallest would be under a cent, then per 1B, then per 1T. One unit per table
+    column or chart axis, so every figure in it reads with 2 to 4 significant digits."""
+    known = [abs(float(v)) for v in per_million_values
+             if v is not None and not (isinstance(v, float) and math.isnan(v)) and v != 0]
+    if not known:
+        return MONEY_UNITS[0]
+    smallest = min(known)
+    for factor, label in MONEY_UNITS:
+        if smallest * factor >= SMALLEST_SHOWN:
+            return factor, label
+    return MONEY_UNITS[-1]
+
+
+def money_in(per_million, unit: tuple[float, str]) -> str:
+    """A cost per 1M predictions shown in `unit` (from `money_unit`): '$0.0169'."""
+    if per_million is None or (isinstance(per_million, float) and math.isnan(per_million)):
+        return MISSING
+    return usd(per_million * unit[0], 3)
+
+
+def money_column(per_million_values) -> tuple[str, list[str]]:
+    """(unit label '1M' / '1B' / '1T', the cells) of a table column of costs per 1M
+    predictions: one unit for the whole column."""
+    values = list(per_million_values)
+    unit = money_unit(values)
+    return unit[1], [money_in(v, unit) for v in values]
+
+
+def money_span(lo, hi) -> str:
+    """An interval of costs per 1M predictions in one unit: '$0.0143–0.024 per 1B'."""
+    unit = money_unit([v for v in (lo, hi) if v is not None])
+    return f"{money_in(lo, unit)}–{money_in(hi, unit).lstrip('$')} per {unit[1]}"
+
+
+def money_per(per_million, words: str = "predictions") -> str:
+    """One cost per prediction for people: '$4.28 per 1M predictions', '$0.0169 per 1B
+    predictions' (never $0.0000169 per 1M)."""
+    if per_million is None:
+        return MISSING
+    unit = money_unit([per_million])
+    return f"{money_in(per_million, unit)} per {unit[1]} {words}".rstrip()
+
+
 def with_unit(value, unit: str, sig: int = 3) -> str:
     """'4.75 ms', '12.5%', '$0.25'; '-' for None."""
     if value is None:
         return MISSING
     if unit in ("USD", "$"):
         return usd(value, sig)
+    if unit == PER_MILLION:  # a cost per 1M predictions, in the unit it reads in
+        return money_per(value, "")
     if unit == "%":
         return f"{number(value, sig)}%"
     if unit == "share":
         return f"{number(value * 100, sig)}%"
     return f"{number(value, sig)} {unit}" if unit else number(value, sig)
+
+
+def change(fraction) -> str:
+    """A relative change, signed: '+12%', '-4.5%' (one decimal under 10%), '+0%'; MISSING for
+    None. The one way a change is printed: `bench compare` text and page, history."""
+    if fraction is None or (isinstance(fraction, float) and math.isnan(fraction)):
+        return MISSING
+    pct = fraction * 100 + 0.0
+    if abs(pct) >= 10:
+        return f"{pct:+,.0f}%"
+    return f"{pct:+.1f}%"
 
 
 def ms(value, sig: int = 3) -> str:

@@ -47,6 +47,7 @@ def test_bad_candidates_fail_alone(tmp_path, fitted_forest, cancer):
     frame["target"] = y
     frame.to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "corrupt.onnx").write_bytes(b"\x00\x01garbage")
+    (tmp_path / "model.h5").write_bytes(b"HDF")  # a file of a format no adapter reads
     # a model trained on 5 features, given 30
     from sklearn.linear_model import LogisticRegression
 
@@ -57,7 +58,6 @@ name: bad-inputs
 data: {source: data.csv, target: target}
 candidates:
   - {name: good, model: 'models_for_tests:Threshold'}
-  - {name: missing, model: nowhere.onnx}
   - {name: unknown-format, model: model.h5}
   - {name: corrupt, model: corrupt.onnx}
   - {name: narrow, model: narrow.joblib}
@@ -71,7 +71,6 @@ batch: {batch_sizes: [8], duration_s: 0.1, trials: 2}
     by_name = {c["name"]: c for c in results["candidates"]}
     assert by_name["good"]["status"] == "ok"
     expected = {
-        "missing": "model file not found",
         "unknown-format": "unknown model format",
         "corrupt": "cannot load",
         "narrow": "features",
@@ -83,6 +82,20 @@ batch: {batch_sizes: [8], duration_s: 0.1, trials: 2}
         assert fragment in c["error"], (name, c["error"])
         assert "\n" not in c["error"]
         assert f"{name}: " in res.output
+
+
+def test_a_missing_model_file_stops_the_run_before_measuring(tmp_path):
+    suite = write_suite(tmp_path, """
+name: x
+data: {source: 'sklearn:iris'}
+candidates:
+  - {name: a, train: sklearn.dummy.DummyClassifier}
+  - {name: missing, model: nowhere.onnx}
+""")
+    res = run_cli("run", str(suite), "--out", str(tmp_path / "out"))
+    assert res.exit_code == 2, res.output
+    assert "candidates[1] ('missing'): model file not found" in res.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_broken_suite_exits_2_without_traceback(tmp_path):

@@ -112,3 +112,57 @@ def test_callable_module_beside_the_suite_imports_without_pythonpath(tmp_path):
     cand = load_suite(suite_file)["candidates"][0]
     assert cand["options"]["sys_path"] == [str(tmp_path.resolve())]
     assert list(load_model(cand["model"], cand["options"]).predict([[0.0], [1.0]])) == [7, 7]
+
+
+# -- mistakes found before anything is measured: one line, the closest name, exit 2 ----------
+def _quickstart_with(tmp_path, change):
+    import copy
+
+    import yaml
+
+    from benchharness.config import default_suite_path
+
+    suite = copy.deepcopy(yaml.safe_load(default_suite_path().read_text()))
+    change(suite)
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def _set_model(path):
+    def change(suite):
+        cand = suite["candidates"][2]
+        for key in ("train", "export", "params"):
+            cand.pop(key, None)
+        cand["model"] = path
+    return change
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["candidates"][2].update(train="sklearn.linear_model.LogistcRegression"),
+     "candidates[2] ('forest-onnx'): train: sklearn.linear_model has no class LogistcRegression "
+     "(did you mean LogisticRegression?)"),
+    (lambda s: s["candidates"][1].update(train="sklearn.linear_modle.LogisticRegression"),
+     "(did you mean sklearn.linear_model?)"),
+    (_set_model("models/forst.onnx"), "model file not found: "),
+    (_set_model("no_such_module_here:model"), "no module 'no_such_module_here' to import"),
+    (lambda s: s["data"].update(target="targte"), "target column 'targte' not found in sklearn:breast_cancer "
+                                                  "(did you mean 'target'?)"),
+    (lambda s: s.update(objective=["max acuracy"]), "unknown name 'acuracy' (did you mean accuracy?)"),
+])
+def test_a_mistake_stops_the_run_before_measuring(tmp_path, change, message):
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "forest.onnx").write_bytes(b"")
+    suite = _quickstart_with(tmp_path, change)
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["run", str(suite), "--quick", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
+    assert "measuring" not in result.output and "closed loop" not in result.output
+    if "forst" in message or "forst" in str(suite.read_text()):
+        assert "(did you mean forest.onnx?)" in errors[0]

@@ -168,13 +168,14 @@ def test_terminal_and_report_tables_show_every_figure(monkeypatch):
                "profile": {"name": "box", "price_per_hour_usd": 0.36, "approximate": False, "vcpus": 8,
                            "source": "test", "as_of": "2026-01-01", "mismatch": ["measured on 2 usable cores"]}}
     text = cost_table_text(results)
-    assert "0.25" in text and "12.5" in text and "180" in text and "$0.0025" in text and "$526" in text
+    assert "0.25" in text and "12.5" in text and "180" in text and "$526" in text
+    assert "$/1B" in text and "$2.50" in text  # $0.0025 per 1M: read per 1B
     assert "priced as profile box: 0.36 USD/hour, 8 vCPUs" in text
     assert "1,000,000 predictions/day (default)" in text and "note: measured on 2 usable cores" in text
     header, rows, caption = report_detail(results)
     row = dict(zip(header, rows[0], strict=True))
     assert row["threads / replica"] == "2 (configured)" and row["real-time instances"] == "2"
-    assert row["GPU utilisation"] == "44.1%" and row["cold start USD"] == "$0.00072"
+    assert row["GPU utilisation"] == "44.1%" and row["cold start"] == "$720 per 1M starts"
     assert "priced as profile box" in caption and "\n" not in caption
 
 

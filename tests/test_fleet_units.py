@@ -97,11 +97,12 @@ def test_targets_are_parsed_with_one_line_errors():
 
 # -- the verdict over (candidate, target) pairs -------------------------------------------------
 def _run_on(target: str, price: float, p99_scale: float = 1.0, blocked: tuple = ()) -> dict:
-    """sample_results as if measured on `target`: batch cost scaled by its price."""
+    """sample_results as if measured on `target`: costs scaled by its price."""
     r = sample_results()
     for c in r["candidates"]:
         if c.get("status") == "ok":
             c["cost"]["batch"]["usd_per_1m"] *= price
+            c["cost"]["realtime"]["usd_per_1m"] *= price
             c["realtime"]["closed_loop"]["p99_ms"] *= p99_scale
     rows = [{"name": c["name"], "status": ("crashed" if c["status"] != "ok" else
                                            "blocked" if c["name"] in blocked else "qualifies"),
@@ -147,7 +148,7 @@ def test_pareto_front_over_pairs_is_the_hand_computed_one():
         r = sample_results()
         c = r["candidates"][0]
         c["quality"]["test"]["accuracy"], c["realtime"]["closed_loop"]["p99_ms"] = acc, p99
-        c["cost"]["batch"]["usd_per_1m"] = usd
+        c["cost"]["batch"]["usd_per_1m"] = c["cost"]["realtime"]["usd_per_1m"] = usd
         r["candidates"] = [c]
         r["verdict"] = {"candidates": [{"name": c["name"], "status": "qualifies"}],
                         "inputs": {"objective": None}, "exit_code": 0}

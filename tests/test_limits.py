@@ -236,3 +236,39 @@ def test_suite_keys_validated_at_load(tmp_path):
     bad_cand["candidates"][0]["limits"] = ["rss_peak_mb < lots"]
     with pytest.raises(SuiteError, match="rss_peak_mb < lots"):
         config.parse_suite(bad_cand, tmp_path)
+
+
+# -- cost judged in the suite's integration mode, on the committed real run -------------------
+def _real_run():
+    from pathlib import Path
+
+    from benchharness.results import load_results
+
+    return load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+
+
+def test_usd_per_million_is_the_cost_of_the_plans_integration_mode():
+    from benchharness import schema
+    from benchharness.decide import limits
+
+    real = _real_run()
+    assert real["plan"]["integration"] == "realtime"  # the quickstart's plan
+    cand = next(c for c in real["candidates"] if c["status"] == "ok")
+    (res,) = limits.evaluate_all(limits.parse_spec({"warn": ["usd_per_million <= 1.0"]}), cand, real)
+    assert res.metric == "realtime_usd_per_million"
+    assert res.value == schema.cost_realtime(cand)["usd_per_1m"] != schema.cost_batch(cand)["usd_per_1m"]
+    assert "real-time cost" in res.note and "plan.integration: realtime" in res.note
+    # explicit names always mean what they say
+    (batch,) = limits.evaluate_all(limits.parse_spec(["batch_usd_per_million <= 1.0"]), cand, real)
+    assert batch.value == schema.cost_batch(cand)["usd_per_1m"]
+
+
+def test_integration_both_judges_each_cost():
+    from benchharness.decide import limits
+
+    real = _real_run()
+    real["plan"]["integration"] = "both"
+    cand = next(c for c in real["candidates"] if c["status"] == "ok")
+    out = limits.evaluate_all(limits.parse_spec(["usd_per_million <= 1.0"]), cand, real)
+    assert [r.metric for r in out] == ["batch_usd_per_million", "realtime_usd_per_million"]
+    assert [r.status for r in out] == ["pass", "fail"]  # $0.00001 batch, $4.28 real time per 1M

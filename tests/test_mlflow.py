@@ -129,6 +129,7 @@ def test_unusable_tracking_uri_is_one_line_and_keeps_the_run(tmp_path):
     with pytest.raises(UserError, match="cannot log to MLflow at 'nosuch://x'"):
         log_run(sample_results(), tmp_path, "nosuch://x")
     metrics = metrics_of(sample_results())
-    assert metrics["forest.p99_ms"] == 2.5 and metrics["logreg.usd_per_million"] == 0.02
+    assert metrics["forest.p99_ms"] == 2.5 and metrics["logreg.batch_usd_per_million"] == 0.02
+    assert metrics["logreg.usd_per_million"] == 0.08  # the plan says integration: realtime
     assert (metrics["forest.accuracy.lo"], metrics["forest.accuracy.hi"]) == (0.94, 0.985)
     assert not any(k.startswith("broken.") for k in metrics)  # a failed candidate has no figures

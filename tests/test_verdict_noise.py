@@ -187,7 +187,7 @@ def test_nothing_qualifies_lists_what_to_change_closest_first():
     assert sentence.startswith("No candidate qualifies. What to change, closest first: "
                                "near — p99_ms 52 ms → ≤ 50 ms (4% less) | ")
     assert sentence.index("near —") < sentence.index("two —") < sentence.index("far —")
-    assert "far — usd_per_million $9.00 → ≤ $5.00 (44% less); p99_ms 100 ms → ≤ 50 ms (50% less)" in sentence
+    assert "far — usd_per_million $9.00 per 1M → ≤ $5.00 per 1M (44% less); p99_ms 100 ms → ≤ 50 ms (50% less)" in sentence
     lines = verdict.summary_lines({"verdict": v})
     assert max(len(line) for line in lines) <= 100
     listed = lines[lines.index("What to change, closest first:") + 1:]

@@ -59,12 +59,18 @@ def sustainable_rate(result: dict) -> tuple[float | None, str | None, str | None
     warning when the figure is weaker than an open-loop measurement. (The open loop's own
     late-start warning stays in its section: the rate is judged on the model's latency with
     the load generator's delay removed, so it is not repeated here.)"""
+    from benchharness.decide.figures import invalid
+
     open_loop = schema.open_loop(result)
-    if open_loop.get("max_sustainable_rate_per_s"):
+    why = invalid(result, "sustainable_rps")
+    if open_loop.get("max_sustainable_rate_per_s") and not why:
         return float(open_loop["max_sustainable_rate_per_s"]), "open_loop.max_sustainable_rate_per_s", None
     qps = schema.closed_loop(result).get("qps")
     if not qps:
         return None, None, None
+    if why:
+        return (float(qps), "closed_loop.qps (an optimistic upper bound)",
+                f"the open-loop sustainable rate is {why}")
     if open_loop.get("rates"):
         return (float(qps), "closed_loop.qps (an optimistic upper bound)",
                 "no open-loop rate tried kept p99 within the limit")

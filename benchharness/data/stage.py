@@ -91,8 +91,14 @@ def _check_finite(frame: pd.DataFrame, where: str) -> None:
 
 def _check_target(frame: pd.DataFrame, target: str, where: str) -> None:
     if target not in frame.columns:
-        cols = ", ".join(map(str, list(frame.columns)[:8]))
-        raise DataError(f"target column {target!r} not found in {where}; columns: {cols}...")
+        import difflib
+
+        names = [str(c) for c in frame.columns]
+        close = difflib.get_close_matches(str(target), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shown = ", ".join(names[:6] + ["...", names[-1]] if len(names) > 7 else names)
+        raise DataError(f"target column {target!r} not found in {where}{hint}; "
+                        + (f"{len(names)} columns" if hint else f"{len(names)} columns: {shown}"))
     if frame[target].isna().all():
         raise DataError(f"target column {target!r} in {where} has no values")
     missing = frame[target].isna().to_numpy()

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchharness import exit_codes, schema
+from benchharness import exit_codes, numbers, schema
 from benchharness.decide import figures as names
 from benchharness.decide import paired
 from benchharness.measure.intervals import add_run_level
@@ -242,8 +242,7 @@ def compare_runs(run_dirs: list[str | Path], threshold: float = DEFAULT_THRESHOL
     return compare_results(results[0], results[1:], threshold, alpha)
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:+.0%}" if abs(v) >= 0.1 else f"{v:+.1%}"
+_pct = numbers.change  # the one way a change is printed (the HTML page calls it too)
 
 
 def _cut(text: str, width: int) -> str:
@@ -282,10 +281,10 @@ def changes_table(rows: list[dict]) -> list[str]:
     out = [header]
     for r in comp["rows"]:
         iv = r.get("interval")
-        span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else "-"
-        unit = "USD" if r["unit"] == "USD" else ""
+        span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else numbers.MISSING
+        unit = r["unit"] if r["unit"].startswith("USD") else ""
         result = r["result"].upper() if r["regression"] else r["result"]
-        sees = f"{r['detectable']:.0%}" if r.get("detectable") is not None else "-"
+        sees = f"{r['detectable']:.0%}" if r.get("detectable") is not None else numbers.MISSING
         out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 18):<18} "
                    f"{_cut(names.fmt(r['before'], unit), 9):>9} {_cut(names.fmt(r['after'], unit), 9):>9} "
                    f"{_pct(r['change']):>7} {span:>13} {_cut(sees, 5):>5}  {result}")

@@ -168,9 +168,13 @@ _TABLE: list[Measure] = [
     Measure("model_mb", None, "MB", "lower", "model file size",
             compute=lambda c, r: _scaled(schema.model(c).get("size_bytes"), 1e-6)),
     # cost
-    Measure("usd_per_million", "cost.batch.usd_per_1m", "USD", "lower",
-            "batch cost per 1M predictions"),
-    Measure("realtime_usd_per_million", "cost.realtime.usd_per_1m", "USD", "lower",
+    Measure("usd_per_million", None, numbers.PER_MILLION, "lower",
+            "cost per 1M predictions in the suite's integration mode (plan.integration: realtime -> "
+            "the real-time cost, batch or unset -> the batch cost, both -> each judged; the objective "
+            "ranks on the real-time one)", compute=lambda c, r: resolve(in_mode("usd_per_million", r), c, r)),
+    Measure("batch_usd_per_million", "cost.batch.usd_per_1m", numbers.PER_MILLION, "lower",
+            "batch cost per 1M predictions (rows at the best batch throughput)"),
+    Measure("realtime_usd_per_million", "cost.realtime.usd_per_1m", numbers.PER_MILLION, "lower",
             "real-time cost per 1M predictions at the stated traffic"),
     Measure("monthly_usd", "cost.realtime.monthly_usd", "USD", "lower",
             "monthly cost of the instances real-time traffic needs"),
@@ -188,6 +192,49 @@ _TABLE: list[Measure] = [
             compute=lambda c, r: quality_value(c, primary_metric(c, r))),
 ]
 MEASURES: dict[str, Measure] = {m.name: m for m in _TABLE}
+
+
+#: the explicit cost figure of each integration mode (plan.integration)
+COST_BY_MODE = {"batch": "batch_usd_per_million", "realtime": "realtime_usd_per_million"}
+MODE_NAMES = {"usd_per_million": COST_BY_MODE}  # a figure whose meaning follows the mode
+
+
+def integration(results: dict | None) -> str | None:
+    """The suite's plan.integration: 'batch', 'realtime', 'both' or None (not said)."""
+    return ((results or {}).get("plan") or {}).get("integration")
+
+
+def integration_modes(results: dict | None) -> tuple[str, ...]:
+    """The modes the suite serves (plan.integration): ('realtime',), ('batch',) or both;
+    ('batch',) when the plan does not say."""
+    mode = integration(results)
+    return ("batch", "realtime") if mode == "both" else ("realtime",) if mode == "realtime" else ("batch",)
+
+
+def explicit(name: str, results: dict | None) -> list[str]:
+    """The explicit figure(s) a mode-dependent name stands for in this run: `usd_per_million`
+    -> ['realtime_usd_per_million'] under integration realtime, both figures under `both`
+    (each judged); [name] itself when the plan does not say (it reads as the batch cost) and
+    for any other name."""
+    by_mode = MODE_NAMES.get(name)
+    if not by_mode or integration(results) is None:
+        return [name]
+    return [by_mode[m] for m in integration_modes(results)]
+
+
+def in_mode(name: str, results: dict | None) -> str:
+    """The one explicit figure a mode-dependent name reads as a single value (the objective,
+    tables): the batch one when the plan does not say, the real-time one under `both` (the
+    traffic's steady cost)."""
+    by_mode = MODE_NAMES.get(name)
+    if not by_mode:
+        return name
+    return by_mode[integration_modes(results)[-1]]
+
+
+def cost_mode_word(name: str, results: dict | None) -> str:
+    """'real-time' or 'batch': which cost a cost figure is in this run."""
+    return "real-time" if in_mode(name, results) == "realtime_usd_per_million" else "batch"
 
 
 def _scaled(v: Any, factor: float) -> float | None:
@@ -266,16 +313,16 @@ _SECTIONS: dict[str, tuple[Callable[[dict], dict | None], str]] = {
     "sustainable_rps": (schema.open_loop, "max_sustainable_rate_per_s"),
     "rows_per_s": (_best_batch, "rows_per_s"),
     "cpu_ms_per_prediction": (schema.resources, "cpu_ms_per_prediction"),
-    "usd_per_million": (schema.cost_batch, "usd_per_1m"),
+    "batch_usd_per_million": (schema.cost_batch, "usd_per_1m"),
     "realtime_usd_per_million": (schema.cost_realtime, "usd_per_1m"),
     "monthly_usd": (schema.cost_realtime, "monthly_usd"),
 }
 #: the figures measured in trials: they have an interval across trials and per-trial values
-TRIAL_FIGURES = tuple(_SECTIONS)
+TRIAL_FIGURES = (*_SECTIONS, *MODE_NAMES)
 
 
-def _section(cand: dict, name: str) -> tuple[dict | None, str | None]:
-    where = _SECTIONS.get(name)
+def _section(cand: dict, name: str, results: dict | None = None) -> tuple[dict | None, str | None]:
+    where = _SECTIONS.get(in_mode(name, results))
     if where is None:
         return None, None
     sec = where[0](cand)
@@ -296,7 +343,9 @@ def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float 
         name = primary_metric(cand, results or {}) or name
     if is_quality_name(name):
         return None if name.startswith("train_") else quality_ci(cand, name)
-    sec, key = _section(cand, name)
+    if invalid(cand, name):
+        return None
+    sec, key = _section(cand, name, results)
     iv = ((sec or {}).get("intervals") or {}).get(key) if key else None
     if not isinstance(iv, (list, tuple)) or len(iv) != 2:
         return None
@@ -306,7 +355,9 @@ def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float 
 def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float] | None:
     """The figure's value in each trial, in the order the trials ran; None when not measured
     in trials. Trials in which it could not be computed are left out."""
-    sec, key = _section(cand, name)
+    if invalid(cand, name):
+        return None
+    sec, key = _section(cand, name, results)
     trials = (sec or {}).get("trials") if key else None
     if not isinstance(trials, list):
         return None
@@ -331,20 +382,56 @@ def trial_rounds(cand: dict, name: str, results: dict | None = None) -> dict[int
 
 
 #: a price is computed from a throughput: its run-level term is that throughput's
-_PRICED_FROM = {"usd_per_million": "rows_per_s", "realtime_usd_per_million": "sustainable_rps",
+_PRICED_FROM = {"batch_usd_per_million": "rows_per_s", "realtime_usd_per_million": "sustainable_rps",
                 "monthly_usd": "sustainable_rps"}
 
 
-def run_cv(cand: dict, name: str) -> float:
+def unstable(cand: dict, name: str, results: dict | None = None) -> str | None:
+    """The reason a measured figure is unstable (its trials disagree), or None."""
+    sec, key = _section(cand, name, results)
+    for item in ((sec or {}).get("stability") or {}).get("unstable") or []:
+        if isinstance(item, dict) and item.get("figure") == key:
+            return str(item.get("reason") or "unstable")
+    return None
+
+
+def trial_cv(cand: dict, name: str, results: dict | None = None) -> float | None:
+    """How much a measured figure varies between trials (std/mean), as its stability records it."""
+    sec, key = _section(cand, name, results)
+    return as_number((((sec or {}).get("stability") or {}).get("cv") or {}).get(key)) if key else None
+
+
+def run_cv(cand: dict, name: str, results: dict | None = None) -> float:
     """The run-level relative std its interval was widened by (`measure/run_level.py`); 0
     when the section records none (a run from before the run level was kept)."""
+    name = in_mode(name, results)
     sec, key = _section(cand, _PRICED_FROM.get(name, name))
     value = as_number((((sec or {}).get("run_level") or {}).get("cv") or {}).get(key)) if key else None
     return value or 0.0
 
 
+def invalid(cand: dict, name: str) -> str | None:
+    """Why a figure is INVALID (as MLPerf LoadGen marks a run whose load it could not
+    generate), or None: the open-loop sustainable rate where the load generator started so
+    many requests late at that rate that it, not the model, limited the measurement. An
+    invalid figure reads as not measured: no limit, ranking or cost uses it."""
+    if name != "sustainable_rps":
+        return None
+    from benchharness.measure.open_loop import generator_limited
+
+    best = as_number(schema.open_loop(cand).get("max_sustainable_rate_per_s"))
+    at = next((r for r in schema.open_loop_rates(cand) if as_number(r.get("target_rate_per_s")) == best), None)
+    if best is None or at is None or not generator_limited(at):
+        return None
+    return (f"INVALID: the load generator limited the measurement at {numbers.number(best)}/s "
+            f"({numbers.number(100 * (at.get('late_start_share') or 0), 3)}% of requests started late)")
+
+
 def resolve(name: str, cand: dict, results: dict) -> float | None:
-    """The value of a named figure for one candidate, or None when it was not measured."""
+    """The value of a named figure for one candidate, or None when it was not measured (or
+    is `invalid`)."""
+    if invalid(cand, name):
+        return None
     if is_quality_name(name):
         split = "train" if name.startswith("train_") else "test"
         return quality_value(cand, name[6:] if split == "train" else name, split)

@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
 
@@ -262,7 +262,7 @@ def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:
     res = LimitResult(limit.text, limit.metric, limit.severity, "unknown", value, value,
                       limit.threshold(), None, names.unit(limit.metric))
     if value is None:
-        res.note = f"{limit.metric} was not measured"
+        res.note = names.invalid(cand, limit.metric) or f"{limit.metric} was not measured"
         return res
     if limit.baseline is not None:
         base = pick_baseline(results, limit.metric, limit.baseline)
@@ -283,7 +283,7 @@ def evaluate(limit: Limit, cand: dict, results: dict) -> LimitResult:
         else:
             res.note = f"vs {base_name} ({base_value:.4g}), point value (no interval)"
     elif limit.metric in names.TRIAL_FIGURES:
-        iv = names.interval(cand, limit.metric)
+        iv = names.interval(cand, limit.metric, results)
         if iv is not None:
             return _judge_interval(limit, res, iv)
         res.note = "point value (no interval across trials)"
@@ -308,6 +308,8 @@ def _judge_interval(limit: Limit, res: LimitResult, iv: tuple) -> LimitResult:
         fails = hi is not None and hi < thr
     unit = res.unit if res.unit not in ("", "share") else ""
     span = f"{_num(lo)}\u2013{_num(hi)}{' ' + unit if unit else ''}"
+    if unit == numbers.PER_MILLION:
+        span = numbers.money_span(lo, hi)
     if passes:
         res.status = "pass"
         res.note = f"interval {span} wholly within the limit"
@@ -316,7 +318,7 @@ def _judge_interval(limit: Limit, res: LimitResult, iv: tuple) -> LimitResult:
         res.note = f"interval {span} wholly beyond the limit"
     else:
         res.status = INCONCLUSIVE
-        res.note = (f"{limit.metric} {span} straddles the {_num(thr)}{' ' + unit if unit else ''} limit: "
+        res.note = (f"{limit.metric} {span} straddles the {numbers.with_unit(thr, unit) if unit else _num(thr)} limit: "
                     "inconclusive (more trials or a quieter machine would decide it)")
     return res
 
@@ -326,4 +328,17 @@ def _num(v: float | None) -> str:
 
 
 def evaluate_all(limits: list[Limit], cand: dict, results: dict) -> list[LimitResult]:
-    return [evaluate(lim, cand, results) for lim in limits]
+    """Every limit judged; a limit on a figure whose meaning follows the suite's integration
+    mode (`usd_per_million`) is judged on the mode's explicit figure, on each under `both`,
+    and its note says which was used."""
+    out = []
+    for lim in limits:
+        for name in names.explicit(lim.metric, results):
+            if name == lim.metric:
+                out.append(evaluate(lim, cand, results))
+                continue
+            res = evaluate(replace(lim, metric=name), cand, results)
+            res.note = f"judged on {names.MEASURES[name].doc} ({name}, plan.integration: " \
+                       f"{'/'.join(names.integration_modes(results))}); {res.note}"
+            out.append(res)
+    return out

@@ -25,7 +25,7 @@ from benchharness.measure.trials import interleaved, record_machine_load, run_jo
 from benchharness.seeds import seed_for
 
 # which measurement a figure comes from
-_FROM_BATCH = {"rows_per_s", "usd_per_million"}
+_FROM_BATCH = {"rows_per_s", "usd_per_million", "batch_usd_per_million"}
 _FROM_OPEN_LOOP = {"sustainable_rps", "realtime_usd_per_million", "monthly_usd"}
 EXTEND_STEP = 2  # trials added per candidate and measurement in one step of the rule
 REASONS = {"limit": "a limit was inconclusive", "ranking": "the ranking's winner was unsettled",

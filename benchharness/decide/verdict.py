@@ -39,7 +39,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
 from benchharness.decide import paired
@@ -426,6 +426,8 @@ def _span(lo: float | None, hi: float | None, unit: str) -> str:
         return f"{names.fmt(hi, unit)} or less"
     if hi is None:
         return f"{names.fmt(lo, unit)} or more"
+    if unit == numbers.PER_MILLION:
+        return numbers.money_span(lo, hi)
     if unit in ("USD", "share", "%"):
         return f"{names.fmt(lo, unit)}–{names.fmt(hi, unit)}"
     return f"{names.fmt(lo)}–{names.fmt(hi, unit)}"
@@ -661,12 +663,65 @@ def _facts(cand: dict, results: dict) -> str:
     if value is not None:
         ci = names.quality_ci(cand, metric)
         parts.append(f"{metric} {value:.4g}" + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""))
-    for name, label in (("p99_ms", "p99"), ("usd_per_million", "per 1M predictions")):
-        v = names.resolve(name, cand, results)
-        if v is not None:
-            parts.append(f"{label} {names.fmt(v, names.unit(name))}" if name == "p99_ms"
-                         else f"{names.fmt(v, 'USD')} {label}")
+    from benchharness.numbers import money_per
+
+    p99 = names.resolve("p99_ms", cand, results)
+    if p99 is not None:
+        parts.append(f"p99 {names.fmt(p99, 'ms')}")
+    cost = names.resolve("usd_per_million", cand, results)
+    if cost is not None:
+        parts.append(f"{money_per(cost)} ({names.cost_mode_word('usd_per_million', results)})")
     return ", ".join(parts)
+
+
+def _answer_facts(cand: dict, results: dict) -> str:
+    """'accuracy 0.937 [0.9, 0.97], p99 1.1 ms, $4.28 per 1M predictions in real time': the
+    figures a reader forwards, 3 significant digits (2 for the interval's ends)."""
+    from benchharness import numbers
+
+    metric = names.primary_metric(cand, results)
+    parts = []
+    value = names.quality_value(cand, metric)
+    if value is not None:
+        ci = names.quality_ci(cand, metric)
+        parts.append(f"{metric} {numbers.number(value, 3)}"
+                     + (f" [{numbers.number(ci[0], 2)}, {numbers.number(ci[1], 2)}]" if ci else ""))
+    p99 = names.resolve("p99_ms", cand, results)
+    if p99 is not None:
+        parts.append(f"p99 {numbers.ms(p99, 2)}")
+    cost = names.resolve("usd_per_million", cand, results)
+    if cost is not None:
+        mode = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
+        parts.append(f"{numbers.money_per(cost)} {mode}")
+    return ", ".join(parts)
+
+
+def headline(results: dict) -> str:
+    """The one line a manager can forward, before the reasoning: 'Ship logreg on
+    aws-c7i-large: accuracy 0.937 [0.9, 0.97], p99 1.1 ms, $4.28 per 1M predictions in real
+    time', 'Inconclusive: ...' or 'Nothing qualifies: ...'. Built from the saved verdict."""
+    v = schema.verdict(results)
+    if not v:
+        return "No verdict: the verdict stage did not run"
+    by_name = {c["name"]: c for c in schema.candidates(results)}
+    rec = v.get("recommended")
+    if rec and rec in by_name:
+        cand = by_name[rec]
+        profile = schema.cost(cand).get("profile")
+        where = f" on {profile}" if profile and profile != "local" else ""
+        facts = _answer_facts(cand, results)
+        return f"Ship {rec}{where}" + (f": {facts}" if facts else "")
+    rows = v.get("candidates", [])
+    maybe = [r for r in rows if r["status"] == "inconclusive"]
+    if maybe:
+        first = maybe[0]
+        why = first["blocking"][0] if first.get("blocking") else "a hard limit is not settled"
+        return (f"Inconclusive: {', '.join(r['name'] for r in maybe)} may qualify, not shown yet "
+                f"({first['name']}: {why.split(':')[0]}); more trials or a quieter machine would decide")
+    changes = v.get("what_to_change") or []
+    if changes and changes[0].get("changes"):
+        return f"Nothing qualifies: closest is {changes[0]['candidate']} ({changes[0]['changes'][0]})"
+    return "Nothing qualifies: no candidate ran" if not rows else "Nothing qualifies"
 
 
 def suite_inputs(suite: dict) -> tuple[Any, dict, Any]:
@@ -700,7 +755,7 @@ def _wrapped(first: str, text: str, indent: int) -> list[str]:
 def summary_lines(results: dict) -> list[str]:
     """The verdict as the terminal shows it: a line per candidate and unmet limit, then the sentence."""
     v = schema.verdict(results)
-    lines = ["", "verdict:"]
+    lines = ["", f"verdict: {headline(results)}"]
     pad = 2 + 16 + 1 + 13 + 1
     for row in v.get("candidates", []):
         head = f"  {row['name']:<16} {row['status'].upper():<13} "

@@ -87,7 +87,7 @@ def rows(doc: dict, results: dict[str, dict]) -> list[dict]:
             "candidate": c["candidate"], "target": c["target"], "status": v["status"], "rank": v["rank"],
             "front": v["on_pareto_front"], "metric": metric, "quality": names.quality_value(c, metric),
             "p99_ms": names.resolve("p99_ms", c, res), "rate": rate, "rate_source": rate_src if rate else None,
-            "batch_usd": names.resolve("usd_per_million", c, res),
+            "batch_usd": names.resolve("batch_usd_per_million", c, res),
             "rt_usd": names.resolve("realtime_usd_per_million", c, res),
         })
     return out
@@ -147,7 +147,7 @@ def write_chart(fleet_dir: Path, results: dict[str, dict]) -> Chart:
     title = "Cost per 1M predictions against p99 latency, every (candidate, machine)"
     cands, _ = pairs(results)
     pts = [(c, names.resolve("p99_ms", c, results[c["target"]]),
-            names.resolve("usd_per_million", c, results[c["target"]])) for c in cands]
+            names.resolve("batch_usd_per_million", c, results[c["target"]])) for c in cands]
     pts = [(c, x, y) for c, x, y in pts if x is not None and y is not None]
     if not pts:
         return Chart("cost_vs_p99", title, skipped="no pair has both a p99 and a batch cost")

@@ -80,7 +80,7 @@ def _facts(cand: dict, results: dict) -> str:
     value = names.quality_value(cand, metric)
     if value is not None:
         parts.append(f"{metric} {value:.4g}")
-    for name, label in (("p99_ms", "p99 {}"), ("usd_per_million", "{} per 1M predictions (batch)")):
+    for name, label in (("p99_ms", "p99 {}"), ("batch_usd_per_million", "{} per 1M predictions (batch)")):
         v = names.resolve(name, cand, results)
         if v is not None:
             parts.append(label.format(names.fmt(v, names.unit(name))))

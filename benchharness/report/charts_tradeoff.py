@@ -26,7 +26,7 @@ def limit_threshold(results: dict, metric: str) -> float | None:
     """The absolute hard threshold the run judged `metric` against, if any."""
     for cand in schema.candidates(results):
         for lim in schema.limits(cand):
-            if lim.get("metric") == metric and "baseline" not in lim.get("expression", "") \
+            if names.in_mode(lim.get("metric") or "", results) == names.in_mode(metric, results) and "baseline" not in lim.get("expression", "") \
                     and lim.get("threshold") is not None:
                 return lim["threshold"]
     return None
@@ -173,8 +173,27 @@ def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[floa
 
 
 def plot_quality_vs_cost(results: dict, run_dir=None, ax=None):
-    return _tradeoff(results, "usd_per_million", "cost per 1M predictions, batch (USD)",
-                     "Quality against cost per 1M predictions", ax)
+    word = names.cost_mode_word("usd_per_million", results)
+    ax = _tradeoff(results, "usd_per_million", f"cost per 1M predictions, {word} (USD)",
+                   "Quality against cost per 1M predictions", ax)
+    if ax is not None:
+        unit = money_axis(ax.xaxis, [names.resolve("usd_per_million", c, results) for c in measured(results)])
+        ax.set_xlabel(f"{word} cost in USD per {unit} predictions")
+        ax.set_title(f"Quality against {word} cost per {unit} predictions", fontsize=11, loc="left")
+    return ax
+
+
+def money_axis(axis, per_million_values) -> str:
+    """Ticks of an axis of costs per 1M predictions, in the one unit they read in (per 1M,
+    1B or 1T: numbers.money_unit), plain dollars, never an exponent; returns the unit's label
+    ('1B') for the axis title."""
+    from matplotlib.ticker import FuncFormatter
+
+    from benchharness.numbers import money_unit, usd
+
+    factor, label = money_unit(per_million_values)
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: usd(v * factor, 2) if v else "$0"))
+    return label
 
 
 def plot_quality_vs_latency(results: dict, run_dir=None, ax=None):

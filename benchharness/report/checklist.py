@@ -214,7 +214,7 @@ def limits_item(results: dict) -> Item:
     if focus:
         item.evidence.append(f"{focus['name']}: " + _figures(focus, results, [
             ("cpu_ms_per_prediction", "CPU per prediction"), ("rss_peak_mb", "peak memory"),
-            ("usd_per_million", "cost per 1M predictions (batch)"), ("p99_ms", "p99 latency")]))
+            ("batch_usd_per_million", "cost per 1M predictions (batch)"), ("p99_ms", "p99 latency")]))
     covered = sum(bool(kinds[k]) for k in ("quality", "speed", "cost"))
     item.status = "met" if covered == 3 else ("attention" if parsed else "missing")
     return item
@@ -227,7 +227,7 @@ def integration_item(results: dict) -> Item:
                 _plan_status(missing, keys), lines)
     mode, focus = _plan(results).get("integration"), _focus(results)
     if focus:
-        costs = {"batch": [("usd_per_million", "batch cost per 1M predictions")],
+        costs = {"batch": [("batch_usd_per_million", "batch cost per 1M predictions")],
                  "realtime": [("realtime_usd_per_million", "real-time cost per 1M predictions"),
                               ("monthly_usd", "real-time cost a month")]}
         shown = [f for m, figs in costs.items() if mode in (m, "both", None) for f in figs]

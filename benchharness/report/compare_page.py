@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchharness.decide import figures as names
-from benchharness.numbers import number
+from benchharness.numbers import MISSING, number
+from benchharness.numbers import change as _pct
 from benchharness.report.chart_style import LIMIT_RED
 from benchharness.report.document import Chart, Heading, Para, Table
 from benchharness.report.html import render_html
@@ -40,7 +41,7 @@ def change_chart(comp: dict, threshold: float):
     rows.sort(key=lambda r: (r["candidate"], -abs(_change_pct(r))))
     labels = [f"{r['candidate']}: {r['figure']}" for r in rows]
     values = [_change_pct(r) for r in rows]
-    colors = [LIMIT_RED if r["regression"] else (WORSE_AMBER if v > 0 else BETTER_GREEN)
+    colors = [LIMIT_RED if _is_regression(r) else (WORSE_AMBER if v > 0 else BETTER_GREEN)
               for r, v in zip(rows, values, strict=True)]
     fig = Figure(figsize=(8.6, 0.28 * len(rows) + 1.4), layout="constrained")
     ax = fig.add_subplot()
@@ -61,9 +62,9 @@ def change_chart(comp: dict, threshold: float):
 
 def compare_blocks(doc: dict, chart_paths: list[str | None]) -> list:
     blocks = [Heading("Comparison of runs", 1),
-              Para(f"Reference: {doc['reference']}. A regression is a change in the worse "
-                   f"direction larger than {doc['threshold']:.0%} that the tests do not show "
-                   f"insignificant (alpha {doc['alpha']:g}).", "note"),
+              Para(f"Reference: {doc['reference']}. A regression is a change worse by more than "
+                   f"{doc['threshold']:.0%} over the whole {1 - doc['alpha']:.0%} interval of the "
+                   f"change across trials.", "note"),
               Heading("Summary")]
     total = doc["regressions"]
     blocks.append(Para(f"{total} regression(s) in {len(doc['comparisons'])} compared run(s).",
@@ -77,7 +78,7 @@ def compare_blocks(doc: dict, chart_paths: list[str | None]) -> list:
         if comp.get("only_in_run"):
             lines.append("only in this run: " + ", ".join(comp["only_in_run"]))
         blocks += [Para(line) for line in lines]
-        worst = [r for r in comp["rows"] if r["regression"]]
+        worst = [r for r in comp["rows"] if _is_regression(r)]
         if worst:
             blocks.append(Table(["candidate", "figure", "before", "after", "change"],
                                 [[r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
@@ -89,20 +90,39 @@ def compare_blocks(doc: dict, chart_paths: list[str | None]) -> list:
                             None if path else "no figure measured in both runs"))
     blocks.append(Heading("Every figure"))
     for comp in doc["comparisons"]:
+        detectable = any(r.get("detectable") is not None for r in comp["rows"])
         rows = []
         for r in comp["rows"]:
-            sig = {True: "significant", False: "not significant", None: "untested"}[r["significant"]]
-            p = f", p={number(r['p_value'], 2)}" if r.get("p_value") is not None else ""
-            rows.append([r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
-                         names.fmt(r["after"], r["unit"]), _pct(r["change"]),
-                         f"{sig}{p} ({r['test']})", "REGRESSION" if r["regression"] else ""])
-        blocks.append(Table(["candidate", "figure", "before", "after", "change", "test", ""],
-                            rows, f"vs {comp['run']}"))
+            row = [r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
+                   names.fmt(r["after"], r["unit"]), _pct(r["change"]), _span(r.get("interval"))]
+            if detectable:
+                row.append(_detectable(r.get("detectable")))
+            rows.append(row + [_result(r), r.get("test") or MISSING])
+        headers = ["candidate", "figure", "before", "after", "change", "interval"]
+        headers += ["detectable"] if detectable else []
+        blocks.append(Table(headers + ["result", "how"], rows, f"vs {comp['run']}"))
     return blocks
 
 
-def _pct(change) -> str:
-    return "n/a" if change is None else f"{change * 100 + 0.0:+.1f}%"
+def _is_regression(row: dict) -> bool:
+    return bool(row.get("regression")) or row.get("result") == "regression"
+
+
+def _result(row: dict) -> str:
+    """The row's outcome as compare decided it, whatever its name ('regression' upper-cased)."""
+    result = str(row.get("result") or MISSING)
+    return result.upper() if _is_regression(row) else result
+
+
+def _span(interval) -> str:
+    if not interval or interval[0] is None or interval[1] is None:
+        return MISSING
+    return f"{_pct(interval[0])}..{_pct(interval[1])}"
+
+
+def _detectable(value) -> str:
+    """The smallest change the comparison could show (a fraction): '±19%'."""
+    return MISSING if value is None else f"±{number(abs(value) * 100, 2)}%"
 
 
 def write_compare_html(doc: dict, path: str | Path) -> Path:

@@ -4,7 +4,7 @@ naming the profile and the traffic the costs assume."""
 from __future__ import annotations
 
 from benchharness import schema
-from benchharness.numbers import number, usd
+from benchharness.numbers import money_per, number, usd
 
 __all__ = ["usd", "cost_table_text", "report_detail", "pricing_line"]
 
@@ -14,7 +14,8 @@ def _num(value, sig: int = 3) -> str:
 
 
 HEADER = ["candidate", "CPU ms/pred", "footprint MiB", "peak MiB", "load ms", "replicas",
-          "batch $/1M", "rt instances", "rt $/month", "rt $/1M", "cold start $"]
+          "batch $/1M", "real-time instances", "real-time $/month", "real-time $/1M", "cold start $/1M"]
+_MONEY_COLUMNS = {6: "batch $/{}", 9: "real-time $/{}", 10: "cold start $/{} starts"}
 #: which columns stay when the terminal is narrow (lower = kept longer)
 PRIORITIES = [0, 4, 9, 6, 10, 7, 1, 5, 3, 2, 8]
 
@@ -29,12 +30,26 @@ def cost_row(c: dict) -> list[str]:
         _num(r.get("peak_rss_mb")),
         _num(r.get("load_time_ms")),
         _num(k.get("replicas_per_instance")),
-        usd(batch.get("usd_per_1m")),
+        batch.get("usd_per_1m"),
         _num(rt.get("instances")),
         usd(rt.get("monthly_usd")),
-        usd(rt.get("usd_per_1m")),
-        usd(k.get("cold_start_usd")),
+        rt.get("usd_per_1m"),
+        None if k.get("cold_start_usd") is None else k["cold_start_usd"] * 1e6,  # per 1M starts
     ]
+
+
+def money_columns(rows: list[list], header: list[str]) -> tuple[list[list[str]], list[str]]:
+    """The cost columns of `cost_row`s, each in the one unit it reads in (per 1M, 1B, 1T)."""
+    from benchharness.numbers import money_column
+
+    header = list(header)
+    rows = [list(r) for r in rows]
+    for i, label in _MONEY_COLUMNS.items():
+        unit, cells = money_column(r[i] for r in rows)
+        header[i] = label.format(unit)
+        for r, cell in zip(rows, cells, strict=True):
+            r[i] = cell
+    return rows, header
 
 
 def pricing_line(results: dict) -> str | None:
@@ -64,7 +79,8 @@ def cost_table_text(results: dict) -> str | None:
     rows = [cost_row(c) for c in schema.candidates(results) if schema.resources(c) or schema.cost(c)]
     if not rows:
         return None
-    parts = [render_table(rows, HEADER, PRIORITIES)]
+    rows, header = money_columns(rows, HEADER)
+    parts = [render_table(rows, header, PRIORITIES)]
     line = pricing_line(results)
     if line:
         parts.append(line)
@@ -76,9 +92,14 @@ def cost_table_text(results: dict) -> str | None:
     return "\n".join(parts)
 
 
+def _daily(value) -> str:
+    """A day's cost: '$1.23', or 'under $0.01' (never $0.0000351)."""
+    return "under $0.01" if value is not None and 0 < value < 0.01 else usd(value)
+
+
 DETAIL_HEADER = ["candidate", "CPU % (1 request at a time)", "threads / replica", "replicas / instance",
                  "real-time instances", "utilisation at daily volume", "batch hours / day", "batch USD / day",
-                 "cold start USD", "GPU utilisation", "GPU J / prediction", "CPU J / prediction"]
+                 "cold start", "GPU utilisation", "GPU J / prediction", "CPU J / prediction"]
 
 
 def report_detail(results: dict) -> tuple[list[str], list[list[str]], str]:
@@ -99,7 +120,8 @@ def report_detail(results: dict) -> tuple[list[str], list[list[str]], str]:
             f"{_num(k.get('threads_per_replica'))} ({k.get('threads_source', '-')})",
             _num(k.get("replicas_per_instance")), _num(rt.get("instances")),
             "-" if rt.get("utilisation") is None else f"{rt['utilisation']:.2%}",
-            _num(batch.get("hours_per_day")), usd(batch.get("daily_usd")), usd(k.get("cold_start_usd")),
+            _num(batch.get("hours_per_day")), _daily(batch.get("daily_usd")),
+            money_per(None if k.get("cold_start_usd") is None else k["cold_start_usd"] * 1e6, "starts"),
             "no GPU" if not r.get("gpu_available") else f"{_num(gpu_util)}%",
             _num(r.get("gpu_energy_per_prediction_j")), _num(r.get("cpu_energy_per_prediction_j")),
         ])

@@ -71,7 +71,10 @@ def verdict_blocks(results: dict) -> list:
     v = schema.verdict(results)
     if not v:
         return [Heading("Verdict"), Para("No verdict in this run (the verdict stage did not run).", "note")]
-    out = [Heading("Verdict"), Para(v["sentence"], "verdict-ok" if v.get("recommended") else "verdict-none")]
+    from benchharness.decide.verdict import headline
+
+    out = [Heading("Verdict"), Para(headline(results), "verdict-ok" if v.get("recommended") else "verdict-none"),
+           Para(v["sentence"])]
     ranking = v.get("ranking") or []
     rows = []
     order = {"qualifies": 0, "inconclusive": 1, "blocked": 2, "crashed": 3}
@@ -93,11 +96,12 @@ def limits_blocks(results: dict) -> list:
     rows = []
     for c in _by_role(results, "candidate"):
         for lim in schema.limits(c):
-            judged = _f(lim["judged"], lim["unit"]) if lim["judged"] != lim["value"] else "—"
+            unit = names.unit(lim["metric"]) or lim["unit"]  # the figure table's (money per 1M)
+            judged = _f(lim["judged"], unit) if lim["judged"] != lim["value"] else "—"
             margin = ("—" if lim["margin"] is None else
-                      ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), lim["unit"]))
+                      ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), unit))
             rows.append([c["name"], lim["expression"], lim["severity"], lim["status"].upper(),
-                         _f(lim["value"], lim["unit"]), judged, _f(lim["threshold"], lim["unit"]) if lim["threshold"] is not None else "—", margin,
+                         _f(lim["value"], unit), judged, _f(lim["threshold"], unit) if lim["threshold"] is not None else "—", margin,
                          lim.get("note") or ""])
     if not rows:
         return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
@@ -131,30 +135,93 @@ def quality_blocks(results: dict) -> list:
                   f"Primary metric: {metric} ({names.better(metric)} is better).")]
 
 
+UNSTABLE_MARK = "(unstable)"
+
+
+def _cell(name: str, cand: dict, results: dict) -> str:
+    """A figure's cell: its value; INVALID where the measurement cannot stand (it is then used
+    by nothing); the value marked (unstable) where its trials disagree."""
+    if names.invalid(cand, name):
+        return "INVALID"
+    text = _f(names.resolve(name, cand, results), names.unit(name))
+    return f"{text} {UNSTABLE_MARK}" if text != NM and names.unstable(cand, name, results) else text
+
+
 def _figure_rows(results: dict, figures: list[str]) -> list[list[str]]:
     """One row per candidate that ran: its name, then each named figure with its unit."""
-    return [[c["name"], *(_f(names.resolve(n, c, results), names.unit(n)) for n in figures)]
+    return [[c["name"], *(_cell(n, c, results) for n in figures)]
             for c in _by_role(results, "candidate") if c.get("status") == "ok"]
 
 
+def warning_blocks(results: dict) -> list:
+    """The run's own warnings, at the top: a --quick run, a busy machine."""
+    from benchharness.report.console import quick_banner
+
+    out = []
+    if (results.get("suite") or {}).get("quick"):
+        out.append(Para(f"Warning: {quick_banner()}.", "warning"))
+    load = schema.run_section(results, "machine_load")
+    if load.get("busy") and load.get("note"):
+        out.append(Para(f"Warning: {load['note']}.", "warning"))
+    return out
+
+
+def figure_warnings(results: dict, figures: list[str]) -> list:
+    """Beside a table: each candidate's invalid and unstable figures, and why."""
+    out = []
+    for c in _by_role(results, "candidate"):
+        if c.get("status") != "ok":
+            continue
+        bad = [n for n in figures if names.invalid(c, n)]
+        for n in bad:
+            out.append(Para(f"{c['name']}: {n} is {names.invalid(c, n)}; no limit, ranking or cost "
+                            "uses it.", "warning"))
+        late = schema.open_loop(c).get("late_start_warning")
+        if late and not bad and "open_p99_ms" in figures:
+            out.append(Para(f"{c['name']}: {late}.", "warning"))
+        shaky = [n for n in figures if n not in bad and names.unstable(c, n, results)]
+        if shaky:
+            spread = ", ".join(f"{n} {number(100 * (names.trial_cv(c, n, results) or 0), 2)}%" for n in shaky)
+            out.append(Para(f"{c['name']}: unstable, its trials disagree (spread std/mean): {spread}; a "
+                            "quieter machine or more trials would pin them down.", "warning"))
+    return out
+
+
+SPEED_FIGURES = ["p50_ms", "p99_ms", "p999_ms", "qps", "open_p99_ms", "sustainable_rps", "rows_per_s"]
+
+
 def performance_blocks(results: dict) -> list:
-    rows = _figure_rows(results, ["p50_ms", "p99_ms", "p999_ms", "qps", "open_p99_ms", "sustainable_rps", "rows_per_s"])
-    return [Heading("Speed"),
+    rows = _figure_rows(results, SPEED_FIGURES)
+    load = schema.run_section(results, "machine_load")
+    busy = [Para(f"Warning: {load['note']}.", "warning")] if load.get("busy") and load.get("note") else []
+    return [Heading("Speed"), *busy,
             Table(["candidate", "p50", "p99", "p99.9", "closed-loop rate", "open-loop p99 (at sustainable rate)",
                    "sustainable rate", "best batch rows/s"], rows,
-                  "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival.")]
+                  "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival. "
+                  "INVALID: the load generator, not the model, limited the measurement (used by nothing). "
+                  "(unstable): the trials disagree."),
+            *figure_warnings(results, SPEED_FIGURES)]
 
 
 def cost_blocks(results: dict) -> list:
+    from benchharness.numbers import money_column
     from benchharness.report.cost_table import report_detail
 
     rows = _figure_rows(results, ["cpu_ms_per_prediction", "footprint_mb", "rss_peak_mb", "load_s",
-                                  "usd_per_million", "realtime_usd_per_million", "monthly_usd"])
+                                  "batch_usd_per_million", "realtime_usd_per_million", "monthly_usd"])
+    ran = [c for c in _by_role(results, "candidate") if c.get("status") == "ok"]
+    heads = []
+    for col, name in ((5, "batch_usd_per_million"), (6, "realtime_usd_per_million")):
+        unit, cells = money_column(names.resolve(name, c, results) for c in ran)
+        heads.append(unit)
+        for row, cell in zip(rows, cells, strict=True):
+            row[col] = NM if cell == "-" else cell
     profiles = sorted({schema.cost(c).get("profile") for c in _by_role(results, "candidate")} - {None})
     profile = schema.run_section(results, "profile").get("name") or ", ".join(profiles)
     return [Heading("Resources and cost"),
             Table(["candidate", "CPU per prediction", "model footprint", "peak RSS", "load time",
-                   "batch USD / 1M", "real-time USD / 1M", "real-time USD / month"], rows,
+                   f"batch USD / {heads[0]} predictions", f"real-time USD / {heads[1]} predictions",
+                   "real-time USD / month"], rows,
                   f"Hardware profile: {profile or NM}."),
             Table(*report_detail(results))]
 
@@ -231,7 +298,7 @@ def build(results: dict, charts: dict | None = None) -> list:
     title = f"Production readiness: {suite.get('name', 'suite')}"
     meta = (f"Run {results.get('run_id', '?')}, started {results.get('started_at', '?')}"
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
-    blocks = [Heading(title, 1), Para(meta, "note")]
+    blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
     blocks += previous_run_blocks(results)
     blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)

@@ -20,6 +20,7 @@ h2 { font-size: 1.25em; border-bottom: 2px solid var(--line); padding-bottom: 4p
 .verdict-ok, .verdict-none { font-size: 1.1em; padding: 12px 16px; border-left: 6px solid var(--ok);
        background: #eef8f4; }
 .verdict-none { border-color: var(--bad); background: #fbefe8; }
+.warning { padding: 6px 12px; border-left: 4px solid var(--warn); background: #fdf6e6; color: #5a3d00; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 0.9em; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
@@ -29,7 +30,7 @@ table.wide { font-size: 0.8em; } table.wide th, table.wide td { padding: 3px 5px
 th { white-space: normal; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: 0.85em; padding-top: 4px; }
 td.PASS, td.qualifies, td.met, td.declared { color: var(--ok); font-weight: 600; }
-td.FAIL, td.blocked, td.crashed, td.missing { color: var(--bad); font-weight: 600; }
+td.FAIL, td.INVALID, td.blocked, td.crashed, td.missing { color: var(--bad); font-weight: 600; }
 td.WARN, td.UNKNOWN, td.INCONCLUSIVE, td.inconclusive, td.attention { color: #8a5a00; font-weight: 600; }
 figure { margin: 16px 0; }
 figure img { width: 100%; max-width: 860px; height: auto; border: 1px solid var(--line); }
@@ -47,7 +48,7 @@ figcaption { color: var(--muted); font-size: 0.85em; }
 }
 """
 
-_STATUS_CELLS = {"PASS", "FAIL", "WARN", "UNKNOWN", "INCONCLUSIVE", "qualifies", "inconclusive", "blocked",
+_STATUS_CELLS = {"INVALID", "PASS", "FAIL", "WARN", "UNKNOWN", "INCONCLUSIVE", "qualifies", "inconclusive", "blocked",
                  "crashed", "met", "missing", "attention", "declared"}
 _MIME = {"svg": "image/svg+xml", "png": "image/png"}
 

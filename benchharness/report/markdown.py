@@ -27,7 +27,8 @@ def render_markdown(blocks: list) -> str:
         if isinstance(b, Heading):
             out += ["#" * b.level + " " + b.text, ""]
         elif isinstance(b, Para):
-            out += [f"> **{b.text}**" if b.kind.startswith("verdict") else (f"_{b.text}_" if b.kind else b.text), ""]
+            out += [f"> **{b.text}**" if b.kind.startswith("verdict") else
+                    f"> ⚠️ {b.text}" if b.kind == "warning" else (f"_{b.text}_" if b.kind else b.text), ""]
         elif isinstance(b, Table):
             out += _table(b) + [""]
         elif isinstance(b, Chart):

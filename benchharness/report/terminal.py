@@ -53,10 +53,22 @@ def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     metric = next((schema.quality(c)["primary_metric"] for c in cands
                    if schema.quality(c).get("primary_metric")), "metric")
     header = [h.replace("{metric}", metric) for h in HEADER]
-    parts = []
+    from benchharness.decide.verdict import headline
+
+    parts = [headline(results)] if schema.verdict(results) else []
     if (results.get("suite") or {}).get("quick"):
         parts.append(console.quick_banner())
-    parts.append(render_table([candidate_row(c) for c in cands], header, PRIORITIES, width))
+    rows = [candidate_row(c) for c in cands]
+    # the cost in the suite's integration mode, all in one unit a person reads
+    from benchharness.decide import figures as names
+    from benchharness.numbers import money_column
+
+    unit, cells = money_column(names.resolve("usd_per_million", c, results) for c in cands)
+    mode = "real-time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "batch"
+    header[-1] = f"{mode} $/{unit}"
+    for row, cell in zip(rows, cells, strict=True):
+        row[-1] = cell
+    parts.append(render_table(rows, header, PRIORITIES, width))
 
     costs = cost_table_text(results)
     if costs:

@@ -14,17 +14,43 @@ import pandas as pd
 from benchharness.errors import ModelError
 
 
+def _did_you_mean(word: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(set(options)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _missing_module_hint(module_name: str) -> str:
+    """'did you mean sklearn.linear_model?' for a misspelt submodule of an importable package."""
+    import pkgutil
+
+    parent, _, last = module_name.rpartition(".")
+    if not parent:
+        return _did_you_mean(last, [m.name for m in pkgutil.iter_modules()])
+    try:
+        package = importlib.import_module(parent)
+    except ImportError:
+        return _missing_module_hint(parent)
+    subs = [m.name for m in pkgutil.iter_modules(getattr(package, "__path__", []))]
+    hint = _did_you_mean(last, subs)
+    return hint.replace("mean ", f"mean {parent}.") if hint else ""
+
+
 def import_estimator(path: str):
+    """The `train:` class, or ModelError in one line with the closest name when misspelt."""
     module_name, _, cls_name = path.rpartition(".")
     if not module_name:
         raise ModelError(f"'train' must be a dotted class path like sklearn.linear_model.LogisticRegression, got {path!r}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelError(f"cannot import {module_name!r} for train: {path!r} ({exc})") from None
+        hint = _missing_module_hint(module_name) if isinstance(exc, ModuleNotFoundError) else ""
+        raise ModelError(f"train: cannot import {module_name} ({exc}){hint}") from None
     cls = getattr(module, cls_name, None)
     if cls is None:
-        raise ModelError(f"module {module_name!r} has no class {cls_name!r} (train: {path!r})")
+        hint = _did_you_mean(cls_name, [n for n in dir(module) if n[:1].isupper()])
+        raise ModelError(f"train: {module_name} has no class {cls_name}{hint}")
     return cls
 
 

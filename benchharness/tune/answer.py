@@ -18,7 +18,7 @@ from benchharness.decide import figures
 from benchharness.decide.verdict import Term, pareto_front, rank
 from benchharness.tune.deploy import write_deployment
 
-COST_FIGURES = ("usd_per_million", "realtime_usd_per_million")
+COST_FIGURES = ("usd_per_million", "batch_usd_per_million", "realtime_usd_per_million")
 
 
 def _original_rows(ctx: RunContext, cand: CandidateRun, settings):
@@ -114,7 +114,7 @@ def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
         "p99_ms": figures.resolve("p99_ms", c, results),
         "p99_ms_interval": figures.interval(c, "p99_ms"),
         "cost_per_1m": figures.resolve(cost, c, results) if cost else None,
-        "cost_interval": figures.interval(c, cost) if cost else None,
+        "cost_interval": figures.interval(c, cost, results) if cost else None,
         "rows_per_s": figures.resolve("rows_per_s", c, results),
         "label_agreement": parity.get("label_agreement"),
         "max_abs_proba_diff": parity.get("max_abs_proba_diff"),
@@ -199,6 +199,7 @@ def tune_answer_stage(ctx: RunContext) -> None:
         cands = [by_name[n] for n in entry["variants"] if n in by_name]
         measured = [c.result for c in cands if c.ok]
         cost = _cost_figure(measured, ctx.results)
+        cost = figures.in_mode(cost, ctx.results) if cost else None  # the explicit one: batch or real time
         verdict_rows = {
             r["name"]: r for r in schema.verdict(ctx.results).get("candidates", [])
         }

@@ -73,11 +73,17 @@ def draw(
     if use_cost and min(ys) > 0:
         ax.set_yscale("log")
     ax.set_xlabel("p99 latency, closed loop (ms, log; grey: interval across trials)")
-    ax.set_ylabel(
-        "USD per 1M predictions" + (" (batch)" if cost_figure == "usd_per_million" else "")
-        if use_cost
-        else "rows per second (best batch)"
-    )
+    if use_cost:
+        from matplotlib.ticker import NullFormatter
+
+        from benchharness.report.charts_tradeoff import money_axis
+
+        unit = money_axis(ax.yaxis, ys)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        mode = "batch" if cost_figure == "batch_usd_per_million" else "real time"
+        ax.set_ylabel(f"USD per {unit} predictions ({mode})")
+    else:
+        ax.set_ylabel("rows per second (best batch)")
     ax.set_title(f"{base}: variants (red ring: Pareto front; star: recommended; x: quality lost)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
