@@ -134,10 +134,10 @@ def run_suite(
 
 
 def _save_traceback(run_dir: Path) -> Path:
-    from benchharness.results import atomic_write_text
+    from benchharness.run_folder import atomic_write
 
     path = Path(run_dir) / "internal-error.txt"
-    atomic_write_text(path, traceback.format_exc())
+    atomic_write(path, traceback.format_exc())
     return path
 
 

@@ -189,7 +189,6 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
 def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None,
             html_out: str | None, against: str | None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
-    import json
 
     from benchharness.decide.compare import compare_runs, compare_text
 
@@ -207,9 +206,9 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
     doc = compare_runs(list(run_dirs), threshold=threshold, alpha=alpha)
     click.echo(compare_text(doc))
     if json_out:
-        from pathlib import Path
+        from benchharness.run_folder import write_json
 
-        Path(json_out).write_text(json.dumps(doc, indent=2))
+        write_json(json_out, doc)
     if html_out:
         from benchharness.report.compare_page import write_compare_html
 

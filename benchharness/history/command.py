@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -16,7 +15,8 @@ from benchharness.exit_codes import USAGE as EXIT_USAGE
 from benchharness.history import store, trends
 from benchharness.history.changepoint import MIN_REL_CHANGE
 from benchharness.history.page import trend_page
-from benchharness.results import atomic_write_text, load_results
+from benchharness.results import load_results
+from benchharness.run_folder import atomic_write, write_json
 
 AGAINST = ("last", "best")
 
@@ -70,7 +70,7 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
         click.echo(f"  {head}"[: trends.TABLE_WIDTH])
         click.echo(f"      {changed}"[: trends.TABLE_WIDTH])
     page = Path(html_out) if html_out else Path(results_dir) / "history.html"
-    atomic_write_text(page, trend_page(seqs, lines))
+    atomic_write(page, trend_page(seqs, lines))
     click.echo(f"trend page: {page}")
     if json_out:
         runs = frame.drop_duplicates(["run_id", "candidate"])[
@@ -78,7 +78,7 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
         doc = {"runs": runs.to_dict("records"), "sequences": seqs,
                "change_points": [{"suite": s["suite"], "candidate": s["candidate"], "figure": s["figure"], **c}
                                  for s in seqs for c in s["change_points"]]}
-        Path(json_out).write_text(json.dumps(doc, indent=2, default=str))
+        write_json(json_out, doc, default=str)
     sys.exit(EXIT_OK)
 
 

@@ -85,7 +85,7 @@ def child_main(in_path: str, out_path: str, err_path: str | None = None) -> None
             "error_type": type(exc).__name__,
             "traceback": traceback.format_exc(limit=12),
         }
-    tmp = out_path + ".tmp"
-    with open(tmp, "wb") as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, out_path)  # a crash while writing never leaves a half result
+    from benchharness.run_folder import atomic_write
+
+    # atomic: a crash while writing never leaves a half result
+    atomic_write(out_path, lambda fh: pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
-from benchharness.measure.samples import safe_name
+from benchharness.run_folder import safe_name
 from benchharness.train.training import export_onnx, new_result
 from benchharness.tune.space import Variant, expand
 
