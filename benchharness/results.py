@@ -18,6 +18,7 @@ from benchharness.run_folder import (
     CSV_FILE,
     WORK_DIR,
     atomic_write,
+    ensure_out_dir,
     plain,
     results_path,
     write_json,
@@ -53,25 +54,9 @@ def csv_rows(results: dict) -> list[dict]:
     return rows
 
 
-def ensure_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
-    """Create the output folder `out_dir`; one that is a file, or lies under one, or cannot be
-    written, is a user error naming the path."""
-    from benchharness.errors import UserError
-
-    path = Path(out_dir)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{flag} {str(out_dir)!r} is an existing file, not a folder; give a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {flag} folder {str(out_dir)!r}: {exc.strerror or exc} "
-                        f"({exc.filename or out_dir}); give a writable folder") from None
-    return path
-
-
 def make_run_dir(out_dir: str | Path, run_id: str) -> Path:
     """Create `out_dir/run_id/work`; an --out that cannot hold it is a user error, not a traceback."""
-    run_dir = Path(out_dir) / run_id
+    run_dir = ensure_out_dir(out_dir) / run_id
     try:
         (run_dir / WORK_DIR).mkdir(parents=True, exist_ok=False)
         probe = run_dir / ".write-test"  # root can mkdir where a mount is read-only: try a file too

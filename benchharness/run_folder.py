@@ -128,6 +128,27 @@ def write_json(path: str | Path, doc: Any, default: Callable[[Any], Any] | None 
 
 
 # -- paths a user names for a command's output ------------------------------------------------
+def ensure_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
+    """Create the output folder `out_dir`; an empty one, one that is a file or lies under one,
+    or one that cannot be written is a user error naming the path (checked before any work)."""
+    from benchharness.errors import UserError
+
+    if not str(out_dir).strip():
+        raise UserError(f"{flag} is empty; give a folder (e.g. {flag} results)")
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {str(out_dir)!r} is an existing file, not a folder; give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{secrets.token_hex(4)}"  # root can mkdir on a read-only mount
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"cannot write in {flag} folder {str(out_dir)!r}: {exc.strerror or exc} "
+                        f"({exc.filename or out_dir}); give a writable folder") from None
+    return path
+
+
 def check_output_file(path: str | Path, flag: str) -> Path:
     """A file a command will write where the user said (`--json`, `--html`, `--out` of a
     page): its folder must exist and be writable, and it must not be a folder. Checked before

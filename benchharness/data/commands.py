@@ -18,7 +18,7 @@ from benchharness.config import Field, non_negative, positive
 from benchharness.errors import UserError
 from benchharness.exit_codes import NO as EXIT_ATTENTION
 from benchharness.exit_codes import OK as EXIT_OK
-from benchharness.results import ensure_out_dir
+from benchharness.run_folder import ensure_out_dir
 
 
 @click.command()
