@@ -144,7 +144,7 @@ def ensure_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         os.unlink(probe)
     except OSError as exc:
-        raise UserError(f"cannot write in {flag} folder {str(out_dir)!r}: {exc.strerror or exc} "
+        raise UserError(f"cannot write results under {flag} {str(out_dir)!r}: {exc.strerror or exc} "
                         f"({exc.filename or out_dir}); give a writable folder") from None
     return path
 

@@ -54,7 +54,7 @@ def error_line(res) -> str:
     (["compare", "{tmp}/a", "{tmp}/b", "--json", "/proc/nope.json"], "--json '/proc/nope.json'"),
     (["compare", "{tmp}/a", "{tmp}/b", "--html", ""], "--html is empty"),
     (["run", "--out", ""], "--out is empty"),
-    (["run", "--out", "/proc/nope"], "--out folder '/proc/nope'"),
+    (["run", "--out", "/proc/nope"], "cannot write results under --out '/proc/nope'"),
     (["validate", "{tmp}/data.csv", "--contract", "{tmp}/c.yaml", "--out", "/proc/nope"], "'/proc/nope'"),
     (["monitor", "--reference", "{tmp}/data.csv", "--current", "{tmp}/data.csv", "--out", "/proc/nope"],
      "'/proc/nope'"),
