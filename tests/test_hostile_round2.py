@@ -68,3 +68,21 @@ def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, 
     assert res.exit_code == exit_codes.USAGE, res.output
     assert shown in error_line(res), res.output
     assert not (Path.cwd() / "results.json").exists()
+
+
+# -- defect 1: a tune block whose every combination is impossible -------------------------------
+def test_a_tune_block_with_nothing_possible_is_a_suite_error_naming_why(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: impossible
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2},
+     tune: {export: [none], quantize: [int8]}}
+""")
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.USAGE, res.output
+    line = error_line(res)
+    assert "candidates.tree.tune leaves nothing to measure" in line
+    assert "quantize int8 needs an ONNX graph" in line
+    assert "stage" not in line and "TypeError" not in line
