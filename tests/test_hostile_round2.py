@@ -86,3 +86,78 @@ candidates:
     assert "candidates.tree.tune leaves nothing to measure" in line
     assert "quantize int8 needs an ONNX graph" in line
     assert "stage" not in line and "TypeError" not in line
+
+
+# -- defects 6 and 8: scheduler addresses -------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    (tmp_path / "c.yaml").write_text("columns:\n  a: {dtype: float}\n")
+    (tmp_path / "suite.yaml").write_text("name: x\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("address, shown", [
+    ("garbage", "--scheduler 'garbage' is not a scheduler address (no port)"),
+    ("udp://127.0.0.1:8786", "protocol 'udp' is not supported"),
+    ("tcp://127.0.0.1:99999", "port '99999' is not a port number"),
+    ("tcp://127.0.0.1:{free}", "cannot reach the Dask scheduler at 'tcp://127.0.0.1:{free}': Connection refused"),
+])
+@pytest.mark.parametrize("command", ["validate", "fleet", "worker"])
+def test_a_scheduler_address_that_cannot_work_is_one_line_and_exit_2(tiny, command, address, shown):
+    port = _free_port()
+    address, shown = address.replace("{free}", str(port)), shown.replace("{free}", str(port))
+    if command == "worker" and "cannot reach" in shown:
+        pytest.skip("a worker waits for its scheduler: tested below")
+    args = {"validate": ["validate", tiny / "d.csv", "--contract", tiny / "c.yaml", "--out", tiny / "v"],
+            "fleet": ["fleet", tiny / "suite.yaml", "--targets", "local", "--out", tiny / "f"],
+            "worker": ["worker", "--profile", "local"]}[command]
+    res = bench(*args, "--scheduler", address)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert shown in error_line(res), res.output
+    assert not (tiny / "v").exists() and not any((tiny / "f").glob("*"))  # nothing written
+
+
+@pytest.mark.slow
+def test_validate_on_an_unreachable_scheduler_ends_at_once_without_dask_noise(tiny):
+    import time
+
+    started = time.monotonic()
+    proc = bench_process("validate", tiny / "d.csv", "--contract", tiny / "c.yaml", "--scheduler",
+                         "garbage", "--out", tiny / "v")
+    assert proc.returncode == exit_codes.USAGE
+    assert proc.stderr.strip().splitlines() == [
+        "error: --scheduler 'garbage' is not a scheduler address (no port); give tcp://HOST:PORT "
+        "(or tls://HOST:PORT), e.g. tcp://10.0.0.5:8786"]
+    assert "Exception ignored" not in proc.stderr and time.monotonic() - started < 15
+
+
+@pytest.mark.slow
+def test_a_worker_says_it_waits_for_an_unreachable_scheduler_and_stops_on_sigterm(tiny):
+    import signal
+    import time
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "benchharness", "worker", "--scheduler",
+                             f"127.0.0.1:{port}", "--profile", "local"], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = proc.stderr.readline()  # the first thing it says, within seconds
+        assert line.startswith(f"waiting for the scheduler at tcp://127.0.0.1:{port} (0 s): "
+                               "Connection refused"), line
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == exit_codes.TERMINATED
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
