@@ -161,3 +161,61 @@ def test_a_worker_says_it_waits_for_an_unreachable_scheduler_and_stops_on_sigter
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+# -- defect 2: processes a model starts outlive the run -----------------------------------------
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_processes_a_model_starts_are_gone_when_the_run_ends_and_the_run_says_so(tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: strays
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: daemon, model: 'hostile_models:daemonizes'}
+  - {name: forker, model: 'hostile_models:forks_and_exits'}
+realtime: {duration_s: 0.1, trials: 1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 1}
+""")
+    proc = bench_process("run", suite, "--quick", "--out", tmp_path / "out", timeout=180,
+                         env={"STRAY_PIDS": str(pids),
+                              "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])})
+    assert proc.returncode == exit_codes.CANDIDATE_FAILED, proc.stderr  # forker never answers
+    assert "[daemon] cleaned up after the model: stopped 1 process(es) it started" in proc.stderr
+    assert "[forker] cleaned up after the model" in proc.stderr
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) >= 2
+    assert [p for p in started if _running(p)] == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+@pytest.mark.parametrize("model", ["daemonizes", "forks_and_exits"])
+def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, start_method, model):
+    import numpy as np
+
+    from benchharness.isolation.isolate import run_in_child
+
+    monkeypatch.setenv("STRAY_PIDS", str(tmp_path))
+    heard = []
+    out = run_in_child(f"hostile_models:{model}", {"X": np.zeros((3, 2))}, timeout_s=60,
+                       label="predict child", start_method=start_method, preload=("numpy",),
+                       env={"STRAY_PIDS": str(tmp_path)}, notify=heard.append)
+    assert out.status == ("ok" if model == "daemonizes" else "crashed"), out.error
+    assert out.record()["strays_stopped"] == 1
+    assert heard == ["cleaned up after the model: stopped 1 process(es) it started that outlived "
+                     "the predict child"]
+    started = [int(p.name) for p in tmp_path.iterdir()]
+    assert len(started) == 1 and not _running(started[0])
