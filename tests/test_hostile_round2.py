@@ -219,3 +219,38 @@ def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, sta
                      "the predict child"]
     started = [int(p.name) for p in tmp_path.iterdir()]
     assert len(started) == 1 and not _running(started[0])
+
+
+# -- defect 3: a memory limit that cannot work ---------------------------------------------------
+def test_a_memory_limit_below_what_a_child_starts_with_is_a_suite_error(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: small-limit
+data: {source: 'sklearn:breast_cancer', target: target}
+isolation: {memory_limit_mb: 300}
+candidates:
+  - {name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2}}
+""")
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.USAGE, res.output
+    line = error_line(res)
+    assert "isolation.memory_limit_mb 300 cannot work: a measurement child already has ~" in line
+    assert "give at least ~" in line and "predict" not in line
+    results = next((tmp_path / "out").iterdir()) / "results.json"
+    assert all(c.get("status") != "ok" or "realtime" not in c
+               for c in __import__("json").loads(results.read_text())["candidates"])  # nothing measured
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_child_below_its_memory_limit_at_start_fails_at_once_with_what_it_needs(start_method):
+    import time
+
+    from benchharness.isolation.isolate import run_in_child
+
+    started = time.monotonic()
+    out = run_in_child("hostile_models:hogs_memory", {"X": None}, timeout_s=120, label="predict child",
+                       memory_limit_mb=40, start_method=start_method, preload=("numpy",))
+    assert out.status == "error"
+    assert out.error.startswith("predict child went past its memory limit (40 MB; this model needs "
+                                "at least ~"), out.error
+    assert "MB to start)" in out.error and time.monotonic() - started < 20

@@ -166,7 +166,11 @@ def _outcome(label: str, returncode: int, timed_out: bool, wall: float, out_path
         return ChildOutcome("ok", value=result["value"], exitcode=returncode, wall_s=wall,
                             stderr_tail=stderr_tail)
     error = result["error"]
-    if memory_limit_mb and result.get("error_type") == "MemoryError":
+    if memory_limit_mb and result.get("error_type") == "MemoryLimitTooLow":
+        needs = error.rpartition(": ")[2]
+        error = (f"{label} went past its memory limit ({memory_limit_mb:g} MB; this model needs at "
+                 f"least ~{needs} MB to start) (isolation.memory_limit_mb)")
+    elif memory_limit_mb and result.get("error_type") == "MemoryError":
         error = (f"{label} went past its memory limit of {memory_limit_mb:g} MB "
                  f"(isolation.memory_limit_mb): {error}")
     return ChildOutcome(
