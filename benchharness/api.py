@@ -33,6 +33,7 @@ from benchharness.errors import Terminated, UserError
 from benchharness.history.mlflow_log import tracking_stage
 from benchharness.history.spread import run_level_inputs_stage
 from benchharness.history.stage import history_stage
+from benchharness.isolation.memory_check import memory_limit_stage
 from benchharness.measure.resource_stage import resources_stage
 from benchharness.measure.stages import predict_stage
 from benchharness.measure.trials import trials_stage
@@ -48,8 +49,8 @@ from benchharness.tune.replicas import tune_replicas_stage
 
 #: run stages before the candidates are measured
 BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
-          resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage, open_loop_limits_stage,
-          start_servers_stage]
+          resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage, memory_limit_stage,
+          open_loop_limits_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, keep_model_stage, quality_stage]
 
@@ -148,10 +149,10 @@ def run_suite(
 
 
 def _save_traceback(run_dir: Path) -> Path:
-    from benchharness.results import atomic_write_text
+    from benchharness.run_folder import atomic_write
 
     path = Path(run_dir) / "internal-error.txt"
-    atomic_write_text(path, traceback.format_exc())
+    atomic_write(path, traceback.format_exc())
     return path
 
 

@@ -84,7 +84,7 @@ def estimate(docs: list[dict]) -> dict:
 
 
 def save(fingerprint: str, quick: bool, suite: str, runs: int, found: dict, path: Path | None = None) -> Path:
-    from benchharness.results import write_json
+    from benchharness.run_folder import write_json
 
     path = path or calibration_path()
     try:

@@ -199,7 +199,6 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
 def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out: str | None,
             html_out: str | None, against: str | None) -> None:
     """Compare runs with the first one (e.g. before/after a change, or two machines)."""
-    import json
 
     from benchharness.decide.compare import compare_runs, compare_text
 
@@ -214,16 +213,25 @@ def compare(run_dirs: tuple[str, ...], threshold: float, alpha: float, json_out:
     if len(run_dirs) < 2:
         click.echo(f"error: compare needs at least two run directories, got {len(run_dirs)}", err=True)
         sys.exit(EXIT_USAGE)
+    from benchharness.run_folder import check_output_file, write_output
+    from benchharness.run_folder import plain as _plain
+
+    for flag, path in (("--json", json_out), ("--html", html_out)):
+        if path is not None:  # before comparing: a path that cannot be written is one line, exit 2
+            check_output_file(path, flag)
     doc = compare_runs(list(run_dirs), threshold=threshold, alpha=alpha)
     click.echo(compare_text(doc))
     if json_out:
-        from pathlib import Path
+        import json
 
-        Path(json_out).write_text(json.dumps(doc, indent=2))
+        write_output(json_out, json.dumps(_plain(doc), indent=2, allow_nan=False), "--json")
     if html_out:
         from benchharness.report.compare_page import write_compare_html
 
-        click.echo(f"page: {write_compare_html(doc, html_out)}")
+        try:
+            click.echo(f"page: {write_compare_html(doc, html_out)}")
+        except OSError as exc:
+            raise UserError(f"cannot write --html {html_out!r}: {exc.strerror or exc}") from None
     sys.exit(doc["exit_code"])
 
 

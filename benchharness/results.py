@@ -1,7 +1,8 @@
 """results.json: schema version, atomic save, load.
 
-Results are written after every stage through a temporary file and `os.replace`, so a
-crash or Ctrl-C never leaves a half-written document and never loses what was measured.
+Results are written after every stage through `run_folder.atomic_write` (a temporary file and
+`os.replace`), so a crash or Ctrl-C never leaves a half-written document and never loses what
+was measured. The folder's file names live in `run_folder.py`.
 """
 
 from __future__ import annotations
@@ -9,50 +10,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from benchharness import schema
 from benchharness.errors import UserError
+from benchharness.run_folder import (
+    CSV_FILE,
+    WORK_DIR,
+    atomic_write,
+    ensure_out_dir,
+    plain,
+    results_path,
+    write_json,
+)
 
 SCHEMA_VERSION = 2  # 2: measured sections carry trials, intervals across trials, stability
-RESULTS_FILE = "results.json"
-CSV_FILE = "results.csv"
-
-
-def _plain(obj: Any) -> Any:
-    """Make numpy scalars/arrays and non-finite floats JSON-safe (NaN/inf -> null)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _plain(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 #: the figures results.csv carries, one column each, named as limits and `bench compare` name them
@@ -78,31 +50,15 @@ def csv_rows(results: dict) -> list[dict]:
             "train_score": (q.get("train") or {}).get(primary),
         }
         row.update({name: figures.resolve(name, c, results) for name in CSV_FIGURES})
-        rows.append(_plain(row))
+        rows.append(plain(row))
     return rows
-
-
-def ensure_out_dir(out_dir: str | Path, flag: str = "--out") -> Path:
-    """Create the output folder `out_dir`; one that is a file, or lies under one, or cannot be
-    written, is a user error naming the path."""
-    from benchharness.errors import UserError
-
-    path = Path(out_dir)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{flag} {str(out_dir)!r} is an existing file, not a folder; give a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create {flag} folder {str(out_dir)!r}: {exc.strerror or exc} "
-                        f"({exc.filename or out_dir}); give a writable folder") from None
-    return path
 
 
 def make_run_dir(out_dir: str | Path, run_id: str) -> Path:
     """Create `out_dir/run_id/work`; an --out that cannot hold it is a user error, not a traceback."""
-    run_dir = Path(out_dir) / run_id
+    run_dir = ensure_out_dir(out_dir) / run_id
     try:
-        (run_dir / "work").mkdir(parents=True, exist_ok=False)
+        (run_dir / WORK_DIR).mkdir(parents=True, exist_ok=False)
         probe = run_dir / ".write-test"  # root can mkdir where a mount is read-only: try a file too
         probe.write_bytes(b"")
         probe.unlink()
@@ -112,22 +68,16 @@ def make_run_dir(out_dir: str | Path, run_id: str) -> Path:
     return run_dir
 
 
-def write_json(path: str | Path, doc: Any) -> None:
-    """Write a JSON document atomically (numpy values made plain, NaN/inf as null)."""
-    atomic_write_text(Path(path), json.dumps(_plain(doc), indent=2, allow_nan=False))
-
-
 def save_results(results: dict, run_dir: Path) -> Path:
     run_dir = Path(run_dir)
-    path = run_dir / RESULTS_FILE
-    write_json(path, results)
+    path = write_json(results_path(run_dir), results)
     rows = csv_rows(results)
     if rows:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(run_dir / CSV_FILE, buf.getvalue())
+        atomic_write(run_dir / CSV_FILE, buf.getvalue())
     return path
 
 
@@ -135,9 +85,7 @@ def load_results(run_dir: str | Path) -> dict:
     """Load results.json from a run directory (or the file itself)."""
     from benchharness.errors import UserError
 
-    path = Path(run_dir)
-    if path.is_dir():
-        path = path / RESULTS_FILE
+    path = results_path(run_dir)
     if not path.exists():
         raise UserError(f"no results found: {path} does not exist")
     try:

@@ -37,3 +37,49 @@ def segfaults_on_negative(X):
 def slow(X):
     time.sleep(4)
     return np.zeros(len(X), dtype=np.int64)
+
+
+# -- models that start processes of their own (each records its pid in $STRAY_PIDS) -----------
+_forked = []
+
+
+def _record_pid():
+    import os
+
+    folder = os.environ.get("STRAY_PIDS")
+    if folder:
+        with open(os.path.join(folder, str(os.getpid())), "w"):
+            pass
+
+
+def _linger():
+    _record_pid()
+    while True:  # model code that keeps running
+        time.sleep(0.2)
+
+
+def daemonizes(X):
+    """Double-forks a daemon into its own session (setsid) on its first call, then answers."""
+    import os
+
+    if not _forked:
+        _forked.append(True)
+        middle = os.fork()
+        if middle == 0:
+            os.setsid()
+            if os.fork() == 0:
+                _linger()
+            os._exit(0)
+        os.waitpid(middle, 0)
+        time.sleep(0.2)  # the daemon has started
+    return np.zeros(len(X), dtype=np.int64)
+
+
+def forks_and_exits(X):
+    """Forks a helper, then leaves without a word (os._exit): the helper is orphaned."""
+    import os
+
+    if os.fork() == 0:
+        _linger()
+    time.sleep(0.2)  # the helper has started
+    os._exit(0)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import write_suite
 
 from benchharness.cli import main
-from benchharness.measure.samples import safe_name
+from benchharness.run_folder import safe_name
 
 
 def test_names_that_fold_together_get_their_own_file_names():

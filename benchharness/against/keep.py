@@ -14,10 +14,9 @@ import shutil
 from pathlib import Path
 
 from benchharness.context import CandidateRun, RunContext
-from benchharness.measure.samples import safe_name
+from benchharness.run_folder import MODELS_DIR, atomic_write, safe_name
 
 KEEP_MAX_MB = 512
-MODELS_DIR = "models"
 
 
 def _suffix(path: Path) -> str:
@@ -46,5 +45,6 @@ def keep_model_stage(ctx: RunContext, cand: CandidateRun) -> None:
     target = folder / f"{safe_name(cand.name)}{_suffix(path)}"
     # a copy, never a hard link: a tool that rewrites the model in place (joblib.dump opens
     # the same inode for writing) would change a linked "copy" too
-    shutil.copyfile(path, target)
+    with open(path, "rb") as source:
+        atomic_write(target, lambda fh: shutil.copyfileobj(source, fh, 1 << 20))
     model["kept"] = f"{MODELS_DIR}/{target.name}"

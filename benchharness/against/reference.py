@@ -27,6 +27,7 @@ from benchharness.adapters.pickles import guard_pickle
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import UserError
 from benchharness.results import load_results
+from benchharness.run_folder import has_results, run_folders
 
 SUFFIX = "@reference"
 NOT_REPEATABLE = {"callable": "Python code (module:attr) is not kept with a run: what it runs now may "
@@ -39,13 +40,13 @@ def _runs_of(out_dir: Path, suite_name: str) -> list[tuple[Path, dict]]:
     """Earlier runs of the suite in the results folder, oldest first (run ids start with the
     time they started)."""
     found = []
-    for path in sorted(Path(out_dir).glob("*/results.json")):
+    for folder in run_folders(out_dir):
         try:
-            res = load_results(path.parent)
+            res = load_results(folder)
         except UserError:
             continue  # a crashed or foreign folder: not a reference
         if schema.run_section(res, "suite").get("name") == suite_name and schema.candidates(res):
-            found.append((path.parent, res))
+            found.append((folder, res))
     return found
 
 
@@ -53,7 +54,7 @@ def find_reference(spec: str, out_dir: str | Path, suite_name: str) -> Path:
     """The reference run's folder for `--against SPEC` (see the module doc)."""
     if spec not in ("last", "best"):
         path = Path(spec)
-        if not (path / "results.json").is_file():
+        if not has_results(path):
             raise UserError(f"--against {spec!r}: not a run folder (no results.json there); "
                             "give a run folder, last or best")
         return path

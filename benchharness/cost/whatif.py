@@ -107,15 +107,13 @@ def whatif_text(doc: dict, results: dict) -> str:
 
 def whatif_command(run_dir: str, profile: str) -> int:
     """`bench report RUN --profile NAME`: print the estimate, save it beside results.json."""
-    import json
     from pathlib import Path
 
     import click
 
     from benchharness import exit_codes
-    from benchharness.measure.samples import safe_name
     from benchharness.report.write import load_run
-    from benchharness.results import atomic_write_text
+    from benchharness.run_folder import safe_name, write_json
 
     try:
         results = load_run(run_dir)
@@ -124,7 +122,7 @@ def whatif_command(run_dir: str, profile: str) -> int:
         click.echo(f"error: {exc}", err=True)
         return exit_codes.USAGE
     path = Path(run_dir) / f"whatif-{safe_name(doc['profile']['name'])}.json"
-    atomic_write_text(path, json.dumps(doc, indent=2))
+    write_json(path, doc)
     click.echo(whatif_text(doc, results))
     click.echo(f"estimate: {path} (the run's own results.json is unchanged)")
     return exit_codes.OK

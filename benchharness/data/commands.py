@@ -18,7 +18,7 @@ from benchharness.config import Field, non_negative, positive
 from benchharness.errors import UserError
 from benchharness.exit_codes import NO as EXIT_ATTENTION
 from benchharness.exit_codes import OK as EXIT_OK
-from benchharness.results import ensure_out_dir
+from benchharness.run_folder import ensure_out_dir
 
 
 @click.command()
@@ -40,6 +40,10 @@ def validate(contract_path: str, data: str, out_dir: str | None, chunk_rows: int
     from benchharness.data.contract import Contract
     from benchharness.data.validate import format_summary, validate_dataset
 
+    if scheduler is not None:  # before reading anything: one line for an address that cannot work
+        from benchharness.scheduler_address import require_listening
+
+        scheduler = require_listening(scheduler)
     out = Path(out_dir) if out_dir else _default_out(data)
     summary = validate_dataset(Contract.load(contract_path), data, ensure_out_dir(out),
                                chunk_rows=chunk_rows, scheduler=scheduler)

@@ -22,7 +22,7 @@ import yaml
 from benchharness.config import CONTRACT
 from benchharness.data.drift import category_labels
 from benchharness.errors import DataError
-from benchharness.results import atomic_write_text
+from benchharness.run_folder import atomic_write
 
 DTYPES = ("integer", "float", "boolean", "category", "string", "datetime")
 EXTRA_COLUMNS = ("ignore", "warn", "quarantine")
@@ -75,7 +75,7 @@ class Contract:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        atomic_write_text(path, self.to_yaml())
+        atomic_write(path, self.to_yaml())
         return path
 
     @classmethod

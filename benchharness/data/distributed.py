@@ -24,6 +24,9 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
         from distributed import Client
     except ImportError:
         raise UserError("--scheduler needs the 'distributed' package: pip install 'benchharness[data-cluster]'") from None
+    from benchharness.scheduler_address import require_listening
+
+    address = require_listening(address)  # a bad or silent address: one line at once, no Dask wait
     try:
         return Client(address, timeout=timeout_s, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:

@@ -50,6 +50,7 @@ from benchharness.data.stream import DEFAULT_CHUNK_ROWS, Reservoir, schema_of
 from benchharness.data.validate import PartCheck, check_part, summarise
 from benchharness.errors import DataError, ModelError, UserError
 from benchharness.results import load_results
+from benchharness.run_folder import CONTRACT_FILE, WORK_DIR, has_results
 
 PRED = "_prediction"
 
@@ -100,9 +101,9 @@ def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
     """Reference data, contract and run folder, from what the user gave."""
     ref = Path(opts.reference)
     run = Path(opts.run) if opts.run else None
-    if ref.is_dir() and (ref / "results.json").exists():
+    if ref.is_dir() and has_results(ref):
         run = run or ref
-        ref = ref / "work" / "X_train.parquet"
+        ref = ref / WORK_DIR / "X_train.parquet"
         if not ref.exists():
             raise DataError(f"run folder {opts.reference} has no training split at work/X_train.parquet")
     if opts.target is None:  # a run folder knows its label column
@@ -110,8 +111,8 @@ def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
     ref_parts = resolve_parts(ref)
     if opts.contract:
         contract = Contract.load(opts.contract)
-    elif run and (run / "contract.yaml").exists():
-        contract = Contract.load(run / "contract.yaml")
+    elif run and (run / CONTRACT_FILE).exists():
+        contract = Contract.load(run / CONTRACT_FILE)
     else:
         exclude = {opts.target, opts.id_column, opts.time_column, opts.prediction_column}
         contract = learn_file_contract(ref_parts, exclude=exclude, chunk_rows=opts.chunk_rows)
@@ -121,7 +122,7 @@ def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
 
 
 def _run_target(run: Path | None) -> str | None:
-    if run is None or not (run / "results.json").exists():
+    if run is None or not has_results(run):
         return None
     try:
         return schema.run_section(load_results(run), "data").get("target")

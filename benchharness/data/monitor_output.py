@@ -12,7 +12,7 @@ import html
 import time
 from pathlib import Path
 
-from benchharness.results import atomic_write_text, write_json
+from benchharness.run_folder import atomic_write, write_json
 
 Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows)
 
@@ -196,8 +196,8 @@ def write_outputs(results: dict, out_dir: Path) -> dict:
                                                 ("html", "report.html"), ("prometheus", "metrics.prom"))}
     results["outputs"] = paths
     write_json(paths["json"], results)
-    atomic_write_text(Path(paths["markdown"]), to_markdown(blocks))
-    atomic_write_text(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
+    atomic_write(Path(paths["markdown"]), to_markdown(blocks))
+    atomic_write(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
     from prometheus_client import write_to_textfile
 
     write_to_textfile(paths["prometheus"], prometheus_registry(results))  # atomic: temp + rename

@@ -19,6 +19,7 @@ from benchharness import schema
 from benchharness.errors import DataError, UserError
 from benchharness.measure.stats import percentile
 from benchharness.results import load_results
+from benchharness.run_folder import RESULTS_FILE, results_path
 
 LATENCY_SAMPLE_ROWS = 200
 WARMUP_CALLS = 5
@@ -50,9 +51,9 @@ def run_figures(run_dir: str | Path | None, model_path: str | None = None, candi
     """
     if run_dir is None:
         return {}
-    path = Path(run_dir) / "results.json"
+    path = results_path(Path(run_dir))
     if not path.exists():
-        raise DataError(f"run folder {run_dir} has no results.json")
+        raise DataError(f"run folder {run_dir} has no {RESULTS_FILE}")
     try:
         results = load_results(path)  # the one loader: schema_version checked, older files upgraded
     except UserError as exc:  # names the file and what is wrong with it

@@ -11,7 +11,6 @@ checks failed how often, and which batch checks (null rates) failed.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from benchharness.data.stream import (
     schema_of,
 )
 from benchharness.errors import DataError
-from benchharness.results import atomic_write_text
+from benchharness.run_folder import write_json
 
 ROW_COLUMN = "_row"
 REASONS_COLUMN = "_reasons"
@@ -176,7 +175,7 @@ def finish_summary(summary: dict, started: float, out_dir, outputs) -> dict:
     summary["seconds"] = round(time.perf_counter() - started, 3)
     if out_dir is not None:
         summary["clean_path"], summary["quarantine_path"] = (str(p) for p in outputs)
-        atomic_write_text(Path(out_dir) / "summary.json", json.dumps(summary, indent=2))
+        write_json(Path(out_dir) / "summary.json", summary)
     return summary
 
 

@@ -68,6 +68,13 @@ def fleet(suite: str, targets: str, scheduler: str | None, out_dir: str, quick: 
     from benchharness.fleet.worker import security_from
 
     try:
+        from benchharness.run_folder import ensure_out_dir
+
+        ensure_out_dir(out_dir)  # before any cluster starts
+        if scheduler is not None:
+            from benchharness.scheduler_address import require_listening
+
+            scheduler = require_listening(scheduler)
         names = parse_targets(targets)
         doc = run_fleet(suite, names, scheduler=scheduler, out_dir=out_dir, quick=quick,
                         worker_wait_s=worker_wait, security=security_from(tls_ca_file, tls_cert, tls_key),

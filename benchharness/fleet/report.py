@@ -10,7 +10,6 @@ the Pareto front over (candidate, machine).
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import textwrap
 from pathlib import Path
 
@@ -20,7 +19,8 @@ from benchharness.fleet.verdict import fleet_verdict, pair_name, pairs
 from benchharness.report.console import render_table
 from benchharness.report.document import Chart, Heading, Para, Table
 from benchharness.report.html import render_html
-from benchharness.results import atomic_write_text
+from benchharness.results import load_results
+from benchharness.run_folder import atomic_write, write_json
 
 FLEET_FILE = "fleet.json"
 REPORT_FILE = "report.html"
@@ -38,7 +38,7 @@ def _load_runs(fleet_dir: Path, runs) -> dict[str, dict]:
     out = {}
     for r in runs:
         if r.status == "ok" and r.run_dir:
-            out[r.target] = json.loads((fleet_dir / r.run_dir / "results.json").read_text())
+            out[r.target] = load_results(fleet_dir / r.run_dir)
     return out
 
 
@@ -64,8 +64,8 @@ def write_fleet(fleet_dir: Path, fleet_id: str, runs, suite_path, bundle: dict, 
         "report": REPORT_FILE,
     }
     chart = write_chart(fleet_dir, results)
-    atomic_write_text(fleet_dir / REPORT_FILE, render_html(blocks(doc, results, chart), fleet_dir))
-    atomic_write_text(fleet_dir / FLEET_FILE, json.dumps(doc, indent=2))
+    atomic_write(fleet_dir / REPORT_FILE, render_html(blocks(doc, results, chart), fleet_dir))
+    write_json(fleet_dir / FLEET_FILE, doc)
     return doc
 
 
@@ -199,7 +199,7 @@ def summary_text(doc: dict, fleet_dir: str | Path) -> str:
             detail += f" (machine differs: {'; '.join(r['profile_mismatch'])})"
         lines.append(textwrap.fill(f"  {r['target']:<18} {r['status'].upper():<9} {detail}", 100,
                                    subsequent_indent=" " * 31))
-    results = {r["target"]: json.loads((fleet_dir / r["run_dir"] / "results.json").read_text())
+    results = {r["target"]: load_results(fleet_dir / r["run_dir"])
                for r in doc["runs"] if r["status"] == "ok" and r.get("run_dir")}
     table = rows(doc, results)
     if table:

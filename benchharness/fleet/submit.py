@@ -29,7 +29,7 @@ from benchharness.errors import UserError
 from benchharness.fleet.bundle import pack_suite, unpack_tree
 from benchharness.fleet.report import SAME_HARDWARE_NOTE
 from benchharness.fleet.worker import RESOURCE_PREFIX, resource_name
-from benchharness.measure.samples import safe_name
+from benchharness.run_folder import safe_name
 
 LOOPBACK = "127.0.0.1"
 POLL_S = 0.5
@@ -256,11 +256,12 @@ def _collect(r: TargetRun, fleet_dir: Path, progress) -> None:
 
 
 def _read_profile(run_dir: Path) -> dict | None:
-    import json
+    from benchharness.errors import UserError
+    from benchharness.results import load_results
 
     try:
-        return json.loads((run_dir / "results.json").read_text()).get("profile")
-    except (OSError, ValueError):
+        return load_results(run_dir).get("profile")
+    except (OSError, UserError):
         return None
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from benchharness import exit_codes
 from benchharness.fleet.bundle import pack_tree, unpack_suite
 from benchharness.isolation.child_main import PACKAGE_ROOT
+from benchharness.run_folder import run_folders
 
 #: profile name -> profile file or name, set by `bench worker` in its own process, so a
 #: worker started with `--profile /etc/bench/mine.yaml` prices with that file
@@ -52,7 +53,7 @@ def run_target(bundle: dict, target: str, quick: bool, cancel_event: str | None 
                                     cwd=tmp, start_new_session=True)
             cancelled = _wait(proc, cancel_event)
         log_text = log_path.read_text(errors="replace")
-        run_dirs = [p.parent for p in out.glob("*/results.json")]
+        run_dirs = run_folders(out)
         outcome = {"worker": worker, "exit_code": proc.returncode, "wall_s": round(time.time() - started, 1),
                    "log_tail": log_text[-4000:], "files": {}, "run_id": None}
         if run_dirs:

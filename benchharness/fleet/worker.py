@@ -47,9 +47,16 @@ def describe(profile_name_or_path: str) -> tuple[str, list[str]]:
 
 def run_worker(scheduler: str, profile: str, listen: str = "127.0.0.1", security=None,
                name: str | None = None, say=print) -> None:
-    """Join `scheduler` and serve fleet tasks until stopped (Ctrl-C or the scheduler closing)."""
+    """Join `scheduler` and serve fleet tasks until stopped (Ctrl-C or the scheduler closing).
+
+    The address is checked first (one line, exit 2, for one that is not tcp://HOST:PORT), then
+    the worker waits for the scheduler to answer, saying so every 10 s, before it joins."""
     from distributed import Worker
 
+    from benchharness import scheduler_address
+    from benchharness.errors import UserError
+
+    scheduler = scheduler_address.check(scheduler)
     profile_name, mismatch = describe(profile)
     task.WORKER_PROFILES[profile_name] = profile
     resources = {resource_name(profile_name): 1}
@@ -65,4 +72,9 @@ def run_worker(scheduler: str, profile: str, listen: str = "127.0.0.1", security
                 f"(resource {resource_name(profile_name)}=1) for scheduler {scheduler}")
             await w.finished()
 
-    asyncio.run(serve())
+    scheduler_address.wait_until_listening(scheduler, say)
+    try:
+        asyncio.run(serve())
+    except (OSError, TimeoutError, RuntimeError, ValueError) as exc:  # e.g. the scheduler went away
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"the worker could not join the scheduler at {scheduler}: {first}") from None

@@ -16,7 +16,8 @@ from benchharness.exit_codes import USAGE as EXIT_USAGE
 from benchharness.history import store, trends
 from benchharness.history.changepoint import MIN_REL_CHANGE
 from benchharness.history.page import trend_page
-from benchharness.results import atomic_write_text, load_results
+from benchharness.results import load_results
+from benchharness.run_folder import check_output_file, plain, write_output
 
 AGAINST = ("last", "best")
 
@@ -38,6 +39,11 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
     try:
         if not Path(results_dir).is_dir():
             raise UserError(f"results folder not found: {results_dir}")
+        # before any work: an output path that cannot be written is one line, exit 2
+        check_output_file(html_out or Path(results_dir) / "history.html",
+                          "--html" if html_out else "the trend page (RESULTS_DIR/history.html)")
+        if json_out is not None:
+            check_output_file(json_out, "--json")
         if rebuild:
             done = store.rebuild(results_dir, progress=lambda m: click.echo(m, err=True))
             click.echo(f"index rebuilt: {done['runs']} run(s), {len(done['skipped'])} skipped", err=True)
@@ -70,7 +76,7 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
         click.echo(f"  {head}"[: trends.TABLE_WIDTH])
         click.echo(f"      {changed}"[: trends.TABLE_WIDTH])
     page = Path(html_out) if html_out else Path(results_dir) / "history.html"
-    atomic_write_text(page, trend_page(seqs, lines))
+    write_output(page, trend_page(seqs, lines), "--html")
     click.echo(f"trend page: {page}")
     if json_out:
         runs = frame.drop_duplicates(["run_id", "candidate"])[
@@ -78,7 +84,7 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
         doc = {"runs": runs.to_dict("records"), "sequences": seqs,
                "change_points": [{"suite": s["suite"], "candidate": s["candidate"], "figure": s["figure"], **c}
                                  for s in seqs for c in s["change_points"]]}
-        Path(json_out).write_text(json.dumps(doc, indent=2, default=str))
+        write_output(json_out, json.dumps(plain(doc), indent=2, allow_nan=False, default=str), "--json")
     sys.exit(EXIT_OK)
 
 

@@ -24,8 +24,9 @@ from benchharness import schema
 from benchharness.adapters.extras import import_extra
 from benchharness.errors import UserError
 from benchharness.history.store import run_rows
+from benchharness.run_folder import RESULTS_FILE
 
-ARTIFACTS = ("report.html", "report.md", "results.json")
+ARTIFACTS = ("report.html", "report.md", RESULTS_FILE)
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
 
 

@@ -13,21 +13,18 @@ Query it with pandas (`read_index`) or DuckDB:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchharness import schema
+from benchharness import run_folder, schema
 from benchharness.decide import figures as names
 from benchharness.errors import UserError
 from benchharness.history.identity import identity
-from benchharness.results import RESULTS_FILE, load_results
-
-INDEX_FILE = "history.parquet"
+from benchharness.results import load_results
+from benchharness.run_folder import INDEX_FILE, atomic_write
 
 #: the index's columns, in order, with their Arrow types (one schema for every part)
 SCHEMA = pa.schema([
@@ -113,17 +110,7 @@ def write_run(results_dir: str | Path, results: dict) -> Path:
         columns[field.name] = pa.array(values, type=field.type)
     table = pa.table(columns, schema=SCHEMA)
     path = folder / INDEX_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a shared results folder is read by others
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda fh: pq.write_table(table, fh))
 
 
 def read_index(results_dir: str | Path) -> pd.DataFrame:
@@ -144,7 +131,7 @@ def read_index(results_dir: str | Path) -> pd.DataFrame:
 
 def run_folders(results_dir: str | Path) -> list[Path]:
     root = Path(results_dir)
-    return sorted(p.parent for p in root.glob(f"*/{RESULTS_FILE}"))
+    return run_folder.run_folders(root)
 
 
 def rebuild(results_dir: str | Path, progress=None) -> dict:

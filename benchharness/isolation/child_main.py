@@ -33,12 +33,47 @@ def die_with_parent() -> None:
         os._exit(1)
 
 
+#: address space a child needs beyond what it has at start to load and call a small model
+START_HEADROOM_MB = 64
+
+
+class MemoryLimitTooLow(Exception):
+    """The memory limit is below what this child already uses: applying it would leave the
+    child unable to allocate anything (a thread pool then waits forever on a futex)."""
+
+
+def address_space_mb(modules: list[str] | tuple[str, ...] = ()) -> float:
+    """This process's address space (VmSize) in MB, after importing `modules`; 0 if unknown."""
+    import contextlib
+    import importlib
+
+    for module in modules:  # a library missing here fails later, with its own message
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def needed_mb(start_mb: float) -> int:
+    """The least limit worth trying for a child that starts at `start_mb` (rounded up to 10)."""
+    return int(-(-(start_mb + START_HEADROOM_MB) // 10) * 10)
+
+
 def limit_memory(limit_mb: float) -> None:
     """Cap this process's address space: past it, allocations fail (MemoryError in Python)."""
     try:
         import resource
     except ImportError:  # Windows: no rlimits; the limit is not applied
         return
+    start = address_space_mb()
+    if start and limit_mb < start + START_HEADROOM_MB:
+        raise MemoryLimitTooLow(f"{needed_mb(start)}")
     limit = int(limit_mb * 1024 * 1024)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
@@ -61,13 +96,13 @@ def child_main(in_path: str, out_path: str, err_path: str | None = None) -> None
     faulthandler.enable()
     with open(in_path, "rb") as fh:
         payload = pickle.load(fh)
-    if payload.get("memory_limit_mb"):
-        limit_memory(payload["memory_limit_mb"])
     os.environ.update(payload.get("env") or {})
     for p in reversed(payload["sys_path"]):
         if p not in sys.path:
             sys.path.insert(0, p)
     try:
+        if payload.get("memory_limit_mb"):  # inside the try: a limit below the start fails at once
+            limit_memory(payload["memory_limit_mb"])
         module_name, _, attr = payload["target"].partition(":")
         fn = importlib.import_module(module_name)
         for part in attr.split("."):
@@ -85,7 +120,7 @@ def child_main(in_path: str, out_path: str, err_path: str | None = None) -> None
             "error_type": type(exc).__name__,
             "traceback": traceback.format_exc(limit=12),
         }
-    tmp = out_path + ".tmp"
-    with open(tmp, "wb") as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, out_path)  # a crash while writing never leaves a half result
+    from benchharness.run_folder import atomic_write
+
+    # atomic: a crash while writing never leaves a half result
+    atomic_write(out_path, lambda fh: pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL))

@@ -9,7 +9,9 @@ which runs a user's unguarded script again; this server never imports it.
 
 Protocol on the server's stdin/stdout, one request at a time: the parent writes
 "in.pkl<TAB>out.pkl<TAB>stderr<LF>"; the server forks, answers the child's pid, waits for
-it and answers its exit code (negative: killed by that signal).
+it, stops whatever the child started that outlived it (the server is a child subreaper, so
+those are re-parented to it: `strays.py`) and answers "exit code<TAB>strays stopped" (a
+negative exit code: killed by that signal).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from benchharness.isolation.child_main import PACKAGE_ROOT, die_with_parent
 
 
 def run_forked(in_path: str, out_path: str, err_path: str, timeout_s: float, env: dict | None,
-               preload, still) -> tuple[int, bool]:
+               preload, still) -> tuple[int, bool, int]:
     key = (tuple(sorted((env or {}).items())), tuple(preload))
     with _ZYGOTES_LOCK:  # one child at a time per server
         server = _ZYGOTES.pop(key, None)
@@ -83,13 +85,13 @@ class _ForkServer:
         return line.decode()
 
     def run(self, in_path: str, out_path: str, err_path: str, timeout_s: float,
-            still) -> tuple[int, bool]:
+            still) -> tuple[int, bool, int]:
         self.proc.stdin.write(f"{in_path}\t{out_path}\t{err_path}\n".encode())
         self.proc.stdin.flush()
         pid_line = self._readline(_IMPORT_WAIT_S)
         if not pid_line:
             self.close()
-            return -signal.SIGKILL, pid_line is None
+            return -signal.SIGKILL, pid_line is None, 0
         pid = int(pid_line)
         try:
             status = still.wait(self._readline, timeout_s)
@@ -105,11 +107,16 @@ class _ForkServer:
             status = self._readline(30)
         if not status:  # the server itself died: a fresh one starts next time
             self.close()
-            return -signal.SIGKILL, timed_out
-        return int(status), timed_out
+            return -signal.SIGKILL, timed_out, 0
+        code, _, stopped = status.partition("\t")
+        return int(code), timed_out, int(stopped or 0)
 
     def close(self) -> None:
         if self.proc.poll() is None:
+            from benchharness.isolation import strays
+
+            # its child and their strays first: killed, the server could no longer reap them
+            strays.kill_tree(self.proc.pid)
             self.proc.kill()
         self.proc.wait()
 
@@ -130,6 +137,9 @@ def _zygote_main(preload: list[str]) -> None:
     it is waiting for, with its whole process group, and exit. No child outlives `bench`."""
     import importlib
 
+    from benchharness.isolation import strays
+
+    strays.become_subreaper()  # what a child starts and leaves is re-parented here, not to PID 1
     for module in preload:
         # a library missing here fails later, in the child, with its own message
         with contextlib.suppress(Exception):
@@ -163,7 +173,10 @@ def _zygote_main(preload: list[str]) -> None:
                 os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             os._exit(0)
-        replies.write(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+        # whatever the child started (its process group, daemons in their own sessions) was
+        # re-parented here: with the child reaped, everything below the server is a stray
+        stopped = strays.stop_descendants()
+        replies.write(f"{os.waitstatus_to_exitcode(status)}\t{stopped}\n".encode())
         replies.flush()
 
 

@@ -39,6 +39,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchharness.isolation import strays
 from benchharness.isolation.child_main import PACKAGE_ROOT
 
 # Kept tiny on purpose: everything the child imports costs start-up time.
@@ -75,6 +76,8 @@ class ChildOutcome:
             out["exitcode"] = self.exitcode
         if self.stderr_tail and not self.ok:
             out["stderr_tail"] = self.stderr_tail
+        if self.extra.get("strays_stopped"):
+            out["strays_stopped"] = self.extra["strays_stopped"]
         return out
 
 
@@ -124,39 +127,56 @@ def run_in_child(
         t0 = time.perf_counter()
         still = _StillRunning(label, timeout_s, notify, notify_every_s)
         if start_method == "spawn":
-            returncode, timed_out = _spawn(in_path, out_path, err_path, timeout_s, env, still)
+            returncode, timed_out, strays = _spawn(in_path, out_path, err_path, timeout_s, env, still)
         else:
             from benchharness.isolation.forkserver import run_forked
 
-            returncode, timed_out = run_forked(in_path, out_path, err_path, timeout_s, env, preload, still)
+            returncode, timed_out, strays = run_forked(in_path, out_path, err_path, timeout_s, env,
+                                                       preload, still)
         wall = time.perf_counter() - t0
-        stderr_tail = _tail(err_path)
-        if timed_out:
-            return ChildOutcome(
-                "timeout", error=f"{label} timed out after {timeout_s:g} s and was killed",
-                exitcode=returncode, wall_s=wall, stderr_tail=stderr_tail,
-            )
-        result = _read_result(out_path)
-        if result is None:
-            sig = signal_name(returncode)
-            how = f"killed by {sig}" if sig else f"exited with code {returncode} without a result"
-            if memory_limit_mb:
-                how += f" (it may have reached its memory limit of {memory_limit_mb:g} MB)"
-            return ChildOutcome(
-                "crashed", error=f"{label} crashed: {how}", signal=sig, exitcode=returncode,
-                wall_s=wall, stderr_tail=stderr_tail,
-            )
-        if result["ok"]:
-            return ChildOutcome("ok", value=result["value"], exitcode=returncode, wall_s=wall,
-                                stderr_tail=stderr_tail)
-        error = result["error"]
-        if memory_limit_mb and result.get("error_type") == "MemoryError":
-            error = (f"{label} went past its memory limit of {memory_limit_mb:g} MB "
-                     f"(isolation.memory_limit_mb): {error}")
+        outcome = _outcome(label, returncode, timed_out, wall, out_path, err_path, timeout_s,
+                           memory_limit_mb)
+        if strays:
+            outcome.extra["strays_stopped"] = strays
+            if notify is not None:
+                notify(f"cleaned up after the model: stopped {strays} process(es) it started that "
+                       f"outlived the {label}")
+        return outcome
+
+
+def _outcome(label: str, returncode: int, timed_out: bool, wall: float, out_path: str,
+             err_path: str, timeout_s: float, memory_limit_mb: float | None) -> ChildOutcome:
+    stderr_tail = _tail(err_path)
+    if timed_out:
         return ChildOutcome(
-            "error", error=error, traceback=result.get("traceback"), exitcode=returncode,
+            "timeout", error=f"{label} timed out after {timeout_s:g} s and was killed",
+            exitcode=returncode, wall_s=wall, stderr_tail=stderr_tail,
+        )
+    result = _read_result(out_path)
+    if result is None:
+        sig = signal_name(returncode)
+        how = f"killed by {sig}" if sig else f"exited with code {returncode} without a result"
+        if memory_limit_mb:
+            how += f" (it may have reached its memory limit of {memory_limit_mb:g} MB)"
+        return ChildOutcome(
+            "crashed", error=f"{label} crashed: {how}", signal=sig, exitcode=returncode,
             wall_s=wall, stderr_tail=stderr_tail,
         )
+    if result["ok"]:
+        return ChildOutcome("ok", value=result["value"], exitcode=returncode, wall_s=wall,
+                            stderr_tail=stderr_tail)
+    error = result["error"]
+    if memory_limit_mb and result.get("error_type") == "MemoryLimitTooLow":
+        needs = error.rpartition(": ")[2]
+        error = (f"{label} went past its memory limit ({memory_limit_mb:g} MB; this model needs at "
+                 f"least ~{needs} MB to start) (isolation.memory_limit_mb)")
+    elif memory_limit_mb and result.get("error_type") == "MemoryError":
+        error = (f"{label} went past its memory limit of {memory_limit_mb:g} MB "
+                 f"(isolation.memory_limit_mb): {error}")
+    return ChildOutcome(
+        "error", error=error, traceback=result.get("traceback"), exitcode=returncode,
+        wall_s=wall, stderr_tail=stderr_tail,
+    )
 
 
 class _StillRunning:
@@ -181,9 +201,13 @@ class _StillRunning:
 
 
 def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
-           env: dict | None, still: _StillRunning) -> tuple[int, bool]:
+           env: dict | None, still: _StillRunning) -> tuple[int, bool, int]:
+    """(exit code, timed out, strays stopped): what the child started dies with it."""
+    token = strays.new_token()
+    strays.become_subreaper_once()
     child_env = dict(os.environ)
     child_env.update(env or {})
+    child_env[strays.TOKEN_VAR] = token  # every process the model starts inherits it
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-c", _BOOTSTRAP, PACKAGE_ROOT, in_path, out_path],
@@ -198,12 +222,16 @@ def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
 
         try:
             code = still.wait(wait_once, timeout_s)
-            if code is not None:
-                return code, False
-            _kill_group(proc)
-            return proc.wait(), True
+            timed_out = code is None
+            if timed_out:
+                _kill_group(proc)
+                code = proc.wait()
+            stopped = strays.stop_token(token)
+            _kill_group(proc)  # and any helper left in its process group without the token
+            return code, timed_out, stopped
         except BaseException:  # Ctrl-C in the parent: leave no child running behind
             _kill_group(proc)
+            strays.stop_token(token)
             raise
 
 

@@ -30,9 +30,10 @@ from benchharness.measure.intervals import (
     trial_interval,
 )
 from benchharness.measure.open_loop import late_start_warning, sweep_p99_limit
-from benchharness.measure.samples import safe_name, save_samples
+from benchharness.measure.samples import save_samples
 from benchharness.measure.stats import LATENCY_KEYS, percentile, summarize_ns, tail_bound
 from benchharness.measure.threads import child_env
+from benchharness.run_folder import safe_name
 
 PHASE_HOOKS: list[str] = ["benchharness.measure.monitor:phase_hook"]  # CPU, memory, GPU, energy
 _CHILD = "benchharness.measure.child"

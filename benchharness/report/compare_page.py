@@ -16,7 +16,7 @@ from benchharness.numbers import change as _pct
 from benchharness.report.chart_style import LIMIT_RED
 from benchharness.report.document import Chart, Heading, Para, Table
 from benchharness.report.html import render_html
-from benchharness.results import atomic_write_text
+from benchharness.run_folder import atomic_write
 
 BETTER_GREEN = "#009E73"
 WORSE_AMBER = "#E69F00"
@@ -139,5 +139,5 @@ def write_compare_html(doc: dict, path: str | Path) -> Path:
         svg = chart_dir / f"changes-{i}.svg"
         fig.savefig(svg, metadata={"Date": None})
         chart_paths.append(str(svg.relative_to(path.parent)))
-    atomic_write_text(path, render_html(compare_blocks(doc, chart_paths), path.parent))
+    atomic_write(path, render_html(compare_blocks(doc, chart_paths), path.parent))
     return path

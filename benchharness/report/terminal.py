@@ -11,6 +11,7 @@ from benchharness.numbers import number, usd
 from benchharness.quality.display import baseline_cell, metric_cell, quality_table
 from benchharness.report import console
 from benchharness.report.console import render_table
+from benchharness.run_folder import CSV_FILE, RESULTS_FILE
 
 
 def _fmt(value, sig: int = 3) -> str:
@@ -88,5 +89,5 @@ def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     from benchharness.against.changes import summary_lines as against_lines
 
     parts += against_lines(results)
-    parts.append(f"results: {run_dir}/results.json (and results.csv)")
+    parts.append(f"results: {run_dir}/{RESULTS_FILE} (and {CSV_FILE})")
     return console.fold("\n".join(parts), width)

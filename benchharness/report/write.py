@@ -6,9 +6,6 @@ without measuring anything again.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 from benchharness.errors import UserError
@@ -16,25 +13,16 @@ from benchharness.report.charts import write_charts
 from benchharness.report.document import build
 from benchharness.report.html import render_html
 from benchharness.report.markdown import render_markdown
+from benchharness.results import load_results
+from benchharness.run_folder import RESULTS_FILE, atomic_write, has_results
 
 
 def load_run(run_dir: str | Path) -> dict:
-    """results.json of a run dir; a UserError that names the path when it is not one."""
-    path = Path(run_dir) / "results.json"
-    if not path.is_file():
-        raise UserError(f"not a run directory (no results.json): {run_dir}")
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read {path}: {exc}") from None
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-    os.replace(tmp, path)
+    """results.json of a run dir, through the one loader (schema version checked, older files
+    upgraded); a UserError that names the path when it is not one."""
+    if not has_results(run_dir):
+        raise UserError(f"not a run directory (no {RESULTS_FILE}): {run_dir}")
+    return load_results(run_dir)
 
 
 def write_report(run_dir: str | Path, results: dict | None = None, charts: dict | None = None) -> dict:
@@ -44,8 +32,8 @@ def write_report(run_dir: str | Path, results: dict | None = None, charts: dict 
     if charts is None:
         charts = write_charts(results, run_dir)
     blocks = build(results, charts)
-    _write_text(run_dir / "report.html", render_html(blocks, run_dir))
-    _write_text(run_dir / "report.md", render_markdown(blocks))
+    atomic_write(run_dir / "report.html", render_html(blocks, run_dir))
+    atomic_write(run_dir / "report.md", render_markdown(blocks))
     return {"html": "report.html", "markdown": "report.md", "charts": charts}
 
 

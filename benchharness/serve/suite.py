@@ -92,7 +92,7 @@ def start_servers_stage(ctx: RunContext) -> None:
 
 
 def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
-    from benchharness.measure.samples import safe_name
+    from benchharness.run_folder import safe_name
 
     name = safe_name(cand.name)  # one per candidate: the URL path and the log file
     log_path = ctx.run_dir / f"serve-{name}.log"

@@ -38,7 +38,7 @@ def encode_labels(y) -> tuple[np.ndarray, list | None]:
 
 def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     """Fit, save (native, or ONNX on `export: onnx`) and point the candidate at the file."""
-    from benchharness.measure.samples import safe_name
+    from benchharness.run_folder import safe_name
     from benchharness.train.fit import fit_estimator
 
     spec = cand.spec

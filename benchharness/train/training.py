@@ -16,7 +16,7 @@ import pandas as pd
 from benchharness.adapters.pickles import pickles_refused
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import MissingExtraError, ModelError, UserError
-from benchharness.measure.samples import safe_name
+from benchharness.run_folder import safe_name
 from benchharness.train.fit import fit_estimator, write_onnx
 
 

@@ -14,8 +14,8 @@ import copy
 from pathlib import Path
 
 from benchharness.context import CandidateRun, RunContext
-from benchharness.errors import ModelError
-from benchharness.measure.samples import safe_name
+from benchharness.errors import ModelError, SuiteError
+from benchharness.run_folder import safe_name
 from benchharness.train.training import export_onnx, new_result
 from benchharness.tune.space import Variant, expand
 
@@ -290,6 +290,12 @@ def tune_candidates_stage(ctx: RunContext) -> None:
                 + (f" and {more} like it" if more else "")
                 + f": {s['reason']}"
             )
+        if not made:  # a search space with no possible point is a suite error, before measuring
+            why = "; ".join(f"{s['variant']}"
+                            + (f" and {s['combinations'] - 1} like it" if s["combinations"] > 1 else "")
+                            + f": {s['reason']}" for s in skipped)
+            raise SuiteError(f"candidates.{base.name}.tune leaves nothing to measure: every combination "
+                             f"is impossible ({why})")
         for v in measurable:
             if v.merged and not v.skipped:
                 ctx.progress(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchharness.measure.samples import safe_name
+from benchharness.run_folder import safe_name
 
 
 def draw(

@@ -18,8 +18,7 @@ import yaml
 from benchharness.adapters.base import file_digest
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
-from benchharness.measure.samples import safe_name
-from benchharness.results import atomic_write_text
+from benchharness.run_folder import atomic_write, safe_name
 
 
 def _best_batch_size(result: dict) -> int | None:
@@ -107,7 +106,7 @@ def write_deployment(ctx: RunContext, cand: CandidateRun, rows: list[dict]) -> d
     row = next(r for r in rows if r["name"] == cand.name)
     doc = deployment(cand, copy, row)
     path = Path(ctx.run_dir) / f"deploy-{safe_name(cand.name)}.yaml"
-    atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
+    atomic_write(path, yaml.safe_dump(doc, sort_keys=False))
     return {
         "file": path.name,
         "model": str(copy.relative_to(ctx.run_dir)) if source.is_file() else str(copy),

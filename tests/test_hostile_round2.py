@@ -1,0 +1,256 @@
+"""Hostile inputs, second round: the newer commands (tune, fleet, worker, history, compare,
+MLflow), a model's own processes, memory limits, output paths.
+
+Each case goes through the real CLI where a user would meet it and checks the one-line error,
+the exit code of the one table (exit_codes.py), no traceback, and nothing left running.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchharness import exit_codes
+from benchharness.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(*args):
+    """In-process, as a user's shell would call it; never a traceback, never an internal error."""
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in res.output and "internal error" not in res.output, res.output
+    if res.exception and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res
+
+
+def bench_process(*args, timeout=60, env=None):
+    """`python -m benchharness ...` in its own process: what a shell sees, stderr included."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "benchharness", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=full_env)
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out and "internal error" not in out, out
+    return proc
+
+
+def error_line(res) -> str:
+    lines = [ln for ln in res.output.strip().splitlines() if ln.lower().startswith("error:")]
+    assert len(lines) == 1, res.output
+    return lines[0]
+
+
+# -- defect 4: output paths that cannot be written ----------------------------------------------
+@pytest.mark.parametrize("args, shown", [
+    (["history", "{tmp}", "--json", "/proc/nope.json"], "--json '/proc/nope.json'"),
+    (["history", "{tmp}", "--html", "{tmp}/no/such/folder/h.html"], "does not exist"),
+    (["history", "{tmp}", "--json", "{tmp}"], "is a directory"),  # click says it
+    (["compare", "{tmp}/a", "{tmp}/b", "--json", "/proc/nope.json"], "--json '/proc/nope.json'"),
+    (["compare", "{tmp}/a", "{tmp}/b", "--html", ""], "--html is empty"),
+    (["run", "--out", ""], "--out is empty"),
+    (["run", "--out", "/proc/nope"], "cannot write results under --out '/proc/nope'"),
+    (["validate", "{tmp}/data.csv", "--contract", "{tmp}/c.yaml", "--out", "/proc/nope"], "'/proc/nope'"),
+    (["monitor", "--reference", "{tmp}/data.csv", "--current", "{tmp}/data.csv", "--out", "/proc/nope"],
+     "'/proc/nope'"),
+    (["fleet", "{tmp}/suite.yaml", "--targets", "a", "--out", "/proc/nope"], "'/proc/nope'"),
+])
+def test_an_output_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, args, shown):
+    (tmp_path / "data.csv").write_text("a,target\n1,0\n")
+    (tmp_path / "c.yaml").write_text("columns:\n  a: {dtype: float}\n")
+    (tmp_path / "suite.yaml").write_text("name: x\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    res = bench(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert shown in error_line(res), res.output
+    assert not (Path.cwd() / "results.json").exists()
+
+
+# -- defect 1: a tune block whose every combination is impossible -------------------------------
+def test_a_tune_block_with_nothing_possible_is_a_suite_error_naming_why(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: impossible
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2},
+     tune: {export: [none], quantize: [int8]}}
+""")
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.USAGE, res.output
+    line = error_line(res)
+    assert "candidates.tree.tune leaves nothing to measure" in line
+    assert "quantize int8 needs an ONNX graph" in line
+    assert "stage" not in line and "TypeError" not in line
+
+
+# -- defects 6 and 8: scheduler addresses -------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    (tmp_path / "d.csv").write_text("a\n1\n")
+    (tmp_path / "c.yaml").write_text("columns:\n  a: {dtype: float}\n")
+    (tmp_path / "suite.yaml").write_text("name: x\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("address, shown", [
+    ("garbage", "--scheduler 'garbage' is not a scheduler address (no port)"),
+    ("udp://127.0.0.1:8786", "protocol 'udp' is not supported"),
+    ("tcp://127.0.0.1:99999", "port '99999' is not a port number"),
+    ("tcp://127.0.0.1:{free}", "cannot reach the Dask scheduler at 'tcp://127.0.0.1:{free}': Connection refused"),
+])
+@pytest.mark.parametrize("command", ["validate", "fleet", "worker"])
+def test_a_scheduler_address_that_cannot_work_is_one_line_and_exit_2(tiny, command, address, shown):
+    port = _free_port()
+    address, shown = address.replace("{free}", str(port)), shown.replace("{free}", str(port))
+    if command == "worker" and "cannot reach" in shown:
+        pytest.skip("a worker waits for its scheduler: tested below")
+    args = {"validate": ["validate", tiny / "d.csv", "--contract", tiny / "c.yaml", "--out", tiny / "v"],
+            "fleet": ["fleet", tiny / "suite.yaml", "--targets", "local", "--out", tiny / "f"],
+            "worker": ["worker", "--profile", "local"]}[command]
+    res = bench(*args, "--scheduler", address)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert shown in error_line(res), res.output
+    assert not (tiny / "v").exists() and not any((tiny / "f").glob("*"))  # nothing written
+
+
+@pytest.mark.slow
+def test_validate_on_an_unreachable_scheduler_ends_at_once_without_dask_noise(tiny):
+    import time
+
+    started = time.monotonic()
+    proc = bench_process("validate", tiny / "d.csv", "--contract", tiny / "c.yaml", "--scheduler",
+                         "garbage", "--out", tiny / "v")
+    assert proc.returncode == exit_codes.USAGE
+    assert proc.stderr.strip().splitlines() == [
+        "error: --scheduler 'garbage' is not a scheduler address (no port); give tcp://HOST:PORT "
+        "(or tls://HOST:PORT), e.g. tcp://10.0.0.5:8786"]
+    assert "Exception ignored" not in proc.stderr and time.monotonic() - started < 15
+
+
+@pytest.mark.slow
+def test_a_worker_says_it_waits_for_an_unreachable_scheduler_and_stops_on_sigterm(tiny):
+    import signal
+    import time
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "benchharness", "worker", "--scheduler",
+                             f"127.0.0.1:{port}", "--profile", "local"], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        line = proc.stderr.readline()  # the first thing it says, within seconds
+        assert line.startswith(f"waiting for the scheduler at tcp://127.0.0.1:{port} (0 s): "
+                               "Connection refused"), line
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == exit_codes.TERMINATED
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+# -- defect 2: processes a model starts outlive the run -----------------------------------------
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_processes_a_model_starts_are_gone_when_the_run_ends_and_the_run_says_so(tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: strays
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: daemon, model: 'hostile_models:daemonizes'}
+  - {name: forker, model: 'hostile_models:forks_and_exits'}
+realtime: {duration_s: 0.1, trials: 1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 1}
+""")
+    proc = bench_process("run", suite, "--quick", "--out", tmp_path / "out", timeout=180,
+                         env={"STRAY_PIDS": str(pids),
+                              "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])})
+    assert proc.returncode == exit_codes.CANDIDATE_FAILED, proc.stderr  # forker never answers
+    assert "[daemon] cleaned up after the model: stopped 1 process(es) it started" in proc.stderr
+    assert "[forker] cleaned up after the model" in proc.stderr
+    started = [int(p.name) for p in pids.iterdir()]
+    assert len(started) >= 2
+    assert [p for p in started if _running(p)] == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+@pytest.mark.parametrize("model", ["daemonizes", "forks_and_exits"])
+def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, start_method, model):
+    import numpy as np
+
+    from benchharness.isolation.isolate import run_in_child
+
+    monkeypatch.setenv("STRAY_PIDS", str(tmp_path))
+    heard = []
+    out = run_in_child(f"hostile_models:{model}", {"X": np.zeros((3, 2))}, timeout_s=60,
+                       label="predict child", start_method=start_method, preload=("numpy",),
+                       env={"STRAY_PIDS": str(tmp_path)}, notify=heard.append)
+    assert out.status == ("ok" if model == "daemonizes" else "crashed"), out.error
+    assert out.record()["strays_stopped"] == 1
+    assert heard == ["cleaned up after the model: stopped 1 process(es) it started that outlived "
+                     "the predict child"]
+    started = [int(p.name) for p in tmp_path.iterdir()]
+    assert len(started) == 1 and not _running(started[0])
+
+
+# -- defect 3: a memory limit that cannot work ---------------------------------------------------
+def test_a_memory_limit_below_what_a_child_starts_with_is_a_suite_error(tmp_path):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: small-limit
+data: {source: 'sklearn:breast_cancer', target: target}
+isolation: {memory_limit_mb: 300}
+candidates:
+  - {name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2}}
+""")
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.USAGE, res.output
+    line = error_line(res)
+    assert "isolation.memory_limit_mb 300 cannot work: a measurement child already has ~" in line
+    assert "give at least ~" in line and "predict" not in line
+    results = next((tmp_path / "out").iterdir()) / "results.json"
+    assert all(c.get("status") != "ok" or "realtime" not in c
+               for c in __import__("json").loads(results.read_text())["candidates"])  # nothing measured
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_child_below_its_memory_limit_at_start_fails_at_once_with_what_it_needs(start_method):
+    import time
+
+    from benchharness.isolation.isolate import run_in_child
+
+    started = time.monotonic()
+    out = run_in_child("hostile_models:hogs_memory", {"X": None}, timeout_s=120, label="predict child",
+                       memory_limit_mb=40, start_method=start_method, preload=("numpy",))
+    assert out.status == "error"
+    assert out.error.startswith("predict child went past its memory limit (40 MB; this model needs "
+                                "at least ~"), out.error
+    assert "MB to start)" in out.error and time.monotonic() - started < 20
