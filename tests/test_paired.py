@@ -129,6 +129,10 @@ def test_inside_a_run_10_percent_slower_ranks_last_and_against_finds_a_planted_s
     assert not any(rows[(c, f)]["regression"] for c in ("same1", "same2") for f in ("p50_ms", "qps"))
     assert "REGRESSION" in second.output and "sees" in second.output
     assert max(map(len, second.output.splitlines())) <= 100
+    # the report has the same rows, with the smallest change each could show
+    md = (run_b / "report.md").read_text()
+    assert "Against the reference run" in md and "could show" in md and "REGRESSION" in md
+    assert "Against the reference run" in (run_b / "report.html").read_text()
 
 
 def test_a_tail_interval_never_reaches_below_a_lower_percentile():

@@ -300,7 +300,7 @@ def build(results: dict, charts: dict | None = None) -> list:
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
     blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
-    blocks += previous_run_blocks(results)
+    blocks += previous_run_blocks(results) + against_blocks(results)
     blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)
     blocks += chart_blocks(charts or {})
     blocks += [Heading("Production checklist"), Checklist(checklist(results))]
@@ -328,3 +328,37 @@ def previous_run_blocks(results: dict) -> list:
                  f"(started {prev['started_at']}). One run each: `bench history` shows the trend, "
                  "`bench compare --against last` tests the change.", "note"),
             Table(["candidate", "figure", "previous", "this run", "change", ""], rows)]
+
+
+def against_blocks(results: dict) -> list:
+    """`bench run --against`: each figure's change against the reference run, measured again
+    in this run's rounds (against/changes.py)."""
+    section = schema.run_section(results, "against")
+    if not section.get("run"):
+        return []
+    from benchharness import numbers
+
+    threshold = section.get("threshold", 0.05)
+    rows = []
+    for r in section.get("rows", []):
+        iv = r.get("interval")
+        rows.append([r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
+                     names.fmt(r["after"], r["unit"]), numbers.change(r.get("change")),
+                     f"{numbers.change(iv[0])} to {numbers.change(iv[1])}" if iv else numbers.MISSING,
+                     f"{r['detectable']:.0%}" if r.get("detectable") is not None else numbers.MISSING,
+                     r["result"].upper() if r.get("regression") else r["result"]])
+    said = (f"{section.get('regressions', 0)} regression(s), {section.get('inconclusive', 0)} inconclusive "
+            f"on the gated figures ({', '.join(section.get('gated', []))}).")
+    blocks = [Heading("Against the reference run"),
+              Para(f"The candidates of run {section['run']} were measured again, round by round with this "
+                   f"run's, from the model files that run kept; each change is the ratio of the two in the "
+                   f"same rounds. A regression is worse by more than {threshold:.0%} over its whole 95% "
+                   f"interval, equivalent lies wholly within ±{threshold:.0%}, inconclusive is neither; "
+                   f"'could show' is the smallest change the row could have shown at its noise. {said}",
+                   "note")]
+    blocks += [Para(f"Not measured again: {r['candidate']}: {r['reason']}", "note")
+               for r in section.get("refused", [])]
+    if rows:
+        blocks.append(Table(["candidate", "figure", "reference", "this run", "change", "interval",
+                             "could show", "result"], rows))
+    return blocks
