@@ -101,17 +101,21 @@ def _overlap(a: tuple | None, b: tuple | None) -> bool:
     return lo_a <= hi_b and lo_b <= hi_a
 
 
-def _paired_worse(best: dict, c: dict, term: Term, results: dict) -> bool | None:
-    """Is c worse than best on a measured term, judged on their per-round ratios (both
-    measured in the same run's rounds: `decide/paired.py`)? None when they have no rounds in
-    common to judge on (figures from before rounds, a fleet's candidates on other machines)."""
+def _paired_term(a: dict, b: dict, term: Term, results: dict) -> tuple[paired.PairedChange, bool] | None:
+    """(b against a on a measured term, judged on their per-round ratios, whether higher is
+    better), or None when they have no rounds in common to judge on (a quality term, figures
+    from before rounds, a fleet's candidates on other machines)."""
     if term.name not in names.TRIAL_FIGURES:
         return None
-    change = paired.compare(best, c, term.name, results)
-    if change is None:
-        return None
-    higher = term.direction(best, results) == "higher"
-    return paired.worse_beyond(change, higher, paired.RANK_MIN_CHANGE)
+    change = paired.compare(a, b, term.name, results)
+    return None if change is None else (change, term.direction(a, results) == "higher")
+
+
+def _paired_worse(best: dict, c: dict, term: Term, results: dict) -> bool | None:
+    """Is c shown worse than best beyond `paired.RANK_MIN_CHANGE` on their rounds? None: no
+    rounds in common (see _paired_term)."""
+    found = _paired_term(best, c, term, results)
+    return None if found is None else paired.worse_beyond(found[0], found[1], paired.RANK_MIN_CHANGE)
 
 
 def rank(cands: list[dict], terms: list[Term], results: dict, trace: list | None = None,
@@ -195,12 +199,10 @@ def _could_be_better(first: dict, other: dict, term: Term, results: dict) -> boo
     per-round ratios when they have them: only while the paired interval still reaches beyond
     `paired.RANK_MIN_CHANGE` on other's better side (a tie shown to lie within it is settled:
     identical copies do not ask for trials up to the cap). Without rounds: yes."""
-    if term.name not in names.TRIAL_FIGURES:
+    found = _paired_term(first, other, term, results)
+    if found is None:
         return True
-    change = paired.compare(first, other, term.name, results)
-    if change is None:
-        return True
-    higher = term.direction(first, results) == "higher"
+    change, higher = found
     return change.high > paired.RANK_MIN_CHANGE if higher else change.low < -paired.RANK_MIN_CHANGE
 
 
