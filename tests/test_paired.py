@@ -224,3 +224,16 @@ def test_ranking_judges_one_runs_candidates_on_their_rounds():
     assert verdict.unsettled_terms([same1, same2], verdict.parse_objective(["min p50_ms"]), res) == []
     # a fleet (other machines) has no shared rounds: intervals decide, and they overlap
     assert verdict.rank([slow, same1], verdict.parse_objective(["min p50_ms"]), res, same_run=False)[0] is slow
+
+
+def test_a_bad_against_is_one_line_and_exit_2_before_measuring(tmp_path):
+    planted.save(tmp_path / "m.joblib", 0.1)
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ndata: {source: 'sklearn:breast_cancer', target: target}\n"
+                     "candidates: [{name: m, model: m.joblib}]\n")
+    out = tmp_path / "out"
+    for spec, said in ((str(tmp_path / "nowhere"), "not a run folder"),
+                       ("last", "no finished earlier run of suite 's'")):
+        res = CliRunner().invoke(main, ["run", str(suite), "--out", str(out), "--against", spec])
+        assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, res.output
+        assert not out.exists() or not any(out.iterdir())  # nothing measured, no run folder
