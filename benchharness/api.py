@@ -109,6 +109,9 @@ def run_suite(
         "environment": environment_section(suite),
         "data": {},
         "candidates": [],
+        # the integration mode decides what usd_per_million means, for every stage that judges
+        # before the verdict too (the sequential rule); the verdict stage writes it again
+        "plan": suite.get("plan") or {},
     }
     ctx = RunContext(
         suite=suite, suite_path=suite_path, run_dir=run_dir, results=results,

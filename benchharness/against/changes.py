@@ -24,7 +24,7 @@ from benchharness.decide import figures as names
 from benchharness.decide import paired
 
 FIGURES = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "mean_ms", "qps", "open_p99_ms", "sustainable_rps",
-           "rows_per_s", "cpu_ms_per_prediction", "usd_per_million", "realtime_usd_per_million")
+           "rows_per_s", "cpu_ms_per_prediction", "batch_usd_per_million", "realtime_usd_per_million")
 ALWAYS_GATED = ("p50_ms", "p99_ms", "qps", "rows_per_s")
 
 
@@ -36,11 +36,13 @@ def pairs(ctx: RunContext) -> list[tuple]:
             and c.name.removesuffix(SUFFIX) in by_name and by_name[c.name.removesuffix(SUFFIX)].ok]
 
 
-def gated(suite: dict) -> set[str]:
-    """Figures named by the suite's limits and objective, and the always-gated ones."""
+def gated(suite: dict, results: dict | None = None) -> set[str]:
+    """Figures named by the suite's limits and objective (a mode-dependent name such as
+    usd_per_million as the figure(s) it stands for in this run), and the always-gated ones."""
     text = " ".join(str(x) for x in [suite.get("limits"), suite.get("objective"),
                                     *[c.get("limits") for c in suite.get("candidates", [])]])
-    return {f for f in FIGURES if re.search(rf"\b{re.escape(f)}\b", text)} | set(ALWAYS_GATED)
+    named = {f for name in re.findall(r"[A-Za-z_]\w*", text) for f in names.explicit(name, results)}
+    return (named & set(FIGURES)) | set(ALWAYS_GATED)
 
 
 def figure_row(name: str, cand: dict, ref: dict, figure: str, threshold: float, results: dict) -> dict | None:
@@ -97,7 +99,7 @@ def unsettled(ctx: RunContext) -> list[tuple[str, str]]:
     if not section:
         return []
     threshold = section.get("threshold", paired.AGAINST_THRESHOLD)
-    keep = gated(ctx.suite)
+    keep = gated(ctx.suite, ctx.results)
     out: list[tuple[str, str]] = []
     for row in rows_for(ctx, threshold):
         measurement = measurement_of(row["figure"])
@@ -114,7 +116,7 @@ def against_stage(ctx: RunContext) -> None:
         return
     threshold = section.setdefault("threshold", paired.AGAINST_THRESHOLD)
     rows = rows_for(ctx, threshold)
-    keep = gated(ctx.suite)
+    keep = gated(ctx.suite, ctx.results)
     regressions = [r for r in rows if r["regression"]]
     unsure = [r for r in rows if r["result"] == paired.INCONCLUSIVE and r["figure"] in keep]
     section.update(rows=rows, gated=sorted(keep), regressions=len(regressions), inconclusive=len(unsure),

@@ -29,6 +29,8 @@ def _suffix(path: Path) -> str:
 
 
 def keep_model_stage(ctx: RunContext, cand: CandidateRun) -> None:
+    if cand.result.get("role") == "reference":  # measured from the reference's own copy
+        return
     model = cand.result.get("model") or {}
     path = Path(cand.model_path) if cand.model_path else None
     if path is None or not path.is_file():

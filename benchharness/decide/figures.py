@@ -367,8 +367,10 @@ def trial_values(cand: dict, name: str, results: dict | None = None) -> list[flo
 def trial_rounds(cand: dict, name: str, results: dict | None = None) -> dict[int, float] | None:
     """{round: value} of the figure's trials (the round of the interleaved order each ran in:
     `decide/paired.py` matches candidates by it); None when not measured in trials or the
-    trials carry no round (runs from before rounds were kept)."""
-    sec, key = _section(cand, name)
+    trials carry no round (runs from before rounds were kept) or the figure is INVALID."""
+    if invalid(cand, name):
+        return None
+    sec, key = _section(cand, name, results)
     trials = (sec or {}).get("trials") if key else None
     if not isinstance(trials, list):
         return None
