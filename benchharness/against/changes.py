@@ -141,6 +141,8 @@ def summary_lines(results: dict) -> list[str]:
                "interval):",
            f"  {regs} regression{'s' if regs != 1 else ''}, {section.get('inconclusive', 0)} inconclusive "
            f"on the gated figures ({', '.join(section.get('gated', []))})"]
+    out.append("  change: the mean per-round ratio (before and after pool every round, so they can "
+               "differ from it)")
     out += [f"  not measured again: {r['candidate']}: {r['reason']}" for r in section.get("refused", [])]
     if section.get("rows"):
         out += changes_table(section["rows"])

@@ -272,23 +272,32 @@ def _table(comp: dict) -> list[str]:
     return changes_table(comp["rows"])
 
 
+def _cells(r: dict) -> tuple[str, str]:
+    """Before and after for a table cell: a cost per 1M predictions in the one unit the pair
+    reads in ('$0.0307/1B'), any other figure by the number rule."""
+    if r["unit"] == numbers.PER_MILLION:
+        unit = numbers.money_unit([r["before"], r["after"]])
+        return tuple(f"{numbers.money_in(v, unit)}/{unit[1]}" for v in (r["before"], r["after"]))
+    unit = r["unit"] if r["unit"].startswith("USD") else ""
+    return names.fmt(r["before"], unit), names.fmt(r["after"], unit)
+
+
 def changes_table(rows: list[dict]) -> list[str]:
     """The rows of changes as a table that fits WIDTH columns (compare and --against)."""
-    comp = {"rows": rows}
-    cw = min(14, max([len(r["candidate"]) for r in comp["rows"]] + [9]))
-    header = (f"  {'candidate':<{cw}} {'figure':<18} {'before':>9} {'after':>9} {'change':>7} "
+    cw = min(14, max([len(r["candidate"]) for r in rows] + [9]))
+    header = (f"  {'candidate':<{cw}} {'figure':<16} {'before':>10} {'after':>10} {'change':>7} "
               f"{'interval':>13} {'sees':>5}  result")
     out = [header]
-    for r in comp["rows"]:
+    for r in rows:
         iv = r.get("interval")
         span = f"{_pct(iv[0])}..{_pct(iv[1])}" if iv else numbers.MISSING
-        unit = r["unit"] if r["unit"].startswith("USD") else ""
         result = r["result"].upper() if r["regression"] else r["result"]
         sees = f"{r['detectable']:.0%}" if r.get("detectable") is not None else numbers.MISSING
-        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 18):<18} "
-                   f"{_cut(names.fmt(r['before'], unit), 9):>9} {_cut(names.fmt(r['after'], unit), 9):>9} "
+        before, after = _cells(r)
+        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 16):<16} "
+                   f"{_cut(before, 10):>10} {_cut(after, 10):>10} "
                    f"{_pct(r['change']):>7} {span:>13} {_cut(sees, 5):>5}  {result}")
-    reasons = sorted({r["test"] for r in comp["rows"] if r["result"] == "untested"})
+    reasons = sorted({r["test"] for r in rows if r["result"] == "untested"})
     out += [_cut(f"  untested: {reason}", WIDTH) for reason in reasons]
     return out
 

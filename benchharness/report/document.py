@@ -354,7 +354,9 @@ def against_blocks(results: dict) -> list:
                    f"run's, from the model files that run kept; each change is the ratio of the two in the "
                    f"same rounds. A regression is worse by more than {threshold:.0%} over its whole 95% "
                    f"interval, equivalent lies wholly within ±{threshold:.0%}, inconclusive is neither; "
-                   f"'could show' is the smallest change the row could have shown at its noise. {said}",
+                   f"'could show' is the smallest change the row could have shown at its noise. The change is "
+                   f"the mean ratio of the rounds (the reference and this run's figures pool every "
+                   f"round, so their ratio can differ from it). {said}",
                    "note")]
     blocks += [Para(f"Not measured again: {r['candidate']}: {r['reason']}", "note")
                for r in section.get("refused", [])]
