@@ -13,7 +13,7 @@ slowed by 5%, 10% and 50%, and every run goes through the real CLI:
   reference (which it measures again in the same rounds). Found: the row is a regression
   (beyond the 5% threshold over its whole interval); A/A: a0 has a regression on any figure.
 
-    python benchmarks/sensitivity.py                 # 10 repeats each (about 15 minutes)
+    python benchmarks/sensitivity.py                 # 10 repeats each (15-20 minutes)
     python benchmarks/sensitivity.py --repeats 3     # a quick look
 
 Run it on a quiet machine: other processes make the figures noisier and the tool says so.
@@ -39,9 +39,11 @@ from benchharness.decide import paired  # noqa: E402
 BASE_MS = 0.5
 SLOWDOWNS = {"5%": 1.05, "10%": 1.10, "50%": 1.50}
 FIGURES = ("p50_ms", "qps", "p99_ms", "rows_per_s")
+# five rounds of half-second closed-loop windows, up to nine rounds where the sequential rule
+# asks (an inconclusive change against the reference, an unsettled ranking); no open loop
 SETTINGS = """
-realtime: {trials: 5, max_trials: 7, budget_s: 0.8, warmup_s: 0.05, open_loop: {enabled: false}}
-batch: {batch_sizes: [8], budget_s: 0.25, trials: 5, max_trials: 7, full_split: false}
+realtime: {trials: 5, max_trials: 9, budget_s: 2.5, warmup_s: 0.1, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], budget_s: 0.5, trials: 5, max_trials: 9, full_split: false}
 """
 
 
