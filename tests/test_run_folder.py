@@ -130,7 +130,7 @@ batch: {duration_s: 0.1, batch_sizes: [8]}
     res = bench("history", runs, "--json", tmp_path / "history.json")
     assert res.exit_code == 0, res.output
     res = bench("compare", run_dir, run_dir, "--json", tmp_path / "compare.json")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code in (0, 4), res.output  # a run against itself: no regression (4: a tail can't tell)
 
     everything = modes(tmp_path)
     for name in ("validated/summary.json", "monitor/monitor.json", "monitor/report.html",
