@@ -24,7 +24,7 @@ from benchharness.data.stage import load_data_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import Terminated, UserError
-from benchharness.history.mlflow_log import tracking_stage
+from benchharness.history.mlflow_log import tracking_check_stage, tracking_stage
 from benchharness.history.stage import history_stage
 from benchharness.isolation.memory_check import memory_limit_stage
 from benchharness.measure.resource_stage import resources_stage
@@ -41,7 +41,7 @@ from benchharness.tune.halving import tune_halving_stage
 from benchharness.tune.replicas import tune_replicas_stage
 
 #: run stages before the candidates are measured
-BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
+BEFORE = [tracking_check_stage, profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
           resolve_candidates_stage, tune_candidates_stage, memory_limit_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, quality_stage]

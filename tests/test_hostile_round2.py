@@ -254,3 +254,103 @@ def test_a_child_below_its_memory_limit_at_start_fails_at_once_with_what_it_need
     assert out.error.startswith("predict child went past its memory limit (40 MB; this model needs "
                                 "at least ~"), out.error
     assert "MB to start)" in out.error and time.monotonic() - started < 20
+
+
+# -- defect 7: an MLflow tracking URI that cannot work -------------------------------------------
+TINY_RUN = """
+name: tiny
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2}}
+realtime: {duration_s: 0.1, trials: 1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 1}
+"""
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("bogus://x", "--mlflow / tracking.mlflow 'bogus://x' cannot be used: Unsupported"),
+    ("http://127.0.0.1:{free}", "no MLflow tracking server answers there (connection refused)"),
+    ("sqlite:///{tmp}/no/such/folder/m.db", "of the database does not exist or cannot be written"),
+])
+def test_an_unusable_tracking_uri_is_found_before_measuring(tmp_path, uri, shown):
+    import json
+    import time
+
+    pytest.importorskip("mlflow")
+    uri = uri.replace("{free}", str(_free_port())).replace("{tmp}", str(tmp_path))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(TINY_RUN)
+    started = time.monotonic()
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out", "--mlflow", uri)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert shown in error_line(res)
+    assert time.monotonic() - started < 20
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    assert results["candidates"] == []  # found before anything was trained or measured
+
+
+class _StallingTracker:
+    """A real HTTP server on loopback that answers the check, then never answers the logging."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.release = threading.Event()
+        release = self.release
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if "experiments/search" in self.path:
+                    body = b'{"experiments": []}'
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    release.wait(60)
+
+            do_POST = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_a_tracking_server_that_stalls_after_the_check_is_given_up_on_in_bounded_time(tmp_path, monkeypatch):
+    import json
+    import time
+
+    pytest.importorskip("mlflow")
+    from benchharness.history import mlflow_log
+
+    monkeypatch.setattr(mlflow_log, "LOG_REQUEST_TIMEOUT_S", 1)
+    monkeypatch.setattr(mlflow_log, "LOG_DEADLINE_S", 3)
+    tracker = _StallingTracker()
+    started = time.monotonic()
+    try:
+        suite = tmp_path / "suite.yaml"
+        suite.write_text(TINY_RUN)
+        res = bench("run", suite, "--quick", "--out", tmp_path / "out", "--mlflow", tracker.uri)
+        ended = time.monotonic()
+    finally:
+        tracker.close()
+    assert res.exit_code == exit_codes.OK, res.output  # measured, judged and saved all the same
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    said = [e["error"] for e in results.get("stage_errors", []) if e["stage"] == "tracking_stage"]
+    assert len(said) == 1 and said[0].startswith(f"no answer from MLflow at '{tracker.uri}' (")
+    assert said[0].endswith("the run is not logged there (it is saved in its folder)"), said
+    assert results["candidates"][0]["status"] == "ok"
+    assert results["finished_at"] and ended - started < 40  # the logging gave up within its deadline
