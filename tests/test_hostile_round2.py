@@ -354,3 +354,15 @@ def test_a_tracking_server_that_stalls_after_the_check_is_given_up_on_in_bounded
     assert said[0].endswith("the run is not logged there (it is saved in its folder)"), said
     assert results["candidates"][0]["status"] == "ok"
     assert results["finished_at"] and ended - started < 40  # the logging gave up within its deadline
+
+
+# -- poor: trials beyond max_trials -----------------------------------------------------------
+@pytest.mark.parametrize("section", ["realtime", "batch"])
+def test_more_trials_than_max_trials_is_a_suite_error(tmp_path, section):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: x\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n"
+                     f"{section}: {{trials: 5, max_trials: 2}}\n")
+    res = bench("run", suite, "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert f"{section}.trials 5 is more than {section}.max_trials 2" in error_line(res)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
