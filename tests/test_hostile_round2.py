@@ -366,3 +366,31 @@ def test_more_trials_than_max_trials_is_a_suite_error(tmp_path, section):
     assert res.exit_code == exit_codes.USAGE, res.output
     assert f"{section}.trials 5 is more than {section}.max_trials 2" in error_line(res)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# -- poor: an empty or truncated joblib file ----------------------------------------------------
+def test_an_empty_or_truncated_joblib_file_says_so(tmp_path, fitted_forest):
+    import io
+    import json
+
+    import joblib
+
+    (tmp_path / "empty.joblib").write_bytes(b"")
+    buf = io.BytesIO()
+    joblib.dump(fitted_forest, buf)
+    (tmp_path / "cut.joblib").write_bytes(buf.getvalue()[:200])
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: broken-files
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: empty, model: empty.joblib}
+  - {name: cut, model: cut.joblib}
+""")
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.CANDIDATE_FAILED, res.output
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    error = {c["name"]: c["error"] for c in results["candidates"]}
+    assert error["empty"].endswith("empty.joblib as a joblib/pickle model: the file is empty (0 bytes)")
+    assert "cut.joblib as a joblib/pickle model: " in error["cut"]
+    assert not error["cut"].rstrip().endswith(":"), error["cut"]  # says what is wrong
