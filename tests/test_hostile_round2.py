@@ -394,3 +394,40 @@ candidates:
     assert error["empty"].endswith("empty.joblib as a joblib/pickle model: the file is empty (0 bytes)")
     assert "cut.joblib as a joblib/pickle model: " in error["cut"]
     assert not error["cut"].rstrip().endswith(":"), error["cut"]  # says what is wrong
+
+
+# -- poor: a FIFO as the data file; a bundle path that leads outside ---------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("command", ["run", "validate", "fleet"])
+def test_a_fifo_as_the_data_file_is_one_line_naming_the_users_path(tmp_path, command):
+    fifo = tmp_path / "live.csv"
+    os.mkfifo(fifo)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: x\ndata: {source: live.csv, target: target}\n"
+                     "candidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    (tmp_path / "c.yaml").write_text("columns:\n  a: {dtype: float}\n")
+    args = {"run": ["run", suite, "--out", tmp_path / "out"],
+            "validate": ["validate", fifo, "--contract", tmp_path / "c.yaml", "--out", tmp_path / "v"],
+            "fleet": ["fleet", suite, "--targets", "local", "--out", tmp_path / "out"]}[command]
+    res = bench(*args)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    line = error_line(res)
+    assert "a FIFO (named pipe), not a regular file" in line and "live.csv" in line, line
+    assert "/tmp/bench-fleet-" not in line
+
+
+@pytest.mark.parametrize("rel, shown", [
+    ("../escape.txt", "refused: its path leads outside the bundle's folder"),
+    ("/etc/escape.txt", "refused: its path leads outside the bundle's folder"),
+    ("files/0/ok.csv", "refused: the bundle carries no sha256 for it"),
+])
+def test_a_bundle_file_that_cannot_be_trusted_says_what_was_refused(tmp_path, rel, shown):
+    from benchharness.errors import SuiteError
+    from benchharness.fleet.bundle import unpack_suite
+
+    bundle = {"suite_name": "x", "suite_text": "name: x\n", "files": {rel: b"a\n1\n"}, "sha256": {},
+              "kept_as_is": []}
+    with pytest.raises(SuiteError, match="refused") as caught:
+        unpack_suite(bundle, tmp_path / "root")
+    assert shown in str(caught.value) and "damaged" not in str(caught.value)
+    assert not (tmp_path / "escape.txt").exists()

@@ -53,6 +53,12 @@ def pack_suite(suite_path: str | Path) -> dict:
         path = Path(value) if Path(value).is_absolute() else base / value
         if not path.exists():
             raise SuiteError(f"{suite_path.name}: {where} names {value!r}, which does not exist")
+        from benchharness.data.parts import special_kind
+
+        kind = special_kind(path)
+        if kind:  # reading it to pack would block (a FIFO) or never end (a device)
+            raise SuiteError(f"{suite_path.name}: {where} names {value!r}, which is {kind}, not a "
+                             "regular file; a fleet ships files")
         rel = f"files/{next(counter)}/{path.name}"
         files.update(_read_tree(path, rel))
         return rel
@@ -110,6 +116,11 @@ def unpack_suite(bundle: dict, root: str | Path) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for rel, data in bundle["files"].items():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise SuiteError(f"bundle file {rel!r} refused: its path leads outside the bundle's "
+                             "folder (an absolute path or '..')")
+        if rel not in bundle["sha256"]:
+            raise SuiteError(f"bundle file {rel!r} refused: the bundle carries no sha256 for it")
         if hashlib.sha256(data).hexdigest() != bundle["sha256"].get(rel):
             raise SuiteError(f"bundle file {rel!r} arrived damaged (sha256 differs)")
     unpack_tree(bundle["files"], root)
