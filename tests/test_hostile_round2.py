@@ -417,8 +417,8 @@ def test_a_fifo_as_the_data_file_is_one_line_naming_the_users_path(tmp_path, com
 
 
 @pytest.mark.parametrize("rel, shown", [
-    ("../escape.txt", "refused: its path leads outside the bundle's folder"),
-    ("/etc/escape.txt", "refused: its path leads outside the bundle's folder"),
+    ("../escape.txt", "refused: its path leads outside its folder"),
+    ("/etc/escape.txt", "refused: its path leads outside its folder"),
     ("files/0/ok.csv", "refused: the bundle carries no sha256 for it"),
 ])
 def test_a_bundle_file_that_cannot_be_trusted_says_what_was_refused(tmp_path, rel, shown):

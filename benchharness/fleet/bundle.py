@@ -117,7 +117,7 @@ def unpack_suite(bundle: dict, root: str | Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for rel, data in bundle["files"].items():
         if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise SuiteError(f"bundle file {rel!r} refused: its path leads outside the bundle's "
+            raise SuiteError(f"bundle file {rel!r} refused: its path leads outside its "
                              "folder (an absolute path or '..')")
         if rel not in bundle["sha256"]:
             raise SuiteError(f"bundle file {rel!r} refused: the bundle carries no sha256 for it")
