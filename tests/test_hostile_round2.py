@@ -431,3 +431,24 @@ def test_a_bundle_file_that_cannot_be_trusted_says_what_was_refused(tmp_path, re
         unpack_suite(bundle, tmp_path / "root")
     assert shown in str(caught.value) and "damaged" not in str(caught.value)
     assert not (tmp_path / "escape.txt").exists()
+
+
+# -- poor: history notes after --rebuild -----------------------------------------------------------
+def test_history_says_why_a_folder_cannot_be_indexed_instead_of_rebuild_adds_it(tmp_path):
+    import json
+    import shutil
+
+    fixture = ROOT / "tests" / "fixtures" / "quick_run"
+    run_id = json.loads((fixture / "results.json").read_text())["run_id"]
+    root = tmp_path / "results"
+    shutil.copytree(fixture, root / run_id)
+    shutil.copytree(fixture, root / "copy-of-the-run")  # same run id in another folder
+    (root / "cut").mkdir()
+    (root / "cut" / "results.json").write_text((fixture / "results.json").read_text()[:500])
+    for _ in range(2):  # the first rebuild indexes the run; the second must not promise more
+        res = bench("history", root, "--rebuild", "--html", tmp_path / "h.html")
+        assert res.exit_code == exit_codes.OK, res.output
+        assert "--rebuild` adds them" not in res.output, res.output
+        assert (f"note: run folder copy-of-the-run cannot be indexed: its results.json is run "
+                f"{run_id!r} (a copy or a renamed folder of that run)") in res.output
+        assert "note: run folder cut cannot be indexed: " in res.output and "not valid JSON" in res.output
