@@ -452,3 +452,33 @@ def test_history_says_why_a_folder_cannot_be_indexed_instead_of_rebuild_adds_it(
         assert (f"note: run folder copy-of-the-run cannot be indexed: its results.json is run "
                 f"{run_id!r} (a copy or a renamed folder of that run)") in res.output
         assert "note: run folder cut cannot be indexed: " in res.output and "not valid JSON" in res.output
+
+
+# -- poor: a large tune grid starts with its size, its time, and no threads beyond the cores ---------
+@pytest.mark.slow
+def test_a_large_tune_grid_says_its_size_and_time_and_skips_threads_beyond_the_cores(tmp_path):
+    import json
+
+    from benchharness.tune.build import usable_cores
+
+    cores = usable_cores()
+    threads = sorted({1, cores, cores + 1, 64})
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"""
+name: big-grid
+data: {{source: 'sklearn:breast_cancer', target: target}}
+candidates:
+  - {{name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {{max_depth: 2}},
+     tune: {{export: [onnx], intra_op_num_threads: {threads}}}}}
+isolation: {{memory_limit_mb: 1}}   # a suite error right after the grid is announced: nothing measured
+""")
+    proc = bench_process("run", suite, "--quick", "--out", tmp_path / "out", timeout=240)
+    assert proc.returncode == exit_codes.USAGE and "memory_limit_mb 1 cannot work" in proc.stderr
+    said = [ln for ln in proc.stderr.splitlines() if "tune:" in ln]
+    wanted = len([t for t in threads if t <= cores])
+    assert any(f"tune: {wanted} variants to measure, 1 skipped; measuring them all takes about" in ln
+               for ln in said), said
+    assert any(f"more intra-op threads than the {cores} usable cores" in ln for ln in said), said
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    skipped = results["tune"]["tree"]["skipped"]
+    assert skipped and skipped[0]["combinations"] == len(threads) - wanted
