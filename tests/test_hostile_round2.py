@@ -482,3 +482,28 @@ isolation: {{memory_limit_mb: 1}}   # a suite error right after the grid is anno
     results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
     skipped = results["tune"]["tree"]["skipped"]
     assert skipped and skipped[0]["combinations"] == len(threads) - wanted
+
+
+# -- poor: bench serve and a NaN input -------------------------------------------------------------
+def test_serve_names_the_tensor_the_client_sent_and_writes_nan_as_a_person_does(tmp_path, cancer):
+    import json
+
+    import httpx
+    from sklearn.linear_model import LogisticRegression
+
+    from benchharness.adapters.registry import load_model
+    from benchharness.serve.server import running_server
+    from benchharness.train.training import export_onnx
+
+    X, y = cancer
+    est = LogisticRegression(max_iter=5000).fit(X.to_numpy()[:, :4], y)
+    export_onnx(est, 4, tmp_path / "logreg.onnx")
+    adapter = load_model(str(tmp_path / "logreg.onnx"), {"intra_op_num_threads": 1})
+    with running_server(adapter, "m") as base:
+        body = json.dumps({"inputs": [{"name": "features", "shape": [2, 4], "datatype": "FP32",
+                                       "data": [14.0, 20.0, 90.0, 600.0, 14.0, float("nan"), 90.0, 600.0]}]})
+        r = httpx.post(f"{base}/v2/models/m/infer", content=body, timeout=30,
+                       headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].startswith("input 'features' holds NaN (row 1, column 1); model 'm' answers")
+    assert "np.float" not in r.text
