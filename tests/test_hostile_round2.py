@@ -222,6 +222,7 @@ def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, sta
 
 
 # -- defect 3: a memory limit that cannot work ---------------------------------------------------
+@pytest.mark.slow
 def test_a_memory_limit_below_what_a_child_starts_with_is_a_suite_error(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("""
