@@ -508,3 +508,22 @@ def test_serve_names_the_tensor_the_client_sent_and_writes_nan_as_a_person_does(
     assert r.status_code == 400, r.text
     assert r.json()["error"].startswith("input 'features' holds NaN (row 1, column 1); model 'm' answers")
     assert "np.float" not in r.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["validate", "fleet"])
+def test_a_scheduler_address_where_something_else_listens_is_one_line_not_a_hang(tiny, command):
+    import time
+
+    tracker = _StallingTracker()  # a real HTTP server on loopback: accepts, never speaks Dask
+    address = tracker.uri.replace("http://", "tcp://")
+    try:
+        args = {"validate": ["validate", tiny / "d.csv", "--contract", tiny / "c.yaml", "--out", tiny / "v"],
+                "fleet": ["fleet", tiny / "suite.yaml", "--targets", "local", "--out", tiny / "f"]}[command]
+        started = time.monotonic()
+        res = bench(*args, "--scheduler", address)
+    finally:
+        tracker.close()
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert f"--scheduler '{address}' is not a Dask scheduler: it accepts connections but" in error_line(res)
+    assert time.monotonic() - started < 20
