@@ -527,3 +527,18 @@ def test_a_scheduler_address_where_something_else_listens_is_one_line_not_a_hang
     assert res.exit_code == exit_codes.USAGE, res.output
     assert f"--scheduler '{address}' is not a Dask scheduler: it accepts connections but" in error_line(res)
     assert time.monotonic() - started < 20
+
+
+@pytest.mark.slow
+def test_a_fleet_targets_error_names_the_users_file_not_the_workers_temp_folder(tmp_path):
+    from benchharness.fleet.bundle import pack_suite
+    from benchharness.fleet.task import run_target
+
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n3,4\n")  # no 'target' column
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: x\ndata: {source: data.csv, target: target}\n"
+                     "candidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    out = run_target(pack_suite(suite), "local", quick=True)
+    assert out["status"] == "failed" and out["exit_code"] == exit_codes.USAGE, out
+    assert "target column 'target' not found" in out["error"], out["error"]
+    assert "data.csv" in out["error"] and "bench-fleet-" not in out["error"] and "files/0" not in out["error"]

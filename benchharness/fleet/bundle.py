@@ -46,6 +46,7 @@ def pack_suite(suite_path: str | Path) -> dict:
     raw = yaml.safe_load(suite_path.read_text())
     base = suite_path.resolve().parent
     files: dict[str, bytes] = {}
+    origins: dict[str, str] = {}  # bundle path -> what the suite named: errors speak the user's words
     kept: list[str] = []
     counter = iter(range(1_000_000))
 
@@ -61,6 +62,7 @@ def pack_suite(suite_path: str | Path) -> dict:
                              "regular file; a fleet ships files")
         rel = f"files/{next(counter)}/{path.name}"
         files.update(_read_tree(path, rel))
+        origins[rel] = value
         return rel
 
     data = raw.get("data") or {}
@@ -92,7 +94,17 @@ def pack_suite(suite_path: str | Path) -> dict:
         "files": files,
         "sha256": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
         "kept_as_is": kept,
+        "origins": origins,
     }
+
+
+def in_users_words(text: str, bundle: dict, suite_root: str | Path) -> str:
+    """`text` (an error from the run on a worker) with every bundled path written back as the
+    suite named it, not as the temporary folder it was unpacked to."""
+    root = str(Path(suite_root))
+    for rel, original in sorted((bundle.get("origins") or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(f"{root}/{rel}", original).replace(rel, original)
+    return text
 
 
 def _safe_join(root: Path, rel: str) -> Path:
