@@ -542,3 +542,18 @@ def test_a_fleet_targets_error_names_the_users_file_not_the_workers_temp_folder(
     assert out["status"] == "failed" and out["exit_code"] == exit_codes.USAGE, out
     assert "target column 'target' not found" in out["error"], out["error"]
     assert "data.csv" in out["error"] and "bench-fleet-" not in out["error"] and "files/0" not in out["error"]
+
+
+@pytest.mark.slow  # the charts are drawn before the report is written: ~9 s
+def test_report_into_a_run_folder_that_cannot_be_written_is_one_line(tmp_path):
+    """A run folder on a read-only mount: simulated by a folder whose report.html is a folder
+    (even root cannot replace a folder with a file)."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "quick_run", run)
+    (run / "report.html").mkdir()
+    (run / "report.html" / "x").write_text("")
+    res = bench("report", run)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert f"cannot write into the run folder '{run}'" in error_line(res)
