@@ -33,6 +33,7 @@ from benchharness.measure.trials import extend_trials_stage, trials_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
 from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
+from benchharness.run_folder import INTERNAL_ERROR_FILE, WORK_DIR, atomic_write
 from benchharness.serve.suite import start_servers_stage, stop_servers_stage
 from benchharness.train.training import resolve_candidates_stage
 from benchharness.tune.answer import tune_answer_stage
@@ -86,7 +87,7 @@ def run_suite(
     suite = config.load_suite(suite_path, quick=quick, overrides=overrides)
     run_id = new_run_id(suite["name"])
     run_dir = make_run_dir(out_dir, run_id)
-    work_dir = run_dir / "work"
+    work_dir = run_dir / WORK_DIR
     results = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -135,9 +136,7 @@ def run_suite(
 
 
 def _save_traceback(run_dir: Path) -> Path:
-    from benchharness.run_folder import atomic_write
-
-    path = Path(run_dir) / "internal-error.txt"
+    path = Path(run_dir) / INTERNAL_ERROR_FILE
     atomic_write(path, traceback.format_exc())
     return path
 
