@@ -30,7 +30,7 @@ from benchharness.decide.sequential import extend_trials_stage
 from benchharness.decide.verdict import verdict_stage
 from benchharness.environment import environment_section
 from benchharness.errors import Terminated, UserError
-from benchharness.history.mlflow_log import tracking_stage
+from benchharness.history.mlflow_log import tracking_check_stage, tracking_stage
 from benchharness.history.spread import run_level_inputs_stage
 from benchharness.history.stage import history_stage
 from benchharness.isolation.memory_check import memory_limit_stage
@@ -40,6 +40,7 @@ from benchharness.measure.trials import trials_stage
 from benchharness.quality.stage import baselines_stage, compare_stage, parity_stage, quality_stage
 from benchharness.report.write import charts_stage, report_stage
 from benchharness.results import SCHEMA_VERSION, make_run_dir
+from benchharness.run_folder import INTERNAL_ERROR_FILE, WORK_DIR, atomic_write
 from benchharness.serve.suite import start_servers_stage, stop_servers_stage
 from benchharness.train.training import resolve_candidates_stage
 from benchharness.tune.answer import tune_answer_stage, tune_guard_stage
@@ -48,9 +49,9 @@ from benchharness.tune.halving import tune_halving_stage
 from benchharness.tune.replicas import tune_replicas_stage
 
 #: run stages before the candidates are measured
-BEFORE = [profile_stage, load_data_stage, data_analysis_stage, data_contract_stage, baselines_stage,
-          resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage, memory_limit_stage,
-          open_loop_limits_stage, start_servers_stage]
+BEFORE = [tracking_check_stage, profile_stage, load_data_stage, data_analysis_stage, data_contract_stage,
+          baselines_stage, resolve_candidates_stage, tune_candidates_stage, reference_candidates_stage,
+          memory_limit_stage, open_loop_limits_stage, start_servers_stage]
 #: per-candidate stages, in order; a candidate that fails skips the rest
 PER_CANDIDATE = [predict_stage, keep_model_stage, quality_stage]
 
@@ -99,7 +100,7 @@ def run_suite(
     reference = find_reference(str(against), out_dir, suite["name"]) if against else None
     run_id = new_run_id(suite["name"])
     run_dir = make_run_dir(out_dir, run_id)
-    work_dir = run_dir / "work"
+    work_dir = run_dir / WORK_DIR
     results = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -152,9 +153,7 @@ def run_suite(
 
 
 def _save_traceback(run_dir: Path) -> Path:
-    from benchharness.run_folder import atomic_write
-
-    path = Path(run_dir) / "internal-error.txt"
+    path = Path(run_dir) / INTERNAL_ERROR_FILE
     atomic_write(path, traceback.format_exc())
     return path
 

@@ -173,10 +173,14 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
     from benchharness.results import load_results, save_results
 
     results = load_results(run_dir)
-    if suite_path:
-        rejudge(results, config.load_suite(suite_path))
-        save_results(results, run_dir)
-    written = write_report(run_dir, results)
+    try:
+        if suite_path:
+            rejudge(results, config.load_suite(suite_path))
+            save_results(results, run_dir)
+        written = write_report(run_dir, results)
+    except OSError as exc:  # a read-only run folder: one line, not an internal error
+        raise UserError(f"cannot write into the run folder {run_dir!r}: {exc.strerror or exc} "
+                        f"({exc.filename or run_dir})") from None
     if schema.verdict(results):
         from benchharness.decide.verdict import headline
 

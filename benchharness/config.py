@@ -422,6 +422,18 @@ def validate_section(raw: Any, schema: dict, where: str) -> dict:
     return out
 
 
+def _check_trials(suite: dict) -> None:
+    """`max_trials` is the most trials a figure gets, the first `trials` included."""
+    for section in ("realtime", "batch"):
+        sec = suite.get(section) or {}
+        trials, most = sec.get("trials"), sec.get("max_trials")
+        if trials is not None and most is not None and trials > most:
+            raise SuiteError(f"{section}.trials {trials} is more than {section}.max_trials {most} "
+                             "(the most trials a figure may get, the extra ones an inconclusive "
+                             f"limit adds included); raise max_trials to at least {trials} or "
+                             "lower trials")
+
+
 def _check_candidates(suite: dict) -> None:
     names = [c["name"] for c in suite["candidates"]]
     if not names:
@@ -563,6 +575,7 @@ def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict |
     suite = validate_section(raw, SUITE, "")
     _check_candidates(suite)
     _check_data(suite, given=raw.get("data") is not None)
+    _check_trials(suite)
     _resolve_paths(suite, base_dir)
     return suite
 

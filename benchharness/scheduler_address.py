@@ -60,13 +60,49 @@ def probe(address: str, timeout_s: float = 3.0) -> str | None:
         return exc.strerror or str(exc)
 
 
+def speaks_dask(address: str, timeout_s: float = 5.0) -> str | None:
+    """None when the service at a tcp:// `address` answers Dask's handshake and an `identity`
+    request, else why not. Something else listening there (a web server, a database) would
+    otherwise leave Dask's Client waiting without end. tls:// addresses are not tried (the
+    handshake needs the certificates): None."""
+    import asyncio
+
+    if parse(address)[0] != "tcp":
+        return None
+    try:
+        from distributed.comm import connect
+    except ImportError:
+        return None
+
+    async def ask() -> None:
+        comm = await connect(address, timeout=timeout_s)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            await comm.read()
+        finally:
+            await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(ask(), timeout_s))
+    except (asyncio.TimeoutError, TimeoutError):
+        return f"it accepts connections but gave no Dask answer within {timeout_s:g} s"
+    except Exception as exc:  # noqa: BLE001 - whatever the other side did, it is not Dask
+        return f"it accepts connections but does not speak Dask ({type(exc).__name__})"
+    return None
+
+
 def require_listening(address: str, flag: str = "--scheduler", timeout_s: float = 3.0) -> str:
-    """`check` plus `probe`: a scheduler nothing answers for is one line, before any work."""
+    """`check`, `probe` and `speaks_dask`: a scheduler nothing answers for, or a service that
+    is not one, is one line, before any work."""
     normalized = check(address, flag)
     why = probe(normalized, timeout_s)
     if why is not None:
         raise UserError(f"cannot reach the Dask scheduler at {address!r}: {why}; is it running? "
                         "(start one with `dask scheduler`)")
+    not_dask = speaks_dask(normalized)
+    if not_dask is not None:
+        raise UserError(f"{flag} {address!r} is not a Dask scheduler: {not_dask}; give the "
+                        "scheduler's address (tcp://HOST:PORT, port 8786 by default)")
     return normalized
 
 

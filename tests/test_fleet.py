@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -172,6 +173,14 @@ def test_a_fleet_runs_each_target_on_its_worker_and_answers_which_pair(scheduler
     html = (fleet_dir / "report.html").read_text()
     assert "data:image/svg+xml;base64" in html and "<script" not in html and "Candidate × machine" in html
     assert f"Ship {rec['candidate']} on {rec['target']}" in res.stdout
+    # one file-mode rule (run_folder.atomic_write): fleet.json, the report and every copied run
+    # file are as readable as the umask allows, none private
+    mask = os.umask(0)
+    os.umask(mask)
+    modes = {p.relative_to(fleet_dir).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in fleet_dir.rglob("*") if p.is_file()}
+    assert "fleet.json" in modes and "report.html" in modes
+    assert {n: oct(m) for n, m in modes.items() if m != 0o666 & ~mask} == {}
 
 
 def _runners(profile: str) -> list[psutil.Process]:

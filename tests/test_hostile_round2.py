@@ -222,6 +222,7 @@ def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, sta
 
 
 # -- defect 3: a memory limit that cannot work ---------------------------------------------------
+@pytest.mark.slow
 def test_a_memory_limit_below_what_a_child_starts_with_is_a_suite_error(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text("""
@@ -254,3 +255,305 @@ def test_a_child_below_its_memory_limit_at_start_fails_at_once_with_what_it_need
     assert out.error.startswith("predict child went past its memory limit (40 MB; this model needs "
                                 "at least ~"), out.error
     assert "MB to start)" in out.error and time.monotonic() - started < 20
+
+
+# -- defect 7: an MLflow tracking URI that cannot work -------------------------------------------
+TINY_RUN = """
+name: tiny
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {max_depth: 2}}
+realtime: {duration_s: 0.1, trials: 1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 1}
+"""
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("bogus://x", "--mlflow / tracking.mlflow 'bogus://x' cannot be used: Unsupported"),
+    ("http://127.0.0.1:{free}", "no MLflow tracking server answers there (connection refused)"),
+    ("sqlite:///{tmp}/no/such/folder/m.db", "of the database does not exist or cannot be written"),
+])
+def test_an_unusable_tracking_uri_is_found_before_measuring(tmp_path, uri, shown):
+    import json
+    import time
+
+    pytest.importorskip("mlflow")
+    uri = uri.replace("{free}", str(_free_port())).replace("{tmp}", str(tmp_path))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(TINY_RUN)
+    started = time.monotonic()
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out", "--mlflow", uri)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert shown in error_line(res)
+    assert time.monotonic() - started < 20
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    assert results["candidates"] == []  # found before anything was trained or measured
+
+
+class _StallingTracker:
+    """A real HTTP server on loopback that answers the check, then never answers the logging."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.release = threading.Event()
+        release = self.release
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if "experiments/search" in self.path:
+                    body = b'{"experiments": []}'
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    release.wait(60)
+
+            do_POST = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+def test_a_tracking_server_that_stalls_after_the_check_is_given_up_on_in_bounded_time(tmp_path, monkeypatch):
+    import json
+    import time
+
+    pytest.importorskip("mlflow")
+    from benchharness.history import mlflow_log
+
+    monkeypatch.setattr(mlflow_log, "LOG_REQUEST_TIMEOUT_S", 1)
+    monkeypatch.setattr(mlflow_log, "LOG_DEADLINE_S", 3)
+    tracker = _StallingTracker()
+    started = time.monotonic()
+    try:
+        suite = tmp_path / "suite.yaml"
+        suite.write_text(TINY_RUN)
+        res = bench("run", suite, "--quick", "--out", tmp_path / "out", "--mlflow", tracker.uri)
+        ended = time.monotonic()
+    finally:
+        tracker.close()
+    assert res.exit_code == exit_codes.OK, res.output  # measured, judged and saved all the same
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    said = [e["error"] for e in results.get("stage_errors", []) if e["stage"] == "tracking_stage"]
+    assert len(said) == 1 and said[0].startswith(f"no answer from MLflow at '{tracker.uri}' (")
+    assert said[0].endswith("the run is not logged there (it is saved in its folder)"), said
+    assert results["candidates"][0]["status"] == "ok"
+    assert results["finished_at"] and ended - started < 40  # the logging gave up within its deadline
+
+
+# -- poor: trials beyond max_trials -----------------------------------------------------------
+@pytest.mark.parametrize("section", ["realtime", "batch"])
+def test_more_trials_than_max_trials_is_a_suite_error(tmp_path, section):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: x\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n"
+                     f"{section}: {{trials: 5, max_trials: 2}}\n")
+    res = bench("run", suite, "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert f"{section}.trials 5 is more than {section}.max_trials 2" in error_line(res)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# -- poor: an empty or truncated joblib file ----------------------------------------------------
+def test_an_empty_or_truncated_joblib_file_says_so(tmp_path, fitted_forest):
+    import io
+    import json
+
+    import joblib
+
+    (tmp_path / "empty.joblib").write_bytes(b"")
+    buf = io.BytesIO()
+    joblib.dump(fitted_forest, buf)
+    (tmp_path / "cut.joblib").write_bytes(buf.getvalue()[:200])
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: broken-files
+data: {source: 'sklearn:breast_cancer', target: target}
+candidates:
+  - {name: empty, model: empty.joblib}
+  - {name: cut, model: cut.joblib}
+""")
+    res = bench("run", suite, "--quick", "--out", tmp_path / "out")
+    assert res.exit_code == exit_codes.CANDIDATE_FAILED, res.output
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    error = {c["name"]: c["error"] for c in results["candidates"]}
+    assert error["empty"].endswith("empty.joblib as a joblib/pickle model: the file is empty (0 bytes)")
+    assert "cut.joblib as a joblib/pickle model: " in error["cut"]
+    assert not error["cut"].rstrip().endswith(":"), error["cut"]  # says what is wrong
+
+
+# -- poor: a FIFO as the data file; a bundle path that leads outside ---------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("command", ["run", "validate", "fleet"])
+def test_a_fifo_as_the_data_file_is_one_line_naming_the_users_path(tmp_path, command):
+    fifo = tmp_path / "live.csv"
+    os.mkfifo(fifo)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: x\ndata: {source: live.csv, target: target}\n"
+                     "candidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    (tmp_path / "c.yaml").write_text("columns:\n  a: {dtype: float}\n")
+    args = {"run": ["run", suite, "--out", tmp_path / "out"],
+            "validate": ["validate", fifo, "--contract", tmp_path / "c.yaml", "--out", tmp_path / "v"],
+            "fleet": ["fleet", suite, "--targets", "local", "--out", tmp_path / "out"]}[command]
+    res = bench(*args)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    line = error_line(res)
+    assert "a FIFO (named pipe), not a regular file" in line and "live.csv" in line, line
+    assert "/tmp/bench-fleet-" not in line
+
+
+@pytest.mark.parametrize("rel, shown", [
+    ("../escape.txt", "refused: its path leads outside its folder"),
+    ("/etc/escape.txt", "refused: its path leads outside its folder"),
+    ("files/0/ok.csv", "refused: the bundle carries no sha256 for it"),
+])
+def test_a_bundle_file_that_cannot_be_trusted_says_what_was_refused(tmp_path, rel, shown):
+    from benchharness.errors import SuiteError
+    from benchharness.fleet.bundle import unpack_suite
+
+    bundle = {"suite_name": "x", "suite_text": "name: x\n", "files": {rel: b"a\n1\n"}, "sha256": {},
+              "kept_as_is": []}
+    with pytest.raises(SuiteError, match="refused") as caught:
+        unpack_suite(bundle, tmp_path / "root")
+    assert shown in str(caught.value) and "damaged" not in str(caught.value)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+# -- poor: history notes after --rebuild -----------------------------------------------------------
+def test_history_says_why_a_folder_cannot_be_indexed_instead_of_rebuild_adds_it(tmp_path):
+    import json
+    import shutil
+
+    fixture = ROOT / "tests" / "fixtures" / "quick_run"
+    run_id = json.loads((fixture / "results.json").read_text())["run_id"]
+    root = tmp_path / "results"
+    shutil.copytree(fixture, root / run_id)
+    shutil.copytree(fixture, root / "copy-of-the-run")  # same run id in another folder
+    (root / "cut").mkdir()
+    (root / "cut" / "results.json").write_text((fixture / "results.json").read_text()[:500])
+    for _ in range(2):  # the first rebuild indexes the run; the second must not promise more
+        res = bench("history", root, "--rebuild", "--html", tmp_path / "h.html")
+        assert res.exit_code == exit_codes.OK, res.output
+        assert "--rebuild` adds them" not in res.output, res.output
+        assert (f"note: run folder copy-of-the-run cannot be indexed: its results.json is run "
+                f"{run_id!r} (a copy or a renamed folder of that run)") in res.output
+        assert "note: run folder cut cannot be indexed: " in res.output and "not valid JSON" in res.output
+
+
+# -- poor: a large tune grid starts with its size, its time, and no threads beyond the cores ---------
+@pytest.mark.slow
+def test_a_large_tune_grid_says_its_size_and_time_and_skips_threads_beyond_the_cores(tmp_path):
+    import json
+
+    from benchharness.tune.build import usable_cores
+
+    cores = usable_cores()
+    threads = sorted({1, cores, cores + 1, 64})
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"""
+name: big-grid
+data: {{source: 'sklearn:breast_cancer', target: target}}
+candidates:
+  - {{name: tree, train: sklearn.tree.DecisionTreeClassifier, params: {{max_depth: 2}},
+     tune: {{export: [onnx], intra_op_num_threads: {threads}}}}}
+isolation: {{memory_limit_mb: 1}}   # a suite error right after the grid is announced: nothing measured
+""")
+    proc = bench_process("run", suite, "--quick", "--out", tmp_path / "out", timeout=240)
+    assert proc.returncode == exit_codes.USAGE and "memory_limit_mb 1 cannot work" in proc.stderr
+    said = [ln for ln in proc.stderr.splitlines() if "tune:" in ln]
+    wanted = len([t for t in threads if t <= cores])
+    assert any(f"tune: {wanted} variants to measure, 1 skipped; measuring them all takes about" in ln
+               for ln in said), said
+    assert any(f"more intra-op threads than the {cores} usable cores" in ln for ln in said), said
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    skipped = results["tune"]["tree"]["skipped"]
+    assert skipped and skipped[0]["combinations"] == len(threads) - wanted
+
+
+# -- poor: bench serve and a NaN input -------------------------------------------------------------
+def test_serve_names_the_tensor_the_client_sent_and_writes_nan_as_a_person_does(tmp_path, cancer):
+    import json
+
+    import httpx
+    from sklearn.linear_model import LogisticRegression
+
+    from benchharness.adapters.registry import load_model
+    from benchharness.serve.server import running_server
+    from benchharness.train.training import export_onnx
+
+    X, y = cancer
+    est = LogisticRegression(max_iter=5000).fit(X.to_numpy()[:, :4], y)
+    export_onnx(est, 4, tmp_path / "logreg.onnx")
+    adapter = load_model(str(tmp_path / "logreg.onnx"), {"intra_op_num_threads": 1})
+    with running_server(adapter, "m") as base:
+        body = json.dumps({"inputs": [{"name": "features", "shape": [2, 4], "datatype": "FP32",
+                                       "data": [14.0, 20.0, 90.0, 600.0, 14.0, float("nan"), 90.0, 600.0]}]})
+        r = httpx.post(f"{base}/v2/models/m/infer", content=body, timeout=30,
+                       headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].startswith("input 'features' holds NaN (row 1, column 1); model 'm' answers")
+    assert "np.float" not in r.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["validate", "fleet"])
+def test_a_scheduler_address_where_something_else_listens_is_one_line_not_a_hang(tiny, command):
+    import time
+
+    tracker = _StallingTracker()  # a real HTTP server on loopback: accepts, never speaks Dask
+    address = tracker.uri.replace("http://", "tcp://")
+    try:
+        args = {"validate": ["validate", tiny / "d.csv", "--contract", tiny / "c.yaml", "--out", tiny / "v"],
+                "fleet": ["fleet", tiny / "suite.yaml", "--targets", "local", "--out", tiny / "f"]}[command]
+        started = time.monotonic()
+        res = bench(*args, "--scheduler", address)
+    finally:
+        tracker.close()
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert f"--scheduler '{address}' is not a Dask scheduler: it accepts connections but" in error_line(res)
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.slow
+def test_a_fleet_targets_error_names_the_users_file_not_the_workers_temp_folder(tmp_path):
+    from benchharness.fleet.bundle import pack_suite
+    from benchharness.fleet.task import run_target
+
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n3,4\n")  # no 'target' column
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: x\ndata: {source: data.csv, target: target}\n"
+                     "candidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n")
+    out = run_target(pack_suite(suite), "local", quick=True)
+    assert out["status"] == "failed" and out["exit_code"] == exit_codes.USAGE, out
+    assert "target column 'target' not found" in out["error"], out["error"]
+    assert "data.csv" in out["error"] and "bench-fleet-" not in out["error"] and "files/0" not in out["error"]
+
+
+@pytest.mark.slow  # the charts are drawn before the report is written: ~9 s
+def test_report_into_a_run_folder_that_cannot_be_written_is_one_line(tmp_path):
+    """A run folder on a read-only mount: simulated by a folder whose report.html is a folder
+    (even root cannot replace a folder with a file)."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "quick_run", run)
+    (run / "report.html").mkdir()
+    (run / "report.html" / "x").write_text("")
+    res = bench("report", run)
+    assert res.exit_code == exit_codes.USAGE, res.output
+    assert f"cannot write into the run folder '{run}'" in error_line(res)

@@ -7,6 +7,8 @@ Python object at all.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -24,10 +26,19 @@ class SklearnAdapter(ModelAdapter):
             raise ModelError(f"refusing to load pickle {self.source}: options.trust_pickle is false")
         if pickles_refused():
             raise ModelError(refusal(self.source))
+        import os
+
         import joblib
 
+        with contextlib.suppress(OSError):
+            if os.path.isfile(self.source) and os.path.getsize(self.source) == 0:
+                raise ModelError(f"cannot load {self.source} as a joblib/pickle model: the file is "
+                                 "empty (0 bytes)")
         try:
             self.model = joblib.load(self.source)
+        except EOFError:  # Python says nothing more: the file stops before the pickle does
+            raise ModelError(f"cannot load {self.source} as a joblib/pickle model: the file ends "
+                             "too early (truncated or not fully copied)") from None
         except Exception as exc:
             raise ModelError(f"cannot load {self.source} as a joblib/pickle model: {type(exc).__name__}: {exc}") from None
         self._check_model()

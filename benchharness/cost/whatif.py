@@ -122,7 +122,12 @@ def whatif_command(run_dir: str, profile: str) -> int:
         click.echo(f"error: {exc}", err=True)
         return exit_codes.USAGE
     path = Path(run_dir) / f"whatif-{safe_name(doc['profile']['name'])}.json"
-    write_json(path, doc)
+    try:
+        write_json(path, doc)
+    except OSError as exc:
+        click.echo(f"error: cannot write the estimate into the run folder {run_dir!r}: "
+                   f"{exc.strerror or exc}", err=True)
+        return exit_codes.USAGE
     click.echo(whatif_text(doc, results))
     click.echo(f"estimate: {path} (the run's own results.json is unchanged)")
     return exit_codes.OK

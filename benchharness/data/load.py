@@ -47,6 +47,9 @@ def read_table(source: str) -> pd.DataFrame:
         raise DataError(f"cannot read data file {source!r}: suffix {path.suffix!r} not in {list(READABLE)}")
     if not path.exists():
         raise DataError(f"data file not found: {source}")
+    from benchharness.data.parts import require_regular
+
+    require_regular(path, "data file")
     try:
         if path.suffix.lower() == ".csv":
             frame = pd.read_csv(path)

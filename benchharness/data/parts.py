@@ -18,6 +18,32 @@ from benchharness.errors import DataError
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 
 
+def special_kind(path: str | Path) -> str | None:
+    """What a path that exists but is neither a regular file nor a folder is (a FIFO blocks a
+    reader until something writes to it), else None."""
+    import stat
+
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def require_regular(path: str | Path, what: str) -> None:
+    """A DataError for a path that is a FIFO, socket or device: reading it would block or never end."""
+    kind = special_kind(path)
+    if kind:
+        raise DataError(f"{what} {str(path)!r} is {kind}, not a regular file; give a CSV or "
+                        "Parquet file (copy what the pipe carries into one first)")
+
+
 def resolve_parts(spec: str | Path) -> list[Path]:
     """The files `spec` names: itself, the data files in a folder (not recursive), or the
     matches of a glob. Raises DataError naming what was wrong."""
@@ -33,6 +59,7 @@ def resolve_parts(spec: str | Path) -> list[Path]:
         if not parts:
             raise DataError(f"no file matches {spec}")
     else:
+        require_regular(path, "data file")
         return [path]
     formats = {file_format(p) for p in parts}
     if len(formats) > 1:

@@ -46,6 +46,7 @@ def pack_suite(suite_path: str | Path) -> dict:
     raw = yaml.safe_load(suite_path.read_text())
     base = suite_path.resolve().parent
     files: dict[str, bytes] = {}
+    origins: dict[str, str] = {}  # bundle path -> what the suite named: errors speak the user's words
     kept: list[str] = []
     counter = iter(range(1_000_000))
 
@@ -53,8 +54,15 @@ def pack_suite(suite_path: str | Path) -> dict:
         path = Path(value) if Path(value).is_absolute() else base / value
         if not path.exists():
             raise SuiteError(f"{suite_path.name}: {where} names {value!r}, which does not exist")
+        from benchharness.data.parts import special_kind
+
+        kind = special_kind(path)
+        if kind:  # reading it to pack would block (a FIFO) or never end (a device)
+            raise SuiteError(f"{suite_path.name}: {where} names {value!r}, which is {kind}, not a "
+                             "regular file; a fleet ships files")
         rel = f"files/{next(counter)}/{path.name}"
         files.update(_read_tree(path, rel))
+        origins[rel] = value
         return rel
 
     data = raw.get("data") or {}
@@ -86,7 +94,17 @@ def pack_suite(suite_path: str | Path) -> dict:
         "files": files,
         "sha256": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
         "kept_as_is": kept,
+        "origins": origins,
     }
+
+
+def in_users_words(text: str, bundle: dict, suite_root: str | Path) -> str:
+    """`text` (an error from the run on a worker) with every bundled path written back as the
+    suite named it, not as the temporary folder it was unpacked to."""
+    root = str(Path(suite_root))
+    for rel, original in sorted((bundle.get("origins") or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(f"{root}/{rel}", original).replace(rel, original)
+    return text
 
 
 def _safe_join(root: Path, rel: str) -> Path:
@@ -110,6 +128,11 @@ def unpack_suite(bundle: dict, root: str | Path) -> Path:
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for rel, data in bundle["files"].items():
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise SuiteError(f"bundle file {rel!r} refused: its path leads outside its "
+                             "folder (an absolute path or '..')")
+        if rel not in bundle["sha256"]:
+            raise SuiteError(f"bundle file {rel!r} refused: the bundle carries no sha256 for it")
         if hashlib.sha256(data).hexdigest() != bundle["sha256"].get(rel):
             raise SuiteError(f"bundle file {rel!r} arrived damaged (sha256 differs)")
     unpack_tree(bundle["files"], root)

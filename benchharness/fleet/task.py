@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from benchharness import exit_codes
-from benchharness.fleet.bundle import pack_tree, unpack_suite
+from benchharness.fleet.bundle import in_users_words, pack_tree, unpack_suite
 from benchharness.isolation.child_main import PACKAGE_ROOT
 from benchharness.run_folder import run_folders
 
@@ -63,7 +63,8 @@ def run_target(bundle: dict, target: str, quick: bool, cancel_event: str | None 
         if cancelled:
             return {**outcome, "status": "cancelled", "error": "cancelled by the fleet (Ctrl-C)"}
         if proc.returncode != exit_codes.OK or not run_dirs:
-            return {**outcome, "status": "failed", "error": _last_error(log_text, proc.returncode)}
+            error = in_users_words(_last_error(log_text, proc.returncode), bundle, tmp / "suite")
+            return {**outcome, "status": "failed", "error": error}
         return {**outcome, "status": "ok", "error": None}
 
 

@@ -73,6 +73,9 @@ def run_worker(scheduler: str, profile: str, listen: str = "127.0.0.1", security
             await w.finished()
 
     scheduler_address.wait_until_listening(scheduler, say)
+    not_dask = scheduler_address.speaks_dask(scheduler)
+    if not_dask is not None:
+        raise UserError(f"--scheduler {scheduler!r} is not a Dask scheduler: {not_dask}")
     try:
         asyncio.run(serve())
     except (OSError, TimeoutError, RuntimeError, ValueError) as exc:  # e.g. the scheduler went away

@@ -52,8 +52,12 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
             raise UserError(f"{results_dir} has run folders but no history index; "
                             "run `bench history --rebuild` to build it")
         missing = {f.name for f in store.run_folders(results_dir)} - set(frame["run_id"])
-        if missing:
-            click.echo(f"note: {len(missing)} run folder(s) are not in the index (runs from before it, or "
+        cannot = store.unindexable(results_dir, sorted(missing))
+        for name, why in cannot.items():
+            click.echo(f"note: run folder {name} cannot be indexed: {why}", err=True)
+        addable = missing - set(cannot)
+        if addable:
+            click.echo(f"note: {len(addable)} run folder(s) are not in the index (runs from before it, or "
                        "interrupted); `bench history --rebuild` adds them", err=True)
         frame = trends.select(frame, suite, candidate, None)
         if frame.empty:

@@ -134,6 +134,30 @@ def run_folders(results_dir: str | Path) -> list[Path]:
     return run_folder.run_folders(root)
 
 
+def _readable_run(folder: Path) -> tuple[dict | None, str | None]:
+    """(results, None) for a run folder the index can hold, else (None, why not)."""
+    try:
+        results = load_results(folder)
+    except UserError as exc:
+        return None, str(exc)
+    run_id = results.setdefault("run_id", folder.name)
+    if run_id != folder.name:  # a copied or renamed folder: its rows belong to the other one
+        return None, (f"its results.json is run {run_id!r} (a copy or a renamed folder of that run); "
+                      f"the index holds each run once, under the folder named as its run_id")
+    return results, None
+
+
+def unindexable(results_dir: str | Path, names) -> dict[str, str]:
+    """For the run folders `names` under `results_dir`: why each cannot be indexed (absent:
+    it can, `--rebuild` adds it)."""
+    out = {}
+    for name in names:
+        _, why = _readable_run(Path(results_dir) / name)
+        if why:
+            out[name] = why
+    return out
+
+
 def rebuild(results_dir: str | Path, progress=None) -> dict:
     """Rewrite the index from the run folders; returns counts of runs indexed and skipped."""
     root = Path(results_dir)
@@ -141,12 +165,10 @@ def rebuild(results_dir: str | Path, progress=None) -> dict:
         raise UserError(f"results folder not found: {root}")
     indexed, skipped = set(), []
     for folder in run_folders(root):
-        try:
-            results = load_results(folder)
-        except UserError as exc:
-            skipped.append(f"{folder.name}: {exc}")
+        results, why = _readable_run(folder)
+        if why:
+            skipped.append(f"{folder.name}: {why}")
             continue
-        results.setdefault("run_id", folder.name)
         write_run(root, results)
         indexed.add(results["run_id"])
     for part in index_parts(root):

@@ -147,7 +147,9 @@ class ModelEndpoint:
         if "probabilities" in outputs:
             results["probabilities"] = self.adapter.predict_proba(native)
         model_ms = (time.perf_counter() - start) * 1000.0
-        _check_finite_outputs(results, X, self.name)
+        inputs = body.get("inputs") or [{}]
+        tensor = inputs[0].get("name") if len(inputs) == 1 and isinstance(inputs[0], dict) else None
+        _check_finite_outputs(results, X, self.name, tensor or "inputs[0]")
         response = {
             "model_name": self.name, "model_version": "1",
             "parameters": {"model_time_ms": model_ms},
@@ -158,27 +160,36 @@ class ModelEndpoint:
         return response, model_ms
 
 
-def _check_finite_outputs(results: dict, X, name: str) -> None:
+def _check_finite_outputs(results: dict, X, name: str, tensor: str = "inputs[0]") -> None:
     """JSON has no NaN/inf: an answer holding them cannot be sent. Blame the input when the
-    input held them (a 400 naming it), else the model (500)."""
+    input held them (a 400 naming the tensor the client sent, and where), else the model (500)."""
     for out_name, arr in results.items():
         arr = np.asarray(arr)
         if arr.dtype.kind != "f" or np.isfinite(arr).all():
             continue
-        for col, values in _numeric_columns(X):
+        for col, values in _numeric_columns(X, tensor):
             bad = ~np.isfinite(values)
             if bad.any():
-                row = int(np.argwhere(bad)[0][0])
-                raise ProtocolError(f"input {col!r} holds {values[bad][0]!r} (row {row}); model {name!r} "
-                                    f"answers {out_name} that JSON cannot carry; send finite numbers")
+                where = np.argwhere(bad)[0]
+                at = f"row {int(where[0])}" + (f", column {int(where[1])}" if len(where) > 1 else "")
+                raise ProtocolError(f"input {col!r} holds {_show(values[tuple(where)])} ({at}); model "
+                                    f"{name!r} answers {out_name} that JSON cannot carry; send finite numbers")
         raise ModelOutputError(f"model {name!r} answered non-finite {out_name} (NaN/inf) for finite input")
 
 
-def _numeric_columns(X):
+def _show(value) -> str:
+    """NaN, inf or -inf as a person writes them (not `np.float32(nan)`)."""
+    v = float(value)
+    return "NaN" if np.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def _numeric_columns(X, tensor: str):
+    """(what the client called it, values): a frame's columns are the tensors it sent; a matrix
+    is the one tensor."""
     if isinstance(X, pd.DataFrame):
         return [(str(c), X[c].to_numpy()) for c in X.columns if X[c].dtype.kind in "fc"]
     arr = np.asarray(X)
-    return [("inputs", arr)] if arr.dtype.kind in "fc" else []
+    return [(tensor, arr)] if arr.dtype.kind in "fc" else []
 
 
 class ModelOutputError(RuntimeError):

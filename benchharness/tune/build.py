@@ -255,6 +255,24 @@ def _make(
     return run
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), else the machine's count."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def tune_candidates_stage(ctx: RunContext) -> None:
     """Replace every resolved candidate that has `tune:` by its measurable variants."""
     tuned = [c for c in ctx.candidates if c.spec.get("tune") and c.ok]
@@ -265,6 +283,12 @@ def tune_candidates_stage(ctx: RunContext) -> None:
         variants = expand(
             base.name, base.spec["tune"], _is_onnx(base.model_path, base.model_format)
         )
+        cores = usable_cores()
+        if any(v.threads is None or v.threads <= cores for v in variants if not v.skipped):
+            for v in variants:  # more threads than cores only contend: not worth a measurement
+                if not v.skipped and v.runs_onnx and v.threads is not None and v.threads > cores:
+                    v.skipped = (f"more intra-op threads than the {cores} usable cores of "
+                                 "this machine: threads beyond the cores only contend")
         measurable = [v for v in variants if not v.skipped]
         names = {v.name for v in measurable}
         src = _Sources(ctx, base)
@@ -316,4 +340,10 @@ def tune_candidates_stage(ctx: RunContext) -> None:
             "variants": [m.name for m in made],
             "skipped": skipped,
         }
-        ctx.progress(f"[{base.name}] tune: {len(made)} variants to measure, {len(skipped)} skipped")
+        from benchharness.tune.halving import full_seconds
+
+        estimate = full_seconds(ctx.suite) * len(made)
+        budget = base.spec["tune"].get("budget_s")
+        ctx.progress(f"[{base.name}] tune: {len(made)} variants to measure, {len(skipped)} skipped; "
+                     f"measuring them all takes about {_duration(estimate)}"
+                     + (f" (tune.budget_s {budget:g} s screens them first)" if budget else ""))
