@@ -65,10 +65,12 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
     click.echo("")
     click.echo("steps:" if lines else "steps: none (no figure moved by more than "
                f"{min_change:.0%} beyond its noise)")
-    for line in lines:  # the figure and its move, then what changed, each within 100 columns
+    from benchharness.report.console import fold
+
+    for line in lines:  # the figure and its move, then what changed, folded to the terminal
         head, _, changed = line.partition("; ")
-        click.echo(f"  {head}"[: trends.TABLE_WIDTH])
-        click.echo(f"      {changed}"[: trends.TABLE_WIDTH])
+        click.echo(fold(f"  {head}"))
+        click.echo(fold(f"      {changed}"))
     page = Path(html_out) if html_out else Path(results_dir) / "history.html"
     atomic_write_text(page, trend_page(seqs, lines))
     click.echo(f"trend page: {page}")
