@@ -73,3 +73,21 @@ def test_progress_bar_with_time_left_on_a_terminal():
     out = stream.getvalue()
     assert "[a] measuring" in out and "[b] measuring" in out
     assert "measuring" in out and "left" in out and "/2" in out
+
+
+def test_a_real_runs_terminal_output_fits_80_and_100_columns():
+    """What `bench run` prints at the end, for the committed real run, at 80 and 100
+    columns: wrapped once, no line over the width."""
+    from pathlib import Path
+
+    from benchharness.decide.verdict import summary_lines
+    from benchharness.report.terminal import summary_text
+    from benchharness.results import load_results
+
+    real = load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+    for width in (80, 100):
+        text = summary_text(real, "/a/rather/long/results/folder/20261201-191317-quickstart-ad4148", width)
+        verdict = "\n".join(summary_lines(real, width))
+        assert fold(verdict, width) == verdict  # wrapped once, to the width: nothing left to fold
+        long = [line for line in (text + "\n" + verdict).splitlines() if len(line) > width]
+        assert not long, (width, long)
