@@ -226,6 +226,47 @@ def cost_blocks(results: dict) -> list:
             Table(*report_detail(results))]
 
 
+def tune_blocks(results: dict) -> list:
+    """Each tuned candidate's answer: its variants (Pareto front, recommended, quality kept),
+    the chart, the deployment file written for the winner."""
+    from benchharness.numbers import money_column, number
+
+    tune = results.get("tune") or {}
+    if not tune:
+        return []
+    out = [Heading("Tuning")]
+    for base, entry in tune.items():
+        table = entry.get("table") or []
+        metric = entry.get("metric") or "quality"
+        mode = "batch" if entry.get("cost_figure") == "batch_usd_per_million" else "real-time"
+        unit, costs = money_column(r.get("cost_per_1m") for r in table)
+        rows = []
+        for r, cost in zip(table, costs, strict=True):
+            rows.append([r["name"], _f(r.get("quality")),
+                         NM if r.get("quality_delta") is None else number(r["quality_delta"], 2)
+                         + (" (lost)" if r.get("quality_loss_beyond_tolerance") else ""),
+                         _f(r.get("p99_ms"), "ms"), NM if cost == "-" else cost,
+                         _f(r.get("rows_per_s"), "rows/s"),
+                         "yes" if r.get("on_front") else "no", r.get("verdict") or r.get("status") or NM])
+        rec = entry.get("recommended")
+        deploy = (entry.get("deployment") or {}).get("file")
+        answer = (f"{base}: ship {rec}" + (f"; deployment file {deploy}" if deploy else "")
+                  if rec else f"{base}: no variant qualifies on the limits with its quality kept")
+        out += [Heading(f"Tuning {base}", 3), Para(answer, "verdict-ok" if rec else "verdict-none"),
+                Table(["variant", metric, f"{metric} change vs original", "p99", f"{mode} USD / {unit}",
+                       "best batch rows/s", "Pareto front", "verdict"], rows,
+                      f"{len(table)} variants, {len(entry.get('skipped') or [])} skipped, "
+                      f"{len(entry.get('dropped') or [])} dropped by successive halving.")]
+        notes = [f"skipped {s['variant']}: {s['reason']}" for s in entry.get("skipped") or []]
+        notes += [f"dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"
+                  for d in entry.get("dropped") or []]
+        out += [Para(n, "note") for n in notes]
+        if entry.get("chart"):
+            out.append(Chart(f"tune-{base}", f"{base}: variants, p99 against cost, coloured by {metric}",
+                             png=entry["chart"]))
+    return out
+
+
 def data_blocks(results: dict) -> list:
     from benchharness.report.checklist import data_fingerprint, split_text
 
@@ -301,6 +342,7 @@ def build(results: dict, charts: dict | None = None) -> list:
     blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
     blocks += previous_run_blocks(results)
+    blocks += tune_blocks(results)
     blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)
     blocks += chart_blocks(charts or {})
     blocks += [Heading("Production checklist"), Checklist(checklist(results))]
