@@ -219,8 +219,8 @@ def test_a_far_cost_limit_is_a_note_not_an_axis_stretched_to_it():
     plot_quality_vs_cost(results, ax=ax)
     assert ax.get_xscale() == "linear" and ax.get_xlim()[1] < 1e-3  # the points' own span
     assert not [ln for ln in ax.get_lines() if "limit" in str(ln.get_label())]
-    notes = [t.get_text() for t in ax.texts if "usd_per_million limit $1.00" in t.get_text()]
-    assert notes and "far to the right" in notes[0]
+    # said under the axis, where it covers no point, error bar or label
+    assert "usd_per_million limit $1.00 per 1M is far to the right" in ax.get_xlabel()
 
 
 def test_tradeoff_chart_marks_the_verdicts_front_the_recommended_and_the_blocked():
@@ -389,3 +389,35 @@ def test_money_on_a_real_run_reads_without_long_fractions_or_exponents(tmp_path)
         assert not re.search(r"\$[\d.]+e-", text) and "e-05" not in text, where
     assert "real-time" in texts["terminal"] and "$/1M" in texts["terminal"]  # the mode, named
     assert "USD per 1B predictions" in texts["chart"] or "USD per 1M predictions" in texts["chart"]
+
+
+def test_point_labels_of_a_real_run_stay_clear_of_each_other_and_the_legend():
+    """The committed real run's quality-against-cost chart (forest and forest-onnx share an
+    accuracy): no label covers another, leaves the plot or covers the legend."""
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_tradeoff import plot_quality_vs_cost
+    from benchharness.results import load_results
+
+    real = load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = plot_quality_vs_cost(real, ax=fig.subplots())
+    fig.canvas.draw()
+    names = {c["name"] for c in real["candidates"]}
+    boxes = [t.get_window_extent() for t in ax.texts if t.get_text().split(" (")[0] in names]
+    assert len(boxes) >= 3
+    inside = ax.get_window_extent()
+    legend = ax.get_legend().get_window_extent()
+    for i, b in enumerate(boxes):
+        assert b.x0 >= inside.x0 - 1 and b.x1 <= inside.x1 + 1 and b.y1 <= inside.y1 + 1
+        assert not b.overlaps(legend)
+        assert not any(b.overlaps(o) for o in boxes[i + 1:])
+
+
+def test_the_tune_colour_scale_spans_at_least_the_quality_noise():
+    from benchharness.tune.chart import colour_span
+
+    rows = [{"quality_delta_ci": [-0.3, 0.25]}, {"quality_delta_ci": [-0.2, 0.2]}]
+    lo, hi = colour_span([57.90, 57.98, 57.95], rows)
+    assert hi - lo >= 0.55 - 1e-9 and lo < 57.90 and hi > 57.98  # 0.08 apart: one colour
+    assert colour_span([0.80, 0.95], [{"quality_delta_ci": [-0.02, 0.02]}]) == (0.80, 0.95)  # a real spread
