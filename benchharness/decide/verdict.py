@@ -574,7 +574,8 @@ def _facts(cand: dict, results: dict) -> str:
         parts.append(f"p99 {names.fmt(p99, 'ms')}")
     cost = names.resolve("usd_per_million", cand, results)
     if cost is not None:
-        parts.append(f"{money_per(cost)} ({names.cost_mode_word('usd_per_million', results)})")
+        word = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
+        parts.append(f"{money_per(cost)} {word}")
     return ", ".join(parts)
 
 
