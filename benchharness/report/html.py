@@ -112,6 +112,12 @@ def render_html(blocks: list, run_dir: str | Path) -> str:
             body.append(_chart(b, run_dir))
         elif isinstance(b, Checklist):
             body.append(_checklist(b))
+    return page(title, "\n".join(body))
+
+
+def page(title: str, body: str) -> str:
+    """The one page shell of every HTML page the tool writes (the run report, `bench compare
+    --html`, the history page): self-contained, the same styles, readable and printable."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
