@@ -14,7 +14,7 @@ import pandas as pd
 
 from benchharness.decide import figures as names
 from benchharness.history.changepoint import MIN_REL_CHANGE, detect_steps
-from benchharness.numbers import money_column
+from benchharness.numbers import MISSING, money_column
 
 #: identity columns compared at a step: column -> what a person calls it
 CHANGE_KINDS = {
@@ -129,7 +129,7 @@ def runs_table(frame: pd.DataFrame, figure: str | None = None, width: int | None
             cells += ["FAILED"] + [""] * (len(shown) - 1)
         else:
             cells += [values.get(f) if f in MONEY else _cell(values.get(f), f) for f in shown]
-        cells += [str(first["machine"] or "?")[:8], "yes" if first["quick"] else "no"]
+        cells += [str(first["machine"] or MISSING)[:8], "yes" if first["quick"] else "no"]
         lines.append((started, run_id, cells))
     lines.sort(key=lambda t: (str(t[0]), str(t[1])), reverse=True)
     rows = [c for _, _, c in lines]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
+from benchharness.numbers import MISSING
 from benchharness.report.chart_style import (
     BASELINE_GREY,
     LIMIT_RED,
@@ -175,7 +176,7 @@ def _plain_ticks(ax) -> None:
 def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[float, float]) -> None:
     """Baselines near the candidates as lines; far ones (which would squash the candidates
     into a sliver of the chart) listed in a note instead."""
-    entries = [(b.get("name", "?"), names.quality_value(b, metric)) for b in limits_mod.baseline_entries(results)]
+    entries = [(b.get("name", MISSING), names.quality_value(b, metric)) for b in limits_mod.baseline_entries(results)]
     entries = [(n, v) for n, v in entries if v is not None and n not in drawn]
     entries.sort(key=lambda nv: nv[1], reverse=names.better(metric) == "higher")
     reach = max(span[1] - span[0], 0.01 * max(abs(span[1]), 1e-9)) * 3

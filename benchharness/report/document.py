@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective
-from benchharness.numbers import number
+from benchharness.numbers import MISSING, number
 from benchharness.report.checklist import Item, checklist
 
 NM = "not measured"
@@ -81,11 +81,11 @@ def verdict_blocks(results: dict) -> list:
     ordered = sorted(v.get("candidates", []), key=lambda r: (
         order.get(r["status"], 3), ranking.index(r["name"]) if r["name"] in ranking else 0))
     for r in ordered:
-        rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else "—"
+        rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else MISSING
         passed = (f"{r.get('limits_passed', 0)}/{r['limits_total']}" if r.get("limits_total")
-                  else "no limits set" if r["status"] != "crashed" else "—")
+                  else "no limits set" if r["status"] != "crashed" else MISSING)
         rows.append([rank, r["name"], r["status"], passed, "yes" if r.get("on_pareto_front") else "no",
-                     "; ".join(r["blocking"]) or "—", "; ".join(r["warnings"]) or "—"])
+                     "; ".join(r["blocking"]) or MISSING, "; ".join(r["warnings"]) or MISSING])
     axes = ", ".join(v.get("pareto_axes") or []) or "none measured for every candidate"
     out.append(Table(["rank", "candidate", "status", "hard limits met", "Pareto front", "blocking", "warnings"], rows,
                      f"Ranking by: {describe_objective(v['inputs']['objective'], results)}. Pareto front over: {axes}."))
@@ -97,11 +97,11 @@ def limits_blocks(results: dict) -> list:
     for c in _by_role(results, "candidate"):
         for lim in schema.limits(c):
             unit = names.unit(lim["metric"]) or lim["unit"]  # the figure table's (money per 1M)
-            judged = _f(lim["judged"], unit) if lim["judged"] != lim["value"] else "—"
-            margin = ("—" if lim["margin"] is None else
+            judged = _f(lim["judged"], unit) if lim["judged"] != lim["value"] else MISSING
+            margin = (MISSING if lim["margin"] is None else
                       ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), unit))
             rows.append([c["name"], lim["expression"], lim["severity"], lim["status"].upper(),
-                         _f(lim["value"], unit), judged, _f(lim["threshold"], unit) if lim["threshold"] is not None else "—", margin,
+                         _f(lim["value"], unit), judged, _f(lim["threshold"], unit) if lim["threshold"] is not None else MISSING, margin,
                          lim.get("note") or ""])
     if not rows:
         return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
@@ -126,8 +126,8 @@ def quality_blocks(results: dict) -> list:
         v, tr = names.quality_value(c, metric), names.quality_value(c, metric, "train")
         ci = names.quality_ci(c, metric)
         role = c.get("role", "baseline")
-        rows.append([c.get("name", "?"), role, _f(v), f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "—", _f(tr),
-                     f"{tr - v:+.3g}" if tr is not None and v is not None else "—",
+        rows.append([c.get("name", MISSING), role, _f(v), f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else MISSING, _f(tr),
+                     f"{tr - v:+.3g}" if tr is not None and v is not None else MISSING,
                      _f(names.resolve("subgroup_gap", c, results)), _f(names.resolve("window_gap", c, results))])
     return [Heading("Quality"),
             Table(["model", "role", f"{metric} (test)", "95% interval", f"{metric} (train)", "train − test",
@@ -291,7 +291,7 @@ def chart_blocks(charts: dict) -> list:
 def _gpu_text(results: dict) -> str:
     gpu = ((results.get("profile") or {}).get("machine") or {}).get("gpu") or {}
     if gpu.get("available"):
-        return ", ".join(f"{d.get('name', '?')} ({number(d.get('memory_total_mb', 0) / 1024)} GiB)"
+        return ", ".join(f"{d.get('name', MISSING)} ({number(d.get('memory_total_mb', 0) / 1024)} GiB)"
                          for d in gpu.get("devices") or []) or "available"
     return f"none ({gpu['reason']})" if gpu.get("reason") else "not detected"
 
@@ -307,12 +307,12 @@ def environment_blocks(results: dict) -> list:
             rows.append([label, str(text)])
 
     take("host", env.pop("hostname", None))
-    cores = (f"{env.pop('cpu_count_logical', '?')} logical, "
-             f"{env.pop('cpu_count_physical', '?')} physical cores")
+    cores = (f"{env.pop('cpu_count_logical', MISSING)} logical, "
+             f"{env.pop('cpu_count_physical', MISSING)} physical cores")
     affinity = env.pop("cpu_affinity", None)
     if affinity:
         cores += f"; this run used CPUs {', '.join(map(str, affinity))}"
-    take("CPU", f"{env.pop('cpu_model', '?')} ({cores})")
+    take("CPU", f"{env.pop('cpu_model', MISSING)} ({cores})")
     memory = env.pop("memory_total_mb", None)
     take("memory", None if memory is None else f"{number(memory / 1024)} GiB")
     take("GPU", _gpu_text(results))
@@ -327,7 +327,7 @@ def environment_blocks(results: dict) -> list:
              or "none set (libraries chose their own thread counts)")
     timer = env.pop("timer", None)
     if isinstance(timer, dict):
-        take("timer", f"{timer.get('clock', '?')}, resolution {number(timer.get('resolution_ns'))} ns")
+        take("timer", f"{timer.get('clock', MISSING)}, resolution {number(timer.get('resolution_ns'))} ns")
     for k, v in env.items():
         take(k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v)
     return [Heading("Machine and software"), Table(["", ""], rows or [["environment", NM]])]
@@ -337,7 +337,7 @@ def build(results: dict, charts: dict | None = None) -> list:
     """Every block of the report, in reading order."""
     suite = results.get("suite") or {}
     title = f"Production readiness: {suite.get('name', 'suite')}"
-    meta = (f"Run {results.get('run_id', '?')}, started {results.get('started_at', '?')}"
+    meta = (f"Run {results.get('run_id', MISSING)}, started {results.get('started_at', MISSING)}"
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
     blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
@@ -360,7 +360,7 @@ def previous_run_blocks(results: dict) -> list:
         return []
     rows = []
     for r in prev["rows"]:
-        change = "n/a" if r["change"] is None else f"{r['change']:+.1%}"
+        change = numbers.change(r["change"])
         moved = r["after"] - r["before"]
         verdict = "" if not moved else ("better" if (moved < 0) == (r["better"] == "lower") else "worse")
         rows.append([r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),
