@@ -111,8 +111,12 @@ def main() -> None:
               help="Hardware profile that prices the run (profiles/*.yaml name or a YAML path); overrides the suite's.")
 @click.option("--mlflow", "mlflow_uri", default=None, metavar="URI",
               help="Also log the run to MLflow tracking (e.g. sqlite:///mlflow.db, http://host:5000).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a suite setting, dotted key, YAML value (repeatable): --set realtime.trials=8.")
+@click.option("--only", default=None, metavar="NAME[,NAME...]",
+              help="Measure only these candidates (and the suite's declared baselines).")
 def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None,
-        mlflow_uri: str | None) -> None:
+        mlflow_uri: str | None, settings: tuple[str, ...], only: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness import config
     from benchharness.api import run_suite
@@ -122,6 +126,10 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
     started = time.perf_counter()
     progress = RunProgress()
     overrides = {"profile": _profile_arg(profile)} if profile else None
+    if settings:
+        overrides = config.deep_merge(config.parse_set(settings), overrides or {})
+    if only:
+        overrides = {**(overrides or {}), "only": [n.strip() for n in only.split(",") if n.strip()]}
     try:
         if mlflow_uri:
             overrides = {**(overrides or {}), "tracking": {"mlflow": mlflow_uri}}
