@@ -421,3 +421,36 @@ def test_the_tune_colour_scale_spans_at_least_the_quality_noise():
     lo, hi = colour_span([57.90, 57.98, 57.95], rows)
     assert hi - lo >= 0.55 - 1e-9 and lo < 57.90 and hi > 57.98  # 0.08 apart: one colour
     assert colour_span([0.80, 0.95], [{"quality_delta_ci": [-0.02, 0.02]}]) == (0.80, 0.95)  # a real spread
+
+
+def test_report_tables_sort_by_the_column_clicked_in_a_browser(tmp_path):
+    """The committed real run's report in headless Chromium: a click on a column head sorts
+    its table by the figures' numbers (no server, no CDN: the script is in the page)."""
+    import shutil
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    assert CliRunner().invoke(main, ["report", str(run_dir)]).exit_code == 0
+    page = (run_dir / "report.html").read_text()
+    assert "<script" in page and "http" not in page.split("<script>")[1].split("</script>")[0]
+    click = """<script>
+    var table = Array.prototype.find.call(document.querySelectorAll("table"),
+        function (t) { return t.tHead && t.tHead.rows[0].cells[0].textContent === "model"; });
+    table.tHead.rows[0].cells[2].click();  // accuracy (test), ascending
+    document.title = Array.prototype.map.call(table.tBodies[0].rows,
+        function (r) { return r.cells[2].textContent; }).join("|");
+    </script></body>"""
+    probe = run_dir / "probe.html"
+    probe.write_text(page.replace("</body>", click))
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    title = re.search(r"<title>([^<]*)</title>", dom).group(1)
+    values = [float(v) for v in title.split("|")]
+    assert values == sorted(values) and len(values) >= 8
