@@ -51,7 +51,9 @@ def test_report_contains_every_checklist_item(run):
 def test_html_is_self_contained(run):
     run_dir = run[0]
     page = (run_dir / "report.html").read_text()
-    assert "<script" not in page and "<link" not in page and "@import" not in page
+    # one inline script (table sorting), nothing fetched: no script src, no link, no import
+    assert page.count("<script") == 1 and "<script>" in page and "<script src" not in page
+    assert "<link" not in page and "@import" not in page
     assert not re.search(r"url\(", page)
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", page)
     assert page.count('src="data:image/svg+xml;base64,') == 6
