@@ -80,7 +80,7 @@ def draw(
         labels.append((r["name"].removeprefix(base) or r["name"], x, y))
     ax.set_xscale("log")
     ax.margins(x=0.25, y=0.15)
-    if use_cost and min(ys) > 0:
+    if use_cost and min(ys) > 0 and max(ys) / min(ys) > 10:  # a log scale only over decades
         ax.set_yscale("log")
     from benchharness.report.charts_tradeoff import place_labels
 
@@ -99,6 +99,10 @@ def draw(
 
         unit = money_axis(ax.yaxis, ys)
         ax.yaxis.set_minor_formatter(NullFormatter())
+        if ax.get_yscale() == "log":  # within a decade a 1-2-5 series, so the axis has numbers
+            from matplotlib.ticker import LogLocator
+
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         mode = "batch" if cost_figure == "batch_usd_per_million" else "real time"
         ax.set_ylabel(f"USD per {unit} predictions ({mode})")
     else:
