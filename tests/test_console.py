@@ -91,3 +91,24 @@ def test_a_real_runs_terminal_output_fits_80_and_100_columns():
         assert fold(verdict, width) == verdict  # wrapped once, to the width: nothing left to fold
         long = [line for line in (text + "\n" + verdict).splitlines() if len(line) > width]
         assert not long, (width, long)
+
+
+def test_a_long_variant_name_keeps_the_verdict_columns_in_line():
+    """The real run's verdict with one candidate renamed as a tuned variant is named: the
+    status column starts at the same place on every candidate's line."""
+    from pathlib import Path
+
+    from benchharness.decide.verdict import summary_lines
+    from benchharness.results import load_results
+
+    real = load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+    long_name = "forest-onnx[onnx,int8_static,t2,graph_all]"
+    for row in real["verdict"]["candidates"]:
+        if row["name"] == "forest-onnx":
+            row["name"] = long_name
+    lines = summary_lines(real, 80)
+    statuses = [line for line in lines if line.lstrip().split(" ")[-1:] and
+                any(s in line for s in ("QUALIFIES", "BLOCKED", "INCONCLUSIVE"))]
+    assert len({line.index(next(s for s in ("QUALIFIES", "BLOCKED", "INCONCLUSIVE") if s in line))
+                for line in statuses}) == 1, statuses
+    assert f"  {long_name}" in lines and all(len(line) <= 80 for line in lines)
