@@ -456,3 +456,28 @@ def test_report_tables_sort_by_the_column_clicked_in_a_browser(tmp_path):
     title = re.search(r"<title>([^<]*)</title>", dom).group(1)
     values = [float(v) for v in title.split("|")]
     assert values == sorted(values) and len(values) >= 8
+
+
+def test_a_real_runs_latency_breakdown_adds_up(tmp_path):
+    """`bench report` on the committed real run: per candidate, the open loop's mean time from
+    the scheduled arrival split into load-generator delay, queueing and the call, which add up."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from benchharness import schema
+    from benchharness.cli import main
+    from benchharness.results import load_results
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    assert CliRunner().invoke(main, ["report", str(run_dir)]).exit_code == 0
+    md = (run_dir / "report.md").read_text()
+    assert "| candidate | open-loop rate | mean from scheduled arrival | load generator delay | queueing |" in md
+    real = load_results(run_dir)
+    for c in real["candidates"]:
+        rate = schema.open_loop_rate_at_best(c)
+        queue = rate["mean_ms"] - rate["generator_delay_mean_ms"] - rate["service_mean_ms"]
+        assert abs(queue - (rate["model_mean_ms"] - rate["service_mean_ms"])) < 1e-9
+        assert next(line for line in md.splitlines() if line.startswith(f"| {c['name']} | ")
+                    and "req/s" in line and "in the call" in line)

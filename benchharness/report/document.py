@@ -200,7 +200,33 @@ def performance_blocks(results: dict) -> list:
                   "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival. "
                   "INVALID: the load generator, not the model, limited the measurement (used by nothing). "
                   "(unstable): the trials disagree."),
-            *figure_warnings(results, SPEED_FIGURES)]
+            *figure_warnings(results, SPEED_FIGURES), *latency_breakdown_blocks(results)]
+
+
+def latency_breakdown_blocks(results: dict) -> list:
+    """Where a request's time went, as perf_analyzer splits it, where the run knows it: the
+    open loop's mean latency from the scheduled arrival = the load generator's delay + waiting
+    in the queue + the call itself (service); for a model behind HTTP the call splits further
+    into the model's time its server reported and the network and HTTP. Means, which add up
+    (percentiles do not)."""
+    rows = []
+    for c in _by_role(results, "candidate"):
+        rate = schema.open_loop_rate_at_best(c) if c.get("status") == "ok" else None
+        if not rate or rate.get("mean_ms") is None or rate.get("service_mean_ms") is None:
+            continue
+        total, delay, service = rate["mean_ms"], rate.get("generator_delay_mean_ms") or 0.0, rate["service_mean_ms"]
+        queue = max(total - delay - service, 0.0)
+        server = schema.closed_loop(c).get("server_model") or {}
+        model = _f(server.get("mean_ms"), "ms") if "network_mean_ms" in server else "in the call"
+        network = _f(server.get("network_mean_ms"), "ms") if "network_mean_ms" in server else MISSING
+        rows.append([c["name"], _f(rate.get("target_rate_per_s"), "req/s"), _f(total, "ms"), _f(delay, "ms"),
+                     _f(queue, "ms"), _f(service, "ms"), model, network])
+    if not rows:
+        return []
+    return [Table(["candidate", "open-loop rate", "mean from scheduled arrival", "load generator delay",
+                   "queueing", "call (service)", "of which model (server-reported)", "of which network and HTTP"],
+                  rows, "Latency breakdown: where a request's mean time went at the rate shown (the highest "
+                  "sustainable one, else the lowest tried). Means add up; percentiles do not.")]
 
 
 def cost_blocks(results: dict) -> list:
