@@ -116,8 +116,13 @@ def main() -> None:
                    "each figure's change on the paired ratios (exit 1 on a regression).")
 @click.option("--threshold", default=0.05, show_default=True, type=click.FloatRange(0, None),
               help="With --against: a change worse than this over its whole interval is a regression.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Override a suite setting, dotted key, YAML value (repeatable): --set realtime.trials=8.")
+@click.option("--only", default=None, metavar="NAME[,NAME...]",
+              help="Measure only these candidates (and the suite's declared baselines).")
 def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str | None,
-        mlflow_uri: str | None, against: str | None, threshold: float) -> None:
+        mlflow_uri: str | None, against: str | None, threshold: float, settings: tuple[str, ...],
+        only: str | None) -> None:
     """Run SUITE (default: the built-in quickstart) and print the summary."""
     from benchharness import config
     from benchharness.api import run_suite
@@ -127,6 +132,10 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
     started = time.perf_counter()
     progress = RunProgress()
     overrides = {"profile": _profile_arg(profile)} if profile else None
+    if settings:
+        overrides = config.deep_merge(config.parse_set(settings), overrides or {})
+    if only:
+        overrides = {**(overrides or {}), "only": [n.strip() for n in only.split(",") if n.strip()]}
     try:
         if mlflow_uri:
             overrides = {**(overrides or {}), "tracking": {"mlflow": mlflow_uri}}

@@ -564,12 +564,49 @@ def quicken(raw: dict, quick: dict) -> dict:
     return out
 
 
+def parse_set(items: list[str] | tuple[str, ...]) -> dict:
+    """`--set realtime.trials=8 --set batch.batch_sizes=[1,64]`: settings from the command
+    line as one nested override (values read as YAML: 8 is a number, [1, 64] a list), merged
+    over the suite before it is validated, so a wrong key gets the suite's own error."""
+    out: dict = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip() or any(not part for part in key.strip().split(".")):
+            raise SuiteError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. realtime.trials=8")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        node = out
+        *parents, last = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SuiteError(f"--set {item!r}: {part!r} was set to a value by an earlier --set")
+        node[last] = parsed
+    return out
+
+
+def only_candidates(suite: dict, only: list[str]) -> None:
+    """`--only logreg,forest`: measure these candidates (and the suite's declared baselines);
+    an unknown name is a SuiteError with the closest one."""
+    known = [c["name"] for c in suite["candidates"]]
+    for name in only:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise SuiteError(f"--only: no candidate {name!r}{hint}; the suite has {', '.join(known)}")
+    suite["candidates"] = [c for c in suite["candidates"] if c["name"] in only or c.get("baseline")]
+
+
 def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
     """Validate a suite already parsed from YAML."""
     if not isinstance(raw, dict):
         raise SuiteError(f"a suite must be a YAML mapping at the top level, got {type(raw).__name__}")
     if quick:
         raw = quicken(raw, QUICK)
+    overrides = dict(overrides or {})
+    only = overrides.pop("only", None)  # --only: a choice of candidates, not a suite key
     if overrides:
         raw = deep_merge(raw, overrides)
     suite = validate_section(raw, SUITE, "")
@@ -577,6 +614,8 @@ def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict |
     _check_data(suite, given=raw.get("data") is not None)
     _check_trials(suite)
     _resolve_paths(suite, base_dir)
+    if only:
+        only_candidates(suite, only)
     return suite
 
 

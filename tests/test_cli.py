@@ -121,3 +121,29 @@ def test_an_out_folder_that_cannot_be_written_exits_2_naming_it(tmp_path):
     assert res.exit_code == 2, res.output
     assert "cannot write results under --out" in res.output and "a-file" in res.output
     assert "Traceback" not in res.output
+
+
+def test_settings_and_candidates_from_the_command_line(tmp_path):
+    """`--set KEY=VALUE` and `--only NAMES` on a real run; a wrong key or name stops it with
+    the closest one, exit 2."""
+    suite = write_suite(tmp_path, """
+name: x
+data: {source: 'sklearn:iris'}
+candidates:
+  - {name: a, train: sklearn.dummy.DummyClassifier}
+  - {name: b, train: sklearn.dummy.DummyClassifier}
+realtime: {duration_s: 0.2, trials: 3, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 2}
+""")
+    res = run_cli("run", str(suite), "--out", str(tmp_path / "out"), "--only", "b",
+                  "--set", "realtime.trials=2", "--set", "quality.bootstrap.resamples=50")
+    assert res.exit_code in (0, 1), res.output
+    results = json.loads(next((tmp_path / "out").iterdir()).joinpath("results.json").read_text())
+    (cand,) = results["candidates"]
+    assert cand["name"] == "b" and len(cand["realtime"]["closed_loop"]["trials"]) == 2
+    bad = run_cli("run", str(suite), "--only", "a,bb", "--out", str(tmp_path / "o2"))
+    assert bad.exit_code == 2 and "no candidate 'bb' (did you mean 'b'?)" in bad.output
+    bad = run_cli("run", str(suite), "--set", "realtime.trails=2", "--out", str(tmp_path / "o3"))
+    assert bad.exit_code == 2 and "unknown key 'realtime.trails' (did you mean 'trials'?)" in bad.output
+    bad = run_cli("run", str(suite), "--set", "realtime.trials", "--out", str(tmp_path / "o4"))
+    assert bad.exit_code == 2 and "expected KEY=VALUE" in bad.output

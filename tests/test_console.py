@@ -73,3 +73,42 @@ def test_progress_bar_with_time_left_on_a_terminal():
     out = stream.getvalue()
     assert "[a] measuring" in out and "[b] measuring" in out
     assert "measuring" in out and "left" in out and "/2" in out
+
+
+def test_a_real_runs_terminal_output_fits_80_and_100_columns():
+    """What `bench run` prints at the end, for the committed real run, at 80 and 100
+    columns: wrapped once, no line over the width."""
+    from pathlib import Path
+
+    from benchharness.decide.verdict import summary_lines
+    from benchharness.report.terminal import summary_text
+    from benchharness.results import load_results
+
+    real = load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+    for width in (80, 100):
+        text = summary_text(real, "/a/rather/long/results/folder/20261201-191317-quickstart-ad4148", width)
+        verdict = "\n".join(summary_lines(real, width))
+        assert fold(verdict, width) == verdict  # wrapped once, to the width: nothing left to fold
+        long = [line for line in (text + "\n" + verdict).splitlines() if len(line) > width]
+        assert not long, (width, long)
+
+
+def test_a_long_variant_name_keeps_the_verdict_columns_in_line():
+    """The real run's verdict with one candidate renamed as a tuned variant is named: the
+    status column starts at the same place on every candidate's line."""
+    from pathlib import Path
+
+    from benchharness.decide.verdict import summary_lines
+    from benchharness.results import load_results
+
+    real = load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+    long_name = "forest-onnx[onnx,int8_static,t2,graph_all]"
+    for row in real["verdict"]["candidates"]:
+        if row["name"] == "forest-onnx":
+            row["name"] = long_name
+    lines = summary_lines(real, 80)
+    statuses = [line for line in lines if line.lstrip().split(" ")[-1:] and
+                any(s in line for s in ("QUALIFIES", "BLOCKED", "INCONCLUSIVE"))]
+    assert len({line.index(next(s for s in ("QUALIFIES", "BLOCKED", "INCONCLUSIVE") if s in line))
+                for line in statuses}) == 1, statuses
+    assert f"  {long_name}" in lines and all(len(line) <= 80 for line in lines)

@@ -171,7 +171,7 @@ def test_a_fleet_runs_each_target_on_its_worker_and_answers_which_pair(scheduler
     assert "Not measured: aws-g5-xlarge (failed)" in rec["sentence"]
     assert {(p["candidate"], p["target"]) for p in doc["verdict"]["pairs"]} == set(best)
     html = (fleet_dir / "report.html").read_text()
-    assert "data:image/svg+xml;base64" in html and "<script" not in html and "Candidate × machine" in html
+    assert "data:image/svg+xml;base64" in html and "<script src" not in html and "Candidate × machine" in html
     assert f"Ship {rec['candidate']} on {rec['target']}" in res.stdout
     # one file-mode rule (run_folder.atomic_write): fleet.json, the report and every copied run
     # file are as readable as the umask allows, none private

@@ -33,6 +33,8 @@ candidates:
 realtime: {{duration_s: 0.5, open_loop: {{enabled: false}}}}
 batch: {{batch_sizes: [1], duration_s: 0.2, full_split: false}}
 quality: {{bootstrap: {{resamples: 50}}}}
+limits: {{fail: [p99_ms <= 50]}}
+objective: [min p50_ms]
 """
 
 
@@ -112,6 +114,13 @@ def test_history_finds_the_planted_step_and_no_other(history_dir, tmp_path):
     page = (tmp_path / "h.html").read_text()
     assert page.count("<svg") == len({s["suite"] + s["figure"] for s in doc["sequences"]})
     assert "step detected here" in page
+    # it leads with what the suite judges (its limit and objective), limit drawn, latency on
+    # a log scale, dates on the x axis, the run report's colour-blind-safe colours
+    judged, others = page.split("<h2>What the suite judges</h2>")[1].split("<h2>Other figures</h2>")
+    assert judged.index("p99_ms (ms, log scale)") >= 0 and "p50_ms (ms, log scale)" in judged
+    assert "limit 50 ms" in judged and "p99_ms" not in others.split("<svg")[0]
+    assert "run date" in judged and "#0072B2" in page and "#d62728" not in page
+    assert "<details>" in others
 
 
 def test_compare_against_last_and_best(history_dir):

@@ -121,7 +121,7 @@ def test_previous_run_block(tmp_path):
     latest["history"] = {"previous": prev}
     blocks = previous_run_blocks(latest)
     assert blocks[0].text == "Compared with the previous run"
-    assert ["forest", "p99_ms", "2.5 ms", "5 ms", "+100.0%", "worse"] in blocks[2].rows
+    assert ["forest", "p99_ms", "2.5 ms", "5 ms", "+100%", "worse"] in blocks[2].rows
     # another machine: no previous run to compare with
     other = copy.deepcopy(latest)
     other["environment"]["hostname"] = "elsewhere"

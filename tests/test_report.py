@@ -51,7 +51,9 @@ def test_report_contains_every_checklist_item(run):
 def test_html_is_self_contained(run):
     run_dir = run[0]
     page = (run_dir / "report.html").read_text()
-    assert "<script" not in page and "<link" not in page and "@import" not in page
+    # one inline script (table sorting), nothing fetched: no script src, no link, no import
+    assert page.count("<script") == 1 and "<script>" in page and "<script src" not in page
+    assert "<link" not in page and "@import" not in page
     assert not re.search(r"url\(", page)
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", page)
     assert page.count('src="data:image/svg+xml;base64,') == 6
@@ -219,8 +221,8 @@ def test_a_far_cost_limit_is_a_note_not_an_axis_stretched_to_it():
     plot_quality_vs_cost(results, ax=ax)
     assert ax.get_xscale() == "linear" and ax.get_xlim()[1] < 1e-3  # the points' own span
     assert not [ln for ln in ax.get_lines() if "limit" in str(ln.get_label())]
-    notes = [t.get_text() for t in ax.texts if "usd_per_million limit $1.00" in t.get_text()]
-    assert notes and "far to the right" in notes[0]
+    # said under the axis, where it covers no point, error bar or label
+    assert "usd_per_million limit $1.00 per 1M is far to the right" in ax.get_xlabel()
 
 
 def test_tradeoff_chart_marks_the_verdicts_front_the_recommended_and_the_blocked():
@@ -389,3 +391,118 @@ def test_money_on_a_real_run_reads_without_long_fractions_or_exponents(tmp_path)
         assert not re.search(r"\$[\d.]+e-", text) and "e-05" not in text, where
     assert "real-time" in texts["terminal"] and "$/1M" in texts["terminal"]  # the mode, named
     assert "USD per 1B predictions" in texts["chart"] or "USD per 1M predictions" in texts["chart"]
+
+
+def test_point_labels_of_a_real_run_stay_clear_of_each_other_and_the_legend():
+    """The committed real run's quality-against-cost chart (forest and forest-onnx share an
+    accuracy): no label covers another, leaves the plot or covers the legend."""
+    from matplotlib.figure import Figure
+
+    from benchharness.report.charts_tradeoff import plot_quality_vs_cost
+    from benchharness.results import load_results
+
+    real = load_results(Path(__file__).resolve().parent / "fixtures" / "quick_run")
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = plot_quality_vs_cost(real, ax=fig.subplots())
+    fig.canvas.draw()
+    names = {c["name"] for c in real["candidates"]}
+    boxes = [t.get_window_extent() for t in ax.texts if t.get_text().split(" (")[0] in names]
+    assert len(boxes) >= 3
+    inside = ax.get_window_extent()
+    legend = ax.get_legend().get_window_extent()
+    for i, b in enumerate(boxes):
+        assert b.x0 >= inside.x0 - 1 and b.x1 <= inside.x1 + 1 and b.y1 <= inside.y1 + 1
+        assert not b.overlaps(legend)
+        assert not any(b.overlaps(o) for o in boxes[i + 1:])
+
+
+def test_the_tune_colour_scale_spans_at_least_the_quality_noise():
+    from benchharness.tune.chart import colour_span
+
+    rows = [{"quality_delta_ci": [-0.3, 0.25]}, {"quality_delta_ci": [-0.2, 0.2]}]
+    lo, hi = colour_span([57.90, 57.98, 57.95], rows)
+    assert hi - lo >= 0.55 - 1e-9 and lo < 57.90 and hi > 57.98  # 0.08 apart: one colour
+    assert colour_span([0.80, 0.95], [{"quality_delta_ci": [-0.02, 0.02]}]) == (0.80, 0.95)  # a real spread
+
+
+def test_report_tables_sort_by_the_column_clicked_in_a_browser(tmp_path):
+    """The committed real run's report in headless Chromium: a click on a column head sorts
+    its table by the figures' numbers (no server, no CDN: the script is in the page)."""
+    import shutil
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+
+    if not shutil.which("chromium"):
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    assert CliRunner().invoke(main, ["report", str(run_dir)]).exit_code == 0
+    page = (run_dir / "report.html").read_text()
+    assert "<script" in page and "http" not in page.split("<script>")[1].split("</script>")[0]
+    click = """<script>
+    var table = Array.prototype.find.call(document.querySelectorAll("table"),
+        function (t) { return t.tHead && t.tHead.rows[0].cells[0].textContent === "model"; });
+    table.tHead.rows[0].cells[2].click();  // accuracy (test), ascending
+    document.title = Array.prototype.map.call(table.tBodies[0].rows,
+        function (r) { return r.cells[2].textContent; }).join("|");
+    </script></body>"""
+    probe = run_dir / "probe.html"
+    probe.write_text(page.replace("</body>", click))
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    title = re.search(r"<title>([^<]*)</title>", dom).group(1)
+    values = [float(v) for v in title.split("|")]
+    assert values == sorted(values) and len(values) >= 8
+
+
+def test_a_real_runs_latency_breakdown_adds_up(tmp_path):
+    """`bench report` on the committed real run: per candidate, the open loop's mean time from
+    the scheduled arrival split into load-generator delay, queueing and the call, which add up."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from benchharness import schema
+    from benchharness.cli import main
+    from benchharness.results import load_results
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    assert CliRunner().invoke(main, ["report", str(run_dir)]).exit_code == 0
+    md = (run_dir / "report.md").read_text()
+    assert "| candidate | open-loop rate | mean from scheduled arrival | load generator delay | queueing |" in md
+    real = load_results(run_dir)
+    for c in real["candidates"]:
+        rate = schema.open_loop_rate_at_best(c)
+        queue = rate["mean_ms"] - rate["generator_delay_mean_ms"] - rate["service_mean_ms"]
+        assert abs(queue - (rate["model_mean_ms"] - rate["service_mean_ms"])) < 1e-9
+        assert next(line for line in md.splitlines() if line.startswith(f"| {c['name']} | ")
+                    and "req/s" in line and "in the call" in line)
+
+
+def test_a_real_run_that_nothing_qualifies_for_says_so_in_one_line(tmp_path):
+    """The committed real run judged again by a suite whose p99 limit nobody meets: the one
+    line starts 'Nothing qualifies' and names the closest candidate and what to change."""
+    import shutil
+
+    import yaml
+    from click.testing import CliRunner
+
+    from benchharness.cli import main
+    from benchharness.config import default_suite_path
+
+    suite = yaml.safe_load(default_suite_path().read_text())
+    suite["limits"] = {"fail": ["p99_ms <= 0.001"]}
+    suite["data"]["source"] = "sklearn:breast_cancer"
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    fixture = Path(__file__).resolve().parent / "fixtures" / "quick_run"
+    run_dir = Path(shutil.copytree(fixture, tmp_path / "run"))
+    res = CliRunner().invoke(main, ["report", str(run_dir), "--suite", str(path)])
+    assert res.exit_code == 0, res.output
+    first = res.output.splitlines()[0]
+    assert first.startswith("Nothing qualifies: closest is forest-onnx (p99_ms "), first
+    assert f"> **{first}**" in (run_dir / "report.md").read_text()

@@ -312,6 +312,16 @@ def test_tune_run_measures_variants_guards_quality_and_ships_one(tmp_path):
         assert (ctx.run_dir / entry["chart"]).stat().st_size > 10_000
     assert np.isfinite(by["forest[onnx,t1]"]["parity"]["max_abs_proba_diff"])
     assert Path(ctx.run_dir / "deploy").is_dir()
+    # the report gives each tuned candidate's answer: table, chart, the deployment file
+    md = (ctx.run_dir / "report.md").read_text()
+    html = (ctx.run_dir / "report.html").read_text()
+    for base in ("forest", "mlp"):
+        entry = res["tune"][base]
+        assert f"### Tuning {base}" in md
+        assert f"{base}: ship {entry['recommended']}; deployment file {entry['deployment']['file']}" in md
+        for r in entry["table"]:
+            assert f"| {r['name']} |" in md
+        assert f"![{base}: variants" in md and f'id="chart-tune-{base}"' in html
     # judged again from the run folder with the same suite: the same answer (the quality guard
     # is a limit the verdict applies, not a rewrite after it)
     from click.testing import CliRunner

@@ -45,6 +45,7 @@ from typing import Any
 from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
+from benchharness.numbers import MISSING
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 INCONCLUSIVE = "inconclusive"
@@ -238,7 +239,7 @@ def baseline_entries(results: dict) -> list[dict]:
 
 def pick_baseline(results: dict, metric: str, which: str = "best") -> tuple[str, float] | None:
     """(name, value) of the named baseline, or of the best one on this metric."""
-    scored = [(b.get("name", "?"), names.resolve(metric, b, results)) for b in baseline_entries(results)]
+    scored = [(b.get("name", MISSING), names.resolve(metric, b, results)) for b in baseline_entries(results)]
     scored = [(n, v) for n, v in scored if v is not None]
     if which != "best":
         scored = [(n, v) for n, v in scored if n == which]
@@ -324,7 +325,7 @@ def _judge_interval(limit: Limit, res: LimitResult, iv: tuple) -> LimitResult:
 
 
 def _num(v: float | None) -> str:
-    return "?" if v is None else f"{v:.3g}"
+    return MISSING if v is None else f"{v:.3g}"
 
 
 def evaluate_all(limits: list[Limit], cand: dict, results: dict) -> list[LimitResult]:

@@ -672,7 +672,8 @@ def _facts(cand: dict, results: dict) -> str:
         parts.append(f"p99 {names.fmt(p99, 'ms')}")
     cost = names.resolve("usd_per_million", cand, results)
     if cost is not None:
-        parts.append(f"{money_per(cost)} ({names.cost_mode_word('usd_per_million', results)})")
+        word = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
+        parts.append(f"{money_per(cost)} {word}")
     return ", ".join(parts)
 
 
@@ -746,43 +747,58 @@ def rejudge(results: dict, suite: dict) -> None:
     results["verdict"] = judge(results, lim, cand_limits, objective)
 
 
-WIDTH = 100  # terminal lines of the verdict fit this many columns
+WIDTH = 100  # terminal lines of the verdict fit this many columns when the terminal does not say
 
 
-def _wrapped(first: str, text: str, indent: int) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=first, subsequent_indent=" " * indent,
+def _wrapped(first: str, text: str, indent: int, width: int = WIDTH) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=" " * indent,
                          break_on_hyphens=False) or [first.rstrip()]
 
 
-def summary_lines(results: dict) -> list[str]:
-    """The verdict as the terminal shows it: a line per candidate and unmet limit, then the sentence."""
+def summary_lines(results: dict, width: int | None = None) -> list[str]:
+    """The verdict as the terminal shows it, wrapped once to the terminal's width: the
+    one-line answer, a line per candidate and unmet limit, then the reasoning."""
+    import functools
+
+    from benchharness.report.console import terminal_width
+
+    width = width or terminal_width()
+    _wrap = functools.partial(_wrapped, width=width)
     v = schema.verdict(results)
-    lines = ["", f"verdict: {headline(results)}"]
-    pad = 2 + 16 + 1 + 13 + 1
-    for row in v.get("candidates", []):
-        head = f"  {row['name']:<16} {row['status'].upper():<13} "
+    lines = ["", *_wrap("verdict: ", headline(results), 9)]
+    rows = v.get("candidates", [])
+    # the name column as wide as the longest name, up to a third of the line; a longer name
+    # gets a line of its own so the status column stays in line
+    name_w = max(8, min(max((len(r["name"]) for r in rows), default=8), width // 3))
+    pad = 2 + name_w + 1 + 13 + 1
+    for row in rows:
+        if len(row["name"]) > name_w:
+            lines.append(f"  {row['name']}")
+            head = f"  {'':<{name_w}} {row['status'].upper():<13} "
+        else:
+            head = f"  {row['name']:<{name_w}} {row['status'].upper():<13} "
         details = row["blocking"][:3] or [
             f"{row['limits_passed']}/{row['limits_total']} hard limits met" if row.get("limits_total")
             else "no hard limits set"]
         if len(row["blocking"]) > 3:
             details.append(f"... and {len(row['blocking']) - 3} more (see the report)")
         for i, text in enumerate(details):
-            lines += _wrapped(head if i == 0 else " " * pad, text, pad)
+            lines += _wrap(head if i == 0 else " " * pad, text, pad)
         warns = row["warnings"][:3] + ([f"... and {len(row['warnings']) - 3} more (see the report)"]
                                        if len(row["warnings"]) > 3 else [])
         for text in warns:
-            lines += _wrapped(f"  {'':<16} {'warning':<13} ", text, pad)
+            lines += _wrap(f"  {'':<{name_w}} {'warning':<13} ", text, pad)
     sentence = v.get("sentence", "")
     marker = " What to change, closest first: "
     if v.get("recommended") is None and marker in sentence and v.get("what_to_change"):
         # nothing qualifies: the headline, then one line per candidate instead of one long paragraph
-        lines += _wrapped("", sentence.split(marker)[0], 0) + ["What to change, closest first:"]
+        lines += _wrap("", sentence.split(marker)[0], 0) + ["What to change, closest first:"]
         for item in v["what_to_change"]:
-            lines += _wrapped(f"  {item['candidate']}: ", "; ".join(item["changes"]), 4)
+            lines += _wrap(f"  {item['candidate']}: ", "; ".join(item["changes"]), 4)
         after = sentence.split(marker, 1)[1]
         ends = [i for i in (after.find(". Keep "), after.find(". The baseline ")) if i >= 0]
         if ends:  # the closing advice (keep the declared baseline, or the baseline as an option)
-            lines += _wrapped("", after[min(ends) + 2:], 0)
+            lines += _wrap("", after[min(ends) + 2:], 0)
         return lines
-    lines += _wrapped("", sentence, 0)
+    lines += _wrap("", sentence, 0)
     return lines

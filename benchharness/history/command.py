@@ -22,6 +22,40 @@ from benchharness.run_folder import check_output_file, plain, write_output
 AGAINST = ("last", "best")
 
 
+def suite_focus(results_dir: str, frame) -> tuple[list[str], dict[str, float]]:
+    """(the figures the newest run's limits and objective name, in that order; the absolute
+    threshold of each limit): what the trend page leads with. Empty when no run can be read."""
+    from benchharness.decide import figures as names
+    from benchharness.decide.verdict import parse_objective
+
+    newest = frame.sort_values("started_at")["run_id"].dropna()
+    if newest.empty:
+        return [], {}
+    try:
+        results = load_results(Path(results_dir) / str(newest.iloc[-1]))
+    except Exception:  # a removed or unreadable folder: the page without a focus
+        return [], {}
+    focus, limits = [], {}
+    for cand in schema.candidates(results):
+        for lim in schema.limits(cand):
+            metric = lim.get("metric")
+            if metric and "baseline" not in str(lim.get("expression")):
+                focus.append(metric)
+                if lim.get("threshold") is not None:
+                    limits.setdefault(metric, lim["threshold"])
+    try:
+        terms = parse_objective(schema.verdict(results).get("inputs", {}).get("objective"))
+    except Exception:
+        terms = []
+    metric = next((names.primary_metric(c, results) for c in schema.candidates(results)
+                   if names.primary_metric(c, results)), None)
+    for t in terms:
+        name = metric if t.name == "primary" else t.name
+        if name:
+            focus += names.explicit(name, results)
+    return list(dict.fromkeys(focus)), limits
+
+
 @click.command("history")
 @click.argument("results_dir", default="results", type=click.Path(file_okay=False))
 @click.option("--suite", default=None, help="Only this suite's runs.")
@@ -75,12 +109,15 @@ def history(results_dir: str, suite: str | None, candidate: str | None, figure: 
     click.echo("")
     click.echo("steps:" if lines else "steps: none (no figure moved by more than "
                f"{min_change:.0%} beyond its noise)")
-    for line in lines:  # the figure and its move, then what changed, each within 100 columns
+    from benchharness.report.console import fold
+
+    for line in lines:  # the figure and its move, then what changed, folded to the terminal
         head, _, changed = line.partition("; ")
-        click.echo(f"  {head}"[: trends.TABLE_WIDTH])
-        click.echo(f"      {changed}"[: trends.TABLE_WIDTH])
+        click.echo(fold(f"  {head}"))
+        click.echo(fold(f"      {changed}"))
     page = Path(html_out) if html_out else Path(results_dir) / "history.html"
-    write_output(page, trend_page(seqs, lines), "--html")
+    focus, limit_lines = suite_focus(results_dir, frame)
+    write_output(page, trend_page(seqs, lines, focus=focus, limits=limit_lines), "--html")
     click.echo(f"trend page: {page}")
     if json_out:
         runs = frame.drop_duplicates(["run_id", "candidate"])[

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 from benchharness import schema
+from benchharness.numbers import MISSING
 
 
 def file_sha256(path: str | Path) -> str | None:
@@ -46,7 +47,7 @@ def machine_fingerprint(env: dict) -> str | None:
 
 
 def machine_label(env: dict) -> str:
-    return f"{env.get('hostname', '?')} ({env.get('cpu_model', '?')}, {env.get('cpu_count_logical', '?')} CPUs)"
+    return f"{env.get('hostname', MISSING)} ({env.get('cpu_model', MISSING)}, {env.get('cpu_count_logical', MISSING)} CPUs)"
 
 
 def software_fingerprint(env: dict) -> str | None:

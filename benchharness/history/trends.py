@@ -14,6 +14,7 @@ import pandas as pd
 
 from benchharness.decide import figures as names
 from benchharness.history.changepoint import MIN_REL_CHANGE, detect_steps
+from benchharness.numbers import MISSING, money_column
 
 #: identity columns compared at a step: column -> what a person calls it
 CHANGE_KINDS = {
@@ -25,7 +26,9 @@ CHANGE_KINDS = {
 TABLE_FIGURES = ("primary", "p99_ms", "rows_per_s", "usd_per_million")
 TABLE_WIDTH = 100
 #: shorter column heads for the runs table (other figures are headed by their name)
-SHORT_HEADS = {"usd_per_million": "usd/1M", "rows_per_s": "rows/s", "realtime_usd_per_million": "rt usd/1M"}
+SHORT_HEADS = {"usd_per_million": "$/1M", "rows_per_s": "rows/s", "batch_usd_per_million": "batch $/1M",
+               "realtime_usd_per_million": "real-time $/1M"}
+MONEY = {"usd_per_million", "batch_usd_per_million", "realtime_usd_per_million"}
 
 
 def select(frame: pd.DataFrame, suite: str | None = None, candidate: str | None = None,
@@ -100,8 +103,12 @@ def _primary_figure(frame: pd.DataFrame) -> str | None:
     return quality[0] if quality else None
 
 
-def runs_table(frame: pd.DataFrame, figure: str | None = None, width: int = TABLE_WIDTH) -> str:
-    """The runs over time, newest first: one line per run x candidate, at most `width` columns."""
+def runs_table(frame: pd.DataFrame, figure: str | None = None, width: int | None = None) -> str:
+    """The runs over time, newest first: one line per run x candidate, at most `width`
+    columns (the terminal's): names are never cut; the least needed columns give way."""
+    from benchharness.report.console import terminal_width
+
+    width = width or terminal_width()
     if frame.empty:
         return "no runs in the history index"
     shown = [figure] if figure else [f for f in TABLE_FIGURES if f != "primary"]
@@ -121,23 +128,42 @@ def runs_table(frame: pd.DataFrame, figure: str | None = None, width: int = TABL
         if first["status"] != "ok":
             cells += ["FAILED"] + [""] * (len(shown) - 1)
         else:
-            cells += [_cell(values.get(f), f) for f in shown]
-        cells += [str(first["machine"] or "?")[:8], "yes" if first["quick"] else "no"]
+            cells += [values.get(f) if f in MONEY else _cell(values.get(f), f) for f in shown]
+        cells += [str(first["machine"] or MISSING)[:8], "yes" if first["quick"] else "no"]
         lines.append((started, run_id, cells))
     lines.sort(key=lambda t: (str(t[0]), str(t[1])), reverse=True)
-    table = [heads] + [c for _, _, c in lines]
-    widths = [max(len(r[i]) for r in table) for i in range(len(heads))]
+    rows = [c for _, _, c in lines]
+    for f in shown:  # a money column in the one unit its figures read in
+        if f in MONEY:
+            col = heads.index(SHORT_HEADS.get(f, f))
+            unit, cells = money_column(r[col] if r[col] != "" else None for r in rows)
+            heads[col] = heads[col].replace("/1M", f"/{unit}")
+            for r, cell in zip(rows, cells, strict=True):
+                r[col] = "" if r[col] == "" else cell
+    table = [heads] + rows
     cand_col = heads.index("candidate")
-    excess = sum(widths) + 2 * (len(widths) - 1) - width
-    if excess > 0:  # the candidate name gives way first
-        widths[cand_col] = max(9, widths[cand_col] - excess)
+    keep = list(range(len(heads)))
+    # what gives way when the line is too long: quick, machine, the run id, then the figures
+    # from the right; the start, the suite and the candidate's name never do
+    give_way = [heads.index("quick"), heads.index("machine"), heads.index("run"),
+                *range(len(heads) - 3, cand_col, -1)]
+    dropped = []
+    while give_way and _line_width(table, keep) > width:
+        col = give_way.pop(0)
+        keep.remove(col)
+        dropped.append(heads[col])
+    widths = {i: max(len(r[i]) for r in table) for i in keep}
     out = []
     for r in table:
-        cells = [c if len(c) <= w else c[: w - 1] + "~" for c, w in zip(r, widths)]
-        text = "  ".join(c.ljust(w) if i <= cand_col else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-        out.append(text.rstrip()[:width])
+        out.append("  ".join(r[i].ljust(widths[i]) if i <= cand_col else r[i].rjust(widths[i])
+                             for i in keep).rstrip())
+    if dropped:
+        out.append(f"(left out at {width} columns: {', '.join(dropped)})")
     return "\n".join(out)
+
+
+def _line_width(table: list[list[str]], keep: list[int]) -> int:
+    return sum(max(len(r[i]) for r in table) for i in keep) + 2 * (len(keep) - 1)
 
 
 def _short_run(run_id) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
+from benchharness.numbers import MISSING
 from benchharness.report.chart_style import (
     BASELINE_GREY,
     LIMIT_RED,
@@ -44,34 +45,56 @@ def _verdict_marks(results: dict) -> tuple[set, set, str | None]:
     return set(v.get("pareto_front") or []), blocked, v.get("recommended")
 
 
-def _place_labels(ax, labels: list[tuple[str, float, float]], fontsize: int = 8) -> None:
-    """Point labels that do not overlap: each goes up-right of its point, moved up a line at
-    a time while it would cover one already placed (points with equal quality sit side by
-    side, e.g. a model and its ONNX export)."""
+def place_labels(ax, labels: list[tuple[str, float, float]], fontsize: int = 8,
+                 avoid: list | None = None) -> None:
+    """Point labels that do not overlap one another, the points, the boxes in `avoid` (the
+    axes' texts: notes, error bars' ends) nor leave the axes (where the legend is): each goes
+    up-right of its point, else up-left, else below, a line further at a time until it is
+    clear (points with equal quality sit side by side, e.g. a model and its ONNX export)."""
     ax.autoscale_view()
     fig = ax.figure
+    fig.canvas.draw()  # the axes' final place, for the bounds
     px_per_pt = fig.dpi / 72
     height = (fontsize + 3) * px_per_pt
     marker = 7 * px_per_pt  # half a marker: a label must not cover another point either
+    bounds = ax.get_window_extent()
     placed = [(px - marker, py - marker, 2 * marker, 2 * marker)
               for px, py in (ax.transData.transform((x, y)) for _, x, y in labels)]
+    placed += list(avoid or [])
+    for t in ax.texts:  # notes already drawn (a far limit, baselines off the chart)
+        e = t.get_window_extent()
+        placed.append((e.x0, e.y0, e.width, e.height))
 
     def overlaps(a, b) -> bool:
         return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+    def inside(b) -> bool:
+        return (b[0] >= bounds.x0 and b[0] + b[2] <= bounds.x1
+                and b[1] >= bounds.y0 and b[1] + b[3] <= bounds.y1)
 
     for text, x, y in sorted(labels, key=lambda t: (t[2], t[1])):
         px, py = ax.transData.transform((x, y))
         width = len(text) * fontsize * 0.6 * px_per_pt
         own = (px - marker, py - marker, 2 * marker, 2 * marker)
-        dy = 6
-        while dy < 200:
-            box = (px + 6 * px_per_pt, py + dy * px_per_pt, width, height)
-            if not any(overlaps(box, b) for b in placed if b != own):
+        best = None
+        for step in range(0, 14):
+            dy = 6 + step * (fontsize + 3)
+            for dx, ha, sign in ((6, "left", 1), (-6, "right", 1), (6, "left", -1), (-6, "right", -1)):
+                left = px + dx * px_per_pt - (width if ha == "right" else 0)
+                box = (left, py + sign * dy * px_per_pt - (height if sign < 0 else 0), width, height)
+                if inside(box) and not any(overlaps(box, b) for b in placed if b != own):
+                    best = (dx, sign * dy, ha, box)
+                    break
+            if best:
                 break
-            dy += fontsize + 3
+        dx, dy, ha, box = best or (6, 6, "left", (px, py, width, height))
         placed.append(box)
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, dy), fontsize=fontsize,
-                    arrowprops=dict(arrowstyle="-", lw=0.5, color="#999999") if dy > 6 else None)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize, ha=ha,
+                    va="top" if dy < 0 else "baseline",
+                    arrowprops=dict(arrowstyle="-", lw=0.5, color="#999999") if abs(dy) > 6 else None)
+
+
+_place_labels = place_labels
 
 
 def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
@@ -124,17 +147,14 @@ def _tradeoff(results: dict, x_name: str, xlabel: str, title: str, ax=None):
         f"{x_name} limit {names.fmt(ceiling, names.unit(x_name))}"
     if ceiling is not None and not far:
         ax.axvline(ceiling, color=LIMIT_RED, ls="--", lw=1.2, label=limit_text)
-    elif far:  # far to the right: every point is well within it
-        ax.annotate(f"{limit_text} \u2192\nfar to the right:\nevery point is within it",
-                    (0.99, 0.04), xycoords="axes fraction", ha="right", va="bottom",
-                    fontsize=8, color=LIMIT_RED)
+    far_note = f"\n{limit_text} is far to the right \u2192 every point is within it" if far else ""
     floor = limit_threshold(results, metric)
     if floor is not None:
         ax.axhline(floor, color=LIMIT_RED, ls=":", lw=1.2, label=f"{metric} limit {names.fmt(floor)}")
     _place_labels(ax, labels)
     higher = names.better(metric) == "higher"
     better = "higher is better" if higher else "lower is better"
-    finish(ax, title, xlabel, f"{metric} on test ({better})")
+    finish(ax, title, xlabel + far_note, f"{metric} on test ({better})")
     _plain_ticks(ax)
     return ax
 
@@ -156,7 +176,7 @@ def _plain_ticks(ax) -> None:
 def _baseline_lines(ax, results: dict, metric: str, drawn: set, span: tuple[float, float]) -> None:
     """Baselines near the candidates as lines; far ones (which would squash the candidates
     into a sliver of the chart) listed in a note instead."""
-    entries = [(b.get("name", "?"), names.quality_value(b, metric)) for b in limits_mod.baseline_entries(results)]
+    entries = [(b.get("name", MISSING), names.quality_value(b, metric)) for b in limits_mod.baseline_entries(results)]
     entries = [(n, v) for n, v in entries if v is not None and n not in drawn]
     entries.sort(key=lambda nv: nv[1], reverse=names.better(metric) == "higher")
     reach = max(span[1] - span[0], 0.01 * max(abs(span[1]), 1e-9)) * 3
@@ -178,7 +198,8 @@ def plot_quality_vs_cost(results: dict, run_dir=None, ax=None):
                    "Quality against cost per 1M predictions", ax)
     if ax is not None:
         unit = money_axis(ax.xaxis, [names.resolve("usd_per_million", c, results) for c in measured(results)])
-        ax.set_xlabel(f"{word} cost in USD per {unit} predictions")
+        far = ax.get_xlabel().partition("\n")[2]
+        ax.set_xlabel(f"{word} cost in USD per {unit} predictions" + (f"\n{far}" if far else ""))
         ax.set_title(f"Quality against {word} cost per {unit} predictions", fontsize=11, loc="left")
     return ax
 

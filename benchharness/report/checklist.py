@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from benchharness import schema
 from benchharness.decide import figures as names
 from benchharness.decide import limits as limits_mod
+from benchharness.numbers import MISSING
 
 #: suite `plan:` keys and what each answers
 PLAN_KEYS = {
@@ -82,7 +83,7 @@ def baseline_item(results: dict) -> Item:
     cands = _cands(results)
     metric = names.primary_metric(cands[0], results) if cands else None
     best = limits_mod.pick_baseline(results, metric) if metric else None
-    bases = [b.get("name", "?") for b in limits_mod.baseline_entries(results)]
+    bases = [b.get("name", MISSING) for b in limits_mod.baseline_entries(results)]
     if not bases:
         item.evidence.append("no baseline was scored: add automatic or declared baselines to the suite")
         return item
@@ -175,8 +176,8 @@ def distribution_item(results: dict) -> Item:
     if isinstance(analysis, dict):
         for pair, rep in (analysis.get("comparisons") or {}).items():
             if isinstance(rep, dict):
-                item.evidence.append(f"{pair.replace('_vs_', ' against ')}: {rep.get('n_drifted', '?')} of "
-                                     f"{rep.get('n_tested', '?')} columns drifted; label drift: "
+                item.evidence.append(f"{pair.replace('_vs_', ' against ')}: {rep.get('n_drifted', MISSING)} of "
+                                     f"{rep.get('n_tested', MISSING)} columns drifted; label drift: "
                                      f"{'yes' if (rep.get('label') or {}).get('drift') else 'no'}")
         findings = analysis.get("warnings") or []
         item.evidence += [f"finding: {line}" for line in findings]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -131,10 +132,15 @@ def fold(text: str, width: int | None = None) -> str:
     return "\n".join(out)
 
 
+#: a step of the timed measurements as `measure.trials.run_jobs` announces it:
+#: 'trial 3/36: [forest] closed loop trial 2, about 40 s left'
+_TRIAL_STEP = re.compile(r"^(?P<what>[\w -]*?trial) (?P<n>\d+)/(?P<m>\d+): .*?(?:about (?P<left>\d+) s left)?$")
+
+
 class RunProgress:
     """The `progress` callback of a run: each message on stderr, folded to the terminal; on
-    a terminal also a live bar over the candidates measured, with the time left estimated
-    from those done so far."""
+    a terminal also a live bar: over the candidates prepared, then over the timed trials
+    (the long part), with the time left the trials' own estimate gives."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stderr
@@ -158,20 +164,25 @@ class RunProgress:
             Progress,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
 
         console = Console(file=self.stream, width=self.width, highlight=False, markup=False)
-        self._progress = Progress(TextColumn("measuring"), BarColumn(), MofNCompleteColumn(),
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("elapsed"), TimeElapsedColumn(),
-                                  TextColumn("left"), TimeRemainingColumn(),
+                                  TextColumn("left {task.fields[left]}"),
                                   console=console, transient=True)
-        self._task = self._progress.add_task("candidates", total=candidates)
+        self._task = self._progress.add_task("preparing candidates", total=candidates,
+                                             left="estimated once trials start")
         self._progress.start()
 
     def __call__(self, message: str) -> None:
         if self._progress is not None:
-            if message.endswith("] measuring"):
+            step = _TRIAL_STEP.match(message)
+            if step:  # the bar follows the timed trials, with their own estimate of time left
+                left = f"about {step['left']} s" if step["left"] else "estimating"
+                self._progress.update(self._task, description=step["what"], total=int(step["m"]),
+                                      completed=int(step["n"]) - 1, left=left)
+            elif message.endswith("] measuring"):
                 if self._started:
                     self._progress.advance(self._task)
                 self._started += 1

@@ -4,7 +4,7 @@ naming the profile and the traffic the costs assume."""
 from __future__ import annotations
 
 from benchharness import schema
-from benchharness.numbers import money_per, number, usd
+from benchharness.numbers import MISSING, money_per, number, usd
 
 __all__ = ["usd", "cost_table_text", "report_detail", "pricing_line"]
 
@@ -24,7 +24,7 @@ def cost_row(c: dict) -> list[str]:
     r, k = schema.resources(c), schema.cost(c)
     batch, rt = schema.cost_batch(c), schema.cost_realtime(c)
     return [
-        c.get("name", "?"),
+        c.get("name", MISSING),
         _num(r.get("cpu_ms_per_prediction")),
         _num(r.get("footprint_mb")),
         _num(r.get("peak_rss_mb")),
@@ -116,7 +116,7 @@ def report_detail(results: dict) -> tuple[list[str], list[list[str]], str]:
         gpu_util = next((d.get("utilisation_mean_percent") for d in gpu.get("devices") or []), None)
         batch, rt = schema.cost_batch(c), schema.cost_realtime(c)
         rows.append([
-            c.get("name", "?"), _num(closed.get("process_cpu_percent")),
+            c.get("name", MISSING), _num(closed.get("process_cpu_percent")),
             f"{_num(k.get('threads_per_replica'))} ({k.get('threads_source', '-')})",
             _num(k.get("replicas_per_instance")), _num(rt.get("instances")),
             "-" if rt.get("utilisation") is None else f"{rt['utilisation']:.2%}",

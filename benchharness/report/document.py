@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchharness import schema
+from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.decide.verdict import describe_objective
-from benchharness.numbers import number
+from benchharness.numbers import MISSING, number
 from benchharness.report.checklist import Item, checklist
 
 NM = "not measured"
@@ -81,11 +81,11 @@ def verdict_blocks(results: dict) -> list:
     ordered = sorted(v.get("candidates", []), key=lambda r: (
         order.get(r["status"], 3), ranking.index(r["name"]) if r["name"] in ranking else 0))
     for r in ordered:
-        rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else "—"
+        rank = str(ranking.index(r["name"]) + 1) if r["name"] in ranking else MISSING
         passed = (f"{r.get('limits_passed', 0)}/{r['limits_total']}" if r.get("limits_total")
-                  else "no limits set" if r["status"] != "crashed" else "—")
+                  else "no limits set" if r["status"] != "crashed" else MISSING)
         rows.append([rank, r["name"], r["status"], passed, "yes" if r.get("on_pareto_front") else "no",
-                     "; ".join(r["blocking"]) or "—", "; ".join(r["warnings"]) or "—"])
+                     "; ".join(r["blocking"]) or MISSING, "; ".join(r["warnings"]) or MISSING])
     axes = ", ".join(v.get("pareto_axes") or []) or "none measured for every candidate"
     out.append(Table(["rank", "candidate", "status", "hard limits met", "Pareto front", "blocking", "warnings"], rows,
                      f"Ranking by: {describe_objective(v['inputs']['objective'], results)}. Pareto front over: {axes}."))
@@ -97,11 +97,11 @@ def limits_blocks(results: dict) -> list:
     for c in _by_role(results, "candidate"):
         for lim in schema.limits(c):
             unit = names.unit(lim["metric"]) or lim["unit"]  # the figure table's (money per 1M)
-            judged = _f(lim["judged"], unit) if lim["judged"] != lim["value"] else "—"
-            margin = ("—" if lim["margin"] is None else
+            judged = _f(lim["judged"], unit) if lim["judged"] != lim["value"] else MISSING
+            margin = (MISSING if lim["margin"] is None else
                       ("+" if lim["margin"] >= 0 else "−") + names.fmt(abs(lim["margin"]), unit))
             rows.append([c["name"], lim["expression"], lim["severity"], lim["status"].upper(),
-                         _f(lim["value"], unit), judged, _f(lim["threshold"], unit) if lim["threshold"] is not None else "—", margin,
+                         _f(lim["value"], unit), judged, _f(lim["threshold"], unit) if lim["threshold"] is not None else MISSING, margin,
                          lim.get("note") or ""])
     if not rows:
         return [Heading("Hard limits"), Para("The suite sets no limits (add `limits:` to the suite).", "note")]
@@ -126,8 +126,8 @@ def quality_blocks(results: dict) -> list:
         v, tr = names.quality_value(c, metric), names.quality_value(c, metric, "train")
         ci = names.quality_ci(c, metric)
         role = c.get("role", "baseline")
-        rows.append([c.get("name", "?"), role, _f(v), f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "—", _f(tr),
-                     f"{tr - v:+.3g}" if tr is not None and v is not None else "—",
+        rows.append([c.get("name", MISSING), role, _f(v), f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else MISSING, _f(tr),
+                     f"{tr - v:+.3g}" if tr is not None and v is not None else MISSING,
                      _f(names.resolve("subgroup_gap", c, results)), _f(names.resolve("window_gap", c, results))])
     return [Heading("Quality"),
             Table(["model", "role", f"{metric} (test)", "95% interval", f"{metric} (train)", "train − test",
@@ -200,7 +200,33 @@ def performance_blocks(results: dict) -> list:
                   "Closed loop: one request at a time. Open loop: Poisson arrivals, latency from scheduled arrival. "
                   "INVALID: the load generator, not the model, limited the measurement (used by nothing). "
                   "(unstable): the trials disagree."),
-            *figure_warnings(results, SPEED_FIGURES)]
+            *figure_warnings(results, SPEED_FIGURES), *latency_breakdown_blocks(results)]
+
+
+def latency_breakdown_blocks(results: dict) -> list:
+    """Where a request's time went, as perf_analyzer splits it, where the run knows it: the
+    open loop's mean latency from the scheduled arrival = the load generator's delay + waiting
+    in the queue + the call itself (service); for a model behind HTTP the call splits further
+    into the model's time its server reported and the network and HTTP. Means, which add up
+    (percentiles do not)."""
+    rows = []
+    for c in _by_role(results, "candidate"):
+        rate = schema.open_loop_rate_at_best(c) if c.get("status") == "ok" else None
+        if not rate or rate.get("mean_ms") is None or rate.get("service_mean_ms") is None:
+            continue
+        total, delay, service = rate["mean_ms"], rate.get("generator_delay_mean_ms") or 0.0, rate["service_mean_ms"]
+        queue = max(total - delay - service, 0.0)
+        server = schema.closed_loop(c).get("server_model") or {}
+        model = _f(server.get("mean_ms"), "ms") if "network_mean_ms" in server else "in the call"
+        network = _f(server.get("network_mean_ms"), "ms") if "network_mean_ms" in server else MISSING
+        rows.append([c["name"], _f(rate.get("target_rate_per_s"), "req/s"), _f(total, "ms"), _f(delay, "ms"),
+                     _f(queue, "ms"), _f(service, "ms"), model, network])
+    if not rows:
+        return []
+    return [Table(["candidate", "open-loop rate", "mean from scheduled arrival", "load generator delay",
+                   "queueing", "call (service)", "of which model (server-reported)", "of which network and HTTP"],
+                  rows, "Latency breakdown: where a request's mean time went at the rate shown (the highest "
+                  "sustainable one, else the lowest tried). Means add up; percentiles do not.")]
 
 
 def cost_blocks(results: dict) -> list:
@@ -224,6 +250,47 @@ def cost_blocks(results: dict) -> list:
                    "real-time USD / month"], rows,
                   f"Hardware profile: {profile or NM}."),
             Table(*report_detail(results))]
+
+
+def tune_blocks(results: dict) -> list:
+    """Each tuned candidate's answer: its variants (Pareto front, recommended, quality kept),
+    the chart, the deployment file written for the winner."""
+    from benchharness.numbers import money_column, number
+
+    tune = results.get("tune") or {}
+    if not tune:
+        return []
+    out = [Heading("Tuning")]
+    for base, entry in tune.items():
+        table = entry.get("table") or []
+        metric = entry.get("metric") or "quality"
+        mode = "batch" if entry.get("cost_figure") == "batch_usd_per_million" else "real-time"
+        unit, costs = money_column(r.get("cost_per_1m") for r in table)
+        rows = []
+        for r, cost in zip(table, costs, strict=True):
+            rows.append([r["name"], _f(r.get("quality")),
+                         NM if r.get("quality_delta") is None else number(r["quality_delta"], 2)
+                         + (" (lost)" if r.get("quality_loss_beyond_tolerance") else ""),
+                         _f(r.get("p99_ms"), "ms"), NM if cost == "-" else cost,
+                         _f(r.get("rows_per_s"), "rows/s"),
+                         "yes" if r.get("on_front") else "no", r.get("verdict") or r.get("status") or NM])
+        rec = entry.get("recommended")
+        deploy = (entry.get("deployment") or {}).get("file")
+        answer = (f"{base}: ship {rec}" + (f"; deployment file {deploy}" if deploy else "")
+                  if rec else f"{base}: no variant qualifies on the limits with its quality kept")
+        out += [Heading(f"Tuning {base}", 3), Para(answer, "verdict-ok" if rec else "verdict-none"),
+                Table(["variant", metric, f"{metric} change vs original", "p99", f"{mode} USD / {unit}",
+                       "best batch rows/s", "Pareto front", "verdict"], rows,
+                      f"{len(table)} variants, {len(entry.get('skipped') or [])} skipped, "
+                      f"{len(entry.get('dropped') or [])} dropped by successive halving.")]
+        notes = [f"skipped {s['variant']}: {s['reason']}" for s in entry.get("skipped") or []]
+        notes += [f"dropped {d['variant']} after rung {d['rung'] + 1}: {d['reason']}"
+                  for d in entry.get("dropped") or []]
+        out += [Para(n, "note") for n in notes]
+        if entry.get("chart"):
+            out.append(Chart(f"tune-{base}", f"{base}: variants, p99 against cost, coloured by {metric}",
+                             png=entry["chart"]))
+    return out
 
 
 def data_blocks(results: dict) -> list:
@@ -250,7 +317,7 @@ def chart_blocks(charts: dict) -> list:
 def _gpu_text(results: dict) -> str:
     gpu = ((results.get("profile") or {}).get("machine") or {}).get("gpu") or {}
     if gpu.get("available"):
-        return ", ".join(f"{d.get('name', '?')} ({number(d.get('memory_total_mb', 0) / 1024)} GiB)"
+        return ", ".join(f"{d.get('name', MISSING)} ({number(d.get('memory_total_mb', 0) / 1024)} GiB)"
                          for d in gpu.get("devices") or []) or "available"
     return f"none ({gpu['reason']})" if gpu.get("reason") else "not detected"
 
@@ -266,12 +333,12 @@ def environment_blocks(results: dict) -> list:
             rows.append([label, str(text)])
 
     take("host", env.pop("hostname", None))
-    cores = (f"{env.pop('cpu_count_logical', '?')} logical, "
-             f"{env.pop('cpu_count_physical', '?')} physical cores")
+    cores = (f"{env.pop('cpu_count_logical', MISSING)} logical, "
+             f"{env.pop('cpu_count_physical', MISSING)} physical cores")
     affinity = env.pop("cpu_affinity", None)
     if affinity:
         cores += f"; this run used CPUs {', '.join(map(str, affinity))}"
-    take("CPU", f"{env.pop('cpu_model', '?')} ({cores})")
+    take("CPU", f"{env.pop('cpu_model', MISSING)} ({cores})")
     memory = env.pop("memory_total_mb", None)
     take("memory", None if memory is None else f"{number(memory / 1024)} GiB")
     take("GPU", _gpu_text(results))
@@ -286,7 +353,7 @@ def environment_blocks(results: dict) -> list:
              or "none set (libraries chose their own thread counts)")
     timer = env.pop("timer", None)
     if isinstance(timer, dict):
-        take("timer", f"{timer.get('clock', '?')}, resolution {number(timer.get('resolution_ns'))} ns")
+        take("timer", f"{timer.get('clock', MISSING)}, resolution {number(timer.get('resolution_ns'))} ns")
     for k, v in env.items():
         take(k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v)
     return [Heading("Machine and software"), Table(["", ""], rows or [["environment", NM]])]
@@ -296,11 +363,12 @@ def build(results: dict, charts: dict | None = None) -> list:
     """Every block of the report, in reading order."""
     suite = results.get("suite") or {}
     title = f"Production readiness: {suite.get('name', 'suite')}"
-    meta = (f"Run {results.get('run_id', '?')}, started {results.get('started_at', '?')}"
+    meta = (f"Run {results.get('run_id', MISSING)}, started {results.get('started_at', MISSING)}"
             + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
     blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
     blocks += previous_run_blocks(results) + against_blocks(results)
+    blocks += tune_blocks(results)
     blocks += performance_blocks(results) + cost_blocks(results) + data_blocks(results)
     blocks += chart_blocks(charts or {})
     blocks += [Heading("Production checklist"), Checklist(checklist(results))]
@@ -318,7 +386,7 @@ def previous_run_blocks(results: dict) -> list:
         return []
     rows = []
     for r in prev["rows"]:
-        change = "n/a" if r["change"] is None else f"{r['change']:+.1%}"
+        change = numbers.change(r["change"])
         moved = r["after"] - r["before"]
         verdict = "" if not moved else ("better" if (moved < 0) == (r["better"] == "lower") else "worse")
         rows.append([r["candidate"], r["figure"], names.fmt(r["before"], r["unit"]),

@@ -7,7 +7,7 @@ product's one rule (`benchharness.numbers`).
 from __future__ import annotations
 
 from benchharness import schema
-from benchharness.numbers import number, usd
+from benchharness.numbers import MISSING, number, usd
 from benchharness.quality.display import baseline_cell, metric_cell, quality_table
 from benchharness.report import console
 from benchharness.report.console import render_table
@@ -24,11 +24,11 @@ def candidate_row(c: dict) -> list[str]:
     rt = schema.closed_loop(c)
     best = max(schema.batch_entries(c), key=lambda b: b.get("rows_per_s") or 0, default=None)
     best_txt = f"{_fmt(best['rows_per_s'])} (b={best['batch_size']})" if best else "-"
-    status = c.get("status", "?")
+    status = c.get("status", MISSING)
     peak = schema.resources(c).get("peak_rss_mb")
     batch_usd = schema.cost_batch(c).get("usd_per_1m")
     return [
-        c.get("name", "?"),
+        c.get("name", MISSING),
         status if status == "ok" else "FAILED",
         metric_cell(q) if metric else "-",
         baseline_cell(q),

@@ -244,9 +244,11 @@ def table_lines(base: str, entry: dict) -> list[str]:
         "lost; repl: replicas per instance, m measured together, e extrapolated)",
         100, subsequent_indent="  ",
     )
-    head = ["variant", metric[:9], "dq", "agree", "p99 ms", "USD/1M", "rows/s", "repl", "verdict"]
+    mode = "batch" if entry.get("cost_figure") == "batch_usd_per_million" else "real-time"
+    unit, costs = numbers.money_column(r["cost_per_1m"] for r in entry.get("table", []))
+    head = ["variant", metric[:9], "dq", "agree", "p99 ms", f"{mode} $/{unit}", "rows/s", "repl", "verdict"]
     body = []
-    for r in entry.get("table", []):
+    for r, cost in zip(entry.get("table", []), costs, strict=True):
         mark = (">" if r["name"] == entry.get("recommended") else " ") + (
             "*" if r.get("on_front") else " "
         )
@@ -256,7 +258,7 @@ def table_lines(base: str, entry: dict) -> list[str]:
         repl = f"{r['replicas']}{source}" if r.get("replicas") else "-"
         body.append((mark, [
             r["name"], numbers.metric(r["quality"]), numbers.number(r["quality_delta"], 2) + flag,
-            agree, numbers.number(r["p99_ms"]), numbers.usd(r["cost_per_1m"]),
+            agree, numbers.number(r["p99_ms"]), cost,
             numbers.number(r["rows_per_s"]), repl, r["verdict"] or r["status"],
         ]))
     # columns as wide as their widest cell; label agreement only where a variant has one

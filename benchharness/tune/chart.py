@@ -9,6 +9,23 @@ from pathlib import Path
 from benchharness.run_folder import safe_name
 
 
+def colour_span(known: list[float], rows: list[dict]) -> tuple[float | None, float | None]:
+    """The colour scale's ends: the qualities' range, widened to at least the width of the
+    variants' quality interval (their difference from the original, paired bootstrap), so
+    that differences within the noise read as one colour (57.90 and 57.98 rmse are the same
+    model when the interval is 0.5 wide)."""
+    if not known:
+        return None, None
+    widths = [abs(ci[1] - ci[0]) for r in rows for ci in [r.get("quality_delta_ci")]
+              if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci]
+    noise = max(widths, default=0.0) or 0.01 * max(abs(v) for v in known) or 0.005
+    lo, hi = min(known), max(known)
+    if hi - lo < noise:
+        mid = (lo + hi) / 2
+        lo, hi = mid - noise / 2, mid + noise / 2
+    return lo, hi
+
+
 def draw(
     run_dir: Path,
     base: str,
@@ -32,10 +49,7 @@ def draw(
     qs = [r["quality"] if r["quality"] is not None else float("nan") for r in pts]
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
     known = [q for q in qs if q == q]
-    pad = (
-        0.005 if known and max(known) - min(known) < 1e-9 else 0.0
-    )  # one quality: a narrow scale around it
-    lo, hi = (min(known) - pad, max(known) + pad) if known else (None, None)
+    lo, hi = colour_span(known, pts)
     sc = ax.scatter(
         xs,
         ys,
@@ -48,7 +62,9 @@ def draw(
         edgecolors="black",
         linewidths=0.5,
     )
-    fig.colorbar(sc, ax=ax, label=f"{metric or 'quality'} (test)")
+    fig.colorbar(sc, ax=ax, label=f"{metric or 'quality'} (test; the scale spans at least the "
+                                   "quality's own uncertainty)")
+    labels = []
     for r, x, y in zip(pts, xs, ys, strict=True):
         if r.get("on_front"):
             ax.scatter(
@@ -61,17 +77,20 @@ def draw(
         lo_hi = r.get("p99_ms_interval")
         if lo_hi and None not in lo_hi:
             ax.plot(lo_hi, [y, y], color="grey", linewidth=1, zorder=2)
-        ax.annotate(
-            r["name"].removeprefix(base),
-            (x, y),
-            textcoords="offset points",
-            xytext=(8, 6),
-            fontsize=8,
-        )
+        labels.append((r["name"].removeprefix(base) or r["name"], x, y))
     ax.set_xscale("log")
     ax.margins(x=0.25, y=0.15)
-    if use_cost and min(ys) > 0:
+    if use_cost and min(ys) > 0 and max(ys) / min(ys) > 10:  # a log scale only over decades
         ax.set_yscale("log")
+    from benchharness.report.charts_tradeoff import place_labels
+
+    bars = []  # the interval lines are obstacles too: no label sits on one
+    for r, y in zip(pts, ys, strict=True):
+        iv = r.get("p99_ms_interval")
+        if iv and None not in iv:
+            (x0, py), (x1, _) = ax.transData.transform((iv[0], y)), ax.transData.transform((iv[1], y))
+            bars.append((x0, py - 3, x1 - x0, 6))
+    place_labels(ax, labels, avoid=bars)
     ax.set_xlabel("p99 latency, closed loop (ms, log; grey: interval across trials)")
     if use_cost:
         from matplotlib.ticker import NullFormatter
@@ -80,6 +99,10 @@ def draw(
 
         unit = money_axis(ax.yaxis, ys)
         ax.yaxis.set_minor_formatter(NullFormatter())
+        if ax.get_yscale() == "log":  # within a decade a 1-2-5 series, so the axis has numbers
+            from matplotlib.ticker import LogLocator
+
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         mode = "batch" if cost_figure == "batch_usd_per_million" else "real time"
         ax.set_ylabel(f"USD per {unit} predictions ({mode})")
     else:
