@@ -141,7 +141,7 @@ def compare_pair(res_a: dict, res_b: dict, threshold: float, alpha: float) -> li
                 judged = _judge_quality(a, b, label, change, higher, threshold, same_split)
             else:
                 judged = _judge_trials(names.trial_values(a, figure, res_a), names.trial_values(b, figure, res_b),
-                                       higher, threshold, alpha, (names.run_cv(a, figure), names.run_cv(b, figure)))
+                                       higher, threshold, alpha, (names.run_cv(a, figure, res_a), names.run_cv(b, figure, res_b)))
             row = {"candidate": a["name"], "figure": label, "unit": names.unit(figure), "before": va, "after": vb,
                    "change": change, "interval": None, "detectable": None,
                    "better": "higher" if higher else "lower", **judged}
