@@ -1,0 +1,166 @@
+"""Abrupt or gradual: how a figure moved over the windows of a batch.
+
+The figure is a feature's drift score per window (against the whole reference) or the
+model's metric per window (estimated, or realized once labels arrive). Three readings
+compete, each costing its absolute deviations plus a penalty per parameter:
+
+- `none`: one level (the median);
+- `abrupt`: steps, from the penalized L1 step fit of the run history
+  (`history/changepoint.fit_segments`): levels that hold, then jump;
+- `gradual`: a trend, flat until window k then a straight line (Theil-Sen slope), k free
+  (k = 0: a trend from the first window).
+
+The penalty is `PENALTY_FACTOR x sigma x log(n + 1)` per segment (a trend counts as two,
+like one step), the step fit's own rule; sigma is the window-to-window noise, read from the
+windows' own intervals when they have them, else from the second differences (a step or a
+steady trend leaves them near zero, so neither inflates it). The cheapest reading wins; with a
+tie the simpler one. More than `MAX_WINDOWS` windows are read in `MAX_WINDOWS` consecutive
+groups (the step fit costs n^3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import distance
+from scipy.stats import theilslopes, wasserstein_distance
+
+from benchharness.data.stream import Reservoir
+from benchharness.history.changepoint import PENALTY_FACTOR, fit_segments
+
+MIN_WINDOWS = 4  # fewer windows cannot tell a step from a trend
+MAX_WINDOWS = 60
+SAMPLE_ROWS = 1_000  # rows per window a feature's drift score is read on
+NORMAL_Z95 = 1.959964
+
+
+def noise_sigma(y: np.ndarray, intervals: list | None = None) -> float:
+    """Window-to-window noise: the windows' median interval half-width / 1.96 when they have
+    intervals (the noise is known), else 1.4826 x median |second difference| / sqrt 6 (iid
+    noise gives second differences of variance 6 sigma^2; with few windows, a move there and
+    back inflates it, so the known noise is preferred)."""
+    floor = max(1e-9, 1e-3 * float(np.median(np.abs(y))))
+    widths = [(hi - lo) / (2 * NORMAL_Z95) for lo, hi in (intervals or [])
+              if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)]
+    if widths:
+        return max(floor, float(np.median(widths)))
+    if y.size >= 3:
+        return max(floor, 1.4826 * float(np.median(np.abs(np.diff(y, 2)))) / math.sqrt(6))
+    return floor
+
+
+def _step_cost(y: np.ndarray, starts: list[int]) -> float:
+    bounds = [*starts, y.size]
+    return float(sum(np.abs(y[a:b] - np.median(y[a:b])).sum() for a, b in zip(bounds[:-1], bounds[1:])))
+
+
+def _best_trend(y: np.ndarray) -> tuple[float, int, float]:
+    """(cost, start k, slope per window) of the best flat-then-straight line."""
+    t = np.arange(y.size, dtype=float)
+    best = (math.inf, 0, 0.0)
+    for k in range(0, y.size - 2):
+        ramp = np.maximum(0.0, t - k)
+        slope = float(theilslopes(y[k:], t[k:])[0])
+        level = float(np.median(y - slope * ramp))
+        cost = float(np.abs(y - level - slope * ramp).sum())
+        if cost < best[0]:
+            best = (cost, k, slope)
+    return best
+
+
+def read_shape(values, names: list[str], intervals: list | None = None) -> dict:
+    """`none`, `abrupt` (steps, the first at `start_window`) or `gradual` (a trend from
+    `start_window`) for one figure over windows named `names`."""
+    y = np.asarray(values, dtype=float)
+    if y.size < MIN_WINDOWS or not np.all(np.isfinite(y)):
+        return {"kind": "none", "reason": f"needs {MIN_WINDOWS} windows or more with a value", "values": y.tolist()}
+    sigma = noise_sigma(y, intervals)
+    penalty = PENALTY_FACTOR * sigma * math.log(y.size + 1)
+    starts = fit_segments(y, penalty)
+    costs = {"none": float(np.abs(y - np.median(y)).sum()) + penalty,
+             "abrupt": _step_cost(y, starts) + penalty * len(starts) if len(starts) > 1 else math.inf}
+    trend_cost, k, slope = _best_trend(y)
+    costs["gradual"] = trend_cost + 2 * penalty
+    kind = min(("none", "abrupt", "gradual"), key=lambda name: costs[name])  # ties: the simpler
+    out = {"kind": kind, "values": [round(v, 6) for v in y.tolist()], "noise_sigma": round(sigma, 6),
+           "costs": {name: round(c, 6) for name, c in costs.items()}}
+    if kind == "abrupt":
+        bounds = [*starts, y.size]
+        levels = [float(np.median(y[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
+        out["steps"] = [{"window": names[s], "index": s, "before": round(levels[i], 6), "after": round(levels[i + 1], 6)}
+                        for i, s in enumerate(starts[1:])]
+        out["start_index"] = starts[1]
+    elif kind == "gradual":
+        out.update(start_index=k, slope_per_window=round(slope, 6))
+    if kind != "none":
+        out["start_window"] = names[out["start_index"]]
+    return out
+
+
+def grouped(n: int, most: int = MAX_WINDOWS) -> list[np.ndarray]:
+    """Window positions in at most `most` consecutive groups."""
+    return [g for g in np.array_split(np.arange(n), min(n, most)) if len(g)]
+
+
+class WindowSamples:
+    """A uniform sample of at most SAMPLE_ROWS rows of each window's features."""
+
+    def __init__(self, features: list[str], seed: int = 0):
+        self.features, self.seed = features, seed
+        self.samples: dict = defaultdict(lambda: Reservoir(SAMPLE_ROWS, seed=[self.seed, len(self.samples)]))
+
+    def add(self, keys: np.ndarray, frame: pd.DataFrame) -> None:
+        frame = frame[self.features].reset_index(drop=True)
+        for key, rows in pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices.items():
+            self.samples[key].add(frame.iloc[rows])
+
+    def keys(self) -> list:
+        return sorted(self.samples)
+
+
+def drift_score(reference: pd.Series, current: pd.Series, numeric: bool) -> float:
+    """An effect size that does not depend on sample sizes: Wasserstein distance / reference std
+    for numbers, Jensen-Shannon distance (base 2) of the shares for categories."""
+    ref, cur = reference.dropna(), current.dropna()
+    if ref.empty or cur.empty:
+        return float("nan")
+    if numeric:
+        r, c = pd.to_numeric(ref, errors="coerce").dropna().to_numpy(float), pd.to_numeric(cur, errors="coerce").dropna().to_numpy(float)
+        std = float(np.std(r)) or 1.0
+        return float(wasserstein_distance(r, c) / std) if len(c) else float("nan")
+    cats = pd.Index(ref.astype(str).unique()).union(cur.astype(str).unique())
+    r = ref.astype(str).value_counts().reindex(cats, fill_value=0).to_numpy(float)
+    c = cur.astype(str).value_counts().reindex(cats, fill_value=0).to_numpy(float)
+    return float(distance.jensenshannon(r / r.sum(), c / c.sum(), base=2))
+
+
+def feature_shapes(reference: pd.DataFrame, samples: WindowSamples, names: dict, kinds: dict) -> dict:
+    """Each feature's drift score per window (groups of windows past MAX_WINDOWS) and its shape."""
+    keys = samples.keys()
+    groups = grouped(len(keys))
+    group_names = [names[keys[g[0]]] for g in groups]
+    frames = [pd.concat([samples.samples[keys[i]].frame() for i in g], ignore_index=True) for g in groups]
+    out = {}
+    for f in samples.features:
+        if f not in reference.columns:
+            continue
+        numeric = kinds.get(f) == "numeric"
+        scores = [drift_score(reference[f], fr[f], numeric) if f in fr.columns else float("nan") for fr in frames]
+        out[f] = {**read_shape(scores, group_names), "score": "wasserstein/std" if numeric else "jensen_shannon"}
+    return {"windows": group_names, "grouped": len(groups) < len(keys), "features": out}
+
+
+def metric_shape(windows: list[dict], value_key: str, interval_key: str | None = None) -> dict:
+    """The shape of the metric over windows (entries with `window` and a value), grouped past MAX_WINDOWS."""
+    windows = [w for w in windows if w.get(value_key) is not None]
+    groups = grouped(len(windows))
+    names = [windows[g[0]]["window"] for g in groups]
+    values = [float(np.average([windows[i][value_key] for i in g], weights=[windows[i]["rows"] for i in g]))
+              for g in groups]
+    intervals = None
+    if interval_key and len(groups) == len(windows):
+        intervals = [w[interval_key] for w in windows]
+    return {**read_shape(values, names, intervals), "windows": names}

@@ -1,0 +1,273 @@
+"""The model's metric per window before the labels arrive: estimated, with an interval.
+
+Classification, confidence-based performance estimation (CBPE, as NannyML): with calibrated
+probabilities P(class k | row) (`calibration.py`), the expected confusion matrix of a window
+is C[k, j] = sum over the rows predicted j of P(k | row); accuracy, balanced accuracy,
+macro precision/recall/F1 follow from it, and ROC AUC from the probabilities used as soft
+labels (each row a positive with weight p and a negative with weight 1 - p).
+
+Regression, direct loss estimation (DLE, as NannyML): two "nanny" models
+(HistGradientBoostingRegressor) learn, on the labelled reference, the absolute and the
+squared error of the model from the features and the model's prediction; a window's MAE is
+the mean of the predicted absolute errors, its RMSE the root of the mean predicted squared
+error.
+
+The interval of the estimated metric adds two spreads (95%: estimate +- 1.96 sd):
+- sampling: the labels a window will get are draws around the probabilities (CBPE: labels
+  drawn from the calibrated probabilities, `DRAWS` times, on a uniform sample of at most
+  `SPREAD_ROWS` rows of the window, variance scaled to the window's rows; DLE: the variance
+  of each row's error, E[e^2] - E[|e|]^2, and for RMSE 2 E[e^2]^2 as for normal errors);
+- the estimator's own uncertainty: the spread of the window's estimate over refits on
+  bootstrap resamples of the reference (calibrations for CBPE, nannies for DLE), read on the
+  same sample of rows.
+
+Both hold only while P(y | x) is what the reference showed (no concept shift) and the
+current inputs stay within what the reference covered: docs/data.md says when.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import roc_auc_score
+
+from benchharness.data.calibration import Calibration, label_index
+
+CBPE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc")
+DLE_METRICS = ("mae", "rmse")
+SPREAD_ROWS = 2_000  # rows per window the spreads are read on
+DRAWS = 200  # label draws per window for the sampling spread (CBPE)
+NANNY_BOOTSTRAP = 6  # nanny refits on bootstrap resamples (DLE)
+NANNY_ROWS = 50_000  # reference rows the nannies train on at most
+Z95 = 1.959964
+
+
+def confusion_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics of confusion matrices c[..., true, predicted] (counts, whole or expected)."""
+    n = c.sum(axis=(-1, -2))
+    diag = np.diagonal(c, axis1=-2, axis2=-1)
+    true_total, pred_total = c.sum(axis=-1), c.sum(axis=-2)
+    present = (true_total + pred_total) > 0  # as scikit-learn: classes in the truth or the predictions
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(true_total > 0, diag / true_total, 0.0)
+        precision = np.where(pred_total > 0, diag / pred_total, 0.0)
+        f1 = np.where(present, 2 * diag / (true_total + pred_total), 0.0)
+        in_truth = true_total > 0
+        return {
+            "accuracy": diag.sum(axis=-1) / n,
+            "balanced_accuracy": (recall * in_truth).sum(axis=-1) / in_truth.sum(axis=-1),
+            "f1_macro": (f1 * present).sum(axis=-1) / present.sum(axis=-1),
+            "precision_macro": (precision * present).sum(axis=-1) / present.sum(axis=-1),
+            "recall_macro": (recall * present).sum(axis=-1) / present.sum(axis=-1),
+        }
+
+
+def _columns(k: int) -> list[int]:
+    return [1] if k == 2 else list(range(k))
+
+
+def soft_auc(p: np.ndarray, scores: np.ndarray) -> float:
+    """Expected ROC AUC (one class against the rest, macro over classes when more than two):
+    each row a positive with weight p and a negative with weight 1 - p."""
+    out = []
+    for k in _columns(p.shape[1]):
+        w = np.concatenate([p[:, k], 1 - p[:, k]])
+        if w[: len(p)].sum() <= 0 or w[len(p):].sum() <= 0:
+            continue
+        y = np.concatenate([np.ones(len(p)), np.zeros(len(p))])
+        out.append(roc_auc_score(y, np.concatenate([scores[:, k], scores[:, k]]), sample_weight=w))
+    return float(np.mean(out)) if out else float("nan")
+
+
+def _drawn_auc(drawn: np.ndarray, scores: np.ndarray, k_classes: int) -> np.ndarray:
+    """ROC AUC of each draw of labels (rows x draws) against the scores, by rank sums."""
+    from scipy.stats import rankdata
+
+    out = []
+    for k in _columns(k_classes):
+        ranks = rankdata(scores[:, k])
+        pos = drawn == k
+        n_pos = pos.sum(axis=0).astype(float)
+        n_neg = len(drawn) - n_pos
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append((ranks @ pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return np.nanmean(np.array(out), axis=0)
+
+
+def expected_metrics(p: np.ndarray, predicted: np.ndarray, scores: np.ndarray, which=CBPE_METRICS) -> dict:
+    """Every CBPE metric of one window from calibrated probabilities p (rows x classes)."""
+    k = p.shape[1]
+    c = p.T @ np.eye(k)[predicted]  # c[true, predicted] = sum of p(true) over rows predicted so
+    out = {name: float(v) for name, v in confusion_metrics(c).items() if name in which}
+    if "roc_auc" in which:
+        out["roc_auc"] = soft_auc(p, scores)
+    return out
+
+
+def interval(estimate: float, sd_sampling: float, sd_estimator: float, low=-np.inf, high=np.inf) -> dict:
+    sd = float(np.hypot(sd_sampling, sd_estimator))
+    return {"estimate": estimate,
+            "interval": [float(max(low, estimate - Z95 * sd)), float(min(high, estimate + Z95 * sd))],
+            "sd": {"sampling": float(sd_sampling), "estimator": float(sd_estimator)}}
+
+
+class _ByWindow:
+    """Rows collected per window key, chunk by chunk."""
+
+    def __init__(self, namer):
+        self.namer = namer  # window key -> its name in the outputs
+        self.parts: dict = defaultdict(list)
+
+    def _split(self, keys: np.ndarray):
+        return pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices.items()
+
+
+class CBPEWindows(_ByWindow):
+    """Raw probabilities and predicted classes per window; estimates at the end."""
+
+    method = "cbpe"
+
+    def __init__(self, calibration: Calibration, metric: str, namer, seed: int = 0):
+        super().__init__(namer)
+        self.calibration, self.metric, self.seed = calibration, metric, seed
+
+    def add(self, keys: np.ndarray, proba: np.ndarray, predicted) -> None:
+        proba = np.asarray(proba, dtype=np.float32)
+        idx = label_index(predicted, self.calibration.classes)
+        idx = np.where(idx >= 0, idx, proba.argmax(axis=1))  # a label outside the classes: the top score
+        for key, rows in self._split(keys):
+            self.parts[key].append((proba[rows], idx[rows].astype(np.int16)))
+
+    def windows(self) -> list[dict]:
+        out = []
+        for n_key, key in enumerate(sorted(self.parts)):
+            raw = np.concatenate([r for r, _ in self.parts[key]]).astype(float)
+            pred = np.concatenate([j for _, j in self.parts[key]]).astype(int)
+            p = self.calibration.apply(raw)
+            metrics = expected_metrics(p, pred, raw)
+            sd_s, sd_c = self._spreads(raw, pred, np.random.default_rng([self.seed, n_key]))
+            out.append({"window": self.namer(key), "rows": len(pred),
+                        **interval(metrics[self.metric], sd_s, sd_c, 0.0, 1.0), "metrics": metrics})
+        return out
+
+    def _spreads(self, raw: np.ndarray, pred: np.ndarray, rng) -> tuple[float, float]:
+        n = len(pred)
+        sub = rng.choice(n, SPREAD_ROWS, replace=False) if n > SPREAD_ROWS else np.arange(n)
+        raw, pred = raw[sub], pred[sub]
+        p = self.calibration.apply(raw)
+        k = p.shape[1]
+        # labels drawn from the calibrated probabilities: rows x draws class indices
+        drawn = (rng.random((len(sub), DRAWS))[:, :, None] > np.cumsum(p, axis=1)[:, None, :-1]).sum(axis=2)
+        if self.metric == "roc_auc":
+            values = _drawn_auc(drawn, raw, k)
+        else:
+            cells = np.arange(DRAWS) * k * k + drawn * k + pred[:, None]
+            c = np.bincount(cells.ravel(), minlength=DRAWS * k * k).reshape(DRAWS, k, k)
+            values = confusion_metrics(c.astype(float))[self.metric]
+        sd_sampling = float(np.nanstd(values, ddof=1)) * np.sqrt(len(sub) / n)
+        refits = [expected_metrics(self.calibration.apply(raw, b), pred, raw, (self.metric,))[self.metric]
+                  for b in range(len(self.calibration.bootstrap))]
+        return sd_sampling, float(np.nanstd(refits, ddof=1)) if len(refits) > 1 else 0.0
+
+    def summary(self) -> dict:
+        return self.calibration.summary()
+
+
+class Nanny:
+    """The models of the model's error (DLE): |y - prediction| and (y - prediction)^2 from the
+    features and the prediction, plus refits on bootstrap resamples for the estimator's spread."""
+
+    def __init__(self, features: list[str], metric: str, seed: int = 0):
+        self.features, self.metric, self.seed = features, metric, seed
+        self.categories: dict[str, pd.Index] = {}
+
+    def matrix(self, frame: pd.DataFrame, predicted: np.ndarray) -> np.ndarray:
+        """Numbers for the nanny: numeric features as they are, text ones as codes of the
+        reference's categories (unseen: missing), the prediction last."""
+        cols = []
+        for f in self.features:
+            if f in self.categories:
+                cols.append(self.categories[f].get_indexer(frame[f].astype(str)).astype(float))
+                cols[-1][cols[-1] < 0] = np.nan
+            else:
+                cols.append(pd.to_numeric(frame[f], errors="coerce").to_numpy(float))
+        return np.column_stack([*cols, np.asarray(predicted, float)])
+
+    def _model(self, seed: int) -> HistGradientBoostingRegressor:
+        cats = [f in self.categories and len(self.categories[f]) <= 250 for f in self.features] + [False]
+        return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.1, early_stopping=True,
+                                             categorical_features=cats if any(cats) else None,
+                                             random_state=seed)
+
+    def fit(self, frame: pd.DataFrame, predicted: np.ndarray, y: np.ndarray) -> Nanny:
+        for f in self.features:
+            if frame[f].dtype.kind not in "biuf":
+                self.categories[f] = pd.Index(frame[f].astype(str).unique())
+        x = self.matrix(frame, predicted)
+        err = np.asarray(y, float) - np.asarray(predicted, float)
+        self.rows = len(err)
+        self.abs_model = self._model(self.seed).fit(x, np.abs(err))
+        self.sq_model = self._model(self.seed).fit(x, err**2)
+        target = np.abs(err) if self.metric == "mae" else err**2
+        rng = np.random.default_rng(self.seed)
+        self.refits = []
+        for b in range(NANNY_BOOTSTRAP):
+            rows = rng.integers(0, len(err), len(err))
+            self.refits.append(self._model(self.seed + 1 + b).fit(x[rows], target[rows]))
+        return self
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.maximum(self.abs_model.predict(x), 0.0), np.maximum(self.sq_model.predict(x), 0.0)
+
+    def summary(self) -> dict:
+        return {"method": "nanny", "model": "HistGradientBoostingRegressor", "rows": self.rows,
+                "targets": ["absolute error", "squared error"], "inputs": [*self.features, "prediction"],
+                "bootstrap_refits": len(self.refits)}
+
+
+class DLEWindows(_ByWindow):
+    """Sums of the nanny's predicted errors per window; estimates at the end."""
+
+    method = "dle"
+
+    def __init__(self, nanny: Nanny, metric: str, namer):
+        super().__init__(namer)
+        self.nanny, self.metric = nanny, metric
+        self.sums: dict = defaultdict(lambda: np.zeros(5))  # rows, sum |e|, sum e^2, var |e|, var e^2
+        self.sample: dict = defaultdict(list)  # the first SPREAD_ROWS rows' nanny inputs
+
+    def add(self, keys: np.ndarray, frame: pd.DataFrame, predicted: np.ndarray) -> None:
+        x = self.nanny.matrix(frame, predicted)
+        abs_e, sq_e = self.nanny.predict(x)
+        var_abs = np.maximum(sq_e - abs_e**2, 0.0)
+        for key, rows in self._split(keys):
+            self.sums[key] += [len(rows), abs_e[rows].sum(), sq_e[rows].sum(), var_abs[rows].sum(),
+                               (2 * sq_e[rows] ** 2).sum()]
+            have = sum(len(s) for s in self.sample[key])
+            if have < SPREAD_ROWS:
+                self.sample[key].append(x[rows[: SPREAD_ROWS - have]])
+
+    def windows(self) -> list[dict]:
+        out = []
+        for key in sorted(self.sums):
+            n, s_abs, s_sq, v_abs, v_sq = self.sums[key]
+            mae, mse = s_abs / n, s_sq / n
+            rmse = float(np.sqrt(mse))
+            x = np.concatenate(self.sample[key])
+            refits = [m.predict(x).clip(min=0).mean() for m in self.nanny.refits]
+            if self.metric == "mae":
+                sd_s, refits = np.sqrt(v_abs) / n, refits
+            else:  # RMSE = sqrt(MSE): its sd is sd(MSE) / (2 RMSE)
+                sd_s = np.sqrt(v_sq) / n / (2 * rmse) if rmse > 0 else 0.0
+                refits = np.sqrt(refits)
+            sd_c = float(np.std(refits, ddof=1)) if len(refits) > 1 else 0.0
+            metrics = {"mae": float(mae), "rmse": rmse}
+            out.append({"window": self.namer(key), "rows": int(n),
+                        **interval(metrics[self.metric], float(sd_s), sd_c, 0.0), "metrics": metrics})
+        return out
+
+    def summary(self) -> dict:
+        return self.nanny.summary()
