@@ -99,7 +99,8 @@ def test_shifted_batch_alerts_drift_and_prediction_drift(files, tmp_path):
     assert {"drift", "prediction_drift", "quality"} <= kinds  # c now runs past its training range
     assert r["drift"]["features"]["drifted_columns"] == ["a", "c"]
     assert r["quality"]["failed_by_check"]["above_max"] > 0
-    assert r["performance"] is None
+    # no labels: nothing realized, only the estimate (CBPE: the model has probabilities)
+    assert "windows" not in r["performance"] and r["performance"]["estimated"]["method"] == "cbpe"
 
 
 def test_prometheus_textfile_is_well_formed(files, tmp_path):

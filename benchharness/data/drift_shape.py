@@ -11,7 +11,8 @@ compete, each costing its absolute deviations plus a penalty per parameter:
   (k = 0: a trend from the first window).
 
 The penalty is `PENALTY_FACTOR x sigma x log(n + 1)` per segment (a trend counts as two,
-like one step), the step fit's own rule; sigma is the window-to-window noise, read from the
+like one step), the step fit's own rule; sigma is the window-to-window noise: for a drift
+score, its spread on reference samples of a window's size; for the metric, read from the
 windows' own intervals when they have them, else from the second differences (a step or a
 steady trend leaves them near zero, so neither inflates it). The cheapest reading wins; with a
 tie the simpler one. More than `MAX_WINDOWS` windows are read in `MAX_WINDOWS` consecutive
@@ -34,6 +35,7 @@ from benchharness.history.changepoint import PENALTY_FACTOR, fit_segments
 MIN_WINDOWS = 4  # fewer windows cannot tell a step from a trend
 MAX_WINDOWS = 60
 SAMPLE_ROWS = 1_000  # rows per window a feature's drift score is read on
+NULL_DRAWS = 8  # reference samples that give a drift score's noise
 NORMAL_Z95 = 1.959964
 
 
@@ -71,13 +73,13 @@ def _best_trend(y: np.ndarray) -> tuple[float, int, float]:
     return best
 
 
-def read_shape(values, names: list[str], intervals: list | None = None) -> dict:
+def read_shape(values, names: list[str], intervals: list | None = None, sigma: float | None = None) -> dict:
     """`none`, `abrupt` (steps, the first at `start_window`) or `gradual` (a trend from
-    `start_window`) for one figure over windows named `names`."""
+    `start_window`) for one figure over windows named `names`; `sigma`: the noise when known."""
     y = np.asarray(values, dtype=float)
     if y.size < MIN_WINDOWS or not np.all(np.isfinite(y)):
         return {"kind": "none", "reason": f"needs {MIN_WINDOWS} windows or more with a value", "values": y.tolist()}
-    sigma = noise_sigma(y, intervals)
+    sigma = max(sigma, 1e-9) if sigma is not None else noise_sigma(y, intervals)
     penalty = PENALTY_FACTOR * sigma * math.log(y.size + 1)
     starts = fit_segments(y, penalty)
     costs = {"none": float(np.abs(y - np.median(y)).sum()) + penalty,
@@ -117,7 +119,7 @@ class WindowSamples:
         for key, rows in pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices.items():
             self.samples[key].add(frame.iloc[rows])
 
-    def keys(self) -> list:
+    def window_keys(self) -> list:
         return sorted(self.samples)
 
 
@@ -137,19 +139,34 @@ def drift_score(reference: pd.Series, current: pd.Series, numeric: bool) -> floa
     return float(distance.jensenshannon(r / r.sum(), c / c.sum(), base=2))
 
 
+def null_sigma(reference: pd.Series, rows: int, numeric: bool, draws: int = NULL_DRAWS, seed: int = 0) -> float:
+    """The noise of a window's drift score where nothing drifted: its spread over random
+    samples of `rows` reference rows scored against the whole reference."""
+    ref = reference.dropna().reset_index(drop=True)
+    if len(ref) < 2 or rows < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    scores = [drift_score(ref, ref.iloc[rng.choice(len(ref), min(rows, len(ref)), replace=False)], numeric)
+              for _ in range(draws)]
+    return float(np.nanstd(scores, ddof=1))
+
+
 def feature_shapes(reference: pd.DataFrame, samples: WindowSamples, names: dict, kinds: dict) -> dict:
-    """Each feature's drift score per window (groups of windows past MAX_WINDOWS) and its shape."""
-    keys = samples.keys()
+    """Each feature's drift score per window (groups of windows past MAX_WINDOWS) and its shape;
+    the noise is the score's spread on reference samples of a window's size (`null_sigma`)."""
+    keys = samples.window_keys()
     groups = grouped(len(keys))
     group_names = [names[keys[g[0]]] for g in groups]
     frames = [pd.concat([samples.samples[keys[i]].frame() for i in g], ignore_index=True) for g in groups]
+    rows = int(np.median([len(fr) for fr in frames]))
     out = {}
     for f in samples.features:
         if f not in reference.columns:
             continue
         numeric = kinds.get(f) == "numeric"
         scores = [drift_score(reference[f], fr[f], numeric) if f in fr.columns else float("nan") for fr in frames]
-        out[f] = {**read_shape(scores, group_names), "score": "wasserstein/std" if numeric else "jensen_shannon"}
+        out[f] = {**read_shape(scores, group_names, sigma=null_sigma(reference[f], rows, numeric)),
+                  "score": "wasserstein/std" if numeric else "jensen_shannon"}
     return {"windows": group_names, "grouped": len(groups) < len(keys), "features": out}
 
 

@@ -134,6 +134,10 @@ class CBPEWindows(_ByWindow):
         super().__init__(namer)
         self.calibration, self.metric, self.seed = calibration, metric, seed
 
+    def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba: np.ndarray, predicted) -> None:
+        """One chunk of scored rows (what `bench monitor` hands every estimator)."""
+        self.add(keys, proba, predicted)
+
     def add(self, keys: np.ndarray, proba: np.ndarray, predicted) -> None:
         proba = np.asarray(proba, dtype=np.float32)
         idx = label_index(predicted, self.calibration.classes)
@@ -238,6 +242,10 @@ class DLEWindows(_ByWindow):
         self.nanny, self.metric = nanny, metric
         self.sums: dict = defaultdict(lambda: np.zeros(5))  # rows, sum |e|, sum e^2, var |e|, var e^2
         self.sample: dict = defaultdict(list)  # the first SPREAD_ROWS rows' nanny inputs
+
+    def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba, predicted: np.ndarray) -> None:
+        """One chunk of scored rows (what `bench monitor` hands every estimator)."""
+        self.add(keys, frame, predicted)
 
     def add(self, keys: np.ndarray, frame: pd.DataFrame, predicted: np.ndarray) -> None:
         x = self.nanny.matrix(frame, predicted)
