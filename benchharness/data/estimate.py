@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from benchharness.data.calibration import Calibration, label_index
 
@@ -41,7 +42,10 @@ DLE_METRICS = ("mae", "rmse")
 SPREAD_ROWS = 2_000  # rows per window the spreads are read on
 DRAWS = 200  # label draws per window for the sampling spread (CBPE)
 NANNY_BOOTSTRAP = 6  # nanny refits on bootstrap resamples (DLE)
-NANNY_ROWS = 50_000  # reference rows the nannies train on at most
+#: the nannies fit and predict on one thread: their data are small, and OpenMP's threads cost
+#: more than they save on a shared machine (one fit on 20,000 rows: 0.71 s with 2 threads
+#: under load, 0.11 s with one)
+NANNY_THREADS = 1
 Z95 = 1.959964
 
 
@@ -207,6 +211,10 @@ class Nanny:
                                              random_state=seed)
 
     def fit(self, frame: pd.DataFrame, predicted: np.ndarray, y: np.ndarray) -> Nanny:
+        with threadpool_limits(NANNY_THREADS):
+            return self._fit(frame, predicted, y)
+
+    def _fit(self, frame: pd.DataFrame, predicted: np.ndarray, y: np.ndarray) -> Nanny:
         for f in self.features:
             if frame[f].dtype.kind not in "biuf":
                 self.categories[f] = pd.Index(frame[f].astype(str).unique())
@@ -224,7 +232,13 @@ class Nanny:
         return self
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.maximum(self.abs_model.predict(x), 0.0), np.maximum(self.sq_model.predict(x), 0.0)
+        with threadpool_limits(NANNY_THREADS):
+            return np.maximum(self.abs_model.predict(x), 0.0), np.maximum(self.sq_model.predict(x), 0.0)
+
+    def predict_refits(self, x: np.ndarray) -> list[float]:
+        """Each bootstrap refit's mean predicted error over the rows `x`."""
+        with threadpool_limits(NANNY_THREADS):
+            return [float(m.predict(x).clip(min=0).mean()) for m in self.refits]
 
     def summary(self) -> dict:
         return {"method": "nanny", "model": "HistGradientBoostingRegressor", "rows": self.rows,
@@ -265,9 +279,9 @@ class DLEWindows(_ByWindow):
             mae, mse = s_abs / n, s_sq / n
             rmse = float(np.sqrt(mse))
             x = np.concatenate(self.sample[key])
-            refits = [m.predict(x).clip(min=0).mean() for m in self.nanny.refits]
+            refits = self.nanny.predict_refits(x)
             if self.metric == "mae":
-                sd_s, refits = np.sqrt(v_abs) / n, refits
+                sd_s = np.sqrt(v_abs) / n
             else:  # RMSE = sqrt(MSE): its sd is sd(MSE) / (2 RMSE)
                 sd_s = np.sqrt(v_sq) / n / (2 * rmse) if rmse > 0 else 0.0
                 refits = np.sqrt(refits)
