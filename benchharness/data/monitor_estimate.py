@@ -25,6 +25,7 @@ from benchharness.data.calibration import MIN_ROWS, Calibration, fit_calibration
 from benchharness.data.estimate import CBPEWindows, DLEWindows, Nanny
 from benchharness.data.performance import METRICS, alert_bounds, default_metric
 from benchharness.data.stream import Reservoir
+from benchharness.errors import DataError
 from benchharness.results import load_results
 
 REFERENCE_ROWS = 50_000
@@ -78,7 +79,11 @@ def build_estimator(opts, model, rows: ReferenceRows | None, predictions: pd.Ser
         classes = model.classes if model.classes is not None else np.unique(ref[TRUTH])
         if len(classes) != proba.shape[1]:
             return None, f"the model's {proba.shape[1]} probability columns do not match its {len(classes)} classes"
-        return CBPEWindows(fit_calibration(proba, ref[TRUTH].to_numpy(), classes), metric, namer), None
+        try:
+            calibration = fit_calibration(proba, ref[TRUTH].to_numpy(), classes)
+        except DataError as exc:  # too few rows of a class, columns that do not match: say so
+            return None, str(exc)
+        return CBPEWindows(calibration, metric, namer), None
     calibration = run_calibration(run, opts)
     if calibration is None:
         return None, (f"no labelled reference rows (column {opts.target!r}) to calibrate the model's scores on, "
