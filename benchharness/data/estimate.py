@@ -10,7 +10,7 @@ Regression, direct loss estimation (DLE, as NannyML): two "nanny" models
 (HistGradientBoostingRegressor) learn, on the labelled reference, the absolute and the
 squared error of the model from the features and the model's prediction; a window's MAE is
 the mean of the predicted absolute errors, its RMSE the root of the mean predicted squared
-error.
+error (read on a uniform sample of at most `DLE_ROWS` rows of each window).
 
 The interval of the estimated metric adds two spreads (95%: estimate +- 1.96 sd):
 - sampling: the labels a window will get are draws around the probabilities (CBPE: labels
@@ -32,7 +32,6 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from benchharness.data.calibration import Calibration, label_index
@@ -41,7 +40,8 @@ CBPE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", 
 DLE_METRICS = ("mae", "rmse")
 SPREAD_ROWS = 2_000  # rows per window the spreads are read on
 DRAWS = 200  # label draws per window for the sampling spread (CBPE)
-NANNY_BOOTSTRAP = 6  # nanny refits on bootstrap resamples (DLE)
+NANNY_BOOTSTRAP = 4  # nanny refits on bootstrap resamples (DLE)
+DLE_ROWS = 5_000  # rows per window the nanny predicts on (a uniform sample of larger windows)
 #: the nannies fit and predict on one thread: their data are small, and OpenMP's threads cost
 #: more than they save on a shared machine (one fit on 20,000 rows: 0.71 s with 2 threads
 #: under load, 0.11 s with one)
@@ -75,14 +75,18 @@ def _columns(k: int) -> list[int]:
 
 def soft_auc(p: np.ndarray, scores: np.ndarray) -> float:
     """Expected ROC AUC (one class against the rest, macro over classes when more than two):
-    each row a positive with weight p and a negative with weight 1 - p."""
+    each row a positive with weight p and a negative with weight 1 - p; tied scores count
+    half, as in scikit-learn's roc_auc_score with sample weights (one sort per class)."""
     out = []
     for k in _columns(p.shape[1]):
-        w = np.concatenate([p[:, k], 1 - p[:, k]])
-        if w[: len(p)].sum() <= 0 or w[len(p):].sum() <= 0:
+        _, at = np.unique(scores[:, k], return_inverse=True)
+        pos = np.bincount(at, weights=p[:, k])
+        neg = np.bincount(at, weights=1 - p[:, k])
+        total_pos, total_neg = pos.sum(), neg.sum()
+        if total_pos <= 0 or total_neg <= 0:
             continue
-        y = np.concatenate([np.ones(len(p)), np.zeros(len(p))])
-        out.append(roc_auc_score(y, np.concatenate([scores[:, k], scores[:, k]]), sample_weight=w))
+        below = np.cumsum(neg) - neg  # negative weight at strictly lower scores
+        out.append(float((pos * (below + neg / 2)).sum() / (total_pos * total_neg)))
     return float(np.mean(out)) if out else float("nan")
 
 
@@ -204,9 +208,12 @@ class Nanny:
                 cols.append(pd.to_numeric(frame[f], errors="coerce").to_numpy(float))
         return np.column_stack([*cols, np.asarray(predicted, float)])
 
-    def _model(self, seed: int) -> HistGradientBoostingRegressor:
+    def _model(self, seed: int, iterations: int | None = None) -> HistGradientBoostingRegressor:
+        """The nanny; `iterations` fixes its rounds (a bootstrap refit: early stopping would
+        validate on copies of its own training rows and never stop)."""
         cats = [f in self.categories and len(self.categories[f]) <= 250 for f in self.features] + [False]
-        return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.1, early_stopping=True,
+        return HistGradientBoostingRegressor(max_iter=iterations or 100, learning_rate=0.2,
+                                             early_stopping=iterations is None,
                                              categorical_features=cats if any(cats) else None,
                                              random_state=seed)
 
@@ -223,22 +230,22 @@ class Nanny:
         self.rows = len(err)
         self.abs_model = self._model(self.seed).fit(x, np.abs(err))
         self.sq_model = self._model(self.seed).fit(x, err**2)
-        target = np.abs(err) if self.metric == "mae" else err**2
+        target, main = (np.abs(err), self.abs_model) if self.metric == "mae" else (err**2, self.sq_model)
         rng = np.random.default_rng(self.seed)
         self.refits = []
         for b in range(NANNY_BOOTSTRAP):
             rows = rng.integers(0, len(err), len(err))
-            self.refits.append(self._model(self.seed + 1 + b).fit(x[rows], target[rows]))
+            self.refits.append(self._model(self.seed + 1 + b, main.n_iter_).fit(x[rows], target[rows]))
         return self
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with threadpool_limits(NANNY_THREADS):
             return np.maximum(self.abs_model.predict(x), 0.0), np.maximum(self.sq_model.predict(x), 0.0)
 
-    def predict_refits(self, x: np.ndarray) -> list[float]:
-        """Each bootstrap refit's mean predicted error over the rows `x`."""
+    def predict_refits(self, x: np.ndarray) -> np.ndarray:
+        """Each bootstrap refit's predicted error of each row (refits x rows)."""
         with threadpool_limits(NANNY_THREADS):
-            return [float(m.predict(x).clip(min=0).mean()) for m in self.refits]
+            return np.array([m.predict(x).clip(min=0) for m in self.refits]).reshape(len(self.refits), len(x))
 
     def summary(self) -> dict:
         return {"method": "nanny", "model": "HistGradientBoostingRegressor", "rows": self.rows,
@@ -246,16 +253,35 @@ class Nanny:
                 "bootstrap_refits": len(self.refits)}
 
 
+class _Sample:
+    """A uniform sample of at most `size` rows of a stream of arrays (bottom-k random keys)."""
+
+    def __init__(self, size: int, rng):
+        self.size, self.rng, self.seen = size, rng, 0
+        self.keys, self.rows = np.empty(0), None
+
+    def add(self, rows: np.ndarray) -> None:
+        self.seen += len(rows)
+        keys = np.concatenate([self.keys, self.rng.random(len(rows))])
+        rows = rows if self.rows is None else np.concatenate([self.rows, rows])
+        if len(keys) > self.size:
+            keep = np.argpartition(keys, self.size)[: self.size]
+            keys, rows = keys[keep], rows[keep]
+        self.keys, self.rows = keys, rows
+
+
 class DLEWindows(_ByWindow):
-    """Sums of the nanny's predicted errors per window; estimates at the end."""
+    """A uniform sample of each window's nanny inputs (at most `DLE_ROWS` rows); the nanny
+    predicts on it at the end, and the sample's own spread joins the interval when it is
+    smaller than the window."""
 
     method = "dle"
 
-    def __init__(self, nanny: Nanny, metric: str, namer):
+    def __init__(self, nanny: Nanny, metric: str, namer, seed: int = 0):
         super().__init__(namer)
         self.nanny, self.metric = nanny, metric
-        self.sums: dict = defaultdict(lambda: np.zeros(5))  # rows, sum |e|, sum e^2, var |e|, var e^2
-        self.sample: dict = defaultdict(list)  # the first SPREAD_ROWS rows' nanny inputs
+        rng = np.random.default_rng([seed, 11])
+        self.samples: dict = defaultdict(lambda: _Sample(DLE_ROWS, rng))
 
     def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba, predicted: np.ndarray) -> None:
         """One chunk of scored rows (what `bench monitor` hands every estimator)."""
@@ -263,30 +289,40 @@ class DLEWindows(_ByWindow):
 
     def add(self, keys: np.ndarray, frame: pd.DataFrame, predicted: np.ndarray) -> None:
         x = self.nanny.matrix(frame, predicted)
-        abs_e, sq_e = self.nanny.predict(x)
-        var_abs = np.maximum(sq_e - abs_e**2, 0.0)
         for key, rows in self._split(keys):
-            self.sums[key] += [len(rows), abs_e[rows].sum(), sq_e[rows].sum(), var_abs[rows].sum(),
-                               (2 * sq_e[rows] ** 2).sum()]
-            have = sum(len(s) for s in self.sample[key])
-            if have < SPREAD_ROWS:
-                self.sample[key].append(x[rows[: SPREAD_ROWS - have]])
+            self.samples[key].add(x[rows])
 
     def windows(self) -> list[dict]:
+        keys = sorted(self.samples)
+        if not keys:
+            return []
+        # one predict call per model over every window's sample (a call costs more than rows)
+        rows = [self.samples[k].rows for k in keys]
+        ends = np.cumsum([len(r) for r in rows])[:-1]
+        abs_all, sq_all = self.nanny.predict(np.concatenate(rows))
+        heads = [r[:SPREAD_ROWS] for r in rows]
+        refit_all = self.nanny.predict_refits(np.concatenate(heads))
+        refit_parts = np.split(refit_all, np.cumsum([len(h) for h in heads])[:-1], axis=1)
         out = []
-        for key in sorted(self.sums):
-            n, s_abs, s_sq, v_abs, v_sq = self.sums[key]
-            mae, mse = s_abs / n, s_sq / n
+        for key, abs_e, sq_e, refit in zip(keys, np.split(abs_all, ends), np.split(sq_all, ends), refit_parts,
+                                           strict=True):
+            n, m = self.samples[key].seen, len(abs_e)
+            mae, mse = float(abs_e.mean()), float(sq_e.mean())
             rmse = float(np.sqrt(mse))
-            x = np.concatenate(self.sample[key])
-            refits = self.nanny.predict_refits(x)
+            # the realized metric's spread over the window's n rows, from each row's error
+            # variance (|e|: E[e^2] - E[|e|]^2; e^2: 2 E[e^2]^2, as for normal errors), plus,
+            # when the nanny read a sample of m < n rows, that sample's own spread
+            thin = (1 - m / n) / m if m < n else 0.0
+            var_abs = float(np.maximum(sq_e - abs_e**2, 0.0).mean()) / n + float(abs_e.var()) * thin
+            var_mse = float((2 * sq_e**2).mean()) / n + float(sq_e.var()) * thin
+            refits = refit.mean(axis=1)
             if self.metric == "mae":
-                sd_s = np.sqrt(v_abs) / n
+                sd_s = np.sqrt(var_abs)
             else:  # RMSE = sqrt(MSE): its sd is sd(MSE) / (2 RMSE)
-                sd_s = np.sqrt(v_sq) / n / (2 * rmse) if rmse > 0 else 0.0
+                sd_s = np.sqrt(var_mse) / (2 * rmse) if rmse > 0 else 0.0
                 refits = np.sqrt(refits)
             sd_c = float(np.std(refits, ddof=1)) if len(refits) > 1 else 0.0
-            metrics = {"mae": float(mae), "rmse": rmse}
+            metrics = {"mae": mae, "rmse": rmse}
             out.append({"window": self.namer(key), "rows": int(n),
                         **interval(metrics[self.metric], float(sd_s), sd_c, 0.0), "metrics": metrics})
         return out
