@@ -219,3 +219,66 @@ def test_multiclass_calibration_sums_to_one():
     out = cal.apply(p)
     assert out.shape == (3000, 3) and np.allclose(out.sum(axis=1), 1)
     assert len(cal.maps) == 3 and cal.classes == ["0", "1", "2"]
+
+
+def test_soft_auc_per_window_matches_scikit_learn_with_weights():
+    from sklearn.metrics import roc_auc_score
+
+    from benchharness.data.estimate import soft_auc
+
+    rng = np.random.default_rng(6)
+    n = 3000
+    window = rng.integers(0, 3, n)
+    scores = np.round(rng.random(n), 2)  # ties, counted half
+    p = np.clip(scores + rng.normal(0, 0.2, n), 0, 1)
+    got = soft_auc(np.column_stack([1 - p, p]), np.column_stack([1 - scores, scores]), window, 3)
+    for w in range(3):
+        s, q = scores[window == w], p[window == w]
+        want = roc_auc_score(np.r_[np.ones(len(s)), np.zeros(len(s))], np.r_[s, s], sample_weight=np.r_[q, 1 - q])
+        assert got[w] == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy", "f1_macro"])
+def test_sampling_sd_matches_labels_drawn_from_the_probabilities(metric):
+    """The delta-method sd of a window's realized metric against 1,000 simulated windows."""
+    from benchharness.data.estimate import confusion_metrics, expected_confusion, sampling_sd
+
+    rng = np.random.default_rng(7)
+    n, k = 600, 3
+    p = rng.dirichlet(np.ones(k), n)
+    pred = np.where(rng.random(n) < 0.7, p.argmax(axis=1), rng.integers(0, k, n))
+    window = np.zeros(n, dtype=int)
+    sd = sampling_sd(metric, p, pred, window, expected_confusion(p, pred, window, 1))[0]
+    drawn = (rng.random((1000, n, 1)) > np.cumsum(p, axis=1)[None, :, :-1]).sum(axis=2)
+    cells = np.arange(1000)[:, None] * k * k + drawn * k + pred[None, :]
+    c = np.bincount(cells.ravel(), minlength=1000 * k * k).reshape(1000, k, k).astype(float)
+    assert sd == pytest.approx(np.std(confusion_metrics(c)[metric]), rel=0.12)
+
+
+def test_dle_sample_caps_rows_per_window_and_counts_them_all(monkeypatch):
+    from benchharness.data import estimate
+
+    rng = np.random.default_rng(8)
+    X, y = reg_rows(rng, 3000)
+    pred = LinearRegression().fit(X, y).predict(X)
+    nanny = estimate.Nanny(FEATURES, "mae").fit(X, pred, y)
+    cur, _ = reg_rows(rng, 4000, 1.5)
+    cur_pred = LinearRegression().fit(X, y).predict(cur)
+    keys = np.repeat([0, 1], 2000)
+
+    def fed():
+        windows = estimate.DLEWindows(nanny, "mae", str)
+        for part in np.array_split(np.arange(4000), 7):  # chunks across the window boundary
+            windows.observe(keys[part], cur.iloc[part], None, cur_pred[part])
+        return windows
+
+    a = fed().windows()  # every row
+    monkeypatch.setattr(estimate, "DLE_ROWS", 200)
+    thin = fed()
+    thin._prune()
+    assert np.bincount(thin.code).tolist() == [200, 200]
+    b = thin.windows()
+    assert [w["rows"] for w in b] == [2000, 2000]
+    for w_full, w_thin in zip(a, b, strict=True):  # a sample of 200 rows: the same estimate, a wider interval
+        assert w_thin["estimate"] == pytest.approx(w_full["estimate"], rel=0.1)
+        assert w_thin["sd"]["sampling"] > w_full["sd"]["sampling"]

@@ -13,21 +13,22 @@ the mean of the predicted absolute errors, its RMSE the root of the mean predict
 error (read on a uniform sample of at most `DLE_ROWS` rows of each window).
 
 The interval of the estimated metric adds two spreads (95%: estimate +- 1.96 sd):
-- sampling: the labels a window will get are draws around the probabilities (CBPE: labels
-  drawn from the calibrated probabilities, `DRAWS` times, on a uniform sample of at most
-  `SPREAD_ROWS` rows of the window, variance scaled to the window's rows; DLE: the variance
-  of each row's error, E[e^2] - E[|e|]^2, and for RMSE 2 E[e^2]^2 as for normal errors);
+- sampling: the labels a window will get are draws around the probabilities. CBPE: the
+  true-class counts of the rows predicted j are a sum of independent categorical draws
+  (covariance sum of diag(p) - p p^T), carried to the metric by its gradient in the
+  confusion counts (the delta method; exact for accuracy). DLE: the variance of each row's
+  error, E[e^2] - E[|e|]^2, and for RMSE 2 E[e^2]^2 as for normal errors;
 - the estimator's own uncertainty: the spread of the window's estimate over refits on
-  bootstrap resamples of the reference (calibrations for CBPE, nannies for DLE), read on the
-  same sample of rows.
+  bootstrap resamples of the reference (calibrations for CBPE, nannies for DLE).
+
+Every window is computed at once (bincounts over a window code), so a batch of thousands of
+small windows costs about what ten large ones do.
 
 Both hold only while P(y | x) is what the reference showed (no concept shift) and the
 current inputs stay within what the reference covered: docs/data.md says when.
 """
 
 from __future__ import annotations
-
-from collections import defaultdict
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,7 @@ from benchharness.data.calibration import Calibration, label_index
 
 CBPE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc")
 DLE_METRICS = ("mae", "rmse")
-SPREAD_ROWS = 2_000  # rows per window the spreads are read on
-DRAWS = 200  # label draws per window for the sampling spread (CBPE)
+SPREAD_ROWS = 2_000  # rows per window the nanny refits are read on
 NANNY_BOOTSTRAP = 4  # nanny refits on bootstrap resamples (DLE)
 DLE_ROWS = 5_000  # rows per window the nanny predicts on (a uniform sample of larger windows)
 #: the nannies fit and predict on one thread: their data are small, and OpenMP's threads cost
@@ -47,6 +47,7 @@ DLE_ROWS = 5_000  # rows per window the nanny predicts on (a uniform sample of l
 #: under load, 0.11 s with one)
 NANNY_THREADS = 1
 Z95 = 1.959964
+_STEP = 0.01  # a hundredth of a row: the finite difference of a metric in the confusion counts
 
 
 def confusion_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
@@ -73,46 +74,62 @@ def _columns(k: int) -> list[int]:
     return [1] if k == 2 else list(range(k))
 
 
-def soft_auc(p: np.ndarray, scores: np.ndarray) -> float:
-    """Expected ROC AUC (one class against the rest, macro over classes when more than two):
-    each row a positive with weight p and a negative with weight 1 - p; tied scores count
-    half, as in scikit-learn's roc_auc_score with sample weights (one sort per class)."""
-    out = []
-    for k in _columns(p.shape[1]):
-        _, at = np.unique(scores[:, k], return_inverse=True)
-        pos = np.bincount(at, weights=p[:, k])
-        neg = np.bincount(at, weights=1 - p[:, k])
-        total_pos, total_neg = pos.sum(), neg.sum()
-        if total_pos <= 0 or total_neg <= 0:
-            continue
-        below = np.cumsum(neg) - neg  # negative weight at strictly lower scores
-        out.append(float((pos * (below + neg / 2)).sum() / (total_pos * total_neg)))
-    return float(np.mean(out)) if out else float("nan")
-
-
-def _drawn_auc(drawn: np.ndarray, scores: np.ndarray, k_classes: int) -> np.ndarray:
-    """ROC AUC of each draw of labels (rows x draws) against the scores, by rank sums."""
-    from scipy.stats import rankdata
-
-    out = []
-    for k in _columns(k_classes):
-        ranks = rankdata(scores[:, k])
-        pos = drawn == k
-        n_pos = pos.sum(axis=0).astype(float)
-        n_neg = len(drawn) - n_pos
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out.append((ranks @ pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-    return np.nanmean(np.array(out), axis=0)
-
-
-def expected_metrics(p: np.ndarray, predicted: np.ndarray, scores: np.ndarray, which=CBPE_METRICS) -> dict:
-    """Every CBPE metric of one window from calibrated probabilities p (rows x classes)."""
+def expected_confusion(p: np.ndarray, predicted: np.ndarray, window: np.ndarray, n_windows: int) -> np.ndarray:
+    """c[w, true k, predicted j] = sum of p(k) over the rows of window w predicted j."""
     k = p.shape[1]
-    c = p.T @ np.eye(k)[predicted]  # c[true, predicted] = sum of p(true) over rows predicted so
-    out = {name: float(v) for name, v in confusion_metrics(c).items() if name in which}
-    if "roc_auc" in which:
-        out["roc_auc"] = soft_auc(p, scores)
-    return out
+    cell = window * k + predicted
+    per_class = [np.bincount(cell, weights=p[:, t], minlength=n_windows * k) for t in range(k)]
+    return np.stack(per_class, axis=1).reshape(n_windows, k, k).transpose(0, 2, 1)
+
+
+def soft_auc(p: np.ndarray, scores: np.ndarray, window: np.ndarray | None = None, n_windows: int = 1) -> np.ndarray:
+    """Expected ROC AUC per window (one class against the rest, macro over classes when more
+    than two): each row a positive with weight p and a negative with weight 1 - p; tied
+    scores count half, as scikit-learn's roc_auc_score with sample weights. One sort per class."""
+    window = np.zeros(len(p), dtype=int) if window is None else window
+    per_class = []
+    for k in _columns(p.shape[1]):
+        order = np.lexsort((scores[:, k], window))
+        w, s = window[order], scores[order, k]
+        new = np.r_[True, (w[1:] != w[:-1]) | (s[1:] != s[:-1])]  # a new (window, score) group
+        group = np.cumsum(new) - 1
+        group_window = w[new]
+        pos = np.bincount(group, weights=p[order, k])
+        neg = np.bincount(group, weights=1 - p[order, k])
+        below = np.cumsum(neg) - neg  # negative weight before the group, from the first window on
+        first = np.r_[True, group_window[1:] != group_window[:-1]]
+        below -= below[np.flatnonzero(first)][np.cumsum(first) - 1]  # ... from this window's start
+        num = np.bincount(group_window, weights=pos * (below + neg / 2), minlength=n_windows)
+        total_pos = np.bincount(group_window, weights=pos, minlength=n_windows)
+        total_neg = np.bincount(group_window, weights=neg, minlength=n_windows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class.append(np.where((total_pos > 0) & (total_neg > 0), num / (total_pos * total_neg), np.nan))
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(np.array(per_class), axis=0) if per_class else np.full(n_windows, np.nan)
+
+
+def sampling_sd(metric: str, p: np.ndarray, predicted: np.ndarray, window: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Per window, the sd of the realized metric when each row's class is drawn from p: the
+    covariance of the true-class counts of the rows predicted j, S_j = sum (diag(p) - p p^T),
+    through the metric's gradient g_j in those counts: var = sum_j g_j^T S_j g_j."""
+    n_windows, k = c.shape[0], c.shape[1]
+    cell = window * k + predicted
+    outer = np.stack([np.bincount(cell, weights=p[:, a] * p[:, b], minlength=n_windows * k)
+                      for a in range(k) for b in range(k)], axis=1).reshape(n_windows, k, k, k)  # [w, j, a, b]
+    diag = np.zeros((n_windows, k, k, k))
+    for j in range(k):
+        diag[:, j] = np.einsum("wa,ab->wab", c[:, :, j], np.eye(k))
+    cov = diag - outer  # [w, j, a, b]: covariance of the true-class counts a, b of the rows predicted j
+    grad = np.zeros((n_windows, k, k))  # d metric / d c[w, a, j]
+    for a in range(k):
+        for j in range(k):
+            up, down = c.copy(), c.copy()
+            up[:, a, j] += _STEP
+            down[:, a, j] -= _STEP
+            grad[:, a, j] = (confusion_metrics(up)[metric] - confusion_metrics(down)[metric]) / (2 * _STEP)
+    grad = np.nan_to_num(grad)
+    var = np.einsum("waj,wjab,wbj->w", grad, cov, grad)
+    return np.sqrt(np.maximum(var, 0.0))
 
 
 def interval(estimate: float, sd_sampling: float, sd_estimator: float, low=-np.inf, high=np.inf) -> dict:
@@ -122,25 +139,39 @@ def interval(estimate: float, sd_sampling: float, sd_estimator: float, low=-np.i
             "sd": {"sampling": float(sd_sampling), "estimator": float(sd_estimator)}}
 
 
-class _ByWindow:
-    """Rows collected per window key, chunk by chunk."""
+class _WindowCodes:
+    """Window keys (row blocks or time periods) as codes 0, 1, ... in order of appearance."""
 
     def __init__(self, namer):
         self.namer = namer  # window key -> its name in the outputs
-        self.parts: dict = defaultdict(list)
+        self.keys: list = []
+        self._index: dict = {}
 
-    def _split(self, keys: np.ndarray):
-        return pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices.items()
+    def codes(self, keys: np.ndarray) -> np.ndarray:
+        for key in pd.unique(keys):
+            if key not in self._index:
+                self._index[key] = len(self.keys)
+                self.keys.append(key)
+        return pd.Index(self.keys).get_indexer(keys)
+
+    def ordered(self) -> tuple[list, np.ndarray]:
+        """(keys sorted, code -> position in that order)."""
+        order = sorted(range(len(self.keys)), key=lambda c: self.keys[c])
+        position = np.empty(len(order), dtype=int)
+        position[order] = np.arange(len(order))
+        return [self.keys[c] for c in order], position
 
 
-class CBPEWindows(_ByWindow):
-    """Raw probabilities and predicted classes per window; estimates at the end."""
+class CBPEWindows(_WindowCodes):
+    """Raw probabilities and predicted classes of every row (K floats and a small integer
+    each); every window's estimate at the end."""
 
     method = "cbpe"
 
-    def __init__(self, calibration: Calibration, metric: str, namer, seed: int = 0):
+    def __init__(self, calibration: Calibration, metric: str, namer):
         super().__init__(namer)
-        self.calibration, self.metric, self.seed = calibration, metric, seed
+        self.calibration, self.metric = calibration, metric
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba: np.ndarray, predicted) -> None:
         """One chunk of scored rows (what `bench monitor` hands every estimator)."""
@@ -150,39 +181,30 @@ class CBPEWindows(_ByWindow):
         proba = np.asarray(proba, dtype=np.float32)
         idx = label_index(predicted, self.calibration.classes)
         idx = np.where(idx >= 0, idx, proba.argmax(axis=1))  # a label outside the classes: the top score
-        for key, rows in self._split(keys):
-            self.parts[key].append((proba[rows], idx[rows].astype(np.int16)))
+        self.parts.append((self.codes(keys).astype(np.int32), proba, idx.astype(np.int16)))
 
     def windows(self) -> list[dict]:
-        out = []
-        for n_key, key in enumerate(sorted(self.parts)):
-            raw = np.concatenate([r for r, _ in self.parts[key]]).astype(float)
-            pred = np.concatenate([j for _, j in self.parts[key]]).astype(int)
-            p = self.calibration.apply(raw)
-            metrics = expected_metrics(p, pred, raw)
-            sd_s, sd_c = self._spreads(raw, pred, np.random.default_rng([self.seed, n_key]))
-            out.append({"window": self.namer(key), "rows": len(pred),
-                        **interval(metrics[self.metric], sd_s, sd_c, 0.0, 1.0), "metrics": metrics})
-        return out
-
-    def _spreads(self, raw: np.ndarray, pred: np.ndarray, rng) -> tuple[float, float]:
-        n = len(pred)
-        sub = rng.choice(n, SPREAD_ROWS, replace=False) if n > SPREAD_ROWS else np.arange(n)
-        raw, pred = raw[sub], pred[sub]
+        if not self.parts:
+            return []
+        keys, position = self.ordered()
+        window = position[np.concatenate([w for w, _, _ in self.parts])]
+        raw = np.concatenate([r for _, r, _ in self.parts]).astype(float)
+        pred = np.concatenate([j for _, _, j in self.parts]).astype(int)
+        n_windows = len(keys)
         p = self.calibration.apply(raw)
-        k = p.shape[1]
-        # labels drawn from the calibrated probabilities: rows x draws class indices
-        drawn = (rng.random((len(sub), DRAWS))[:, :, None] > np.cumsum(p, axis=1)[:, None, :-1]).sum(axis=2)
-        if self.metric == "roc_auc":
-            values = _drawn_auc(drawn, raw, k)
-        else:
-            cells = np.arange(DRAWS) * k * k + drawn * k + pred[:, None]
-            c = np.bincount(cells.ravel(), minlength=DRAWS * k * k).reshape(DRAWS, k, k)
-            values = confusion_metrics(c.astype(float))[self.metric]
-        sd_sampling = float(np.nanstd(values, ddof=1)) * np.sqrt(len(sub) / n)
-        refits = [expected_metrics(self.calibration.apply(raw, b), pred, raw, (self.metric,))[self.metric]
-                  for b in range(len(self.calibration.bootstrap))]
-        return sd_sampling, float(np.nanstd(refits, ddof=1)) if len(refits) > 1 else 0.0
+        c = expected_confusion(p, pred, window, n_windows)
+        metrics = {name: v for name, v in confusion_metrics(c).items()}
+        metrics["roc_auc"] = soft_auc(p, raw, window, n_windows)
+        sd_sampling = sampling_sd(self.metric, p, pred, window, c)
+        refits = np.array([confusion_metrics(expected_confusion(self.calibration.apply(raw, b), pred, window,
+                                                                n_windows))[self.metric]
+                           for b in range(len(self.calibration.bootstrap))])
+        sd_estimator = np.nanstd(refits, axis=0, ddof=1) if len(refits) > 1 else np.zeros(n_windows)
+        rows = np.bincount(window, minlength=n_windows)
+        return [{"window": self.namer(key), "rows": int(rows[w]),
+                 **interval(float(metrics[self.metric][w]), float(sd_sampling[w]), float(sd_estimator[w]), 0.0, 1.0),
+                 "metrics": {name: float(v[w]) for name, v in metrics.items()}}
+                for w, key in enumerate(keys)]
 
     def summary(self) -> dict:
         return self.calibration.summary()
@@ -253,25 +275,9 @@ class Nanny:
                 "bootstrap_refits": len(self.refits)}
 
 
-class _Sample:
-    """A uniform sample of at most `size` rows of a stream of arrays (bottom-k random keys)."""
-
-    def __init__(self, size: int, rng):
-        self.size, self.rng, self.seen = size, rng, 0
-        self.keys, self.rows = np.empty(0), None
-
-    def add(self, rows: np.ndarray) -> None:
-        self.seen += len(rows)
-        keys = np.concatenate([self.keys, self.rng.random(len(rows))])
-        rows = rows if self.rows is None else np.concatenate([self.rows, rows])
-        if len(keys) > self.size:
-            keep = np.argpartition(keys, self.size)[: self.size]
-            keys, rows = keys[keep], rows[keep]
-        self.keys, self.rows = keys, rows
-
-
-class DLEWindows(_ByWindow):
-    """A uniform sample of each window's nanny inputs (at most `DLE_ROWS` rows); the nanny
+class DLEWindows(_WindowCodes):
+    """A uniform sample of each window's nanny inputs (at most `DLE_ROWS` rows: the rows with
+    the smallest random keys, pruned now and then over all windows at once); the nanny
     predicts on it at the end, and the sample's own spread joins the interval when it is
     smaller than the window."""
 
@@ -280,52 +286,85 @@ class DLEWindows(_ByWindow):
     def __init__(self, nanny: Nanny, metric: str, namer, seed: int = 0):
         super().__init__(namer)
         self.nanny, self.metric = nanny, metric
-        rng = np.random.default_rng([seed, 11])
-        self.samples: dict = defaultdict(lambda: _Sample(DLE_ROWS, rng))
+        self.rng = np.random.default_rng([seed, 11])
+        self.code, self.key, self.x = np.empty(0, dtype=np.int64), np.empty(0), None
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending_rows = 0
+        self.seen = np.zeros(0, dtype=np.int64)  # rows per window code
 
     def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba, predicted: np.ndarray) -> None:
         """One chunk of scored rows (what `bench monitor` hands every estimator)."""
         self.add(keys, frame, predicted)
 
     def add(self, keys: np.ndarray, frame: pd.DataFrame, predicted: np.ndarray) -> None:
-        x = self.nanny.matrix(frame, predicted)
-        for key, rows in self._split(keys):
-            self.samples[key].add(x[rows])
+        codes = self.codes(keys)
+        counts = np.bincount(codes, minlength=len(self.keys))
+        self.seen = np.pad(self.seen, (0, len(counts) - len(self.seen))) + counts
+        self.pending.append((codes, self.rng.random(len(codes)), self.nanny.matrix(frame, predicted)))
+        self.pending_rows += len(codes)
+        if self.pending_rows > max(len(self.code), 200_000):  # amortized: each row sorted a few times
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep the DLE_ROWS rows with the smallest keys of each window."""
+        if not self.pending:
+            return
+        code = np.concatenate([self.code, *[c for c, _, _ in self.pending]])
+        key = np.concatenate([self.key, *[k for _, k, _ in self.pending]])
+        x = np.concatenate(([self.x] if self.x is not None else []) + [x for _, _, x in self.pending])
+        order = np.lexsort((key, code))
+        sorted_code = code[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_code)) + 1]
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        keep = order[rank < DLE_ROWS]
+        self.code, self.key, self.x = code[keep], key[keep], x[keep]
+        self.pending, self.pending_rows = [], 0
 
     def windows(self) -> list[dict]:
-        keys = sorted(self.samples)
-        if not keys:
+        self._prune()
+        if self.x is None or not len(self.x):
             return []
-        # one predict call per model over every window's sample (a call costs more than rows)
-        rows = [self.samples[k].rows for k in keys]
-        ends = np.cumsum([len(r) for r in rows])[:-1]
-        abs_all, sq_all = self.nanny.predict(np.concatenate(rows))
-        heads = [r[:SPREAD_ROWS] for r in rows]
-        refit_all = self.nanny.predict_refits(np.concatenate(heads))
-        refit_parts = np.split(refit_all, np.cumsum([len(h) for h in heads])[:-1], axis=1)
-        out = []
-        for key, abs_e, sq_e, refit in zip(keys, np.split(abs_all, ends), np.split(sq_all, ends), refit_parts,
-                                           strict=True):
-            n, m = self.samples[key].seen, len(abs_e)
-            mae, mse = float(abs_e.mean()), float(sq_e.mean())
-            rmse = float(np.sqrt(mse))
-            # the realized metric's spread over the window's n rows, from each row's error
-            # variance (|e|: E[e^2] - E[|e|]^2; e^2: 2 E[e^2]^2, as for normal errors), plus,
-            # when the nanny read a sample of m < n rows, that sample's own spread
-            thin = (1 - m / n) / m if m < n else 0.0
-            var_abs = float(np.maximum(sq_e - abs_e**2, 0.0).mean()) / n + float(abs_e.var()) * thin
-            var_mse = float((2 * sq_e**2).mean()) / n + float(sq_e.var()) * thin
-            refits = refit.mean(axis=1)
-            if self.metric == "mae":
-                sd_s = np.sqrt(var_abs)
-            else:  # RMSE = sqrt(MSE): its sd is sd(MSE) / (2 RMSE)
-                sd_s = np.sqrt(var_mse) / (2 * rmse) if rmse > 0 else 0.0
-                refits = np.sqrt(refits)
-            sd_c = float(np.std(refits, ddof=1)) if len(refits) > 1 else 0.0
-            metrics = {"mae": mae, "rmse": rmse}
-            out.append({"window": self.namer(key), "rows": int(n),
-                        **interval(metrics[self.metric], float(sd_s), sd_c, 0.0), "metrics": metrics})
-        return out
+        keys, position = self.ordered()
+        window = position[self.code]
+        n_windows = len(keys)
+        order = np.argsort(window, kind="stable")
+        window, x = window[order], self.x[order]
+        abs_e, sq_e = self.nanny.predict(x)  # one predict call for every window (a call costs more than rows)
+        m = np.bincount(window, minlength=n_windows)
+        n = np.zeros(n_windows, dtype=np.int64)
+        n[position] = self.seen[: len(position)]
+
+        def mean(v):
+            return np.bincount(window, weights=v, minlength=n_windows) / m
+
+        def var(v):
+            return np.maximum(mean(v**2) - mean(v) ** 2, 0.0)
+
+        mae, mse = mean(abs_e), mean(sq_e)
+        rmse = np.sqrt(mse)
+        # the realized metric's spread over the window's n rows, from each row's error variance
+        # (|e|: E[e^2] - E[|e|]^2; e^2: 2 E[e^2]^2, as for normal errors), plus, when the nanny
+        # read a sample of m < n rows, that sample's own spread
+        thin = np.where(m < n, (1 - m / n) / m, 0.0)
+        var_abs = mean(np.maximum(sq_e - abs_e**2, 0.0)) / n + var(abs_e) * thin
+        var_mse = mean(2 * sq_e**2) / n + var(sq_e) * thin
+        head = np.r_[0, np.cumsum(m)[:-1]]
+        firsts = np.arange(len(x)) - np.repeat(head, m) < SPREAD_ROWS  # each window's first rows
+        refit_rows = self.nanny.predict_refits(x[firsts])
+        refit_means = np.array([np.bincount(window[firsts], weights=r, minlength=n_windows)
+                                / np.bincount(window[firsts], minlength=n_windows) for r in refit_rows])
+        if self.metric == "mae":
+            estimate, sd_s = mae, np.sqrt(var_abs)
+        else:  # RMSE = sqrt(MSE): its sd is sd(MSE) / (2 RMSE)
+            estimate = rmse
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sd_s = np.where(rmse > 0, np.sqrt(var_mse) / (2 * rmse), 0.0)
+            refit_means = np.sqrt(refit_means)
+        sd_c = np.std(refit_means, axis=0, ddof=1) if len(refit_means) > 1 else np.zeros(n_windows)
+        return [{"window": self.namer(key), "rows": int(n[w]),
+                 **interval(float(estimate[w]), float(sd_s[w]), float(sd_c[w]), 0.0),
+                 "metrics": {"mae": float(mae[w]), "rmse": float(rmse[w])}}
+                for w, key in enumerate(keys)]
 
     def summary(self) -> dict:
         return self.nanny.summary()
