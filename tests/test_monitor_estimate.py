@@ -275,10 +275,28 @@ def test_dle_sample_caps_rows_per_window_and_counts_them_all(monkeypatch):
     a = fed().windows()  # every row
     monkeypatch.setattr(estimate, "DLE_ROWS", 200)
     thin = fed()
-    thin._prune()
-    assert np.bincount(thin.code).tolist() == [200, 200]
+    thin.sample.prune()
+    assert np.bincount(thin.sample.code).tolist() == [200, 200]
     b = thin.windows()
     assert [w["rows"] for w in b] == [2000, 2000]
     for w_full, w_thin in zip(a, b, strict=True):  # a sample of 200 rows: the same estimate, a wider interval
         assert w_thin["estimate"] == pytest.approx(w_full["estimate"], rel=0.1)
         assert w_thin["sd"]["sampling"] > w_full["sd"]["sampling"]
+
+
+def test_window_sample_keeps_a_uniform_capped_sample_of_every_window(monkeypatch):
+    from benchharness.data import window_sample
+
+    monkeypatch.setattr(window_sample, "PRUNE_ROWS", 500)  # prune many times on the way
+    sample = window_sample.WindowSample(100, seed=0)
+    values = np.arange(20_000)
+    codes = np.repeat(np.arange(4), 5000)
+    for part in np.array_split(np.arange(20_000), 37):
+        sample.add(codes[part], [values[part].astype(float)])
+    sample.prune()
+    assert sample.seen.tolist() == [5000] * 4 and np.bincount(sample.code).tolist() == [100] * 4
+    kept = sample.columns[0]
+    for w in range(4):  # uniform within its window: the mean near the window's middle
+        mine = kept[sample.code == w]
+        assert set(mine) <= set(range(w * 5000, (w + 1) * 5000))
+        assert abs(mine.mean() - (w * 5000 + 2500)) < 4 * 1443 / np.sqrt(100)

@@ -22,14 +22,12 @@ groups (the step fit costs n^3).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import distance
-from scipy.stats import theilslopes
 
-from benchharness.data.stream import Reservoir
+from benchharness.data.window_sample import WindowCodes, WindowSample
 from benchharness.history.changepoint import PENALTY_FACTOR, fit_segments
 
 MIN_WINDOWS = 4  # fewer windows cannot tell a step from a trend
@@ -59,13 +57,20 @@ def _step_cost(y: np.ndarray, starts: list[int]) -> float:
     return float(sum(np.abs(y[a:b] - np.median(y[a:b])).sum() for a, b in zip(bounds[:-1], bounds[1:])))
 
 
+def theil_sen_slope(t: np.ndarray, y: np.ndarray) -> float:
+    """The median of the slopes between every pair of points (Theil-Sen; as
+    scipy.stats.theilslopes, without its confidence interval, which costs more than the fit)."""
+    i, j = np.triu_indices(len(t), k=1)
+    return float(np.median((y[j] - y[i]) / (t[j] - t[i])))
+
+
 def _best_trend(y: np.ndarray) -> tuple[float, int, float]:
     """(cost, start k, slope per window) of the best flat-then-straight line."""
     t = np.arange(y.size, dtype=float)
     best = (math.inf, 0, 0.0)
     for k in range(0, y.size - 2):
         ramp = np.maximum(0.0, t - k)
-        slope = float(theilslopes(y[k:], t[k:])[0])
+        slope = theil_sen_slope(t[k:], y[k:])
         level = float(np.median(y - slope * ramp))
         cost = float(np.abs(y - level - slope * ramp).sum())
         if cost < best[0]:
@@ -107,20 +112,33 @@ def grouped(n: int, most: int = MAX_WINDOWS) -> list[np.ndarray]:
     return [g for g in np.array_split(np.arange(n), min(n, most)) if len(g)]
 
 
-class WindowSamples:
+class WindowSamples(WindowCodes):
     """A uniform sample of at most SAMPLE_ROWS rows of each window's features."""
 
     def __init__(self, features: list[str], seed: int = 0):
-        self.features, self.seed = features, seed
-        self.samples: dict = defaultdict(lambda: Reservoir(SAMPLE_ROWS, seed=[self.seed, len(self.samples)]))
+        super().__init__(str)
+        self.features = features
+        self.sample = WindowSample(SAMPLE_ROWS, [seed, 5])
 
     def add(self, keys: np.ndarray, frame: pd.DataFrame) -> None:
-        frame = frame[self.features].reset_index(drop=True)
-        for key, rows in pd.Series(np.arange(len(keys))).groupby(keys, sort=False).indices.items():
-            self.samples[key].add(frame.iloc[rows])
+        self.sample.add(self.codes(keys), [frame[f].to_numpy() for f in self.features])
 
     def window_keys(self) -> list:
-        return sorted(self.samples)
+        return self.ordered()[0]
+
+    def frames(self, groups: list[np.ndarray]) -> list[pd.DataFrame]:
+        """The sampled rows of each group of window positions (in sorted key order)."""
+        self.sample.prune()
+        if self.sample.columns is None:
+            return [pd.DataFrame(columns=self.features) for _ in groups]
+        _, position = self.ordered()
+        window = position[self.sample.code]
+        group_of = np.empty(len(self.keys), dtype=int)
+        for g, members in enumerate(groups):
+            group_of[members] = g
+        group = group_of[window]
+        table = pd.DataFrame(dict(zip(self.features, self.sample.columns, strict=True)))
+        return [table[group == g].reset_index(drop=True) for g in range(len(groups))]
 
 
 QUANTILES = np.linspace(0.0005, 0.9995, 1000)  # where the distance between distributions is read
@@ -176,7 +194,7 @@ def feature_shapes(reference: pd.DataFrame, samples: WindowSamples, names: dict,
     keys = samples.window_keys()
     groups = grouped(len(keys))
     group_names = [names[keys[g[0]]] for g in groups]
-    frames = [pd.concat([samples.samples[keys[i]].frame() for i in g], ignore_index=True) for g in groups]
+    frames = samples.frames(groups)
     rows = int(np.median([len(fr) for fr in frames]))
     out = {}
     for f in samples.features:

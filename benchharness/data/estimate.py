@@ -10,7 +10,7 @@ Regression, direct loss estimation (DLE, as NannyML): two "nanny" models
 (HistGradientBoostingRegressor) learn, on the labelled reference, the absolute and the
 squared error of the model from the features and the model's prediction; a window's MAE is
 the mean of the predicted absolute errors, its RMSE the root of the mean predicted squared
-error (read on a uniform sample of at most `DLE_ROWS` rows of each window).
+error (read on a uniform sample of each window: `DLE_ROWS`).
 
 The interval of the estimated metric adds two spreads (95%: estimate +- 1.96 sd):
 - sampling: the labels a window will get are draws around the probabilities. CBPE: the
@@ -36,12 +36,18 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from benchharness.data.calibration import Calibration, label_index
+from benchharness.data.window_sample import WindowCodes, WindowSample, rank_in_group
 
 CBPE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc")
 DLE_METRICS = ("mae", "rmse")
-SPREAD_ROWS = 2_000  # rows per window the nanny refits are read on
 NANNY_BOOTSTRAP = 4  # nanny refits on bootstrap resamples (DLE)
-DLE_ROWS = 5_000  # rows per window the nanny predicts on (a uniform sample of larger windows)
+#: rows the nanny predicts on (a uniform sample of each window): at most DLE_ROWS per window
+#: and DLE_TOTAL_ROWS over all windows (never fewer than DLE_MIN_ROWS per window); the
+#: refits read REFIT_ROWS per window and REFIT_TOTAL_ROWS in all. A nanny's call costs
+#: about a microsecond a row, so a batch of thousands of small windows is sampled too; the
+#: sample's own spread joins the interval.
+DLE_ROWS, DLE_TOTAL_ROWS, DLE_MIN_ROWS = 5_000, 200_000, 100
+REFIT_ROWS, REFIT_TOTAL_ROWS = 2_000, 20_000
 #: the nannies fit and predict on one thread: their data are small, and OpenMP's threads cost
 #: more than they save on a shared machine (one fit on 20,000 rows: 0.71 s with 2 threads
 #: under load, 0.11 s with one)
@@ -139,30 +145,7 @@ def interval(estimate: float, sd_sampling: float, sd_estimator: float, low=-np.i
             "sd": {"sampling": float(sd_sampling), "estimator": float(sd_estimator)}}
 
 
-class _WindowCodes:
-    """Window keys (row blocks or time periods) as codes 0, 1, ... in order of appearance."""
-
-    def __init__(self, namer):
-        self.namer = namer  # window key -> its name in the outputs
-        self.keys: list = []
-        self._index: dict = {}
-
-    def codes(self, keys: np.ndarray) -> np.ndarray:
-        for key in pd.unique(keys):
-            if key not in self._index:
-                self._index[key] = len(self.keys)
-                self.keys.append(key)
-        return pd.Index(self.keys).get_indexer(keys)
-
-    def ordered(self) -> tuple[list, np.ndarray]:
-        """(keys sorted, code -> position in that order)."""
-        order = sorted(range(len(self.keys)), key=lambda c: self.keys[c])
-        position = np.empty(len(order), dtype=int)
-        position[order] = np.arange(len(order))
-        return [self.keys[c] for c in order], position
-
-
-class CBPEWindows(_WindowCodes):
+class CBPEWindows(WindowCodes):
     """Raw probabilities and predicted classes of every row (K floats and a small integer
     each); every window's estimate at the end."""
 
@@ -275,64 +258,41 @@ class Nanny:
                 "bootstrap_refits": len(self.refits)}
 
 
-class DLEWindows(_WindowCodes):
-    """A uniform sample of each window's nanny inputs (at most `DLE_ROWS` rows: the rows with
-    the smallest random keys, pruned now and then over all windows at once); the nanny
-    predicts on it at the end, and the sample's own spread joins the interval when it is
-    smaller than the window."""
+class DLEWindows(WindowCodes):
+    """A uniform sample of each window's nanny inputs (`window_sample.WindowSample`); the
+    nanny predicts on it at the end, and the sample's own spread joins the interval when it
+    is smaller than the window."""
 
     method = "dle"
 
     def __init__(self, nanny: Nanny, metric: str, namer, seed: int = 0):
         super().__init__(namer)
         self.nanny, self.metric = nanny, metric
-        self.rng = np.random.default_rng([seed, 11])
-        self.code, self.key, self.x = np.empty(0, dtype=np.int64), np.empty(0), None
-        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.pending_rows = 0
-        self.seen = np.zeros(0, dtype=np.int64)  # rows per window code
+        self.sample = WindowSample(DLE_ROWS, [seed, 11])
 
     def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba, predicted: np.ndarray) -> None:
         """One chunk of scored rows (what `bench monitor` hands every estimator)."""
         self.add(keys, frame, predicted)
 
     def add(self, keys: np.ndarray, frame: pd.DataFrame, predicted: np.ndarray) -> None:
-        codes = self.codes(keys)
-        counts = np.bincount(codes, minlength=len(self.keys))
-        self.seen = np.pad(self.seen, (0, len(counts) - len(self.seen))) + counts
-        self.pending.append((codes, self.rng.random(len(codes)), self.nanny.matrix(frame, predicted)))
-        self.pending_rows += len(codes)
-        if self.pending_rows > max(len(self.code), 200_000):  # amortized: each row sorted a few times
-            self._prune()
-
-    def _prune(self) -> None:
-        """Keep the DLE_ROWS rows with the smallest keys of each window."""
-        if not self.pending:
-            return
-        code = np.concatenate([self.code, *[c for c, _, _ in self.pending]])
-        key = np.concatenate([self.key, *[k for _, k, _ in self.pending]])
-        x = np.concatenate(([self.x] if self.x is not None else []) + [x for _, _, x in self.pending])
-        order = np.lexsort((key, code))
-        sorted_code = code[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(sorted_code)) + 1]
-        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-        keep = order[rank < DLE_ROWS]
-        self.code, self.key, self.x = code[keep], key[keep], x[keep]
-        self.pending, self.pending_rows = [], 0
+        self.sample.add(self.codes(keys), [self.nanny.matrix(frame, predicted)])
 
     def windows(self) -> list[dict]:
-        self._prune()
-        if self.x is None or not len(self.x):
+        self.sample.prune()
+        if self.sample.columns is None or not len(self.sample.code):
             return []
         keys, position = self.ordered()
-        window = position[self.code]
+        window = position[self.sample.code]
         n_windows = len(keys)
-        order = np.argsort(window, kind="stable")
-        window, x = window[order], self.x[order]
+        order = np.argsort(window, kind="stable")  # by window, then by random key (the prune's order)
+        window, x = window[order], self.sample.columns[0][order]
+        rank = rank_in_group(window, n_windows)
+        take = rank < min(DLE_ROWS, max(DLE_MIN_ROWS, -(-DLE_TOTAL_ROWS // n_windows)))
+        window, x, rank = window[take], x[take], rank[take]
         abs_e, sq_e = self.nanny.predict(x)  # one predict call for every window (a call costs more than rows)
         m = np.bincount(window, minlength=n_windows)
         n = np.zeros(n_windows, dtype=np.int64)
-        n[position] = self.seen[: len(position)]
+        n[position] = self.sample.seen[: len(position)]
 
         def mean(v):
             return np.bincount(window, weights=v, minlength=n_windows) / m
@@ -348,8 +308,7 @@ class DLEWindows(_WindowCodes):
         thin = np.where(m < n, (1 - m / n) / m, 0.0)
         var_abs = mean(np.maximum(sq_e - abs_e**2, 0.0)) / n + var(abs_e) * thin
         var_mse = mean(2 * sq_e**2) / n + var(sq_e) * thin
-        head = np.r_[0, np.cumsum(m)[:-1]]
-        firsts = np.arange(len(x)) - np.repeat(head, m) < SPREAD_ROWS  # each window's first rows
+        firsts = rank < min(REFIT_ROWS, max(DLE_MIN_ROWS, -(-REFIT_TOTAL_ROWS // n_windows)))
         refit_rows = self.nanny.predict_refits(x[firsts])
         refit_means = np.array([np.bincount(window[firsts], weights=r, minlength=n_windows)
                                 / np.bincount(window[firsts], minlength=n_windows) for r in refit_rows])
