@@ -300,3 +300,14 @@ def test_window_sample_keeps_a_uniform_capped_sample_of_every_window(monkeypatch
         mine = kept[sample.code == w]
         assert set(mine) <= set(range(w * 5000, (w + 1) * 5000))
         assert abs(mine.mean() - (w * 5000 + 2500)) < 4 * 1443 / np.sqrt(100)
+
+
+def test_window_sample_cap_shrinks_with_the_number_of_windows():
+    from benchharness.data.window_sample import WindowSample
+
+    sample = WindowSample(1000, seed=1, total=400, min_size=50)
+    codes = np.repeat(np.arange(8), 3000)  # 8 windows: 400 / 8 = 50 rows each
+    for part in np.array_split(np.arange(len(codes)), 9):
+        sample.add(codes[part], [part.astype(float)])
+    sample.prune()
+    assert np.bincount(sample.code).tolist() == [50] * 8 and sample.seen.tolist() == [3000] * 8

@@ -32,7 +32,8 @@ from benchharness.history.changepoint import PENALTY_FACTOR, fit_segments
 
 MIN_WINDOWS = 4  # fewer windows cannot tell a step from a trend
 MAX_WINDOWS = 60
-SAMPLE_ROWS = 1_000  # rows per window a feature's drift score is read on
+SAMPLE_ROWS = 1_000  # rows per window a feature's drift score is read on ...
+SAMPLE_TOTAL_ROWS = 200_000  # ... and in all (thousands of small windows: fewer each, never under 50)
 NULL_DRAWS = 8  # reference samples that give a drift score's noise
 NORMAL_Z95 = 1.959964
 
@@ -118,7 +119,7 @@ class WindowSamples(WindowCodes):
     def __init__(self, features: list[str], seed: int = 0):
         super().__init__(str)
         self.features = features
-        self.sample = WindowSample(SAMPLE_ROWS, [seed, 5])
+        self.sample = WindowSample(SAMPLE_ROWS, [seed, 5], total=SAMPLE_TOTAL_ROWS, min_size=50)
 
     def add(self, keys: np.ndarray, frame: pd.DataFrame) -> None:
         self.sample.add(self.codes(keys), [frame[f].to_numpy() for f in self.features])

@@ -283,7 +283,7 @@ class DLEWindows(WindowCodes):
     def __init__(self, nanny: Nanny, metric: str, namer, seed: int = 0):
         super().__init__(namer)
         self.nanny, self.metric = nanny, metric
-        self.sample = WindowSample(DLE_ROWS, [seed, 11])
+        self.sample = WindowSample(DLE_ROWS, [seed, 11], total=DLE_TOTAL_ROWS, min_size=DLE_MIN_ROWS)
 
     def observe(self, keys: np.ndarray, frame: pd.DataFrame, proba, predicted: np.ndarray) -> None:
         """One chunk of scored rows (what `bench monitor` hands every estimator)."""

@@ -45,10 +45,15 @@ def rank_in_group(group: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 class WindowSample:
-    """At most `size` uniformly drawn rows of each window; `columns` are parallel arrays."""
+    """At most `size` uniformly drawn rows of each window; `columns` are parallel arrays.
 
-    def __init__(self, size: int, seed=0):
-        self.size = size
+    With `total`, the cap per window shrinks as windows appear, to total / windows (never
+    below `min_size`): memory and sorting stay bounded however many windows there are. A cap
+    that only shrinks keeps the sample uniform: the rows with the final cap's smallest keys
+    were never pruned."""
+
+    def __init__(self, size: int, seed=0, total: int | None = None, min_size: int = 100):
+        self.max_size, self.total, self.min_size = size, total, min_size
         self.rng = np.random.default_rng(seed)
         self.code, self.key, self.columns = np.empty(0, dtype=np.int64), np.empty(0), None
         self.pending: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
@@ -63,6 +68,12 @@ class WindowSample:
         if self.pending_rows > max(len(self.code), PRUNE_ROWS):  # amortized: each row sorted a few times
             self.prune()
 
+    @property
+    def size(self) -> int:
+        if self.total is None or not len(self.seen):
+            return self.max_size
+        return min(self.max_size, max(self.min_size, -(-self.total // len(self.seen))))
+
     def prune(self) -> None:
         """Keep the `size` rows with the smallest keys of each window, sorted by window then key."""
         if not self.pending:
@@ -71,7 +82,7 @@ class WindowSample:
         parts = old + self.pending
         code = np.concatenate([c for c, _, _ in parts])
         key = np.concatenate([k for _, k, _ in parts])
-        order = np.lexsort((key, code))
+        order = np.argsort(code + key)  # window, then key (< 1): one argsort, not a 2-key lexsort
         keep = order[rank_in_group(code[order], int(code.max()) + 1 if len(code) else 0) < self.size]
         self.code, self.key = code[keep], key[keep]
         self.columns = [np.concatenate([cols[i] for _, _, cols in parts])[keep] for i in range(len(parts[0][2]))]
