@@ -311,3 +311,12 @@ def test_window_sample_cap_shrinks_with_the_number_of_windows():
         sample.add(codes[part], [part.astype(float)])
     sample.prune()
     assert np.bincount(sample.code).tolist() == [50] * 8 and sample.seen.tolist() == [3000] * 8
+
+
+def test_estimate_in_a_config_file_must_be_true_or_false(classification, tmp_path):
+    (tmp_path / "monitor.yaml").write_text("monitor: {estimate: 'no'}\n")
+    res = CliRunner().invoke(main, ["monitor", "--reference", str(classification / "ref.csv"), "--current",
+                                    str(classification / "cur.csv"), "--config", str(tmp_path / "monitor.yaml"),
+                                    "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "'monitor.estimate' must be true/false, got 'no'" in res.output

@@ -96,6 +96,7 @@ MONITOR_VALUES = {
     "min_window_rows": Field(int, None, positive),
     "sample_rows": Field(int, None, positive),
     "chunk_rows": Field(int, None, positive),
+    "estimate": Field(bool, None),
 }
 
 
