@@ -320,3 +320,31 @@ def test_estimate_in_a_config_file_must_be_true_or_false(classification, tmp_pat
                                     "--out", str(tmp_path / "out")])
     assert res.exit_code == 2
     assert "'monitor.estimate' must be true/false, got 'no'" in res.output
+
+
+def test_cbpe_on_a_three_class_model(tmp_path):
+    """Per-class calibration, one class against the rest, under covariate shift: a fixed
+    softmax concept, inputs moving toward where the classes overlap."""
+    rng = np.random.default_rng(9)
+    weights = np.array([[-2.0, -1.0], [2.0, -1.0], [0.0, 2.0]])
+
+    def rows(n, centre=(0.0, 0.0), scale=1.5):
+        X = rng.normal(0, scale, (n, 2)) + np.array(centre)
+        logits = X @ weights.T
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        y = (rng.random((n, 1)) > np.cumsum(p, axis=1)[:, :-1]).sum(axis=1)
+        return pd.DataFrame(X, columns=["x1", "x2"]), y
+
+    model = LogisticRegression().fit(*rows(3000))
+    write(tmp_path, model, rows(8000), [rows(ROWS, c, s) for c, s in (((0, 0), 1.5), ((0, 0.2), 0.5),
+                                                                      ((0, 0.3), 0.25), ((1.5, 1.0), 1.5))])
+    _, r = monitor(tmp_path, tmp_path / "out", "--metric", "f1_macro")
+    est = r["performance"]["estimated"]
+    assert est["calibration"]["classes"] == ["0", "1", "2"] and est["metric"] == "f1_macro"
+    windows = est["windows"]
+    realized = np.array([w["realized"] for w in windows])
+    estimate = np.array([w["estimate"] for w in windows])
+    assert realized.max() - realized.min() > 0.1  # the inputs moved F1 a lot
+    assert np.abs(estimate - realized).max() < 0.05
+    assert sum(w["interval"][0] <= w["realized"] <= w["interval"][1] for w in windows) >= 3
