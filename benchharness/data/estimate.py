@@ -40,8 +40,6 @@ from threadpoolctl import threadpool_limits
 from benchharness.data.calibration import Calibration, label_index
 from benchharness.data.window_sample import WindowCodes, WindowSample, rank_in_group
 
-CBPE_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc")
-DLE_METRICS = ("mae", "rmse")
 NANNY_BOOTSTRAP = 4  # nanny refits on bootstrap resamples (DLE)
 #: rows the nanny predicts on (a uniform sample of each window): at most DLE_ROWS per window
 #: and DLE_TOTAL_ROWS over all windows (never fewer than DLE_MIN_ROWS per window); the
