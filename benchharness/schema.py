@@ -280,6 +280,17 @@ class DeltaVsBaseline(TypedDict, total=False):
     baseline_ci: Interval | None
 
 
+class CalibrationRef(TypedDict, total=False):
+    """A classifier's scores calibrated on its test split (data/calibration.py), kept for
+    `bench monitor --run`: the file in the run folder, or null and the reason there is none."""
+
+    file: str | None  # relative to the run folder: calibration/<candidate>.json
+    method: str  # isotonic | platt
+    rows: int
+    cv_calibration_error: dict[str, float]
+    reason: str
+
+
 class Quality(TypedDict, total=False):
     task: str
     primary_metric: str
@@ -299,6 +310,7 @@ class Quality(TypedDict, total=False):
     subgroups: dict[str, SubgroupTable]
     windows: Windows
     production: dict[str, Any]
+    calibration: CalibrationRef
     delta_vs_best_baseline: DeltaVsBaseline
     normalised_gain: float | None
     beats_baseline: bool | None

@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
+from benchharness import schema
 from benchharness.cli import main
 from benchharness.data.performance import alert_bounds, apply_alerts
 from benchharness.errors import DataError
+from benchharness.results import load_results
 
 FEATURES = ["a", "b", "c"]
 
@@ -99,7 +101,8 @@ def test_shifted_batch_alerts_drift_and_prediction_drift(files, tmp_path):
     assert {"drift", "prediction_drift", "quality"} <= kinds  # c now runs past its training range
     assert r["drift"]["features"]["drifted_columns"] == ["a", "c"]
     assert r["quality"]["failed_by_check"]["above_max"] > 0
-    assert r["performance"] is None
+    # no labels: nothing realized, only the estimate (CBPE: the model has probabilities)
+    assert "windows" not in r["performance"] and r["performance"]["estimated"]["method"] == "cbpe"
 
 
 def test_prometheus_textfile_is_well_formed(files, tmp_path):
@@ -203,6 +206,14 @@ batch: {duration_s: 0.2, batch_sizes: [1, 64]}
     assert r["speed"]["current"]["p99_ms"] > 0 and r["speed"]["regressions"] == []
     assert r["quality"]["rows_read"] == len(pd.read_parquet(run_dir / "work" / "X_test.parquet"))
     assert res.exit_code in (0, 1)  # a test split may or may not drift from train; the run is what we test
+    # the run kept the tree's calibration on its test split; the reference (the training split,
+    # no labels) cannot calibrate, so the estimate comes from the run's file
+    kept = schema.quality(schema.candidates(load_results(run_dir))[0])["calibration"]
+    assert kept["file"] == "calibration/tree.json" and kept["method"] in ("isotonic", "platt")
+    est = r["performance"]["estimated"]
+    assert est["method"] == "cbpe" and est["calibration"]["source"] == str(run_dir / "calibration" / "tree.json")
+    assert est["reference"]["source"] == "qualifying run's test score"
+    assert all(0 <= w["interval"][0] <= w["estimate"] <= w["interval"][1] <= 1 for w in est["windows"])
     with pytest.raises(DataError, match="no results.json"):
         from benchharness.data.speed import run_figures
 

@@ -100,6 +100,7 @@ MONITOR_VALUES = {
     "min_window_rows": Field(int, None, positive),
     "sample_rows": Field(int, None, positive),
     "chunk_rows": Field(int, None, positive),
+    "estimate": Field(bool, None),
 }
 
 
@@ -124,6 +125,9 @@ MONITOR_VALUES = {
 @click.option("--max-quarantined-share", type=click.FloatRange(0, 1), help="Alert above this share of quarantined rows.  [default: 0.01]")
 @click.option("--latency-tolerance", type=click.FloatRange(min=0),
               help="Alert when median latency (or 1/throughput) is more than 1 + this times the run's.  [default: 1.0]")
+@click.option("--estimate/--no-estimate", default=None,
+              help="Estimate the metric per window without labels (CBPE from calibrated probabilities, DLE "
+              "from a model of the error), fitted on the labelled reference or the run's calibration.  [default: on]")
 @click.option("--name", help="The `model` label of the Prometheus gauges.  [default: model]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML with `monitor:` (these options) and `drift:` (thresholds); flags win.")
@@ -131,7 +135,8 @@ MONITOR_VALUES = {
               "run on that cluster (not with --model, --labels or --prediction-column).")
 @click.option("--out", "out_dir", default="monitoring", show_default=True, help="Output folder.")
 def monitor(config_path: str | None, out_dir: str, **flags) -> None:
-    """Monitor a live model: data quality, drift, performance per window, speed.
+    """Monitor a live model: data quality, drift (and its shape), performance per window
+    (estimated before labels arrive, realized after), speed.
 
     Writes report.md, report.html, monitor.json, metrics.prom (Prometheus textfile) and the
     quarantine of the current batch under --out. Exit code 0: no alert; 1: an alert fired; 2: error.

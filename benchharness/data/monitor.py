@@ -7,6 +7,11 @@ folder of the `bench run` that qualified the model):
 - drift: every feature, and the model's predictions, with the tests of `drift.py`;
 - performance: when labels arrive (a file joined by id), the metric per time window against
   the reference windows (mean +- 3 std) or a drop the team sets (`performance.py`);
+- estimated performance: before labels arrive, the metric per window from the model's
+  calibrated probabilities (CBPE) or a model of its error (DLE), with an interval
+  (`estimate.py`, built by `monitor_estimate.py`);
+- drift shape: each feature's drift score and the metric over the windows read as abrupt,
+  gradual or none (`drift_shape.py`);
 - speed: with a model, its latency and throughput on the current rows, against the figures of
   the run that qualified it.
 
@@ -32,6 +37,8 @@ from benchharness.data.analysis import is_classification
 from benchharness.data.checks import null_mask
 from benchharness.data.contract import Contract, learn_file_contract
 from benchharness.data.drift import column_drift, thresholds_with_defaults
+from benchharness.data.drift_shape import WindowSamples, feature_shapes, metric_shape
+from benchharness.data.monitor_estimate import ReferenceRows, build_estimator, estimated_section
 from benchharness.data.parts import part_outputs, resolve_parts
 from benchharness.data.performance import (
     METRICS,
@@ -43,6 +50,7 @@ from benchharness.data.performance import (
     default_metric,
     load_labels,
     window_keys,
+    window_name,
 )
 from benchharness.data.profile import DriftProfile, profile_drift
 from benchharness.data.speed import LATENCY_SAMPLE_ROWS, compare_speed, measure_latency, run_figures
@@ -83,6 +91,7 @@ class MonitorOptions:
     drift: dict = field(default_factory=dict)
     name: str = "model"  # the `model` label of the Prometheus gauges
     scheduler: str | None = None  # a Dask scheduler address: parts are checked and profiled there
+    estimate: bool = True  # estimate the metric per window without labels (CBPE / DLE)
 
 
 @dataclass
@@ -95,6 +104,7 @@ class _Pass:
     predicted_rows: int = 0
     summary: dict = field(default_factory=dict)
     predicted: pd.DataFrame | None = None  # a sample of the rows the model scored (speed, task)
+    samples: WindowSamples | None = None  # each window's features, for the drift shape
 
 
 def _resolve(opts: MonitorOptions) -> tuple[Path, Contract, Path | None]:
@@ -145,9 +155,12 @@ def _check_label_column(contract: Contract, opts: MonitorOptions) -> None:
 
 
 def _scan(spec: Path, contract: Contract, opts: MonitorOptions, model, truth: str | None,
-          labels: LabelJoin | None, out_dir: Path | None, side: int) -> _Pass:
+          labels: LabelJoin | None, out_dir: Path | None, side: int,
+          reference_rows: ReferenceRows | None = None, estimator=None) -> _Pass:
     """Validate every part of `spec` in chunks; profile every row for drift; predict clean
-    rows; collect truth where it is known. With `opts.scheduler`, parts run on the cluster."""
+    rows; collect truth where it is known. With `opts.scheduler`, parts run on the cluster.
+    The reference pass keeps a sample of its labelled rows (`reference_rows`) to build the
+    estimator; the current pass feeds every clean row to it and samples each window's features."""
     features = list(contract.columns)
     if not opts.time_column and opts.window and not str(opts.window).isdigit():
         raise UserError(f"--window {opts.window!r} needs --time-column; without one, give a number of rows")
@@ -170,6 +183,8 @@ def _scan(spec: Path, contract: Contract, opts: MonitorOptions, model, truth: st
     rows_per_window = None if opts.time_column else int(opts.window or 500)
     window = opts.window or ("D" if opts.time_column else rows_per_window)
     p = _Pass(DriftProfile.empty(contract, opts.sample_rows, [side]), WindowScores(opts.min_window_rows, rows_per_window))
+    if side == 1:
+        p.samples = WindowSamples(features, seed=side)
     predicted = Reservoir(LATENCY_SAMPLE_ROWS, seed=[side])
     position = 0
     checks = []
@@ -196,13 +211,23 @@ def _scan(spec: Path, contract: Contract, opts: MonitorOptions, model, truth: st
             profile.add(keep)
             raw = frame.loc[clean]
             truth_rows = _truth(raw, labels, truth, opts, part) if scored is not None else None
-            if truth_rows is not None:
-                mask, y = truth_rows
+            keys = None
+            if truth_rows is not None or p.samples is not None:
                 if opts.time_column and opts.time_column not in raw.columns:
                     raise DataError(f"{part} has no time column {opts.time_column!r}")
                 times = raw[opts.time_column] if opts.time_column else None
                 keys = window_keys(position, len(raw), times, window)
+            if p.samples is not None and len(raw):
+                p.samples.add(keys, typed.loc[clean])
+            if estimator is not None and scored is not None:
+                proba = _guard(model.predict_proba, native, part) if estimator.method == "cbpe" else None
+                estimator.observe(keys, typed.loc[clean], proba, scored)
+            if truth_rows is not None:
+                mask, y = truth_rows
                 p.windows.add(keys[mask], y, scored[mask])
+                if reference_rows is not None and mask.any():
+                    proba = _guard(model.predict_proba, native, part) if model.has_proba else None
+                    reference_rows.add(typed.loc[clean][mask], scored[mask], None if proba is None else proba[mask], y)
             position += len(raw)
 
         checks.append(check_part(contract, part, out, opts.chunk_rows, on_chunk))
@@ -291,8 +316,13 @@ def run_monitor(opts: MonitorOptions) -> dict:
         if opts.labels:
             labels = LabelJoin(load_labels(opts.labels, opts.id_column, opts.label_column or opts.target),
                                opts.labels, opts.id_column)
-        reference = _scan(ref_path, contract, opts, model, opts.target, None, None, side=0)
-        current = _scan(Path(opts.current), contract, opts, model, opts.target, labels, out_dir / "validation", side=1)
+        reference_rows = ReferenceRows() if model is not None and opts.estimate else None
+        reference = _scan(ref_path, contract, opts, model, opts.target, None, None, side=0, reference_rows=reference_rows)
+        namer = _namer(opts)
+        estimator, no_estimate = build_estimator(opts, model, reference_rows, _predictions(reference),
+                                                 list(contract.columns), run, namer)
+        current = _scan(Path(opts.current), contract, opts, model, opts.target, labels, out_dir / "validation",
+                        side=1, estimator=estimator)
         results = {
             "schema_version": 1,
             "name": opts.name,
@@ -304,6 +334,10 @@ def run_monitor(opts: MonitorOptions) -> dict:
             "performance": _performance(reference, current, labels, opts, run),
             "speed": _speed(model, current, opts, run),
         }
+        if model is not None:  # estimated beside realized (the realized keys only once labels arrived)
+            results["performance"] = {**(results["performance"] or {}), "estimated": estimated_section(
+                estimator, no_estimate, reference, results["performance"], opts, run)}
+        results["drift"]["shape"] = _shapes(reference, current, results, namer)
     finally:
         if model is not None:
             model.close()
@@ -311,6 +345,38 @@ def run_monitor(opts: MonitorOptions) -> dict:
     results["seconds"] = round(time.perf_counter() - started, 3)
     write_outputs(results, out_dir)
     return results
+
+
+def _namer(opts: MonitorOptions):
+    """Window key -> its name in the outputs (the naming of the realized windows)."""
+    rows_per_window = None if opts.time_column else int(opts.window or 500)
+    return lambda key: window_name(key, rows_per_window)
+
+
+def _predictions(p: _Pass) -> pd.Series:
+    sample = p.profile.sample.frame()
+    return sample[PRED].dropna() if PRED in sample.columns else pd.Series(dtype=float)
+
+
+def _shapes(reference: _Pass, current: _Pass, results: dict, namer) -> dict:
+    """Abrupt, gradual or none: each feature's drift score over the windows, and the metric
+    (estimated when there is an estimate, else realized)."""
+    if current.samples is None or not current.samples.window_keys():
+        return {"features": None, "performance": None}
+    columns = (results["drift"]["features"] or {}).get("columns", {})
+    kinds = {name: c.get("kind") for name, c in columns.items()}
+    names = {k: namer(k) for k in current.samples.window_keys()}
+    ref = reference.profile.sample.frame()
+    out = {"features": feature_shapes(ref, current.samples, names, kinds), "performance": None}
+    perf = results["performance"] or {}
+    est = perf.get("estimated") or {}
+    if est.get("windows"):
+        out["performance"] = {"source": "estimated", "metric": est["metric"],
+                              **metric_shape(est["windows"], "estimate", "interval")}
+    elif perf.get("windows"):
+        enough = [w for w in perf["windows"] if w["enough_rows"]]
+        out["performance"] = {"source": "realized", "metric": perf["metric"], **metric_shape(enough, "value")}
+    return out
 
 
 def _load_model(opts: MonitorOptions):
@@ -393,15 +459,38 @@ def alerts(results: dict, opts: MonitorOptions) -> tuple[list[dict], list[str]]:
     pred = results["drift"].get("predictions")
     if pred and pred.get("drift"):
         out.append({"kind": "prediction_drift", "message": f"predictions drifted ({pred['method']} {pred['score']:.3g})"})
-    perf = results["performance"]
-    if perf and perf["alert_windows"]:
+    perf = results["performance"] or {}
+    if perf.get("alert_windows"):
         out.append({"kind": "performance", "message": f"{perf['metric']} below the limit "
                     f"{perf['bounds']['limit']:.4g} in window(s) {', '.join(perf['alert_windows'][:5])}"})
-    if perf and perf["bounds"]["limit"] is None:
+    if "bounds" in perf and perf["bounds"]["limit"] is None:
         warn.append("performance has no limit: give a reference with labels (two windows or more) or --max-drop")
+    _estimate_alerts(perf.get("estimated"), out, warn)
     speed = results["speed"]
     for problem in (speed or {}).get("regressions", []):
         out.append({"kind": "latency", "message": problem})
     return out, warn
 
 
+
+
+def _estimate_alerts(est: dict | None, out: list[dict], warn: list[str]) -> None:
+    """An estimated window wholly beyond the limit alerts; an estimate that missed the labels warns."""
+    if not est:
+        return
+    if est["method"] is None:
+        warn.append(f"performance not estimated: {est['reason']}")
+        return
+    if est["alert_windows"]:
+        worse = "below" if est["higher_is_better"] else "above"
+        out.append({"kind": "estimated_performance", "message": f"estimated {est['metric']} ({est['method']}) "
+                    f"wholly {worse} the limit {est['bounds']['limit']:.4g} in window(s) "
+                    f"{', '.join(est['alert_windows'][:5])}"})
+    if est["bounds"]["limit"] is None:
+        warn.append("estimated performance has no limit: give a reference with labels (two windows or more) or --max-drop")
+    track = est.get("tracking")
+    if track and track["missed_windows"]:
+        warn.append(f"the estimated {est['metric']} missed the realized one (outside its interval) in "
+                    f"{len(track['missed_windows'])} of {track['windows']} window(s) "
+                    f"({', '.join(track['missed_windows'][:5])}): P(y|x) changed (concept shift) or the "
+                    "calibration no longer holds; trust the labels")

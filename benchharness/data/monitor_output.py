@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchharness.run_folder import atomic_write, write_json
 
-Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows)
+Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("svg", markup)
 
 
 def _fmt(v) -> str:
@@ -59,8 +59,8 @@ def report_blocks(r: dict) -> list[Block]:
         blocks += [("h2", "Prediction drift"),
                    ("p", f"{pred['method']}: {_fmt(pred['score'])} (threshold {_fmt(pred['threshold'])}), "
                          f"drift: {_fmt(pred['drift'])}, PSI {_fmt(pred['psi'])}")]
-    perf = r["performance"]
-    if perf:
+    perf = r["performance"] or {}
+    if "bounds" in perf:
         b = perf["bounds"]
         joined = perf["labels"] or {}
         blocks += [("h2", f"Performance: {perf['metric']}"),
@@ -72,6 +72,8 @@ def report_blocks(r: dict) -> list[Block]:
                     [[w["window"], w["rows"], _fmt(w["value"]),
                       "ALERT" if w["alert"] else ("too few rows" if not w["enough_rows"] else "")]
                      for w in perf["windows"]])]
+    blocks += estimate_blocks(perf.get("estimated"))
+    blocks += shape_blocks(r["drift"].get("shape"))
     speed = r["speed"]
     if speed:
         now, run = speed["current"], speed["run"] or {}
@@ -81,6 +83,99 @@ def report_blocks(r: dict) -> list[Block]:
     return blocks
 
 
+def estimate_blocks(est: dict | None) -> list[Block]:
+    """Estimated performance: the sentence, the chart (HTML), the table, how it tracked the labels."""
+    if not est:
+        return []
+    if est["method"] is None:
+        return [("h2", "Estimated performance"), ("p", f"not estimated: {est['reason']}")]
+    cal = est["calibration"]
+    how = (f"calibrated probabilities ({cal['method']}, on {cal['rows']} rows of the {cal['source']})"
+           if est["method"] == "cbpe" else f"a nanny model of the error ({cal['model']}, on {cal['rows']} reference rows)")
+    blocks: list[Block] = [
+        ("h2", f"Estimated performance: {est['metric']} ({est['method'].upper()}, no labels needed)"),
+        ("p", f"Estimated per window from {how}, with a 95% interval (the window's sampling spread and "
+              f"the estimator's own, from bootstrap refits). Reference {_fmt(est['reference']['value'])} "
+              f"({est['reference']['source']}); alert limit {_fmt(est['bounds']['limit'])}: a window alerts "
+              "when its whole interval is beyond it. The estimate holds while P(y|x) is what the reference "
+              "showed and the inputs stay within what it covered; a concept shift is invisible to it."),
+        ("svg", estimate_chart(est)),
+        ("table", ["window", "rows", f"estimated {est['metric']}", "95% interval", "realized", "alert"],
+         [[w["window"], w["rows"], _fmt(w["estimate"]), f"{_fmt(w['interval'][0])} - {_fmt(w['interval'][1])}",
+           _fmt(w["realized"]), "ALERT" if w["alert"] else ""] for w in est["windows"]]),
+    ]
+    t = est.get("tracking")
+    if t:
+        blocks.append(("p", f"Against the labels that arrived ({t['windows']} windows): mean |estimated - realized| "
+                            f"{_fmt(t['mean_abs_error'])}, largest {_fmt(t['max_abs_error'])}; the realized value "
+                            f"was inside the interval in {t['within_interval']} of {t['windows']} windows"
+                            + (f" (missed: {', '.join(t['missed_windows'][:8])})." if t["missed_windows"] else ".")))
+    return blocks
+
+
+def estimate_chart(est: dict, width: int = 640, height: int = 220) -> str:
+    """Inline SVG: the interval band, the estimate, the realized metric and the alert limit per window."""
+    ws = est["windows"]
+    values = [v for w in ws for v in (*w["interval"], w["estimate"], w["realized"]) if v is not None]
+    if est["bounds"]["limit"] is not None:
+        values.append(est["bounds"]["limit"])
+    if not ws or not values:
+        return ""
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.08 or 0.01
+    lo, hi = lo - pad, hi + pad
+    left, right, top, bottom = 56, 12, 12, 28
+
+    def x(i):
+        return left + (width - left - right) * (i + 0.5) / len(ws)
+
+    def y(v):
+        return top + (height - top - bottom) * (hi - v) / (hi - lo)
+
+    band = [f"{x(i):.1f},{y(w['interval'][1]):.1f}" for i, w in enumerate(ws)]
+    band += [f"{x(i):.1f},{y(w['interval'][0]):.1f}" for i, w in reversed(list(enumerate(ws)))]
+    parts = [f"<svg width='{width}' height='{height}' role='img' aria-label='estimated and realized "
+             f"{html.escape(est['metric'])} per window'>",
+             f"<polygon points='{' '.join(band)}' fill='#9ecae1' fill-opacity='0.5'/>",
+             "<polyline fill='none' stroke='#2171b5' stroke-width='2' points='"
+             + " ".join(f"{x(i):.1f},{y(w['estimate']):.1f}" for i, w in enumerate(ws)) + "'/>"]
+    parts += [f"<circle cx='{x(i):.1f}' cy='{y(w['realized']):.1f}' r='3.5' fill='#222'/>"
+              for i, w in enumerate(ws) if w["realized"] is not None]
+    if est["bounds"]["limit"] is not None:
+        ly = y(est["bounds"]["limit"])
+        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{ly:.1f}' y2='{ly:.1f}' stroke='#cb181d' "
+                     "stroke-dasharray='5,4'/>")
+    for v in (lo + pad, hi - pad):
+        parts.append(f"<text x='{left - 4}' y='{y(v) + 4:.1f}' font-size='11' text-anchor='end'>{_fmt(v)}</text>")
+    parts.append(f"<text x='{left}' y='{height - 8}' font-size='11'>windows {html.escape(ws[0]['window'])} .. "
+                 f"{html.escape(ws[-1]['window'])}: band 95% interval, blue line estimate, dots realized, "
+                 "red dashes alert limit</text>")
+    return "".join(parts) + "</svg>"
+
+
+def shape_blocks(shape: dict | None) -> list[Block]:
+    """Abrupt or gradual: each feature's drift score and the metric over the windows."""
+    if not shape or not shape.get("features"):
+        return []
+    rows = []
+    perf = shape.get("performance")
+    if perf:
+        rows.append([f"{perf['source']} {perf['metric']}", perf["kind"], perf.get("start_window", "-"),
+                     _values(perf["values"])])
+    for name, f in shape["features"]["features"].items():
+        rows.append([f"{name} ({f['score']})", f["kind"], f.get("start_window", "-"), _values(f["values"])])
+    note = " (windows read in consecutive groups)" if shape["features"]["grouped"] else ""
+    return [("h2", "Drift shape: abrupt or gradual"),
+            ("p", "Each feature's drift score per window (against the whole reference) and the metric, read as "
+                  "abrupt (a step at a window), gradual (a trend from a window) or none" + note + "."),
+            ("table", ["figure", "shape", "from window", "per window"], rows)]
+
+
+def _values(values: list) -> str:
+    shown = " ".join(_fmt(v) for v in values[:12])
+    return shown + (" ..." if len(values) > 12 else "")
+
+
 def to_markdown(blocks: list[Block]) -> str:
     out = []
     for b in blocks:
@@ -88,6 +183,8 @@ def to_markdown(blocks: list[Block]) -> str:
             out.append(("# " if b[0] == "h1" else "## ") + b[1])
         elif b[0] == "p":
             out.append(b[1])
+        elif b[0] == "svg":  # the chart is HTML only; its table follows
+            continue
         elif b[0] == "ul":
             out.append("\n".join(f"- {item}" for item in b[1]))
         else:
@@ -112,6 +209,8 @@ def to_html(blocks: list[Block], title: str) -> str:
     for b in blocks:
         if b[0] in ("h1", "h2", "p"):
             out.append(f"<{b[0]}>{_inline(b[1])}</{b[0]}>")
+        elif b[0] == "svg":  # built here from numbers and escaped names
+            out.append(b[1])
         elif b[0] == "ul":
             out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b[1]) + "</ul>")
         else:
@@ -121,7 +220,7 @@ def to_html(blocks: list[Block], title: str) -> str:
     return "\n".join(out) + "\n</body></html>\n"
 
 
-ALERT_KINDS = ("quality", "drift", "prediction_drift", "performance", "latency")
+ALERT_KINDS = ("quality", "drift", "prediction_drift", "performance", "estimated_performance", "latency")
 
 
 def prometheus_gauges(r: dict) -> list[tuple[str, str, dict, float]]:
@@ -150,8 +249,17 @@ def prometheus_gauges(r: dict) -> list[tuple[str, str, dict, float]]:
     if pred and pred.get("drift") is not None:
         add("prediction_drift_score", "Drift score of the predictions", pred["score"], method=pred["method"])
         add("prediction_drift", "1 when the predictions drifted", pred["drift"])
-    perf = r["performance"]
-    if perf:
+    perf = r["performance"] or {}
+    est = perf.get("estimated") or {}
+    if est.get("windows"):
+        last = est["windows"][-1]
+        help_ = f"Model metric estimated without labels ({est['method']}) in the latest window"
+        add("estimated_metric", help_, last["estimate"], metric=est["metric"])
+        add("estimated_metric_lower", help_ + ", lower end of its 95% interval", last["interval"][0], metric=est["metric"])
+        add("estimated_metric_upper", help_ + ", upper end of its 95% interval", last["interval"][1], metric=est["metric"])
+        add("estimated_alert_windows", "Windows whose estimated interval is wholly beyond the alert limit",
+            len(est["alert_windows"]))
+    if "bounds" in perf:
         add("metric", "Model metric over the current batch's labelled rows", perf["current_value"], metric=perf["metric"])
         if perf["windows"]:
             add("metric_last_window", "Model metric in the latest window", perf["windows"][-1]["value"], metric=perf["metric"])

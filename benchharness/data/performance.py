@@ -65,6 +65,13 @@ def window_keys(n_before: int, n: int, times: pd.Series | None, window: str | in
     return keys.where(stamps.notna(), "no time").to_numpy()
 
 
+def window_name(key, rows_per_window: int | None) -> str:
+    """A window's name in the outputs: its period, or "rows a-b" for blocks of rows."""
+    if rows_per_window is None:
+        return str(key)
+    return f"rows {int(key) * rows_per_window}-{(int(key) + 1) * rows_per_window - 1}"
+
+
 class WindowScores:
     """Collect (window, truth, prediction) chunk by chunk; score each window at the end.
 
@@ -95,10 +102,7 @@ class WindowScores:
         return out
 
     def _name(self, key) -> str:
-        if self.rows_per_window is None:
-            return str(key)
-        size = self.rows_per_window
-        return f"rows {int(key) * size}-{(int(key) + 1) * size - 1}"
+        return window_name(key, self.rows_per_window)
 
     def overall(self, metric: str) -> float | None:
         if not self._parts:

@@ -158,7 +158,27 @@ def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
     test = rows_for(s.task, ds.y_test, p["test"], p.get("proba_test"), classes)
     train = rows_for(s.task, ds.y_train, p["train"], p.get("proba_train"), classes) if "train" in p else None
     cand.result["quality"] = evaluate(test, train, s, ds.meta_test, _times(ctx, ds.meta_test))
+    if is_classification(s.task):
+        cand.result["quality"]["calibration"] = keep_calibration(ctx.run_dir, cand.name, test)
     ctx.extras[("quality_rows", "candidate", cand.name)] = test
+
+
+def keep_calibration(run_dir, name: str, test: ScoredRows) -> dict:
+    """The candidate's scores calibrated on its test split, kept for `bench monitor --run`
+    (estimated performance without the reference's labels): `calibration/<candidate>.json`,
+    and what the quality section says of it. A model without probabilities gets the reason."""
+    from benchharness.data.calibration import fit_calibration
+    from benchharness.measure.samples import safe_name
+
+    if test.proba is None:
+        return {"file": None, "reason": test.proba_missing}
+    try:
+        cal = fit_calibration(test.proba, test.y_true, test.classes, source="test split")
+    except UserError as exc:
+        return {"file": None, "reason": str(exc)}
+    rel = f"calibration/{safe_name(name)}.json"
+    cal.save(run_dir / rel)
+    return {"file": rel, "method": cal.method, "rows": cal.rows, "cv_calibration_error": cal.cv_error}
 
 
 def check_predictions(task: str, targets: dict, predictions: dict) -> None:
