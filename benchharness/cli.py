@@ -259,7 +259,7 @@ def calibrate(suite: str | None, runs: int, quick: bool, out_dir: str | None) ->
     """Measure this machine's run-to-run drift; later runs use it instead of the priors."""
     import tempfile
 
-    from benchharness import calibration, config
+    from benchharness import config, machine_calibration
     from benchharness.api import run_suite
     from benchharness.history.identity import machine_fingerprint
     from benchharness.measure.run_level import TAIL_RUN_CV
@@ -275,8 +275,8 @@ def calibrate(suite: str | None, runs: int, quick: bool, out_dir: str | None) ->
     fingerprint = machine_fingerprint(schema.run_section(docs[0], "environment"))
     if not fingerprint:
         raise UserError("calibrate: this machine has no fingerprint (hostname and CPU unknown); nothing stored")
-    found = calibration.estimate(docs)
-    path = calibration.save(fingerprint, quick, schema.run_section(docs[0], "suite").get("name", "?"), runs, found)
+    found = machine_calibration.estimate(docs)
+    path = machine_calibration.save(fingerprint, quick, schema.run_section(docs[0], "suite").get("name", "?"), runs, found)
     priors = {"centre": config.RUN_CV, "tail": TAIL_RUN_CV, "batch": config.BATCH_RUN_CV}
     click.echo(f"run-level drift on this machine ({runs} identical runs{', --quick' if quick else ''}):")
     for cls, prior in priors.items():

@@ -31,8 +31,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from benchharness.calibration import run_level_cv  # noqa: E402  (the estimate `bench calibrate` stores)
 from benchharness.decide import figures  # noqa: E402
+from benchharness.machine_calibration import run_level_cv  # noqa: E402  (the estimate `bench calibrate` stores)
 
 FIGURES = ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "qps", "open_p99_ms", "sustainable_rps",
            "rows_per_s", "cpu_ms_per_prediction", "usd_per_million", "realtime_usd_per_million")

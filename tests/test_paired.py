@@ -145,7 +145,7 @@ def test_a_tail_interval_never_reaches_below_a_lower_percentile():
 
 
 def test_run_level_cv_is_the_drift_beyond_what_the_trials_explain():
-    from benchharness.calibration import run_level_cv
+    from benchharness.machine_calibration import run_level_cv
 
     # points 10, 12, 14 (var 4); trials with variance 1 over 4 trials each explain 0.25
     got = run_level_cv([10.0, 12.0, 14.0], [[9, 10, 11, 10], [11, 12, 13, 12], [13, 14, 15, 14]])
@@ -156,7 +156,7 @@ def test_run_level_cv_is_the_drift_beyond_what_the_trials_explain():
 
 @pytest.mark.slow
 def test_calibrate_stores_this_machines_drift_and_later_runs_use_it(tmp_path, monkeypatch):
-    from benchharness import calibration
+    from benchharness import machine_calibration
 
     cal = tmp_path / "cal.json"
     monkeypatch.setenv("BENCH_CALIBRATION", str(cal))
@@ -174,7 +174,7 @@ batch: {batch_sizes: [4], budget_s: 0.1, trials: 3, full_split: false}
     stored = json.loads(cal.read_text())
     (entry,) = stored.values()
     assert entry["runs"] == 3 and set(entry["classes"]) <= {"centre", "tail", "batch"} and entry["classes"]
-    assert all(v >= calibration.FLOOR for v in entry["classes"].values())
+    assert all(v >= machine_calibration.FLOOR for v in entry["classes"].values())
     assert "built-in prior" in res.output
     run = CliRunner().invoke(main, ["run", str(suite), "--out", str(tmp_path / "out")])
     doc = json.loads((next((tmp_path / "out").iterdir()) / "results.json").read_text())

@@ -138,10 +138,10 @@ class Calibration:
                    d.get("cv_calibration_error", {}), int(d["rows"]), source)
 
     def save(self, path: Path) -> None:
-        from benchharness.results import atomic_write_text
+        from benchharness.run_folder import atomic_write
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(self.to_dict()))
+        atomic_write(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: Path) -> Calibration:

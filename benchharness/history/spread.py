@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchharness import calibration, schema
+from benchharness import machine_calibration, schema
 from benchharness.context import RunContext
 from benchharness.errors import UserError
 from benchharness.history.identity import machine_fingerprint
@@ -70,4 +70,4 @@ def run_level_inputs_stage(ctx: RunContext) -> None:
     ctx.run_level_spread = history_spread(ctx)
     env = schema.run_section(ctx.results, "environment")
     quick = bool(schema.run_section(ctx.results, "suite").get("quick"))
-    ctx.run_level_calibration = calibration.load(machine_fingerprint(env), quick)
+    ctx.run_level_calibration = machine_calibration.load(machine_fingerprint(env), quick)

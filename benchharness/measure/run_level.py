@@ -56,7 +56,7 @@ def calibrated(key: str, prior: float, calibration: dict | None) -> tuple[float,
     """(cv, source) of one interval key before history: this machine's calibration for the
     key's figure class (`bench calibrate`) when there is one, else the prior; a prior of 0
     (trials only, asked for) stays 0."""
-    from benchharness.calibration import class_of
+    from benchharness.machine_calibration import class_of
 
     cv = prior_for(key, prior)
     if not calibration or prior <= 0:
