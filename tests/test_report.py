@@ -1,6 +1,7 @@
 """report.html / report.md / charts from a saved run dir (tests/sample_run.py)."""
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -314,7 +315,8 @@ def test_a_real_run_opens_with_the_one_line_answer(tmp_path):
     res = CliRunner().invoke(main, ["report", str(run_dir)])
     assert res.exit_code == 0, res.output
     first = res.output.splitlines()[0]
-    assert first.startswith("Ship logreg: accuracy 0.937 [0.9, 0.97], p99 ") and \
+    rec = json.loads((run_dir / "results.json").read_text())["verdict"]["recommended"]
+    assert first.startswith(f"Ship {rec}: accuracy 0.9") and ", p99 " in first and \
         first.endswith(" per 1M predictions in real time"), first
     md = (run_dir / "report.md").read_text()
     assert f"> **{first}**" in md and md.index(first) < md.index("ranks first by")
