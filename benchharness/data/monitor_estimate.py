@@ -27,6 +27,7 @@ from benchharness.data.performance import METRICS, alert_bounds, default_metric
 from benchharness.data.stream import Reservoir
 from benchharness.errors import DataError
 from benchharness.results import load_results
+from benchharness.run_folder import has_results
 
 REFERENCE_ROWS = 50_000
 #: the metrics a window can be estimated on (the others of METRICS need labels)
@@ -93,7 +94,7 @@ def build_estimator(opts, model, rows: ReferenceRows | None, predictions: pd.Ser
 
 def run_calibration(run: Path | None, opts) -> Calibration | None:
     """The calibration `bench run` kept for the candidate (its test split), if any."""
-    if run is None or not (run / "results.json").exists():
+    if run is None or not has_results(run):
         return None
     from benchharness.data.speed import run_figures
 
