@@ -88,8 +88,8 @@ candidates:
   - {name: same1, model: same1.joblib}
   - {name: same2, model: same2.joblib}
   - {name: slow10, model: slow10.joblib}
-realtime: {trials: 5, max_trials: 5, budget_s: 1.0, warmup_s: 0.05, open_loop: {enabled: false}}
-batch: {batch_sizes: [8], budget_s: 0.25, trials: 5, max_trials: 5, full_split: false}
+realtime: {trials: 5, max_trials: 5, budget_s: 0.6, warmup_s: 0.05, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], budget_s: 0.15, trials: 5, max_trials: 5, full_split: false}
 objective: [min p50_ms]
 """
 
