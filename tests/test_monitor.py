@@ -74,7 +74,8 @@ def test_all_clear_exits_0_and_writes_every_output(files, tmp_path):
     for name in ("report.md", "report.html", "metrics.prom", "validation/quarantine.csv"):
         assert (tmp_path / "out" / name).exists()
     html = (tmp_path / "out" / "report.html").read_text()
-    assert html.startswith("<!doctype html>") and "<script" not in html and "http" not in html
+    # the tool's one page shell: self-contained, its only script inline (table sorting)
+    assert html.lower().startswith("<!doctype html>") and "<script src" not in html and "http" not in html
 
 
 def test_planted_drop_alerts_on_that_window_only(files, tmp_path):
@@ -103,6 +104,17 @@ def test_shifted_batch_alerts_drift_and_prediction_drift(files, tmp_path):
     assert r["quality"]["failed_by_check"]["above_max"] > 0
     # no labels: nothing realized, only the estimate (CBPE: the model has probabilities)
     assert "windows" not in r["performance"] and r["performance"]["estimated"]["method"] == "cbpe"
+    # each feature's distribution, reference against current: a shifted by 1.5 sd puts about
+    # 0.3% of the current rows (not 10%) below the reference's lowest decile edge (-1.28) and
+    # about 59% above its top one (+1.28); b did not move
+    cols = r["drift"]["features"]["columns"]
+    a, b = cols["a"]["histogram"], cols["b"]["histogram"]
+    assert len(a["reference"]) == len(a["current"]) == 10 and abs(sum(a["current"]) - 1) < 1e-9
+    assert a["current"][0] < 0.02 < 0.3 < a["current"][-1] and abs(b["current"][-1] - 0.1) < 0.04
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Feature distributions, reference against current" in page
+    assert page.count("aria-label='distribution of ") == 3  # a and c drifted, first; then b
+    assert page.index("distribution of a,") < page.index("distribution of b,")
 
 
 def test_prometheus_textfile_is_well_formed(files, tmp_path):

@@ -1,7 +1,8 @@
 """What `bench monitor` writes: monitor.json, report.md, report.html and metrics.prom.
 
 The report is built once as a list of blocks (heading, paragraph, list, table) and rendered
-to Markdown and to one self-contained HTML page (no scripts, no external files). The .prom
+to Markdown and to one self-contained HTML page in the tool's one page shell
+(`report/html.page`: its styles and small table-sorting script, no external files). The .prom
 file is the Prometheus text format for a node exporter's textfile collector: written to a
 temporary name and renamed, so the collector never reads half a file.
 """
@@ -54,6 +55,7 @@ def report_blocks(r: dict) -> list[Block]:
                  _fmt(c.get("drift")), _fmt(c.get("psi"))] for name, c in feats["columns"].items()]
         rows.sort(key=lambda row: row[5] != "yes")
         blocks.append(("table", ["feature", "kind", "method", "score", "threshold", "drift", "PSI"], rows))
+        blocks += distribution_blocks(feats["columns"])
     pred = r["drift"].get("predictions")
     if pred:
         blocks += [("h2", "Prediction drift"),
@@ -153,6 +155,59 @@ def estimate_chart(est: dict, width: int = 640, height: int = 220) -> str:
     return "".join(parts) + "</svg>"
 
 
+DISTRIBUTIONS_SHOWN = 12  # features drawn, drifted ones first
+REFERENCE_GREY, CURRENT_BLUE = "#999999", "#0072B2"  # the run report's colour-blind-safe pair
+
+
+def distribution_blocks(columns: dict) -> list[Block]:
+    """Each feature's distribution, reference against current (as Evidently draws them): a
+    numeric one in the reference's quantile bins, a categorical one by its category shares;
+    drifted features first, at most DISTRIBUTIONS_SHOWN. HTML only (the Markdown says so)."""
+    ordered = sorted(columns.items(), key=lambda kv: (not kv[1].get("drift"), -(kv[1].get("score") or 0)))
+    charts = [chart for name, col in ordered for chart in [distribution_chart(name, col)] if chart]
+    if not charts:
+        return []
+    shown = charts[:DISTRIBUTIONS_SHOWN]
+    more = f"; {len(charts) - len(shown)} more features in monitor.json" if len(charts) > len(shown) else ""
+    return [("h2", "Feature distributions, reference against current"),
+            ("p", f"Grey bars: the reference's share of rows in each bin or category; blue: the "
+                  f"current batch's (numeric features in the reference's deciles, on the samples "
+                  f"the drift test read){more}. Charts in report.html.")] + [("svg", c) for c in shown]
+
+
+def distribution_chart(name: str, col: dict, width: int = 300, height: int = 130) -> str:
+    """Inline SVG of one feature: paired bars, reference grey and current blue, per bin."""
+    hist, shares = col.get("histogram"), col.get("shares")
+    if hist:
+        ref, cur = hist["reference"], hist["current"]
+        labels = [_fmt(hist["edges"][0]), _fmt(hist["edges"][-1])]
+    elif shares:
+        cats = list(shares)[:10]
+        ref, cur = [shares[c]["reference"] for c in cats], [shares[c]["current"] for c in cats]
+        labels = [str(cats[0]), str(cats[-1])] if cats else ["", ""]
+    else:
+        return ""
+    if not ref:
+        return ""
+    top_share = max([*ref, *cur, 1e-9])
+    left, right, top, bottom = 8, 8, 22, 18
+    slot = (width - left - right) / len(ref)
+    bar = max(slot / 2 - 1, 1)
+    parts = [f"<svg width='{width}' height='{height}' role='img' aria-label='distribution of "
+             f"{html.escape(name)}, reference against current' style='margin:4px 12px 4px 0'>",
+             f"<text x='{left}' y='14' font-size='12'>{html.escape(name)}"
+             + (" (drift)" if col.get("drift") else "") + "</text>"]
+    for i, (r, c) in enumerate(zip(ref, cur)):
+        for j, (v, colour) in enumerate(((r, REFERENCE_GREY), (c, CURRENT_BLUE))):
+            h = (height - top - bottom) * v / top_share
+            parts.append(f"<rect x='{left + i * slot + j * bar:.1f}' y='{height - bottom - h:.1f}' "
+                         f"width='{bar:.1f}' height='{h:.1f}' fill='{colour}'/>")
+    parts.append(f"<text x='{left}' y='{height - 4}' font-size='10'>{html.escape(labels[0])}</text>")
+    parts.append(f"<text x='{width - right}' y='{height - 4}' font-size='10' text-anchor='end'>"
+                 f"{html.escape(labels[1])}</text>")
+    return "".join(parts) + "</svg>"
+
+
 def shape_blocks(shape: dict | None) -> list[Block]:
     """Abrupt or gradual: each feature's drift score and the metric over the windows."""
     if not shape or not shape.get("features"):
@@ -193,10 +248,6 @@ def to_markdown(blocks: list[Block]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"
-        "th{background:#f3f3f3}")
-
 
 def _inline(text: str) -> str:
     parts = html.escape(str(text)).split("**")  # the only markup the blocks use: **bold**
@@ -204,8 +255,9 @@ def _inline(text: str) -> str:
 
 
 def to_html(blocks: list[Block], title: str) -> str:
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{_CSS}</style></head><body>"]
+    from benchharness.report.html import page  # the one page shell of every page the tool writes
+
+    out: list[str] = []
     for b in blocks:
         if b[0] in ("h1", "h2", "p"):
             out.append(f"<{b[0]}>{_inline(b[1])}</{b[0]}>")
@@ -217,7 +269,7 @@ def to_html(blocks: list[Block], title: str) -> str:
             head = "".join(f"<th>{_inline(h)}</th>" for h in b[1])
             rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in b[2])
             out.append(f"<table><tr>{head}</tr>{rows}</table>")
-    return "\n".join(out) + "\n</body></html>\n"
+    return page(title, "\n".join(out))
 
 
 ALERT_KINDS = ("quality", "drift", "prediction_drift", "performance", "estimated_performance", "latency")

@@ -107,7 +107,30 @@ def profile_drift(reference: DriftProfile, current: DriftProfile, contract: Cont
         else:
             per_column[name] = column_drift(ref_sample[name], cur_sample[name], t)
             per_column[name]["on"] = "sample"
+            hist = histogram(ref_sample[name], cur_sample[name])
+            if hist:
+                per_column[name]["histogram"] = hist
     return dataset_verdict(per_column, missing, t)
+
+
+HISTOGRAM_BINS = 10
+
+
+def histogram(reference: pd.Series, current: pd.Series, bins: int = HISTOGRAM_BINS) -> dict | None:
+    """Both samples' shares in bins cut at the reference's quantiles (the PSI's bins), for the
+    monitor report's distribution plot: {edges, reference, current}; None without numbers."""
+    import numpy as np
+
+    ref = pd.to_numeric(reference, errors="coerce").dropna().to_numpy(dtype=float)
+    cur = pd.to_numeric(current, errors="coerce").dropna().to_numpy(dtype=float)
+    if not len(ref) or not len(cur):
+        return None
+    inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    lo, hi = float(min(ref.min(), cur.min())), float(max(ref.max(), cur.max()))
+    shares = [np.bincount(np.searchsorted(inner, x, side="right"), minlength=len(inner) + 1) / len(x)
+              for x in (ref, cur)]
+    return {"edges": [lo, *map(float, inner), hi], "reference": shares[0].tolist(),
+            "current": shares[1].tolist()}
 
 
 def _counted_kind(ref_counts: pd.Series, dtype: str, t: dict) -> bool:
