@@ -352,14 +352,21 @@ def interval(cand: dict, name: str, results: dict | None = None) -> tuple[float 
     return as_number(iv[0]), as_number(iv[1])
 
 
+def _trials(cand: dict, name: str, results: dict | None) -> tuple[list | None, str | None]:
+    """(the trials of a figure's section, the figure's key in them); (None, None) when the
+    figure is INVALID or not measured in trials."""
+    if invalid(cand, name):
+        return None, None
+    sec, key = _section(cand, name, results)
+    trials = (sec or {}).get("trials") if key else None
+    return (trials, key) if isinstance(trials, list) else (None, None)
+
+
 def trial_values(cand: dict, name: str, results: dict | None = None) -> list[float] | None:
     """The figure's value in each trial, in the order the trials ran; None when not measured
     in trials. Trials in which it could not be computed are left out."""
-    if invalid(cand, name):
-        return None
-    sec, key = _section(cand, name, results)
-    trials = (sec or {}).get("trials") if key else None
-    if not isinstance(trials, list):
+    trials, key = _trials(cand, name, results)
+    if trials is None:
         return None
     return [v for v in (as_number(t.get(key)) for t in trials if isinstance(t, dict)) if v is not None]
 
@@ -368,14 +375,9 @@ def trial_rounds(cand: dict, name: str, results: dict | None = None) -> dict[int
     """{round: value} of the figure's trials (the round of the interleaved order each ran in:
     `decide/paired.py` matches candidates by it); None when not measured in trials or the
     trials carry no round (runs from before rounds were kept) or the figure is INVALID."""
-    if invalid(cand, name):
-        return None
-    sec, key = _section(cand, name, results)
-    trials = (sec or {}).get("trials") if key else None
-    if not isinstance(trials, list):
-        return None
+    trials, key = _trials(cand, name, results)
     out = {}
-    for t in trials:
+    for t in trials or []:
         if isinstance(t, dict) and isinstance(t.get("round"), int):
             value = as_number(t.get(key))
             if value is not None:
