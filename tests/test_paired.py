@@ -133,6 +133,12 @@ def test_inside_a_run_10_percent_slower_ranks_last_and_against_finds_a_planted_s
     md = (run_b / "report.md").read_text()
     assert "Against the reference run" in md and "could show" in md and "REGRESSION" in md
     assert "Against the reference run" in (run_b / "report.html").read_text()
+    # at 80 columns the table keeps the change, its interval, what it could show and the outcome
+    from benchharness.report.terminal import summary_text
+
+    narrow = summary_text(json.loads((run_b / "results.json").read_text()), str(run_b), width=80)
+    header = next(line for line in narrow.splitlines() if line.rstrip().endswith("sees  result"))
+    assert max(map(len, narrow.splitlines())) <= 80 and "before" not in header and "change" in header
 
 
 def test_a_tail_interval_never_reaches_below_a_lower_percentile():

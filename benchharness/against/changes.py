@@ -128,8 +128,9 @@ def against_stage(ctx: RunContext) -> None:
                      if r.get("interval") else f"[{r['candidate']}] REGRESSION: {r['figure']}")
 
 
-def summary_lines(results: dict) -> list[str]:
-    """The terminal's block: what changed against the reference run, one row per figure."""
+def summary_lines(results: dict, width: int = 100) -> list[str]:
+    """The terminal's block: what changed against the reference run, one row per figure
+    (under 100 columns without the before and after values)."""
     from benchharness.decide.compare import changes_table
 
     section = results.get("against") or {}
@@ -145,5 +146,5 @@ def summary_lines(results: dict) -> list[str]:
                "differ from it)")
     out += [f"  not measured again: {r['candidate']}: {r['reason']}" for r in section.get("refused", [])]
     if section.get("rows"):
-        out += changes_table(section["rows"])
+        out += changes_table(section["rows"], width)
     return out

@@ -282,11 +282,15 @@ def _cells(r: dict) -> tuple[str, str]:
     return names.fmt(r["before"], unit), names.fmt(r["after"], unit)
 
 
-def changes_table(rows: list[dict]) -> list[str]:
-    """The rows of changes as a table that fits WIDTH columns (compare and --against)."""
+def changes_table(rows: list[dict], width: int = WIDTH) -> list[str]:
+    """The rows of changes as a table that fits `width` columns (compare and --against):
+    under 100 columns the before and after values are left out (the change, its interval,
+    what it could show and the outcome stay)."""
     cw = min(14, max([len(r["candidate"]) for r in rows] + [9]))
-    header = (f"  {'candidate':<{cw}} {'figure':<16} {'before':>10} {'after':>10} {'change':>7} "
-              f"{'interval':>13} {'sees':>5}  result")
+    narrow = width < WIDTH
+    header = (f"  {'candidate':<{cw}} {'figure':<16} "
+              + ("" if narrow else f"{'before':>10} {'after':>10} ")
+              + f"{'change':>7} {'interval':>13} {'sees':>5}  result")
     out = [header]
     for r in rows:
         iv = r.get("interval")
@@ -294,8 +298,8 @@ def changes_table(rows: list[dict]) -> list[str]:
         result = r["result"].upper() if r["regression"] else r["result"]
         sees = f"{r['detectable']:.0%}" if r.get("detectable") is not None else numbers.MISSING
         before, after = _cells(r)
-        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 16):<16} "
-                   f"{_cut(before, 10):>10} {_cut(after, 10):>10} "
+        values = "" if narrow else f"{_cut(before, 10):>10} {_cut(after, 10):>10} "
+        out.append(f"  {_cut(r['candidate'], cw):<{cw}} {_cut(r['figure'], 16):<16} {values}"
                    f"{_pct(r['change']):>7} {span:>13} {_cut(sees, 5):>5}  {result}")
     reasons = sorted({r["test"] for r in rows if r["result"] == "untested"})
     out += [_cut(f"  untested: {reason}", WIDTH) for reason in reasons]

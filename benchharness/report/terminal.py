@@ -88,6 +88,6 @@ def summary_text(results: dict, run_dir: str, width: int | None = None) -> str:
     parts += network_notes(results)
     from benchharness.against.changes import summary_lines as against_lines
 
-    parts += against_lines(results)
+    parts += against_lines(results, width)
     parts.append(f"results: {run_dir}/{RESULTS_FILE} (and {CSV_FILE})")
     return console.fold("\n".join(parts), width)
