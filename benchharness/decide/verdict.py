@@ -658,28 +658,10 @@ def describe_objective(terms: list[Term] | list[str], results: dict, cand: dict 
     return ", then ".join(out)
 
 
-def _facts(cand: dict, results: dict) -> str:
-    metric = names.primary_metric(cand, results)
-    parts = []
-    value = names.quality_value(cand, metric)
-    if value is not None:
-        ci = names.quality_ci(cand, metric)
-        parts.append(f"{metric} {value:.4g}" + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""))
-    from benchharness.numbers import money_per
-
-    p99 = names.resolve("p99_ms", cand, results)
-    if p99 is not None:
-        parts.append(f"p99 {names.fmt(p99, 'ms')}")
-    cost = names.resolve("usd_per_million", cand, results)
-    if cost is not None:
-        word = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
-        parts.append(f"{money_per(cost)} {word}")
-    return ", ".join(parts)
-
-
-def _answer_facts(cand: dict, results: dict) -> str:
-    """'accuracy 0.937 [0.9, 0.97], p99 1.1 ms, $4.28 per 1M predictions in real time': the
-    figures a reader forwards, 3 significant digits (2 for the interval's ends)."""
+def _facts(cand: dict, results: dict, short: bool = False) -> str:
+    """The figures a reader weighs: quality with its interval, p99, the cost in the suite's
+    mode. `short`: the one-line answer's form ('accuracy 0.937 [0.9, 0.97], p99 1.1 ms, $4.28
+    per 1M predictions in real time': 3 significant digits, 2 for the interval's ends)."""
     from benchharness import numbers
 
     metric = names.primary_metric(cand, results)
@@ -687,15 +669,18 @@ def _answer_facts(cand: dict, results: dict) -> str:
     value = names.quality_value(cand, metric)
     if value is not None:
         ci = names.quality_ci(cand, metric)
-        parts.append(f"{metric} {numbers.number(value, 3)}"
-                     + (f" [{numbers.number(ci[0], 2)}, {numbers.number(ci[1], 2)}]" if ci else ""))
+        if short:
+            parts.append(f"{metric} {numbers.number(value, 3)}"
+                         + (f" [{numbers.number(ci[0], 2)}, {numbers.number(ci[1], 2)}]" if ci else ""))
+        else:
+            parts.append(f"{metric} {value:.4g}" + (f" [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""))
     p99 = names.resolve("p99_ms", cand, results)
     if p99 is not None:
-        parts.append(f"p99 {numbers.ms(p99, 2)}")
+        parts.append(f"p99 {numbers.ms(p99, 2) if short else names.fmt(p99, 'ms')}")
     cost = names.resolve("usd_per_million", cand, results)
     if cost is not None:
-        mode = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
-        parts.append(f"{numbers.money_per(cost)} {mode}")
+        word = "in real time" if names.cost_mode_word("usd_per_million", results) == "real-time" else "in batch"
+        parts.append(f"{numbers.money_per(cost)} {word}")
     return ", ".join(parts)
 
 
@@ -712,7 +697,7 @@ def headline(results: dict) -> str:
         cand = by_name[rec]
         profile = schema.cost(cand).get("profile")
         where = f" on {profile}" if profile and profile != "local" else ""
-        facts = _answer_facts(cand, results)
+        facts = _facts(cand, results, short=True)
         return f"Ship {rec}{where}" + (f": {facts}" if facts else "")
     rows = v.get("candidates", [])
     maybe = [r for r in rows if r["status"] == "inconclusive"]
