@@ -140,7 +140,7 @@ def run(suite: str | None, out_dir: str, quick: bool, strict: bool, profile: str
         if mlflow_uri:
             overrides = {**(overrides or {}), "tracking": {"mlflow": mlflow_uri}}
         planned = config.load_suite(suite or config.default_suite_path(), quick=quick, overrides=overrides)
-        progress.start(len(planned.get("candidates", [])), quick=quick)
+        progress.start(len(planned.candidates), quick=quick)
         ctx = run_suite(suite, out_dir=out_dir, quick=quick, progress=progress, overrides=overrides,
                         against=against, against_threshold=threshold)
     finally:

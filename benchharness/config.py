@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from benchharness.errors import SuiteError
+from benchharness.suite import Suite, from_validated
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -488,7 +489,7 @@ def _resolve_paths(suite: dict, base: Path) -> None:
         suite["profile"] = resolve(suite["profile"])
 
 
-def preflight(suite: dict) -> None:
+def preflight(suite: Suite) -> None:
     """Before anything is measured: every candidate's `train:` class imports and every model
     path exists (a `module:attr` model's module is found). SuiteError in one line, with the
     closest name, naming the candidate: the run stops in seconds with exit 2 instead of
@@ -498,7 +499,7 @@ def preflight(suite: dict) -> None:
     from benchharness.errors import ModelError
     from benchharness.train.fit import _did_you_mean, _missing_module_hint, import_estimator
 
-    for i, c in enumerate(suite["candidates"]):
+    for i, c in enumerate(suite.candidates):
         where = f"candidates[{i}] ({c['name']!r})"
         if c.get("train"):
             try:
@@ -599,8 +600,8 @@ def only_candidates(suite: dict, only: list[str]) -> None:
     suite["candidates"] = [c for c in suite["candidates"] if c["name"] in only or c.get("baseline")]
 
 
-def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict | None = None) -> dict:
-    """Validate a suite already parsed from YAML."""
+def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict | None = None) -> Suite:
+    """Validate a suite already parsed from YAML: the typed suite every stage reads."""
     if not isinstance(raw, dict):
         raise SuiteError(f"a suite must be a YAML mapping at the top level, got {type(raw).__name__}")
     if quick:
@@ -616,11 +617,23 @@ def parse_suite(raw: Any, base_dir: Path, quick: bool = False, overrides: dict |
     _resolve_paths(suite, base_dir)
     if only:
         only_candidates(suite, only)
-    return suite
+    given = raw.get("traffic") or {}
+    return from_validated(suite, traffic_given=tuple(k for k, v in given.items() if v is not None))
 
 
-def load_suite(path: str | Path, quick: bool = False, overrides: dict | None = None) -> dict:
+def load_suite(path: str | Path, quick: bool = False, overrides: dict | None = None) -> Suite:
+    """The typed suite from a suite file (SuiteError in one line for any problem)."""
     path = Path(path)
+    raw = read_suite_file(path)
+    try:
+        return parse_suite(raw, path.resolve().parent, quick=quick, overrides=overrides)
+    except SuiteError as exc:
+        raise SuiteError(f"{path.name}: {exc}") from None
+
+
+def read_suite_file(path: Path) -> Any:
+    """The suite file's YAML as written (the one place a suite is parsed; a fleet bundle
+    rewrites its paths from this)."""
     if not path.exists():
         raise SuiteError(f"suite file not found: {path}")
     try:
@@ -636,7 +649,4 @@ def load_suite(path: str | Path, quick: bool = False, overrides: dict | None = N
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SuiteError(f"{path}: not valid YAML{where}: {problem}") from None
-    try:
-        return parse_suite(raw, path.resolve().parent, quick=quick, overrides=overrides)
-    except SuiteError as exc:
-        raise SuiteError(f"{path.name}: {exc}") from None
+    return raw

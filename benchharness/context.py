@@ -1,9 +1,10 @@
 """State shared by the stages of one run.
 
-A run is a list of stages (see `api.py`). Each stage reads what earlier stages left on the
-`RunContext` and adds its own section to `ctx.results` (the document saved as results.json).
-Candidate stages get one `CandidateRun` at a time; a failure there is recorded on that
-candidate and the run goes on with the others.
+A run is a list of stages (see `pipeline.py`). Each stage reads what earlier stages left on
+the `RunContext` and adds its own section to `ctx.results` (the document saved as
+results.json). Candidate stages get one `CandidateRun` at a time; a failure there is recorded
+on that candidate and the run goes on with the others. What passes between stages without
+being saved is a named field here, with the stage that writes it; there is no scratch dict.
 """
 
 from __future__ import annotations
@@ -11,9 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from benchharness.suite import Suite
+
+if TYPE_CHECKING:
+    from benchharness.cost.hardware import Profile
 
 
 @dataclass
@@ -56,7 +62,12 @@ class CandidateRun:
     # (p99 ms, source) the open loop's sustainable rate must keep, as the suite sets it
     # (decide.limits.open_loop_limits_stage); None: the measurement's default
     open_loop_limit: tuple[float, str] | None = None
-    # keys: "test", "train" (labels/values), "proba_test", "proba_train", "classes"
+    # measure/stages.py: each measurement's trials so far ("closed_loop", "batch", "open_loop":
+    # raw outcomes, summarised into `result`), the resource sampler's phases by measurement,
+    # and the open loop's sweep (its spec, outcome and the rates chosen for trials)
+    trials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    phases: dict[str, Any] = field(default_factory=dict)
+    open_loop_sweep: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -75,7 +86,7 @@ class CandidateRun:
 
 @dataclass
 class RunContext:
-    suite: dict[str, Any]  # validated suite (config.load_suite)
+    suite: Suite  # the validated suite, typed by section (config.load_suite)
     suite_path: Path
     run_dir: Path
     results: dict[str, Any]
@@ -84,13 +95,26 @@ class RunContext:
     dataset: Dataset | None = None
     candidates: list[CandidateRun] = field(default_factory=list)
     work_dir: Path | None = None  # run_dir / "work": data and models shared with child processes
-    extras: dict[str, Any] = field(default_factory=dict)  # stage-to-stage scratch space, never saved
+    profile: Profile | None = None  # the hardware profile the run is priced on (cost.stage.profile_stage)
+    preload: list[str] | None = None  # what the fork server imports (measure.stages.preload_modules)
+    phase_hooks: list[str] = field(default_factory=list)  # more "module:attr" hooks for every child
+    servers: list[Any] = field(default_factory=list)  # `serve: true` candidates' servers (serve/suite.py)
+    trial_loads: list[dict[str, Any]] = field(default_factory=list)  # machine load around each trial
+    quality_settings: Any = None  # quality/stage.py: metrics, bootstrap and slices, built once
+    # quality/stage.py: each scored test row's outcome, by candidate and by automatic baseline
+    # (kept after tune drops a variant: its variants' quality guard still needs them)
+    quality_rows: dict[str, Any] = field(default_factory=dict)
+    baseline_rows: dict[str, Any] = field(default_factory=dict)
     # the run level's inputs (history/spread.py): {(candidate, figure): (cv, runs)} and this
     # machine's calibration, read once before the first timed trial
     run_level_spread: dict[Any, Any] = field(default_factory=dict)
     run_level_calibration: dict[str, Any] | None = None
     against: Path | None = None  # `--against`: the reference run's folder (against/reference.py)
     against_threshold: float = 0.05  # a change beyond this, over its whole interval, is a regression
+
+    def candidate(self, name: str) -> CandidateRun | None:
+        """The candidate (or baseline, or reference) called `name`, or None."""
+        return next((c for c in self.candidates if c.name == name), None)
 
     def save(self) -> None:
         from benchharness.results import save_results

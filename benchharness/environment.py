@@ -50,7 +50,7 @@ def timer_resolution_ns(samples: int = 2000) -> int:
     return int(best or 0)
 
 
-def environment_section(suite: dict | None = None) -> dict:
+def environment_section() -> dict:
     vm = psutil.virtual_memory()
     thread_env = {k: os.environ.get(k) for k in (
         "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",

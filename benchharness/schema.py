@@ -401,6 +401,7 @@ class Candidate(TypedDict, total=False):
     variant: dict[str, Any]
     replicas: dict[str, Any]  # a tuned variant's replicas measured side by side (tune/replicas.py)
     reference_of: str  # a reference run's candidate measured again (`--against`): its name there
+    served: dict[str, Any]  # a `serve: true` candidate: the `bench serve` process it was measured behind
 
 
 class RunQuality(TypedDict, total=False):
@@ -446,11 +447,19 @@ class Against(TypedDict, total=False):
     exit_code: int
 
 
+class RunSuite(TypedDict, total=False):
+    """Which suite the run ran: its name, the file, and whether --quick shortened it."""
+
+    name: str
+    path: str
+    quick: bool
+
+
 class Results(TypedDict, total=False):
     schema_version: int
     upgraded_from: int
     run_id: str
-    suite: dict[str, Any]
+    suite: RunSuite
     started_at: str
     finished_at: str
     environment: dict[str, Any]
@@ -469,6 +478,9 @@ class Results(TypedDict, total=False):
     history: dict[str, Any]
     charts: dict[str, Any]
     report: dict[str, Any]
+    tracking: dict[str, Any]  # where MLflow logged the run
+    stage_errors: list[dict[str, Any]]  # a stage after measuring that failed: its name and error
+    interrupted: str  # KeyboardInterrupt or Terminated: the run was cut off
 
 
 # -- accessors: the section, or an empty one ----------------------------------------------------
@@ -605,6 +617,11 @@ def parity(cand: Any) -> dict[str, Any]:
 
 def model(cand: Any) -> Model:
     return cast(Model, _dict(_dict(cand).get("model")))
+
+
+def run_suite(results: Any) -> RunSuite:
+    """The run's `suite` section: the suite's name, its file and --quick."""
+    return cast(RunSuite, _dict(_dict(results).get("suite")))
 
 
 def verdict(results: Any) -> Verdict:

@@ -26,7 +26,7 @@ def train_split():
     from benchharness.config import load_suite
     from benchharness.data.stage import build_dataset
 
-    ds = build_dataset(load_suite(SUITE)["data"])
+    ds = build_dataset(load_suite(SUITE).data)
     return ds.X_train.to_numpy(dtype=np.float32), ds.y_train.to_numpy()
 
 

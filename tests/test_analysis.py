@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchharness.config import parse_suite
 from benchharness.context import Dataset, RunContext
 from benchharness.data.analysis import (
     analyse_dataset,
@@ -77,9 +78,13 @@ def test_thresholds_from_the_suite_are_used():
     assert section["comparisons"]["train_vs_test"]["n_drifted"] == 3
 
 
+def _suite(tmp_path, **sections):
+    return parse_suite({"name": "t", "candidates": [{"name": "a", "model": "m.onnx"}], **sections}, tmp_path)
+
+
 def test_stages_add_to_the_data_section_and_save_the_contract(tmp_path):
     results = {"run_id": "r1", "data": {"source": "x.csv", "split": {"method": "random"}}}
-    ctx = RunContext(suite={"drift": None, "contract": {"range_tolerance": 0.0}}, suite_path=tmp_path / "s.yaml",
+    ctx = RunContext(suite=_suite(tmp_path, contract={"range_tolerance": 0.0}), suite_path=tmp_path / "s.yaml",
                      run_dir=tmp_path, results=results, progress=lambda m: None, dataset=make_dataset(shift=1.5))
     data_analysis_stage(ctx)
     data_contract_stage(ctx)
@@ -96,7 +101,7 @@ def test_a_failing_analysis_is_recorded_and_the_run_goes_on(tmp_path):
     ds = make_dataset()
     ds.X_test = ds.X_test.drop(columns="z")  # a split without a column breaks hashing across splits
     ds.X_test["z"] = [{"not": "hashable"}] * len(ds.X_test)
-    ctx = RunContext(suite={}, suite_path=tmp_path / "s.yaml", run_dir=tmp_path, results={"data": {}},
+    ctx = RunContext(suite=_suite(tmp_path), suite_path=tmp_path / "s.yaml", run_dir=tmp_path, results={"data": {}},
                      progress=lambda m: None, dataset=ds)
     data_analysis_stage(ctx)
     assert "error" in ctx.results["data"]["distribution"]  # the hashing of dicts fails
@@ -107,7 +112,7 @@ def test_progress_names_only_the_splits_there_are(tmp_path):
     messages: list[str] = []
     ds = make_dataset()
     ds.X_val = None
-    ctx = RunContext(suite={}, suite_path=tmp_path / "s.yaml", run_dir=tmp_path, results={"data": {}},
+    ctx = RunContext(suite=_suite(tmp_path), suite_path=tmp_path / "s.yaml", run_dir=tmp_path, results={"data": {}},
                      progress=messages.append, dataset=ds)
     data_analysis_stage(ctx)
     assert "analysing the distribution of train / test" in messages

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 import pytest
 
 from benchharness.config import QUICK, load_suite, parse_suite
@@ -12,9 +14,9 @@ def parse(raw, tmp_path):
 
 def test_defaults_are_filled(tmp_path):
     suite = parse(MINIMAL, tmp_path)
-    assert suite["data"]["split"]["test_size"] == 0.25
-    assert suite["batch"]["batch_sizes"] == [1, 64, 1024]
-    assert suite["candidates"][0]["params"] == {}
+    assert suite.data.split.test_size == 0.25
+    assert suite.batch.batch_sizes == [1, 64, 1024]
+    assert suite.candidates[0]["params"] == {}
 
 
 @pytest.mark.parametrize(
@@ -55,9 +57,9 @@ def test_paths_are_relative_to_the_suite_file(tmp_path):
         "  - {name: c, model: 'models_for_tests:always_one'}\n"
     )
     suite = load_suite(suite_file)
-    assert suite["data"]["source"] == str((tmp_path / "sub" / "data.csv").resolve())
-    assert suite["candidates"][0]["model"] == str((tmp_path / "sub" / "models" / "m.onnx").resolve())
-    assert suite["candidates"][1]["model"] == "models_for_tests:always_one"
+    assert suite.data.source == str((tmp_path / "sub" / "data.csv").resolve())
+    assert suite.candidates[0]["model"] == str((tmp_path / "sub" / "models" / "m.onnx").resolve())
+    assert suite.candidates[1]["model"] == "models_for_tests:always_one"
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -68,7 +70,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_quick_shortens_windows(tmp_path):
-    assert parse_suite(MINIMAL, tmp_path, quick=True)["realtime"]["duration_s"] < 5
+    assert parse_suite(MINIMAL, tmp_path, quick=True).realtime.duration_s < 5
 
 
 def test_missing_suite_file(tmp_path):
@@ -80,13 +82,13 @@ def test_quick_never_lengthens_and_keeps_the_suites_batch_sizes(tmp_path):
     raw = {**MINIMAL, "realtime": {"duration_s": 0.25, "warmup_count": 50, "open_loop": {"fractions": [0.1, 0.2, 0.4, 0.8]}},
            "batch": {"batch_sizes": [1, 64, 1024], "duration_s": 2.0}}
     quick = parse_suite(raw, tmp_path, quick=True)
-    assert quick["realtime"]["duration_s"] == 0.25  # already shorter than --quick's
-    assert quick["realtime"]["open_loop"]["fractions"] == QUICK["realtime"]["open_loop"]["fractions"]  # fewer rates
-    assert quick["realtime"]["warmup_count"] == 10  # --quick's lighter warm-up
-    assert quick["batch"] == {**quick["batch"], "batch_sizes": [1, 64, 1024], "duration_s": 0.3}
-    assert quick["quality"]["bootstrap"]["resamples"] == 200
+    assert quick.realtime.duration_s == 0.25  # already shorter than --quick's
+    assert quick.realtime.open_loop.fractions == QUICK["realtime"]["open_loop"]["fractions"]  # fewer rates
+    assert quick.realtime.warmup_count == 10  # --quick's lighter warm-up
+    assert asdict(quick.batch) == {**asdict(quick.batch), "batch_sizes": [1, 64, 1024], "duration_s": 0.3}
+    assert quick.quality.bootstrap.resamples == 200
     default = parse_suite(MINIMAL, tmp_path, quick=True)  # no batch section: --quick's small sweep
-    assert default["batch"]["batch_sizes"] == [1, 256]
+    assert default.batch.batch_sizes == [1, 256]
     with pytest.raises(SuiteError, match="realtime.duration_s"):  # a wrong type is still named
         parse_suite({**MINIMAL, "realtime": {"duration_s": "fast"}}, tmp_path, quick=True)
 
@@ -100,7 +102,7 @@ def test_affinity_outside_this_machine_is_a_suite_error(tmp_path):
     with pytest.raises(SuiteError, match=rf"'threads.affinity' must be CPUs this process may use: "
                                          rf"\[.*\], got \[{missing}\]"):
         parse_suite({**MINIMAL, "threads": {"affinity": [missing]}}, tmp_path)
-    assert parse_suite({**MINIMAL, "threads": {"affinity": have[:1]}}, tmp_path)["threads"]["affinity"] == have[:1]
+    assert parse_suite({**MINIMAL, "threads": {"affinity": have[:1]}}, tmp_path).threads.affinity == have[:1]
 
 
 def test_callable_module_beside_the_suite_imports_without_pythonpath(tmp_path):
@@ -109,7 +111,7 @@ def test_callable_module_beside_the_suite_imports_without_pythonpath(tmp_path):
     (tmp_path / "my_team_model.py").write_text("def predict(X):\n    return [7] * len(X)\n")
     suite_file = tmp_path / "s.yaml"
     suite_file.write_text("name: s\ncandidates:\n  - {name: m, model: 'my_team_model:predict'}\n")
-    cand = load_suite(suite_file)["candidates"][0]
+    cand = load_suite(suite_file).candidates[0]
     assert cand["options"]["sys_path"] == [str(tmp_path.resolve())]
     assert list(load_model(cand["model"], cand["options"]).predict([[0.0], [1.0]])) == [7, 7]
 

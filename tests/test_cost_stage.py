@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 from click.testing import CliRunner
@@ -83,14 +84,14 @@ def test_threads_per_replica_without_any_figure():
 def test_traffic_defaults_and_validation(tmp_path):
     suite = config.parse_suite({"name": "x", "candidates": [{"name": "a", "train": "x.Y"}],
                                 "traffic": {"peak_rps": 20}}, tmp_path)
-    assert suite["traffic"] == {"peak_rps": 20, "daily_volume": 1_000_000, "batch_rows_per_day": 10_000_000}
-    assert suite["profile"] is None
+    assert asdict(suite.traffic) == {"peak_rps": 20, "daily_volume": 1_000_000, "batch_rows_per_day": 10_000_000}
+    assert suite.profile is None
     with pytest.raises(SuiteError, match=r"'traffic.daily_volume' must be a positive number, got -5"):
         config.parse_suite({"name": "x", "candidates": [{"name": "a", "train": "x.Y"}],
                             "traffic": {"daily_volume": -5}}, tmp_path)
     with_path = config.parse_suite({"name": "x", "candidates": [{"name": "a", "train": "x.Y"}],
                                     "profile": "mine.yaml"}, tmp_path)
-    assert with_path["profile"] == str(tmp_path / "mine.yaml")  # relative to the suite
+    assert with_path.profile == str(tmp_path / "mine.yaml")  # relative to the suite
 
 
 SUITE = """

@@ -10,7 +10,7 @@ from benchharness.errors import DataError
 
 def data_cfg(tmp_path, **data):
     raw = {"name": "s", "data": data, "candidates": [{"name": "a", "train": "x.Y"}]}
-    return parse_suite(raw, tmp_path)["data"]
+    return parse_suite(raw, tmp_path).data
 
 
 def test_split_is_reproducible_and_fingerprinted(tmp_path):

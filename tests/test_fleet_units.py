@@ -48,8 +48,8 @@ def test_a_suite_travels_with_its_files_and_is_re_rooted(tmp_path):
     suite_path = unpack_suite(bundle, tmp_path / "there")
     suite = config.load_suite(suite_path)
     there = (tmp_path / "there").resolve()
-    assert suite["data"]["source"] == str(there / "files/0/cancer.csv")
-    by_name = {c["name"]: c for c in suite["candidates"]}
+    assert suite.data.source == str(there / "files/0/cancer.csv")
+    by_name = {c["name"]: c for c in suite.candidates}
     assert by_name["onnx"]["model"] == str(there / "files/1/forest.onnx")
     assert by_name["rule"]["options"]["sys_path"] == [str(there)]  # the module imports from there
     assert (there / "threshold_rule.py").is_file()

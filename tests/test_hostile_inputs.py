@@ -270,8 +270,8 @@ def test_memory_limit_is_a_suite_key(tmp_path):
     from benchharness.errors import SuiteError
 
     base = "name: x\ncandidates:\n  - {name: a, train: sklearn.dummy.DummyClassifier}\n"
-    assert load_suite(write_suite(tmp_path, base + "isolation: {memory_limit_mb: 512}\n"))["isolation"]["memory_limit_mb"] == 512
-    assert load_suite(write_suite(tmp_path, base))["isolation"]["memory_limit_mb"] is None  # off by default
+    assert load_suite(write_suite(tmp_path, base + "isolation: {memory_limit_mb: 512}\n")).isolation.memory_limit_mb == 512
+    assert load_suite(write_suite(tmp_path, base)).isolation.memory_limit_mb is None  # off by default
     with pytest.raises(SuiteError, match="memory_limit_mb"):
         load_suite(write_suite(tmp_path, base + "isolation: {memory_limit_mb: -1}\n"))
 

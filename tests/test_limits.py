@@ -222,7 +222,7 @@ def test_suite_keys_validated_at_load(tmp_path):
 
     suite = config.parse_suite(_suite(limits={"warn": ["p99_ms <= 5"]}, objective="min p99_ms",
                                       plan={"integration": "both", "wrong_prediction_cost": 40}), tmp_path)
-    assert suite["plan"]["integration"] == "both" and suite["plan"]["ethics"] is None
+    assert suite.plan["integration"] == "both" and suite.plan["ethics"] is None
     assert set(config.PLAN) == set(PLAN_KEYS)  # every plan key is shown in the checklist
     with pytest.raises(SuiteError, match="limit 'p99_ms <= fast'"):
         config.parse_suite(_suite(limits=["p99_ms <= fast"]), tmp_path)

@@ -193,10 +193,12 @@ def test_the_late_warning_fires_only_where_the_generator_limited_the_measurement
     assert "1 rate(s)" in warning
 
 
-def test_one_p99_limit_for_sweep_chart_and_verdict():
+def test_one_p99_limit_for_sweep_chart_and_verdict(tmp_path):
+    from benchharness.config import parse_suite
     from benchharness.decide.limits import open_loop_limit
 
-    def limit(suite, cand_limits=None):
+    def limit(raw, cand_limits=None):
+        suite = parse_suite({"name": "s", "candidates": [{"name": "a", "model": "m.onnx"}], **raw}, tmp_path)
         return sweep_p99_limit(open_loop_limit(suite, cand_limits), closed)
 
     closed = {"p99_ms": 0.4}

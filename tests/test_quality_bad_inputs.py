@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from benchharness.quality.bootstrap import BootstrapPlan
-from benchharness.quality.evaluate import QualitySettings, evaluate
+from benchharness.quality.evaluate import ResolvedQuality, evaluate
 from benchharness.quality.metrics import ScoredRows, metric_names, score_rows
 
 PROBA_METRICS = {"roc_auc", "log_loss", "brier"}
@@ -13,7 +13,7 @@ PROBA_METRICS = {"roc_auc", "log_loss", "brier"}
 def _evaluate(rows: ScoredRows) -> dict:
     """The whole quality section must come back, whatever is wrong with the rows."""
     metric = "rmse" if rows.task == "regression" else "accuracy"
-    settings = QualitySettings(rows.task, metric, BootstrapPlan(100), subgroups=["g"], window=5, min_group_rows=1)
+    settings = ResolvedQuality(rows.task, metric, BootstrapPlan(100), subgroups=["g"], window=5, min_group_rows=1)
     q = evaluate(rows, rows, settings, pd.DataFrame({"g": np.arange(rows.n) % 2}), None)
     assert set(q["test"]) | set(q["unavailable"]) == set(metric_names(rows.task))
     return q
@@ -88,7 +88,7 @@ def test_runtime_label_types_are_aligned_to_the_target():
 
 def test_a_time_column_that_does_not_parse_leaves_the_other_figures():
     y = np.array([0, 1] * 10)
-    settings = QualitySettings("binary", "accuracy", BootstrapPlan(50), window="month")
+    settings = ResolvedQuality("binary", "accuracy", BootstrapPlan(50), window="month")
     q = evaluate(ScoredRows("binary", y, y, None, np.array([0, 1])), None, settings, None,
                  pd.Series(["not a date"] * 20))
     assert "unavailable" in q["windows"] and "unavailable" in q["production"]

@@ -7,7 +7,7 @@ import pytest
 from benchharness.errors import DataError
 from benchharness.quality.baselines import default_baselines, fit_baseline
 from benchharness.quality.bootstrap import BootstrapPlan
-from benchharness.quality.evaluate import QualitySettings, class_balance, evaluate
+from benchharness.quality.evaluate import ResolvedQuality, class_balance, evaluate
 from benchharness.quality.metrics import ScoredRows
 
 
@@ -23,7 +23,7 @@ def _score(fitted, X, y, task="binary"):
     model = fitted.model
     proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
     rows = ScoredRows(task, y.to_numpy(), model.predict(X), proba, np.array(["no", "yes"]) if proba is not None else None)
-    return evaluate(rows, None, QualitySettings(task, "accuracy", BootstrapPlan(100)))
+    return evaluate(rows, None, ResolvedQuality(task, "accuracy", BootstrapPlan(100)))
 
 
 def test_most_frequent_accuracy_equals_the_majority_share():

@@ -6,7 +6,7 @@ import pytest
 
 from benchharness.quality import slices
 from benchharness.quality.bootstrap import BootstrapPlan
-from benchharness.quality.evaluate import QualitySettings, evaluate, overfit_check
+from benchharness.quality.evaluate import ResolvedQuality, evaluate, overfit_check
 from benchharness.quality.metrics import ScoredRows
 
 # 12 rows; right/wrong chosen so every group's accuracy is easy to count by hand
@@ -68,7 +68,7 @@ def test_row_windows_follow_time_order():
 
 def test_evaluate_uses_the_production_window_for_the_headline():
     times = pd.Series(pd.date_range("2024-01-01", periods=12, freq="7D"))
-    settings = QualitySettings("binary", "accuracy", BootstrapPlan(50), window="week",
+    settings = ResolvedQuality("binary", "accuracy", BootstrapPlan(50), window="week",
                                production_window="month", min_group_rows=1)
     q = evaluate(ROWS, ROWS, settings, None, times)
     assert q["production"]["window"] == "month"

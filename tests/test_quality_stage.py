@@ -43,7 +43,7 @@ def _context(tmp_path, frame, quality, candidates):
     messages = []
     ctx = RunContext(suite, tmp_path / "s.yaml", tmp_path, {"candidates": []}, progress=messages.append,
                      dataset=ds)
-    for spec in suite["candidates"]:
+    for spec in suite.candidates:
         cand = CandidateRun(spec, new_result(spec))
         ctx.candidates.append(cand)
         ctx.results["candidates"].append(cand.result)
@@ -193,5 +193,5 @@ def test_a_baseline_that_cannot_fit_is_recorded_and_the_others_run(tmp_path):
 
 def test_quick_runs_use_fewer_resamples():
     raw = {"name": "t", "candidates": [{"name": "a", "model": "m.onnx"}]}
-    assert config.parse_suite(raw, config.REPO_ROOT)["quality"]["bootstrap"]["resamples"] == 1000
-    assert config.parse_suite(raw, config.REPO_ROOT, quick=True)["quality"]["bootstrap"]["resamples"] == 200
+    assert config.parse_suite(raw, config.REPO_ROOT).quality.bootstrap.resamples == 1000
+    assert config.parse_suite(raw, config.REPO_ROOT, quick=True).quality.bootstrap.resamples == 200

@@ -75,10 +75,11 @@ def _context(tmp_path, suite_path, runs: list[dict]):
     now = _history_run(99, 1.0, "unused")
     del now["history"]
     cand = now["candidates"][0]
-    suite = {"realtime": {"run_cv": config.RUN_CV, "ci_confidence": 0.95},
-             "batch": {"run_cv": config.RUN_CV, "ci_confidence": 0.95}}
+    suite = config.parse_suite({"name": "sample", "candidates": [{"name": "forest", "model": "m.onnx"}],
+                                "realtime": {"run_cv": config.RUN_CV, "ci_confidence": 0.95},
+                                "batch": {"run_cv": config.RUN_CV, "ci_confidence": 0.95}}, tmp_path)
     return SimpleNamespace(run_dir=results_dir / now["run_id"], results=now, suite_path=suite_path,
-                           suite=suite, extras={}, run_level_spread={}, run_level_calibration=None,
+                           suite=suite, run_level_spread={}, run_level_calibration=None,
                            candidates=[SimpleNamespace(name=cand["name"], result=cand)])
 
 

@@ -22,6 +22,7 @@ from benchharness.against.reference import SUFFIX
 from benchharness.context import RunContext
 from benchharness.decide import figures as names
 from benchharness.decide import paired
+from benchharness.suite import Suite
 
 FIGURES = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "mean_ms", "qps", "open_p99_ms", "sustainable_rps",
            "rows_per_s", "cpu_ms_per_prediction", "batch_usd_per_million", "realtime_usd_per_million")
@@ -36,11 +37,11 @@ def pairs(ctx: RunContext) -> list[tuple]:
             and c.name.removesuffix(SUFFIX) in by_name and by_name[c.name.removesuffix(SUFFIX)].ok]
 
 
-def gated(suite: dict, results: dict | None = None) -> set[str]:
+def gated(suite: Suite, results: dict | None = None) -> set[str]:
     """Figures named by the suite's limits and objective (a mode-dependent name such as
     usd_per_million as the figure(s) it stands for in this run), and the always-gated ones."""
-    text = " ".join(str(x) for x in [suite.get("limits"), suite.get("objective"),
-                                    *[c.get("limits") for c in suite.get("candidates", [])]])
+    text = " ".join(str(x) for x in [suite.limits, suite.objective,
+                                    *[c.get("limits") for c in suite.candidates]])
     named = {f for name in re.findall(r"[A-Za-z_]\w*", text) for f in names.explicit(name, results)}
     return (named & set(FIGURES)) | set(ALWAYS_GATED)
 

@@ -8,12 +8,10 @@ candidate's measured throughput with the formulas in `benchharness.cost.formulas
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from pathlib import Path
 
-import yaml
-
-from benchharness import config, schema
+from benchharness import schema
 from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import RunContext
 from benchharness.cost import formulas as cost
@@ -23,35 +21,32 @@ from benchharness.cost.replicas import replica_plan
 
 def profile_stage(ctx: RunContext) -> None:
     machine = detect_machine()
-    profile = load_profile(ctx.suite.get("profile"), machine=machine)
-    ctx.extras["profile"] = profile
+    profile = load_profile(ctx.suite.profile, machine=machine)
+    ctx.profile = profile
     section = profile_section(profile, machine)
     section["machine"] = machine
     ctx.results["profile"] = section
-    traffic = dict(ctx.suite["traffic"])
-    traffic["defaults_used"] = [k for k in config.TRAFFIC if k not in _given_traffic(ctx)]
+    traffic = dict(dataclasses.asdict(ctx.suite.traffic))
+    traffic["defaults_used"] = [k for k in traffic if k not in ctx.suite.traffic_given]
     ctx.results["traffic"] = traffic
     if section["mismatch"]:
         ctx.progress(f"profile {profile.name}: " + "; ".join(section["mismatch"]))
 
 
-def _given_traffic(ctx: RunContext) -> set[str]:
-    """Traffic keys the suite file states (the validated suite has the defaults filled in)."""
-    try:
-        raw = yaml.safe_load(Path(ctx.suite_path).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return set()
-    traffic = raw.get("traffic") if isinstance(raw, dict) else None
-    return {k for k, v in (traffic or {}).items() if v is not None}
+def run_profile(ctx: RunContext) -> Profile:
+    """The profile the run is priced on (loaded here when profile_stage did not run: a
+    caller's own stage list)."""
+    if ctx.profile is None:
+        ctx.profile = load_profile(ctx.suite.profile)
+    return ctx.profile
 
 
 def cost_stage(ctx: RunContext) -> None:
-    profile: Profile | None = ctx.extras.get("profile")
-    if profile is None:  # profile_stage did not run (a caller's own stage list)
-        profile = load_profile(ctx.suite.get("profile"))
+    profile = run_profile(ctx)
+    traffic = dataclasses.asdict(ctx.suite.traffic)
     for cand in ctx.candidates:
         if cand.ok:
-            cand.result["cost"] = candidate_cost(cand.result, cand.spec, profile, ctx.suite["traffic"])
+            cand.result["cost"] = candidate_cost(cand.result, cand.spec, profile, traffic)
 
 
 def sustainable_rate(result: dict) -> tuple[float | None, str | None, str | None]:

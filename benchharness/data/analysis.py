@@ -10,6 +10,8 @@ listed as one-line `warnings`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 from sklearn.utils.multiclass import type_of_target
 
@@ -117,9 +119,8 @@ def data_analysis_stage(ctx: RunContext) -> None:
         return
     splits = "train / validation / test" if ctx.dataset.X_val is not None else "train / test"
     ctx.progress(f"analysing the distribution of {splits}")
-    task = (ctx.suite.get("quality") or {}).get("task", "auto")
     try:
-        section = analyse_dataset(ctx.dataset, ctx.suite.get("drift"), task)
+        section = analyse_dataset(ctx.dataset, dataclasses.asdict(ctx.suite.drift), ctx.suite.quality.task)
     except Exception as exc:  # an analysis that fails must not cost the run its measurements
         section = {"error": f"{type(exc).__name__}: {exc}", "warnings": [f"distribution analysis failed: {exc}"]}
     ctx.results.setdefault("data", {})["distribution"] = section
@@ -131,7 +132,7 @@ def data_contract_stage(ctx: RunContext) -> None:
     """Run stage: learn the contract from the training features, save run_dir/contract.yaml."""
     if ctx.dataset is None:
         return
-    options = dict(ctx.suite.get("contract") or {})
+    options = dataclasses.asdict(ctx.suite.contract)
     try:
         contract = learn_contract(ctx.dataset.X_train, learned_from={"split": "train", "run_id": ctx.results.get("run_id")},
                                   **options)

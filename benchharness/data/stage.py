@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -14,41 +15,42 @@ from benchharness.data.load import (
     read_table,
     split_frame,
 )
+from benchharness.data.settings import DataSettings
 from benchharness.errors import DataError
 
 
-def build_dataset(data_cfg: dict) -> Dataset:
+def build_dataset(data: DataSettings) -> Dataset:
     """Read and split the data as the suite's `data:` section says."""
-    target = data_cfg["target"]
-    split_cfg = data_cfg["split"]
-    if data_cfg["source"]:
-        frame = read_table(data_cfg["source"])
-        _check_target(frame, target, data_cfg["source"])
+    target = data.target
+    split = data.split
+    if data.source:
+        frame = read_table(data.source)
+        _check_target(frame, target, data.source)
         parts = split_frame(
             frame, target,
-            test_size=split_cfg["test_size"], seed=split_cfg["seed"],
-            stratify=split_cfg["stratify"], time_column=data_cfg["time_column"],
-            time_ordered=split_cfg["time_ordered"], validation_size=split_cfg["validation_size"],
+            test_size=split.test_size, seed=split.seed,
+            stratify=split.stratify, time_column=data.time_column,
+            time_ordered=split.time_ordered, validation_size=split.validation_size,
         )
-        split_info = {"method": "time_ordered" if split_cfg["time_ordered"] else "random", **split_cfg}
+        split_info = {"method": "time_ordered" if split.time_ordered else "random", **dataclasses.asdict(split)}
         # what the split did, not what was asked: a regression target or a time order is never stratified
-        split_info["stratify"] = bool(split_cfg["stratify"] and not split_cfg["time_ordered"]
+        split_info["stratify"] = bool(split.stratify and not split.time_ordered
                                       and is_classification_target(frame[target]))
-        source_info = {"source": data_cfg["source"], "sha256": frame_fingerprint(frame), "rows": len(frame)}
+        source_info = {"source": data.source, "sha256": frame_fingerprint(frame), "rows": len(frame)}
     else:
-        parts = {"train": read_table(data_cfg["train"]), "test": read_table(data_cfg["test"])}
-        if data_cfg["validation"]:
-            parts["validation"] = read_table(data_cfg["validation"])
+        parts = {"train": read_table(data.train), "test": read_table(data.test)}
+        if data.validation:
+            parts["validation"] = read_table(data.validation)
         for name, part in parts.items():
-            _check_target(part, target, data_cfg[name])
+            _check_target(part, target, getattr(data, name))
         split_info = {"method": "given"}
-        source_info = {k: data_cfg[k] for k in ("train", "test", "validation") if data_cfg[k]}
-    features = _feature_columns(parts["train"], data_cfg)
+        source_info = {k: getattr(data, k) for k in ("train", "test", "validation") if getattr(data, k)}
+    features = _feature_columns(parts["train"], data)
     for name, part in parts.items():
         missing = [c for c in features if c not in part.columns]
         if missing:
             raise DataError(f"{name} split lacks feature column(s) {missing[:5]} present in train")
-        _check_finite(part[features + [target]], data_cfg["source"] or data_cfg[name])
+        _check_finite(part[features + [target]], data.source or getattr(data, name))
 
     def xy(part: pd.DataFrame | None):
         if part is None:
@@ -108,14 +110,14 @@ def _check_target(frame: pd.DataFrame, target: str, where: str) -> None:
                         f"(first at data row {first}); a label cannot be guessed: drop or fill those rows")
 
 
-def _feature_columns(train: pd.DataFrame, data_cfg: dict) -> list[str]:
-    if data_cfg["features"]:
-        missing = [c for c in data_cfg["features"] if c not in train.columns]
+def _feature_columns(train: pd.DataFrame, data: DataSettings) -> list[str]:
+    if data.features:
+        missing = [c for c in data.features if c not in train.columns]
         if missing:
             cols = ", ".join(map(str, list(train.columns)[:12]))
             raise DataError(f"data.features names column(s) not in the data: {missing}; columns: {cols}")
-        return list(data_cfg["features"])
-    exclude = {data_cfg["target"], data_cfg["id_column"], data_cfg["time_column"], *data_cfg["drop"]}
+        return list(data.features)
+    exclude = {data.target, data.id_column, data.time_column, *data.drop}
     features = [c for c in train.columns if c not in exclude]
     if not features:
         raise DataError("no feature columns left after removing target, id, time and drop columns")
@@ -123,12 +125,13 @@ def _feature_columns(train: pd.DataFrame, data_cfg: dict) -> list[str]:
 
 
 def load_data_stage(ctx: RunContext) -> None:
-    if not (ctx.suite["data"]["source"] or ctx.suite["data"]["train"]):
+    data = ctx.suite.data
+    if not (data.source or data.train):
         ctx.progress("no data section: candidates are measured for speed only")
         ctx.results["data"] = {"source": None}
         return
-    ctx.progress(f"loading data: {ctx.suite['data']['source'] or ctx.suite['data']['train']}")
-    ds = build_dataset(ctx.suite["data"])
+    ctx.progress(f"loading data: {data.source or data.train}")
+    ds = build_dataset(data)
     ctx.dataset = ds
     # children read the features from files, never from the parent's memory
     ds.X_train.to_parquet(ctx.work_dir / "X_train.parquet")

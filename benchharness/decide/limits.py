@@ -46,6 +46,7 @@ from benchharness import numbers, schema
 from benchharness.decide import figures as names
 from benchharness.errors import SuiteError
 from benchharness.numbers import MISSING
+from benchharness.suite import Suite
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 INCONCLUSIVE = "inconclusive"
@@ -206,19 +207,19 @@ def limits_for(suite_spec: Any, cand_spec: Any) -> list[Limit]:
 
 
 # -- evaluation --------------------------------------------------------------------------------
-def open_loop_limit(suite: dict, cand_limits: Any = None) -> tuple[float, str] | None:
+def open_loop_limit(suite: Suite, cand_limits: Any = None) -> tuple[float, str] | None:
     """The p99 limit the suite sets for the open loop's sustainable rate, and its source: the
     hard (fail) limit on `open_p99_ms`, else on `p99_ms` (a candidate's own limit on the
     figure replaces the suite's); else realtime.open_loop.p99_limit_ms; else None (the
     measurement's own default: measure/open_loop.sweep_p99_limit)."""
-    hard = [lim for lim in limits_for(suite.get("limits"), cand_limits)
+    hard = [lim for lim in limits_for(suite.limits, cand_limits)
             if lim.severity == "fail" and lim.baseline is None and lim.op in ("<=", "<")
             and lim.number is not None and lim.number > 0]
     for metric in ("open_p99_ms", "p99_ms"):
         numbers = [lim.number for lim in hard if lim.metric == metric]
         if numbers:
             return float(min(numbers)), f"limit: {metric} <= {min(numbers):g}"
-    own = ((suite.get("realtime") or {}).get("open_loop") or {}).get("p99_limit_ms")
+    own = suite.realtime.open_loop.p99_limit_ms
     if own:
         return float(own), "suite: realtime.open_loop.p99_limit_ms"
     return None

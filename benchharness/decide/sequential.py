@@ -12,7 +12,9 @@ time, interleaved like the first ones, up to its `max_trials`):
   (`against/changes.unsettled`): the candidate and its reference, on that measurement.
 
 After each step the figures, the resources and the cost are recomputed and the questions
-asked again. This is the decision's loop: measure/ measures and never calls back here.
+asked again. The loop itself is the pipeline's (`pipeline.settle_stage`): this module says
+what to add (`next_step`), adds it (`run_step`) and records it (`finish`); measure/ measures
+and never calls back here.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def _judged(cand: CandidateRun) -> bool:
 
 
 def inconclusive_measurements(ctx: RunContext, cand: CandidateRun) -> set[str]:
-    checks = lim.evaluate_all(lim.limits_for(ctx.suite.get("limits"), cand.spec.get("limits")),
+    checks = lim.evaluate_all(lim.limits_for(ctx.suite.limits, cand.spec.get("limits")),
                               cand.result, ctx.results)
     return {m for r in checks if r.status == lim.INCONCLUSIVE and r.severity == "fail"
             for m in [measurement_of(r.metric)] if m}
@@ -91,36 +93,34 @@ def wanted(ctx: RunContext) -> dict[tuple[str, str], str]:
     return out
 
 
-def extend_trials_stage(ctx: RunContext) -> None:
-    """Add trials while a question above is unsettled and trials remain."""
-    from benchharness.cost.stage import cost_stage
-    from benchharness.measure.resource_stage import resources_stage
+def next_step(ctx: RunContext) -> dict[tuple[str, str, int], str]:
+    """The trials of the rule's next step, {(candidate, measurement, trial index): reason}:
+    up to `EXTEND_STEP` more per unsettled question, within each measurement's `max_trials`;
+    {} when every question is settled or out of trials."""
+    caps = {"closed_loop": ctx.suite.realtime.max_trials, "batch": ctx.suite.batch.max_trials,
+            "open_loop": ctx.suite.realtime.max_trials}
+    jobs: dict[tuple[str, str, int], str] = {}
+    for (name, m), reason in wanted(ctx).items():
+        cand = ctx.candidate(name)
+        if cand is None or (m == "open_loop" and not cand.open_loop_sweep):
+            continue
+        have = len(st.trial_records(ctx, cand, m))
+        jobs.update({(name, m, have + k): reason for k in range(min(EXTEND_STEP, caps[m] - have))})
+    return jobs
 
-    caps = {"closed_loop": ctx.suite["realtime"]["max_trials"], "batch": ctx.suite["batch"]["max_trials"],
-            "open_loop": ctx.suite["realtime"]["max_trials"]}
-    added: list[dict] = []
-    by_name = {c.name: c for c in ctx.candidates}
-    while True:
-        jobs, why = [], {}
-        for (name, m), reason in wanted(ctx).items():
-            if m == "open_loop" and not ctx.extras.get(("open_loop_sweep", name)):
-                continue
-            have = len(st.trial_records(ctx, by_name[name], m))
-            more = [(name, m, have + k) for k in range(min(EXTEND_STEP, caps[m] - have))]
-            jobs += more
-            why.update({job: reason for job in more})
-        if not jobs:
-            break
-        added += [{"candidate": n, "measurement": m, "trial": i, "reason": why[(n, m, i)]}
-                  for n, m, i in jobs]
-        run_jobs(ctx, interleaved(jobs, seed_for(ctx.suite, "extra trials", len(added))), "extra trial")
-        for m in {m for _, m, _ in jobs}:
-            summarize(ctx, {n for n, mm, _ in jobs if mm == m}, m)
-        for name in {n for n, _, _ in jobs}:
-            if by_name[name].ok:
-                resources_stage(ctx, by_name[name])
-        cost_stage(ctx)
-        ctx.save()
+
+def run_step(ctx: RunContext, jobs: dict[tuple[str, str, int], str], added: int) -> list[dict]:
+    """Run one step's trials (interleaved, seeded by how many came before) and summarise the
+    measurements they added to; the records of what was added and why."""
+    order = interleaved(list(jobs), seed_for(ctx.suite, "extra trials", added + len(jobs)))
+    run_jobs(ctx, order, "extra trial")
+    for m in {m for _, m, _ in jobs}:
+        summarize(ctx, {n for n, mm, _ in jobs if mm == m}, m)
+    return [{"candidate": n, "measurement": m, "trial": i, "reason": why} for (n, m, i), why in jobs.items()]
+
+
+def finish(ctx: RunContext, added: list[dict]) -> None:
+    """Record what the rule added (results["trials"]["extended"]) and say why."""
     ctx.results.setdefault("trials", {})["extended"] = added
     if added:
         record_machine_load(ctx)

@@ -49,6 +49,7 @@ from benchharness.exit_codes import INCONCLUSIVE as EXIT_INCONCLUSIVE
 from benchharness.exit_codes import NO as EXIT_NONE
 from benchharness.exit_codes import OK as EXIT_OK
 from benchharness.quality import sample_size
+from benchharness.suite import Suite
 
 # "best": the metric's own better direction (lower RMSE, higher accuracy)
 DEFAULT_OBJECTIVE = ["best primary", "min usd_per_million", "min p99_ms"]
@@ -712,23 +713,23 @@ def headline(results: dict) -> str:
     return "Nothing qualifies: no candidate ran" if not rows else "Nothing qualifies"
 
 
-def suite_inputs(suite: dict) -> tuple[Any, dict, Any]:
+def suite_inputs(suite: Suite) -> tuple[Any, dict, Any]:
     """(limits, per-candidate limits, objective) from a validated suite."""
-    cand_limits = {c["name"]: c["limits"] for c in suite.get("candidates", []) if c.get("limits")}
-    return suite.get("limits"), cand_limits, suite.get("objective")
+    cand_limits = {c["name"]: c["limits"] for c in suite.candidates if c.get("limits")}
+    return suite.limits, cand_limits, suite.objective
 
 
 def verdict_stage(ctx) -> None:
     """Run stage: judge every candidate, keep the plan, print the sentence."""
     lim, cand_limits, objective = suite_inputs(ctx.suite)
-    ctx.results["plan"] = ctx.suite.get("plan") or {}
+    ctx.results["plan"] = ctx.suite.plan
     ctx.results["verdict"] = judge(ctx.results, lim, cand_limits, objective)
 
 
-def rejudge(results: dict, suite: dict) -> None:
+def rejudge(results: dict, suite: Suite) -> None:
     """Judge saved results again with another suite's limits, objective and plan."""
     lim, cand_limits, objective = suite_inputs(suite)
-    results["plan"] = suite.get("plan") or {}
+    results["plan"] = suite.plan
     results["verdict"] = judge(results, lim, cand_limits, objective)
 
 

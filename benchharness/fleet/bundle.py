@@ -43,7 +43,7 @@ def pack_suite(suite_path: str | Path) -> dict:
     """The bundle: {suite_name, suite_text, files {path: bytes}, sha256 {path: hex}, kept_as_is}."""
     suite_path = Path(suite_path)
     config.load_suite(suite_path)  # a broken suite is refused here, before anything travels
-    raw = yaml.safe_load(suite_path.read_text())
+    raw = config.read_suite_file(suite_path)
     base = suite_path.resolve().parent
     files: dict[str, bytes] = {}
     origins: dict[str, str] = {}  # bundle path -> what the suite named: errors speak the user's words

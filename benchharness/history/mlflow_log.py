@@ -76,10 +76,10 @@ def log_run(results: dict, run_dir: str | Path, uri: str, experiment: str | None
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    suite = results.get("suite") or {}
+    named = schema.run_suite(results)
     try:
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        exp_id = _experiment_id(client, experiment or suite.get("name") or "benchharness", uri)
+        exp_id = _experiment_id(client, experiment or named.get("name") or "benchharness", uri)
         run = client.create_run(exp_id, run_name=str(results.get("run_id")))
     except Exception as exc:
         said = _unreachable(str(exc), LOG_REQUEST_TIMEOUT_S)
@@ -88,7 +88,7 @@ def log_run(results: dict, run_dir: str | Path, uri: str, experiment: str | None
                             "there (it is saved in its folder)") from None
         raise UserError(f"cannot log to MLflow at {uri!r}: {type(exc).__name__}: {str(exc)[:200]}") from None
     mlflow_run = run.info.run_id
-    params = {"suite": suite.get("name"), "suite_path": suite.get("path"), "quick": suite.get("quick"),
+    params = {"suite": named.get("name"), "suite_path": named.get("path"), "quick": named.get("quick"),
               "profile": (results.get("profile") or {}).get("name"), "bench_run_id": results.get("run_id")}
     params = [Param(k, str(v)[:6000]) for k, v in params.items() if v is not None]
     metrics = [Metric(k, float(v), 0, 0) for k, v in metrics_of(results).items()]
@@ -172,9 +172,8 @@ def _unreachable(text: str, timeout_s: float) -> str | None:
 
 def tracking_check_stage(ctx) -> None:
     """Check the tracking URI before measuring (see `check_uri`)."""
-    cfg = ctx.suite.get("tracking") or {}
-    if cfg.get("mlflow"):
-        check_uri(cfg["mlflow"])
+    if ctx.suite.tracking.mlflow:
+        check_uri(ctx.suite.tracking.mlflow)
 
 
 def _bounded_log(results, run_dir, uri, experiment) -> dict:
@@ -209,11 +208,11 @@ def _bounded_log(results, run_dir, uri, experiment) -> dict:
 
 def tracking_stage(ctx) -> None:
     """Log the run when the suite's tracking section (or --mlflow) names a tracking URI."""
-    cfg = ctx.suite.get("tracking") or {}
-    if not cfg.get("mlflow"):
+    tracking = ctx.suite.tracking
+    if not tracking.mlflow:
         return
     try:
-        logged = _bounded_log(ctx.results, ctx.run_dir, cfg["mlflow"], cfg.get("experiment"))
+        logged = _bounded_log(ctx.results, ctx.run_dir, tracking.mlflow, tracking.experiment)
     except UserError as exc:  # the run is measured and saved: say so, keep it
         ctx.results.setdefault("stage_errors", []).append({"stage": "tracking_stage", "error": str(exc)})
         ctx.progress(f"MLflow: {exc}")

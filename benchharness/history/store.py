@@ -63,10 +63,10 @@ def figure_interval(name: str, cand: dict, results: dict) -> tuple[float, float]
 def run_rows(results: dict) -> list[dict]:
     """The index rows of one run (failed candidates keep a row without figures: status)."""
     ident = identity(results)
-    suite = results.get("suite") or {}
+    named = schema.run_suite(results)
     base = {
         "run_id": results.get("run_id"), "started_at": results.get("started_at"),
-        "suite": suite.get("name"), "quick": bool(suite.get("quick")),
+        "suite": named.get("name"), "quick": bool(named.get("quick")),
         **{k: ident.get(k) for k in ("suite_sha256", "git_commit", "data_sha256", "split_sha256",
                                      "harness_version", "software", "machine", "machine_label",
                                      "profile")},

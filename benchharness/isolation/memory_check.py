@@ -18,21 +18,22 @@ from benchharness.isolation.isolate import run_in_child
 
 
 def memory_limit_stage(ctx: RunContext) -> None:
-    iso = ctx.suite["isolation"]
-    limit = iso.get("memory_limit_mb")
+    iso = ctx.suite.isolation
+    limit = iso.memory_limit_mb
     if not limit:
         return
+    from benchharness.measure.settings import as_dict
     from benchharness.measure.stages import preload_modules
     from benchharness.measure.threads import child_env
 
-    preload = ctx.extras.get("preload")
-    if preload is None:
-        preload = ctx.extras["preload"] = preload_modules(ctx)
-    forked = iso["start_method"] == "forkserver"  # a spawned child imports only what it needs
+    if ctx.preload is None:
+        ctx.preload = preload_modules(ctx)
+    preload = ctx.preload
+    forked = iso.start_method == "forkserver"  # a spawned child imports only what it needs
     out = run_in_child("benchharness.isolation.child_main:address_space_mb",
                        {"modules": list(preload) if forked else []},
-                       timeout_s=300, env=child_env(ctx.suite["threads"]), label="memory check child",
-                       start_method=iso["start_method"], preload=preload)
+                       timeout_s=300, env=child_env(as_dict(ctx.suite.threads)), label="memory check child",
+                       start_method=iso.start_method, preload=preload)
     if not out.ok or not out.value:  # unknown here (no /proc): the children say it themselves
         return
     start = float(out.value)

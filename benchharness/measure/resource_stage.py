@@ -2,7 +2,7 @@
 
 The measuring children (measure/child.py) run `monitor.phase_hook` around every timed phase
 (`load`, `predict`, `closed_loop`, `open_loop@RATE`, `batch@SIZE`, `full_split`) and send the
-records back; measure/stages.py keeps them in `ctx.extras[("phases", candidate)]` as
+records back; measure/stages.py keeps them in `cand.phases` as
 {measurement: {phase: {hook: record}}}. This stage turns each phase's CPU time and energy
 into figures per prediction with the rate the measurement reports for that phase, and
 picks the headline figures.
@@ -15,6 +15,7 @@ from benchharness.adapters.registry import ran_on_accelerator
 from benchharness.context import CandidateRun, RunContext
 from benchharness.measure import run_level
 from benchharness.measure.monitor import PHASE_HOOK, resources_section
+from benchharness.measure.settings import RealtimeSettings
 
 # the child whose model load gives the footprint: a fresh process that only loads and times
 _LOAD_FROM = ("closed_loop", "batch", "open_loop", "predict")
@@ -101,14 +102,14 @@ def resources_from_records(result: dict, records: dict, hook: str = PHASE_HOOK) 
 
 
 def resources_stage(ctx: RunContext, cand: CandidateRun) -> None:
-    section = resources_from_records(cand.result, ctx.extras.get(("phases", cand.name)) or {})
+    section = resources_from_records(cand.result, cand.phases)
     if section is not None:
-        add_cpu_trials(section, cand.result, ctx.suite["realtime"])
+        add_cpu_trials(section, cand.result, ctx.suite.realtime)
         cand.result["resources"] = section
         run_level.widen_candidate(ctx, cand)
 
 
-def add_cpu_trials(section: schema.Resources, result: dict, rt: dict) -> None:
+def add_cpu_trials(section: schema.Resources, result: dict, rt: RealtimeSettings) -> None:
     """CPU per prediction across the closed loop's trials: each trial's own figure, their
     mean as the point value, an interval and the stability across trials."""
     from benchharness.measure.intervals import stability, trial_interval
@@ -118,9 +119,9 @@ def add_cpu_trials(section: schema.Resources, result: dict, rt: dict) -> None:
     if not values:
         return
     section["cpu_ms_per_prediction"] = sum(values) / len(values)
-    section["intervals"] = {"cpu_ms_per_prediction": trial_interval(values, rt["ci_confidence"],
-                                                                     seed=rt["trial_seed"])}
+    section["intervals"] = {"cpu_ms_per_prediction": trial_interval(values, rt.ci_confidence,
+                                                                     seed=rt.trial_seed)}
     section["trials"] = [{"cpu_ms_per_prediction": t.get("cpu_ms_per_prediction"),
                           "count": t.get("count"), "duration_s": t.get("duration_s")} for t in trials]
-    section["stability"] = stability(section["trials"], ["cpu_ms_per_prediction"], rt["unstable_cv"])
+    section["stability"] = stability(section["trials"], ["cpu_ms_per_prediction"], rt.unstable_cv)
     section["cpu_source"] = "closed-loop trials: mean of each trial's CPU time per prediction"

@@ -92,26 +92,26 @@ def widen_section(section: dict, prior: float, confidence: float, figure_of: dic
 
 def widen_candidate(ctx, cand) -> None:
     """Widen every not yet widened measured section of a candidate (after its summaries)."""
-    rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
+    rt, batch = ctx.suite.realtime, ctx.suite.batch
     spread = ctx.run_level_spread
     cal = ctx.run_level_calibration
     result = cand.result
-    widen_section(schema.closed_loop(result), rt["run_cv"], rt["ci_confidence"], _CLOSED_KEYS, spread,
+    widen_section(schema.closed_loop(result), rt.run_cv, rt.ci_confidence, _CLOSED_KEYS, spread,
                   cand.name, cal)
     open_loop = schema.open_loop(result)
     if open_loop:
         for entry in schema.open_loop_rates(result):
-            widen_section(entry, rt["run_cv"], rt["ci_confidence"], _OPEN_RATE_KEYS, spread, cand.name, cal)
+            widen_section(entry, rt.run_cv, rt.ci_confidence, _OPEN_RATE_KEYS, spread, cand.name, cal)
         # both ends widen; the top then stays under the capacity cap (workers x the closed
         # loop's widened throughput), which needs no second widening
-        widen_section(open_loop, rt["run_cv"], rt["ci_confidence"],
+        widen_section(open_loop, rt.run_cv, rt.ci_confidence,
                       {"max_sustainable_rate_per_s": "sustainable_rps"}, spread, cand.name, cal)
         widened = (open_loop.get("intervals") or {}).get("max_sustainable_rate_per_s")
         qps_top = ((schema.closed_loop(result).get("intervals") or {}).get("qps") or [None, None])[1]
         if isinstance(widened, list) and widened[1] is not None and qps_top is not None:
             widened[1] = min(widened[1], (open_loop.get("workers") or 1) * qps_top)
     for entry in schema.batch_entries(result):
-        widen_section(entry, batch["run_cv"], batch["ci_confidence"], {"rows_per_s": "rows_per_s"},
+        widen_section(entry, batch.run_cv, batch.ci_confidence, {"rows_per_s": "rows_per_s"},
                       spread, cand.name, cal)
-    widen_section(schema.resources(result), rt["run_cv"], rt["ci_confidence"],
+    widen_section(schema.resources(result), rt.run_cv, rt.ci_confidence,
                   {"cpu_ms_per_prediction": "cpu_ms_per_prediction"}, spread, cand.name, cal)

@@ -6,9 +6,9 @@ hangs or raises fails the candidate with a one-line error; what happened (signal
 stderr tail) is kept in `child_failures`, and the run goes on with the next candidate.
 
 Hooks: modules that want to observe every timed phase inside the children (the resource
-sampler) add a "module:attr" to `PHASE_HOOKS` or to `ctx.extras["phase_hooks"]`; see
+sampler) add a "module:attr" to `PHASE_HOOKS` or to `ctx.phase_hooks`; see
 `measure/child.py` for the hook contract. What they record comes back in each section's
-`phases` and in `ctx.extras[("phases", candidate)]`.
+`phases` and in `cand.phases`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from benchharness.measure.intervals import (
 )
 from benchharness.measure.open_loop import late_start_warning, sweep_p99_limit
 from benchharness.measure.samples import save_samples
+from benchharness.measure.settings import BatchSettings, RealtimeSettings, as_dict
 from benchharness.measure.stats import LATENCY_KEYS, percentile, summarize_ns, tail_bound
 from benchharness.measure.threads import child_env
 from benchharness.run_folder import safe_name
@@ -48,7 +49,7 @@ def preload_modules(ctx: RunContext) -> list[str]:
     from benchharness.adapters.registry import find_format
     from benchharness.errors import UserError
 
-    modules = [*_PRELOAD, *ctx.suite["isolation"]["preload"]]
+    modules = [*_PRELOAD, *ctx.suite.isolation.preload]
     for cand in ctx.candidates:
         try:
             entry = find_format(cand.model_path or "", cand.model_format)
@@ -63,38 +64,37 @@ def base_spec(ctx: RunContext, cand: CandidateRun) -> dict:
     """What every child needs: the model, where its input is, threads, hooks."""
     work = Path(ctx.work_dir)
     native = work / f"native-{safe_name(cand.name)}.pkl"
-    rt = ctx.suite["realtime"]
+    rt = ctx.suite.realtime
     if ctx.dataset is not None:
         inputs: dict = {"X_test": str(work / "X_test.parquet"), "X_train": str(work / "X_train.parquet")}
     else:
-        inputs = {"synthetic": {"rows": rt["synthetic_rows"], "seed": rt["synthetic_seed"]}}
+        inputs = {"synthetic": {"rows": rt.synthetic_rows, "seed": rt.synthetic_seed}}
     if native.exists():
         inputs["native"] = str(native)
     return {
         "model": {"source": cand.model_path, "format": cand.model_format,
                   "options": dict(cand.spec.get("options") or {})},
         "inputs": inputs,
-        "threads": dict(ctx.suite["threads"]),
-        "phase_hooks": [*PHASE_HOOKS, *ctx.extras.get("phase_hooks", [])],
+        "threads": as_dict(ctx.suite.threads),
+        "phase_hooks": [*PHASE_HOOKS, *ctx.phase_hooks],
     }
 
 
 def run_child(ctx: RunContext, cand: CandidateRun, measurement: str, func: str, spec: dict,
               timeout_s: float) -> Any:
     """Run `child.<func>(spec)`; return its value or fail the candidate with one line."""
-    iso = ctx.suite["isolation"]
-    preload = ctx.extras.get("preload")
-    if preload is None and iso["start_method"] == "forkserver":
-        preload = ctx.extras["preload"] = preload_modules(ctx)
+    iso = ctx.suite.isolation
+    if ctx.preload is None and iso.start_method == "forkserver":
+        ctx.preload = preload_modules(ctx)
     out = run_in_child(f"{_CHILD}:{func}", {"spec": spec}, timeout_s,
                        env=child_env(spec["threads"]), label=f"{measurement} child",
-                       start_method=iso["start_method"], preload=preload or (),
+                       start_method=iso.start_method, preload=ctx.preload or (),
                        notify=lambda line: ctx.progress(f"[{cand.name}] {line}"),
-                       memory_limit_mb=iso["memory_limit_mb"])
+                       memory_limit_mb=iso.memory_limit_mb)
     if out.ok:
         phases = out.value.get("phases") if isinstance(out.value, dict) else None
         if phases:
-            ctx.extras.setdefault(("phases", cand.name), {})[measurement] = phases
+            cand.phases[measurement] = phases
         return out.value
     cand.result.setdefault("child_failures", []).append({"measurement": measurement, **out.record()})
     raise ModelError(f"{measurement}: {out.error}")
@@ -112,7 +112,7 @@ def predict_stage(ctx: RunContext, cand: CandidateRun) -> None:
     spec = base_spec(ctx, cand)
     spec["inputs"]["native_out"] = str(Path(ctx.work_dir) / f"native-{safe_name(cand.name)}.pkl")
     spec["inputs"].pop("native", None)
-    timeout = ctx.suite["realtime"]["timeout_s"] or 600
+    timeout = ctx.suite.realtime.timeout_s or 600
     out = run_child(ctx, cand, "predict", "predict_child", spec, timeout)
     cand.result["model"] = out["model"]
     fallback = (out["model"].get("details") or {}).get("fallback")
@@ -129,33 +129,33 @@ def predict_stage(ctx: RunContext, cand: CandidateRun) -> None:
 # A measurement (closed loop, open loop at its chosen rates, batch sweep) is made as several
 # trials, each in a fresh child; `measure/trials.py` interleaves them across candidates.
 # `*_trial(ctx, cand, index)` runs one and keeps its raw outcome in
-# ctx.extras[("trials", candidate, measurement)]; `summarize_*` turns the trials so far into
+# `cand.trials[measurement]`; `summarize_*` turns the trials so far into
 # the candidate's section (pooled point values, intervals across trials, per-trial figures,
 # stability). A trial's length is the measurement's budget divided by its trials.
 _LATENCY_FIGURES = LATENCY_KEYS
 
 
 def trial_records(ctx: RunContext, cand: CandidateRun, measurement: str) -> list[dict]:
-    return ctx.extras.setdefault(("trials", cand.name, measurement), [])
+    return cand.trials.setdefault(measurement, [])
 
 
-def trial_window_s(section: dict) -> float:
+def trial_window_s(section: RealtimeSettings | BatchSettings) -> float:
     """Timed seconds of one trial: the budget (default: duration_s) over the trials."""
-    budget = section.get("budget_s") or section["duration_s"]
-    return max(budget / max(section.get("trials") or 1, 1), 0.02)
+    budget = section.budget_s or section.duration_s
+    return max(budget / max(section.trials or 1, 1), 0.02)
 
 
-def _fixed_window(section: dict) -> dict:
-    """The section with its stop rule turned into one fixed window per trial: whether a figure
-    is pinned down is judged across trials, not inside one."""
+def _fixed_window(section: RealtimeSettings | BatchSettings) -> dict:
+    """The section, as the child reads it, with its stop rule turned into one fixed window per
+    trial: whether a figure is pinned down is judged across trials, not inside one."""
     w = trial_window_s(section)
-    return {**section, "duration_s": w, "min_duration_s": w, "min_count": 1}
+    return {**as_dict(section), "duration_s": w, "min_duration_s": w, "min_count": 1}
 
 
 def closed_loop_trial(ctx: RunContext, cand: CandidateRun, index: int) -> dict:
-    rt = ctx.suite["realtime"]
+    rt = ctx.suite.realtime
     spec = base_spec(ctx, cand) | {"realtime": _fixed_window(rt), "trial_index": index}
-    timeout = rt["timeout_s"] or 60 + 2 * (rt["warmup_s"] + trial_window_s(rt))
+    timeout = rt.timeout_s or 60 + 2 * (rt.warmup_s + trial_window_s(rt))
     out = run_child(ctx, cand, "closed_loop", "closed_loop_child", spec, timeout)
     loop = out["loop"]
     ms = loop.latencies_ns / 1e6
@@ -164,7 +164,7 @@ def closed_loop_trial(ctx: RunContext, cand: CandidateRun, index: int) -> dict:
               "server_samples_ms": out.get("server_samples_ms"), "phases": out.get("phases") or {},
               "figures": {**latency_figures(ms), "qps": loop.qps, "count": len(ms),
                           "duration_s": loop.loop_s, "cpu_s": loop.cpu_s}}
-    cpu = _phase_cpu_ms(record["phases"].get("closed_loop"), loop.qps * rt["rows_per_request"])
+    cpu = _phase_cpu_ms(record["phases"].get("closed_loop"), loop.qps * rt.rows_per_request)
     if cpu is not None:
         record["figures"]["cpu_ms_per_prediction"] = cpu
     trial_records(ctx, cand, "closed_loop").append(record)
@@ -183,12 +183,12 @@ def _phase_cpu_ms(by_hook: dict | None, rows_per_s: float) -> float | None:
 
 def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
     """realtime.closed_loop from every closed-loop trial so far."""
-    rt = ctx.suite["realtime"]
+    rt = ctx.suite.realtime
     records = trial_records(ctx, cand, "closed_loop")
     if not records:
         return
     pooled = np.concatenate([r["latency_ns"] for r in records])
-    section: schema.ClosedLoop = summarize_ns(pooled, rt["ci_confidence"])
+    section: schema.ClosedLoop = summarize_ns(pooled, rt.ci_confidence)
     trials = [r["figures"] for r in records]
     count = sum(t["count"] for t in trials)
     seconds = sum(t["duration_s"] for t in trials)
@@ -200,17 +200,17 @@ def summarize_closed_loop(ctx: RunContext, cand: CandidateRun) -> None:
         "error_count": errors, "error_rate": errors / attempts if attempts else 0.0,
         "first_error": next((r["first_error"] for r in records if r["first_error"]), None),
     })
-    seed = rt["trial_seed"]
+    seed = rt.trial_seed
     section["intervals"] = hierarchical_interval([r["latency_ns"] / 1e6 for r in records],
-                                                 confidence=rt["ci_confidence"], seed=seed)
+                                                 confidence=rt.ci_confidence, seed=seed)
     section["intervals"]["qps"] = ratio_interval([t["count"] for t in trials],
                                                  [t["duration_s"] for t in trials],
-                                                 rt["ci_confidence"], seed=seed)
+                                                 rt.ci_confidence, seed=seed)
     # `round`: the trial's index, the round of the interleaved order it ran in (a paired
     # comparison between candidates matches trials by it)
     section["trials"] = [{**{k: v for k, v in r["figures"].items() if k != "cpu_s"}, "round": r["index"]}
                          for r in records]
-    section["stability"] = stability(trials, [*_LATENCY_FIGURES, "qps"], rt["unstable_cv"])
+    section["stability"] = stability(trials, [*_LATENCY_FIGURES, "qps"], rt.unstable_cv)
     ordered = np.sort(pooled) / 1e6
     section["tail_bounds"] = {key: tail_bound(ordered, q) for key, q in (("p99_ms", 99), ("p999_ms", 99.9))}
     arrays = {"latency_ns": pooled, **{f"trial{i}_latency_ns": r["latency_ns"]
@@ -235,24 +235,24 @@ def open_loop_limit_ms(ctx: RunContext, cand: CandidateRun, closed: dict) -> tup
 
 def _open_loop_spec(ctx: RunContext, cand: CandidateRun) -> dict | None:
     """The open-loop child's spec (None when the open loop does not run for this candidate)."""
-    rt = ctx.suite["realtime"]
-    ol = rt["open_loop"]
+    rt = ctx.suite.realtime
+    ol = rt.open_loop
     closed = schema.closed_loop(cand.result)
-    if not ol["enabled"] or not closed.get("qps") or not closed.get("count"):
+    if not ol.enabled or not closed.get("qps") or not closed.get("count"):
         return None
     limit, source = open_loop_limit_ms(ctx, cand, closed)
     # errors the model makes unloaded (bad rows) are not the rate's; more than those are
     max_errors = (closed.get("error_rate") or 0.0) + OPEN_LOOP_EXTRA_ERROR_RATE
-    return base_spec(ctx, cand) | {"realtime": rt, "open_loop": ol, "p99_limit_ms": limit,
+    return base_spec(ctx, cand) | {"realtime": as_dict(rt), "open_loop": as_dict(ol), "p99_limit_ms": limit,
                                    "p99_limit_source": source,
-                                   "capacity_per_s": closed["qps"] * ol["workers"],
+                                   "capacity_per_s": closed["qps"] * ol.workers,
                                    "max_error_rate": max_errors}
 
 
-def _open_loop_timeout(rt: dict, n_probes: int, lowest: float) -> float:
-    ol = rt["open_loop"]
-    longest = 3 * max(ol["duration_s"], ol["min_count"] / lowest) + 1
-    return ol["timeout_s"] or 60 + 2 * rt["warmup_s"] + n_probes * longest
+def _open_loop_timeout(rt: RealtimeSettings, n_probes: int, lowest: float) -> float:
+    ol = rt.open_loop
+    longest = 3 * max(ol.duration_s, ol.min_count / lowest) + 1
+    return ol.timeout_s or 60 + 2 * rt.warmup_s + n_probes * longest
 
 
 def open_loop_sweep(ctx: RunContext, cand: CandidateRun) -> None:
@@ -264,10 +264,10 @@ def open_loop_sweep(ctx: RunContext, cand: CandidateRun) -> None:
     ol = spec["open_loop"]
     rates = ol["rates_per_s"] or [spec["capacity_per_s"] * f for f in ol["fractions"]]
     lowest = min(rates) / 2 ** ol["refine_steps"]  # bisection may go below the first rate
-    timeout = _open_loop_timeout(ctx.suite["realtime"], len(rates) + ol["refine_steps"], lowest)
+    timeout = _open_loop_timeout(ctx.suite.realtime, len(rates) + ol["refine_steps"], lowest)
     out = run_child(ctx, cand, "open_loop", "open_loop_child", spec, timeout)
     chosen = _trial_rates(out["rates"], out["max_sustainable_rate_per_s"])
-    ctx.extras[("open_loop_sweep", cand.name)] = {"spec": spec, "out": out, "chosen": chosen}
+    cand.open_loop_sweep = {"spec": spec, "out": out, "chosen": chosen}
     records = trial_records(ctx, cand, "open_loop")
     records.append({"index": 0, "source": "sweep", "phases": out.get("phases") or {},
                     "rates": [r for r in out["rates"] if r["target_rate_per_s"] in chosen],
@@ -287,11 +287,11 @@ def _trial_rates(rates: list[dict], best: float | None) -> list[float]:
 
 
 def open_loop_trial(ctx: RunContext, cand: CandidateRun, index: int) -> dict | None:
-    sweep = ctx.extras.get(("open_loop_sweep", cand.name))
+    sweep = cand.open_loop_sweep
     if not sweep or not sweep["chosen"]:
         return None
     spec = sweep["spec"] | {"trial_rates": sweep["chosen"], "trial_index": index}
-    timeout = _open_loop_timeout(ctx.suite["realtime"], len(sweep["chosen"]), min(sweep["chosen"]))
+    timeout = _open_loop_timeout(ctx.suite.realtime, len(sweep["chosen"]), min(sweep["chosen"]))
     out = run_child(ctx, cand, "open_loop", "open_loop_rates_child", spec, timeout)
     trial_records(ctx, cand, "open_loop").append(
         {"index": index, "source": "trial", "phases": out.get("phases") or {},
@@ -333,13 +333,13 @@ def _pooled_rate(rate: float, runs: list, spec: dict) -> dict:
 
 def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
     """realtime.open_loop: the sweep's rates, the chosen ones pooled over their trials."""
-    sweep = ctx.extras.get(("open_loop_sweep", cand.name))
+    sweep = cand.open_loop_sweep
     if not sweep:
         return
     spec, out, chosen = sweep["spec"], sweep["out"], sweep["chosen"]
-    rt, ol = ctx.suite["realtime"], spec["open_loop"]
+    rt, ol = ctx.suite.realtime, spec["open_loop"]
     records = trial_records(ctx, cand, "open_loop")
-    seed = rt["trial_seed"]
+    seed = rt.trial_seed
     entries: list[schema.OpenLoopRate] = []
     for probe in out["rates"]:
         rate = probe["target_rate_per_s"]
@@ -352,7 +352,7 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
             # measured once, by the sweep: no interval across trials
             entry["intervals"] = {k: [None, None] for k in (*_LATENCY_FIGURES, "achieved_rate_per_s",
                                                             *(f"model_{k}" for k in _LATENCY_FIGURES))}
-            entry["stability"] = stability(entry["trials"], _LATENCY_FIGURES, rt["unstable_cv"])
+            entry["stability"] = stability(entry["trials"], _LATENCY_FIGURES, rt.unstable_cv)
             entries.append(entry)
             continue
         runs = [run for _, _, run in per_trial]
@@ -364,19 +364,19 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
                                             entry["dropped"], spec)
         entry["trials"] = [{**_rate_trial(r), "round": i} for i, r, _ in per_trial]
         entry["intervals"] = hierarchical_interval(
-            [run.latency_ns[~run.failed] / 1e6 for run in runs], confidence=rt["ci_confidence"], seed=seed)
+            [run.latency_ns[~run.failed] / 1e6 for run in runs], confidence=rt.ci_confidence, seed=seed)
         entry["intervals"].update({f"model_{k}": v for k, v in hierarchical_interval(
-            [run.model_latency_ns()[~run.failed] / 1e6 for run in runs], confidence=rt["ci_confidence"],
+            [run.model_latency_ns()[~run.failed] / 1e6 for run in runs], confidence=rt.ci_confidence,
             seed=seed).items()})
         entry["intervals"]["achieved_rate_per_s"] = trial_interval(
-            [r["achieved_rate_per_s"] for _, r, _ in per_trial], rt["ci_confidence"], seed=seed)
-        entry["stability"] = stability(entry["trials"], _LATENCY_FIGURES, rt["unstable_cv"])
+            [r["achieved_rate_per_s"] for _, r, _ in per_trial], rt.ci_confidence, seed=seed)
+        entry["stability"] = stability(entry["trials"], _LATENCY_FIGURES, rt.unstable_cv)
         entries.append(entry)
     entries.sort(key=lambda e: e["target_rate_per_s"])
     passing = [e["target_rate_per_s"] for e in entries if e.get("sustainable")]
     best = max(passing) if passing else None
     best_lo, best_hi, per_trial_best = _sustainable_interval(entries, records, chosen, spec, seed,
-                                                             rt["ci_confidence"])
+                                                             rt.ci_confidence)
     best_hi = _capacity_bound(best_hi, best_lo, cand, ol["workers"])
     warning = late_start_warning(entries, ol["late_threshold_ms"])
     if warning:
@@ -390,7 +390,7 @@ def summarize_open_loop(ctx: RunContext, cand: CandidateRun) -> None:
         "trials": [{"max_sustainable_rate_per_s": v, "count": c, "duration_s": d, "round": r}
                    for v, c, d, r in per_trial_best],
         "stability": stability([{"max_sustainable_rate_per_s": v} for v, *_ in per_trial_best],
-                               ["max_sustainable_rate_per_s"], rt["unstable_cv"]),
+                               ["max_sustainable_rate_per_s"], rt.unstable_cv),
         "trial_rates_per_s": chosen,
         "rates": entries, "late_start_warning": warning,
         "samples_file": save_samples(ctx.run_dir, cand.name, "open_loop", _open_loop_arrays(records)),
@@ -526,11 +526,11 @@ def _open_loop_arrays(records: list[dict]) -> dict[str, np.ndarray]:
 
 def batch_trial(ctx: RunContext, cand: CandidateRun, index: int) -> dict:
     """One batch trial: every batch size in a fresh child (the whole split timed in trial 0)."""
-    cfg = ctx.suite["batch"]
+    cfg = ctx.suite.batch
     window = _fixed_window(cfg)
-    window["full_split"] = cfg["full_split"] and index == 0
+    window["full_split"] = cfg.full_split and index == 0
     spec = base_spec(ctx, cand) | {"batch": window, "trial_index": index}
-    timeout = cfg["timeout_s"] or 120 + 2 * len(cfg["batch_sizes"]) * (trial_window_s(cfg) + 1)
+    timeout = cfg.timeout_s or 120 + 2 * len(cfg.batch_sizes) * (trial_window_s(cfg) + 1)
     out = run_child(ctx, cand, "batch", "batch_child", spec, timeout)
     record = {"index": index, "entries": out["batch"], "loops": dict(out["loops"]),
               "full_split": out["full_split"], "settings": out["settings"],
@@ -541,14 +541,14 @@ def batch_trial(ctx: RunContext, cand: CandidateRun, index: int) -> dict:
 
 def summarize_batch(ctx: RunContext, cand: CandidateRun) -> None:
     """results["batch"] (one entry per batch size, pooled over the trials) and the whole split."""
-    cfg = ctx.suite["batch"]
+    cfg = ctx.suite.batch
     records = trial_records(ctx, cand, "batch")
     if not records:
         return
-    seed = ctx.suite["realtime"]["trial_seed"]
+    seed = ctx.suite.realtime.trial_seed
     arrays: dict[str, np.ndarray] = {}
     entries: list[schema.BatchEntry] = []
-    for size in cfg["batch_sizes"]:
+    for size in cfg.batch_sizes:
         used = [rec for rec in records if size in rec["loops"]]
         loops = [rec["loops"][size] for rec in used]
         trials = [next(e for e in rec["entries"] if e["batch_size"] == size) for rec in used]
@@ -560,22 +560,22 @@ def summarize_batch(ctx: RunContext, cand: CandidateRun) -> None:
         entry = {"batch_size": size, "rows_per_batch": rows, "batches": count,
                  "rows_per_s": count * rows / seconds if seconds > 0 else 0.0,
                  "batches_per_s": count / seconds if seconds > 0 else 0.0}
-        entry.update({k: v for k, v in summarize_ns(pooled, cfg["ci_confidence"]).items() if k != "count"})
+        entry.update({k: v for k, v in summarize_ns(pooled, cfg.ci_confidence).items() if k != "count"})
         entry["duration_s"] = seconds
         entry["error_count"] = errors
         entry["error_rate"] = errors / (count + errors) if count + errors else 0.0
         entry["first_error"] = next((t["first_error"] for t in trials if t.get("first_error")), None)
         entry["intervals"] = hierarchical_interval([loop.latencies_ns / 1e6 for loop in loops],
-                                                   confidence=cfg["ci_confidence"], seed=seed)
+                                                   confidence=cfg.ci_confidence, seed=seed)
         entry["intervals"]["rows_per_s"] = ratio_interval(
             [len(loop.latencies_ns) * rows for loop in loops], [loop.loop_s for loop in loops],
-            cfg["ci_confidence"], seed=seed)
+            cfg.ci_confidence, seed=seed)
         entry["trials"] = [{**latency_figures(loop.latencies_ns / 1e6), "rows_per_s": t["rows_per_s"],
                             "count": len(loop.latencies_ns), "duration_s": loop.loop_s,
                             "round": rec["index"]}
                            for loop, t, rec in zip(loops, trials, used)]
         entry["stability"] = stability(entry["trials"], [*_LATENCY_FIGURES, "rows_per_s"],
-                                       cfg["unstable_cv"])
+                                       cfg.unstable_cv)
         key = f"b{size}_latency_ns"
         arrays[key] = pooled
         arrays.update({f"b{size}_trial{i}_latency_ns": loop.latencies_ns for i, loop in enumerate(loops)})

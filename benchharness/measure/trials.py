@@ -55,20 +55,19 @@ def interleaved(jobs: list[tuple[str, str, int]], seed: int) -> list[tuple[str, 
 
 def _trial_seconds(ctx: RunContext, measurement: str) -> float:
     """A rough length of one trial, for the ETA (timed window plus warm-up)."""
-    rt = ctx.suite["realtime"]
+    rt = ctx.suite.realtime
     if measurement == "closed_loop":
-        return st.trial_window_s(rt) + rt["warmup_s"]
+        return st.trial_window_s(rt) + rt.warmup_s
     if measurement == "batch":
-        return st.trial_window_s(ctx.suite["batch"]) * len(ctx.suite["batch"]["batch_sizes"])
-    return 2 * rt["open_loop"]["duration_s"] + rt["warmup_s"]
+        return st.trial_window_s(ctx.suite.batch) * len(ctx.suite.batch.batch_sizes)
+    return 2 * rt.open_loop.duration_s + rt.warmup_s
 
 
 def run_jobs(ctx: RunContext, jobs: list[tuple[str, str, int]], what: str) -> None:
     """Run the jobs in order; a failing one fails its candidate (the rest of its jobs are
     skipped), the others go on. Progress: each trial with an ETA."""
     by_name = {c.name: c for c in ctx.candidates}
-    record = ctx.results.setdefault("trials", {"seed": ctx.suite["realtime"]["trial_seed"], "order": []})
-    loads = ctx.extras.setdefault("trial_loads", [])
+    record = ctx.results.setdefault("trials", {"seed": ctx.suite.realtime.trial_seed, "order": []})
     started = time.monotonic()
     overhead = None  # measured seconds a trial takes beyond its timed window
     for done, (name, measurement, index) in enumerate(jobs):
@@ -95,7 +94,7 @@ def run_jobs(ctx: RunContext, jobs: list[tuple[str, str, int]], what: str) -> No
             cand.result["traceback"] = traceback.format_exc(limit=8)
         seconds = time.monotonic() - t0
         load = machine_load.trial_load(before, machine_load.snapshot())
-        loads.append(load)
+        ctx.trial_loads.append(load)
         record["order"].append({"candidate": name, "measurement": measurement, "trial": index,
                                 "seconds": round(seconds, 3), **load})
         if not cand.ok:
@@ -116,11 +115,11 @@ def summarize(ctx: RunContext, names: set[str], measurement: str) -> None:
 
 def trials_stage(ctx: RunContext) -> None:
     """Every candidate's closed loop, batch and open loop, as interleaved trials."""
-    rt, batch = ctx.suite["realtime"], ctx.suite["batch"]
+    rt, batch = ctx.suite.realtime, ctx.suite.batch
     ok = [c for c in ctx.candidates if c.ok]
     names = {c.name for c in ok}
-    first = [(c.name, "closed_loop", i) for c in ok for i in range(rt["trials"])]
-    first += [(c.name, "batch", i) for c in ok for i in range(batch["trials"])]
+    first = [(c.name, "closed_loop", i) for c in ok for i in range(rt.trials)]
+    first += [(c.name, "batch", i) for c in ok for i in range(batch.trials)]
     run_jobs(ctx, interleaved(first, seed_for(ctx.suite, "trials")), "trial")
     summarize(ctx, names, "closed_loop")
     summarize(ctx, names, "batch")
@@ -136,8 +135,8 @@ def trials_stage(ctx: RunContext) -> None:
             cand.fail(f"{type(exc).__name__}: {exc}")
             cand.result["traceback"] = traceback.format_exc(limit=8)
         ctx.save()
-    swept = [c for c in ctx.candidates if c.ok and ctx.extras.get(("open_loop_sweep", c.name))]
-    more = [(c.name, "open_loop", i) for c in swept for i in range(1, rt["open_loop"]["trials"])]
+    swept = [c for c in ctx.candidates if c.ok and c.open_loop_sweep]
+    more = [(c.name, "open_loop", i) for c in swept for i in range(1, rt.open_loop.trials)]
     run_jobs(ctx, interleaved(more, seed_for(ctx.suite, "open loop trials")), "open-loop trial")
     summarize(ctx, names, "open_loop")
     record_machine_load(ctx)
@@ -176,7 +175,7 @@ def _say_figures(ctx: RunContext, cand: CandidateRun) -> None:
 
 
 def record_machine_load(ctx: RunContext) -> None:
-    section = machine_load.load_section(ctx.extras.get("trial_loads") or [])
+    section = machine_load.load_section(ctx.trial_loads)
     ctx.results["machine_load"] = section
     if section["busy"]:
         ctx.progress(f"warning: {section['note']}")

@@ -18,7 +18,7 @@ from benchharness.schema import Quality
 
 
 @dataclass
-class QualitySettings:
+class ResolvedQuality:
     """The suite's `quality` section, resolved for one run (task detected, metric chosen)."""
 
     task: str
@@ -53,7 +53,7 @@ def overfit_check(metric: str, train: float | None, test: float | None, threshol
 def evaluate(
     test: ScoredRows,
     train: ScoredRows | None,
-    settings: QualitySettings,
+    settings: ResolvedQuality,
     meta_test: pd.DataFrame | None = None,
     times_test: pd.Series | None = None,
     train_missing: str = "no predictions on the train split",

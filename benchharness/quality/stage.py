@@ -5,8 +5,8 @@
     AFTER         compare_stage     best baseline (automatic or declared), paired delta, verdict
                   parity_stage      an export against its original
 
-Per-row predictions travel between them on ctx.extras (never saved): the paired bootstrap
-needs the best baseline's rows next to each candidate's.
+Per-row outcomes travel between them on `ctx.quality_rows` and `ctx.baseline_rows` (never
+saved): the paired bootstrap needs the best baseline's rows next to each candidate's.
 """
 
 from __future__ import annotations
@@ -21,41 +21,40 @@ from benchharness.errors import ModelError, SuiteError, UserError
 from benchharness.quality.baselines import default_baselines, fit_baseline
 from benchharness.quality.bootstrap import BootstrapPlan
 from benchharness.quality.compare import pick_best, versus_baseline
-from benchharness.quality.evaluate import QualitySettings, class_balance, evaluate
+from benchharness.quality.evaluate import ResolvedQuality, class_balance, evaluate
 from benchharness.quality.metrics import ScoredRows, metric_names
 from benchharness.quality.parity import parity
 from benchharness.quality.task import DEFAULT_PRIMARY, detect_task, is_classification
+from benchharness.suite import Suite
 
-SETTINGS = "quality_settings"
 
-
-def build_settings(suite: dict, y_train: pd.Series) -> QualitySettings:
+def build_settings(suite: Suite, y_train: pd.Series) -> ResolvedQuality:
     """The suite's quality section resolved against the data: task detected, metric checked."""
-    q = suite["quality"]
-    task = detect_task(y_train, q["task"])
-    metric = q["primary_metric"] or DEFAULT_PRIMARY[task]
+    q = suite.quality
+    task = detect_task(y_train, q.task)
+    metric = q.primary_metric or DEFAULT_PRIMARY[task]
     if metric not in metric_names(task):
         raise SuiteError(f"'quality.primary_metric' must be one of {', '.join(metric_names(task))} "
                          f"for a {task} task, got {metric!r}")
-    b = q["bootstrap"]
+    b = q.bootstrap
     # a time column alone asks for the performance over time: monthly unless told otherwise
-    window = q["window"] or ("month" if suite["data"]["time_column"] else None)
-    return QualitySettings(
+    window = q.window or ("month" if suite.data.time_column else None)
+    return ResolvedQuality(
         task=task, primary_metric=metric,
-        plan=BootstrapPlan(b["resamples"], b["seed"], b["confidence"]),
-        subgroups=list(q["subgroups"]), min_group_rows=q["min_group_rows"], bins=q["bins"],
-        window=window, production_window=q["production_window"], overfit_gap=q["overfit_gap"],
+        plan=BootstrapPlan(b.resamples, b.seed, b.confidence),
+        subgroups=list(q.subgroups), min_group_rows=q.min_group_rows, bins=q.bins,
+        window=window, production_window=q.production_window, overfit_gap=q.overfit_gap,
     )
 
 
-def _settings(ctx: RunContext) -> QualitySettings:
-    if SETTINGS not in ctx.extras:
-        ctx.extras[SETTINGS] = build_settings(ctx.suite, ctx.dataset.y_train)
-    return ctx.extras[SETTINGS]
+def _settings(ctx: RunContext) -> ResolvedQuality:
+    if ctx.quality_settings is None:
+        ctx.quality_settings = build_settings(ctx.suite, ctx.dataset.y_train)
+    return ctx.quality_settings
 
 
 def _times(ctx: RunContext, meta: pd.DataFrame | None) -> pd.Series | None:
-    col = ctx.suite["data"]["time_column"]
+    col = ctx.suite.data.time_column
     return meta[col] if col and meta is not None and col in meta.columns else None
 
 
@@ -91,19 +90,19 @@ def baselines_stage(ctx: RunContext) -> None:
         return
     s = _settings(ctx)
     ds.task = s.task  # for the stages after this one
-    q = ctx.suite["quality"]
+    baselines = ctx.suite.quality.baselines
     ctx.results["quality"] = {
         "task": s.task, "primary_metric": s.primary_metric, "higher_is_better": s.higher_is_better,
         "bootstrap": {"resamples": s.plan.n_resamples, "seed": s.plan.seed, "confidence": s.plan.confidence},
         "best_baseline": None,
     }
     if is_classification(s.task):
-        ctx.results["quality"]["class_balance"] = class_balance(ds.y_train, ds.y_test, ctx.suite["data"]["resampled"])
+        ctx.results["quality"]["class_balance"] = class_balance(ds.y_train, ds.y_test, ctx.suite.data.resampled)
         warning = ctx.results["quality"]["class_balance"]["warning"]
         if warning:
             ctx.progress(f"quality: warning: {warning}")
     times_train, times_test = _times(ctx, ds.meta_train), _times(ctx, ds.meta_test)
-    names = q["baselines"] if q["baselines"] is not None else default_baselines(s.task, times_train is not None)
+    names = baselines if baselines is not None else default_baselines(s.task, times_train is not None)
     period = s.production_window or s.window or "month"
     started = time.perf_counter()
     entries = [_score_baseline(ctx, s, name, times_train, times_test, period) for name in names]
@@ -117,7 +116,7 @@ def baselines_stage(ctx: RunContext) -> None:
                      f"{s.plan.n_resamples} (bootstrap.CELL_BUDGET)")
 
 
-def _score_baseline(ctx: RunContext, s: QualitySettings, name: str, times_train, times_test, period) -> dict:
+def _score_baseline(ctx: RunContext, s: ResolvedQuality, name: str, times_train, times_test, period) -> dict:
     """Fit one automatic baseline and score it like a candidate; a failure is recorded."""
     ds = ctx.dataset
     entry = {"name": name, "role": "baseline", "kind": "automatic", "status": "ok", "error": None}
@@ -133,7 +132,7 @@ def _score_baseline(ctx: RunContext, s: QualitySettings, name: str, times_train,
         # a baseline's interval matters on the metric it is compared on: the others would
         # cost ten times the time for figures nobody reads
         entry["quality"] = evaluate(test, train, s, ds.meta_test, times_test, interval_metrics=[s.primary_metric])
-        ctx.extras[("quality_rows", "baseline", name)] = test
+        ctx.baseline_rows[name] = test
     except UserError as exc:
         entry.update(status="failed", error=str(exc))
     except Exception as exc:  # a baseline that cannot fit this data must not stop the run
@@ -160,7 +159,7 @@ def quality_stage(ctx: RunContext, cand: CandidateRun) -> None:
     cand.result["quality"] = evaluate(test, train, s, ds.meta_test, _times(ctx, ds.meta_test))
     if is_classification(s.task):
         cand.result["quality"]["calibration"] = keep_calibration(ctx.run_dir, cand.name, test)
-    ctx.extras[("quality_rows", "candidate", cand.name)] = test
+    ctx.quality_rows[cand.name] = test
 
 
 def keep_calibration(run_dir, name: str, test: ScoredRows) -> dict:
@@ -218,11 +217,11 @@ def compare_stage(ctx: RunContext) -> None:
     metric = s.primary_metric
     pool: dict[str, tuple[str, dict, ScoredRows]] = {}
     for e in ctx.results.get("baselines", []):
-        rows = ctx.extras.get(("quality_rows", "baseline", e["name"]))
+        rows = ctx.baseline_rows.get(e["name"])
         if e["status"] == "ok" and rows is not None:
             pool[e["name"]] = ("automatic", e["quality"], rows)
     for c in _declared(ctx):
-        rows = ctx.extras.get(("quality_rows", "candidate", c.name))
+        rows = ctx.quality_rows.get(c.name)
         if rows is not None:
             pool[c.name] = ("declared", c.result["quality"], rows)
     best = pick_best({k: v[1]["test"].get(metric) for k, v in pool.items()}, metric)
@@ -233,7 +232,7 @@ def compare_stage(ctx: RunContext) -> None:
     ctx.results["quality"]["best_baseline"] = {"name": best, "kind": kind, "metric": metric,
                                                "value": best_q["test"][metric], "ci": best_q["ci"].get(metric)}
     for cand in ctx.candidates:
-        rows = ctx.extras.get(("quality_rows", "candidate", cand.name))
+        rows = ctx.quality_rows.get(cand.name)
         if cand.spec.get("baseline") or not cand.ok or rows is None:
             continue
         q = cand.result["quality"]

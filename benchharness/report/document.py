@@ -361,10 +361,10 @@ def environment_blocks(results: dict) -> list:
 
 def build(results: dict, charts: dict | None = None) -> list:
     """Every block of the report, in reading order."""
-    suite = results.get("suite") or {}
-    title = f"Production readiness: {suite.get('name', 'suite')}"
+    named = schema.run_suite(results)
+    title = f"Production readiness: {named.get('name', 'suite')}"
     meta = (f"Run {results.get('run_id', MISSING)}, started {results.get('started_at', MISSING)}"
-            + (" (quick mode: short windows, indicative figures)" if suite.get("quick") else ""))
+            + (" (quick mode: short windows, indicative figures)" if named.get("quick") else ""))
     blocks = [Heading(title, 1), Para(meta, "note"), *warning_blocks(results)]
     blocks += verdict_blocks(results) + limits_blocks(results) + quality_blocks(results)
     blocks += previous_run_blocks(results) + against_blocks(results)

@@ -17,7 +17,7 @@ def env_report(suite_path: str | None, profile_arg: str | None, as_json: bool = 
     machine = detect_machine()
     name = profile_arg
     if name is None and suite_path:
-        name = config.load_suite(suite_path).get("profile")
+        name = config.load_suite(suite_path).profile
     profile = load_profile(name, machine=machine)
     section = profile_section(profile, machine)
     if as_json:

@@ -37,7 +37,7 @@ def write_report(run_dir: str | Path, results: dict | None = None, charts: dict 
     return {"html": "report.html", "markdown": "report.md", "charts": charts}
 
 
-# -- run stages (api.AFTER) ----------------------------------------------------------------------
+# -- run stages (pipeline.AFTER) -------------------------------------------------------------------
 def charts_stage(ctx) -> None:
     ctx.results["charts"] = write_charts(ctx.results, ctx.run_dir)
 

@@ -22,7 +22,6 @@ from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
 
 START_TIMEOUT_S = 60.0
-_SERVERS = "serve.processes"
 
 
 def start_server(model: str, name: str, fmt: str | None, options: dict, log_path: Path,
@@ -76,19 +75,17 @@ SERVER_TIME_HOOK = "benchharness.adapters.server_timing:server_time_hook"
 def start_servers_stage(ctx: RunContext) -> None:
     """Put each `serve: true` candidate behind its own `bench serve` process; when the run
     has HTTP candidates, ask the measurement children for the servers' model time."""
-    procs: list = ctx.extras.setdefault(_SERVERS, [])
     for cand in ctx.candidates:
         if not (cand.ok and cand.spec.get("serve")):
             continue
         try:
-            serve_candidate(ctx, cand, procs)
+            serve_candidate(ctx, cand, ctx.servers)
         except ModelError as exc:
             cand.fail(str(exc))
             ctx.progress(f"[{cand.name}] FAILED: {exc}")
-    if any(c.model_format == "http" or "://" in (c.model_path or "") for c in ctx.candidates):
-        hooks = ctx.extras.setdefault("phase_hooks", [])
-        if SERVER_TIME_HOOK not in hooks:
-            hooks.append(SERVER_TIME_HOOK)
+    http = any(c.model_format == "http" or "://" in (c.model_path or "") for c in ctx.candidates)
+    if http and SERVER_TIME_HOOK not in ctx.phase_hooks:
+        ctx.phase_hooks.append(SERVER_TIME_HOOK)
 
 
 def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
@@ -107,5 +104,6 @@ def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
 
 
 def stop_servers_stage(ctx: RunContext) -> None:
-    for proc in ctx.extras.pop(_SERVERS, []):
+    for proc in ctx.servers:
         stop_server(proc)
+    ctx.servers.clear()

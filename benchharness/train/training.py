@@ -124,7 +124,7 @@ def _native(train: str) -> bool:
 
 
 def resolve_candidates_stage(ctx: RunContext) -> None:
-    for spec in ctx.suite["candidates"]:
+    for spec in ctx.suite.candidates:
         cand = CandidateRun(spec=spec, result=new_result(spec))
         ctx.candidates.append(cand)
         ctx.results["candidates"].append(cand.result)

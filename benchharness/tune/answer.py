@@ -27,7 +27,7 @@ def _original_rows(ctx: RunContext, cand: CandidateRun, settings):
     from benchharness.quality.task import is_classification
 
     if cand.original_of != cand.name:
-        return ctx.extras.get(("quality_rows", "candidate", cand.original_of))
+        return ctx.quality_rows.get(cand.original_of)
     est = cand.trained_model  # our own estimator (or a file the run already warned about)
     if est is None:
         return None
@@ -56,7 +56,7 @@ def quality_guard(
     if not cand.original_of or ctx.dataset is None or "quality" not in ctx.results:
         return None
     settings = _settings(ctx)
-    mine = ctx.extras.get(("quality_rows", "candidate", cand.name))
+    mine = ctx.quality_rows.get(cand.name)
     theirs = _original_rows(ctx, cand, settings)
     metric = settings.primary_metric
     if mine is None or theirs is None:

@@ -332,8 +332,8 @@ def tune_candidates_stage(ctx: RunContext) -> None:
         ctx.candidates[i : i + 1] = made
         j = ctx.results["candidates"].index(base.result)
         ctx.results["candidates"][j : j + 1] = [m.result for m in made]
-        k = next(n for n, s in enumerate(ctx.suite["candidates"]) if s["name"] == base.name)
-        ctx.suite["candidates"][k : k + 1] = [m.spec for m in made]
+        k = next(n for n, s in enumerate(ctx.suite.candidates) if s["name"] == base.name)
+        ctx.suite.candidates[k : k + 1] = [m.spec for m in made]
         section[base.name] = {
             "space": base.spec["tune"],
             "source": base.result.get("source"),

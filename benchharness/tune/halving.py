@@ -30,6 +30,7 @@ from benchharness.decide import limits as lim
 from benchharness.measure import stages as st
 from benchharness.measure.trials import interleaved, run_jobs
 from benchharness.seeds import seed_for
+from benchharness.suite import Suite
 
 FIRST_RUNG_TRIALS = 3  # with 2 trials an interval is ~9x the spread (Student's t, 1 df): useless
 RUNG_TRIALS = 2  # trials added per variant and measurement in each later rung
@@ -37,20 +38,20 @@ CHILD_OVERHEAD_S = 1.0  # a rough start-up cost of one measurement child, for th
 _SCREENED = ("closed_loop", "batch")
 
 
-def full_seconds(suite: dict) -> float:
+def full_seconds(suite: Suite) -> float:
     """A rough length of one candidate's full measurement (all trials, open loop included)."""
-    rt, batch, ol = suite["realtime"], suite["batch"], suite["realtime"]["open_loop"]
-    closed = rt["trials"] * (st.trial_window_s(rt) + rt["warmup_s"] + CHILD_OVERHEAD_S)
-    batched = batch["trials"] * (
-        st.trial_window_s(batch) * len(batch["batch_sizes"]) + CHILD_OVERHEAD_S
+    rt, batch, ol = suite.realtime, suite.batch, suite.realtime.open_loop
+    closed = rt.trials * (st.trial_window_s(rt) + rt.warmup_s + CHILD_OVERHEAD_S)
+    batched = batch.trials * (
+        st.trial_window_s(batch) * len(batch.batch_sizes) + CHILD_OVERHEAD_S
     )
-    rates = len(ol.get("rates_per_s") or ol.get("fractions") or [1]) + ol["trials"]
-    return closed + batched + rates * (ol["duration_s"] + rt["warmup_s"] + CHILD_OVERHEAD_S)
+    rates = len(ol.rates_per_s or ol.fractions or [1]) + ol.trials
+    return closed + batched + rates * (ol.duration_s + rt.warmup_s + CHILD_OVERHEAD_S)
 
 
 def cannot_meet(ctx: RunContext, cand: CandidateRun) -> str | None:
     checks = lim.evaluate_all(
-        lim.limits_for(ctx.suite.get("limits"), cand.spec.get("limits")), cand.result, ctx.results
+        lim.limits_for(ctx.suite.limits, cand.spec.get("limits")), cand.result, ctx.results
     )
     for r in checks:
         if r.severity == "fail" and r.status == "fail" and r.metric in figures.TRIAL_FIGURES:
@@ -92,7 +93,7 @@ def _drop(ctx: RunContext, base: str, cand: CandidateRun, rung: int, reason: str
     entry["variants"].remove(cand.name)
     ctx.candidates.remove(cand)
     ctx.results["candidates"].remove(cand.result)
-    ctx.suite["candidates"] = [s for s in ctx.suite["candidates"] if s["name"] != cand.name]
+    ctx.suite.candidates[:] = [s for s in ctx.suite.candidates if s["name"] != cand.name]
     ctx.progress(f"[{cand.name}] tune: dropped after rung {rung + 1}: {reason}")
 
 
@@ -123,7 +124,7 @@ def tune_halving_stage(ctx: RunContext) -> None:
             f"budget of {budget:g} s: successive halving on trial intervals"
         )
         started = time.monotonic()
-        cap = min(ctx.suite["realtime"]["max_trials"], ctx.suite["batch"]["max_trials"])
+        cap = min(ctx.suite.realtime.max_trials, ctx.suite.batch.max_trials)
         rung, have = 0, 0
         while len(variants) > 1 and have < cap and time.monotonic() - started < budget / 2:
             add = min(RUNG_TRIALS if have else FIRST_RUNG_TRIALS, cap - have)
@@ -160,7 +161,7 @@ def tune_halving_stage(ctx: RunContext) -> None:
             rung += 1
         for c in variants:  # survivors are measured in full with everyone else
             for m in _SCREENED:
-                ctx.extras[("trials", c.name, m)] = []
+                c.trials[m] = []
             c.result.pop("realtime", None)
             c.result.pop("batch", None)
         entry["search"] = {

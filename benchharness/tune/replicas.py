@@ -35,6 +35,7 @@ from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
 from benchharness.isolation.isolate import run_in_child
 from benchharness.measure import stages as st
+from benchharness.measure.settings import as_dict
 from benchharness.measure.stats import percentile
 from benchharness.measure.threads import child_env
 
@@ -92,10 +93,10 @@ def run_together(ctx: RunContext, cand: CandidateRun, n: int, batch_size: int,
                  window_s: float) -> list:
     """N replica children of `cand`, timed in the same windows; their outcomes, in order."""
     folder = Path(tempfile.mkdtemp(prefix="replicas-", dir=ctx.work_dir))
-    spec = st.base_spec(ctx, cand) | {"realtime": ctx.suite["realtime"]}
+    rt = ctx.suite.realtime
+    spec = st.base_spec(ctx, cand) | {"realtime": as_dict(rt)}
     spec["phase_hooks"] = []  # the resource sampler's thread would be one more co-runner
-    rt = ctx.suite["realtime"]
-    timeout = WAIT_S + 60 + 2 * (rt["warmup_s"] + window_s + GAP_S)
+    timeout = WAIT_S + 60 + 2 * (rt.warmup_s + window_s + GAP_S)
     go = folder / "go"
 
     def signal(text: str) -> None:
@@ -108,7 +109,7 @@ def run_together(ctx: RunContext, cand: CandidateRun, n: int, batch_size: int,
                                 "gap_s": GAP_S, "batch_size": batch_size, "wait_s": WAIT_S}}
         return run_in_child(_TARGET, {"spec": s}, timeout, env=child_env(spec["threads"]),
                             label=f"replica {i + 1}/{n} child", start_method="spawn",
-                            memory_limit_mb=ctx.suite["isolation"]["memory_limit_mb"])
+                            memory_limit_mb=ctx.suite.isolation.memory_limit_mb)
 
     try:
         with ThreadPoolExecutor(n) as pool:
@@ -177,8 +178,7 @@ def measure_variant(ctx: RunContext, cand: CandidateRun, asked, profile) -> dict
     counts, left = counts_to_measure(asked, fit["replicas"], threads, cores)
     best = figures._best_batch(cand.result) or {}
     batch_size = int(best.get("batch_size") or 1)
-    rt = ctx.suite["realtime"]
-    window = max(st.trial_window_s(rt), MIN_WINDOW_S)
+    window = max(st.trial_window_s(ctx.suite.realtime), MIN_WINDOW_S)
     runs = []
     for n in counts:
         ctx.progress(f"[{cand.name}] replicas: {n} x {threads} thread(s) together, "
@@ -199,10 +199,9 @@ def measure_variant(ctx: RunContext, cand: CandidateRun, asked, profile) -> dict
 
 
 def tune_replicas_stage(ctx: RunContext) -> None:
-    """Measure replicas of every variant whose tuned candidate asks `replicas:`, then price
-    again (the cost stage reads the measured aggregate)."""
-    from benchharness.cost.hardware import load_profile
-    from benchharness.cost.stage import cost_stage
+    """Measure replicas of every variant whose tuned candidate asks `replicas:` (the pipeline
+    prices again after this stage: the cost stage reads the measured aggregate)."""
+    from benchharness.cost.stage import run_profile
 
     section = ctx.results.get("tune") or {}
     asked = {base: e["space"].get("replicas") for base, e in section.items()}
@@ -210,7 +209,7 @@ def tune_replicas_stage(ctx: RunContext) -> None:
             for base, e in section.items() if asked[base] and c.name in e["variants"]]
     if not todo:
         return
-    profile = ctx.extras.get("profile") or load_profile(ctx.suite.get("profile"))
+    profile = run_profile(ctx)
     started = time.monotonic()
     for done, (base, cand) in enumerate(todo):
         eta = (f", about {(time.monotonic() - started) / done * (len(todo) - done):.0f} s left"
@@ -230,7 +229,6 @@ def tune_replicas_stage(ctx: RunContext) -> None:
         for line in describe(cand.name, cand.result["replicas"]):
             ctx.progress(line)
         ctx.save()
-    cost_stage(ctx)
 
 
 def describe(name: str, section: dict) -> list[str]:
