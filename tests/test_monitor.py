@@ -308,3 +308,71 @@ def test_a_batch_without_the_label_column_names_it(tmp_path):
     r = json.loads((tmp_path / "out" / "monitor.json").read_text())
     assert res.exit_code == 0, res.output
     assert r["quality"]["rows_quarantined"] == 0 and "label" not in r["drift"]["features"]["columns"]
+
+
+def _md_tables(md: str) -> list[list[list[str]]]:
+    """Each Markdown table of `md` as rows of cells, split on the '|' that are not escaped."""
+    tables, rows = [], []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+        elif rows:
+            tables.append(rows)
+            rows = []
+    return tables
+
+
+def test_report_is_rendered_by_the_run_reports_renderers(tmp_path):
+    """A feature named with a '|' (a real CSV header) that drifts and breaks the contract:
+    report.md's tables escape it as the run report's do, so every row keeps its header's
+    columns; report.html is the tool's one page shell with the run report's tables (a head the
+    sort script reads), the alerts' **kind** bold in HTML and Markdown as written in report.md."""
+    from benchharness.report.html import page
+
+    rng = np.random.default_rng(1)
+    pd.DataFrame({"p|q": rng.normal(0, 1, 2000), "r": rng.normal(0, 1, 2000)}).to_csv(
+        tmp_path / "ref.csv", index=False)
+    pd.DataFrame({"p|q": rng.normal(3, 1, 1000), "r": rng.normal(0, 1, 1000)}).to_csv(
+        tmp_path / "cur.csv", index=False)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["monitor", "--reference", str(tmp_path / "ref.csv"),
+                                    "--current", str(tmp_path / "cur.csv"), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    r = json.loads((out / "monitor.json").read_text())
+    assert r["drift"]["features"]["drifted_columns"] == ["p|q"]
+
+    md = (out / "report.md").read_text()
+    assert "| p\\|q | numeric |" in md  # the feature drift table
+    assert re.search(r"^\| p\\\|q: above_max \| \d+ \|$", md, re.M)  # the failed checks table
+    tables = _md_tables(md)
+    assert len(tables) >= 3  # failed checks, feature drift, speed
+    for rows in tables:
+        assert rows[1] == ["---"] * len(rows[0])
+        assert all(len(row) == len(rows[0]) for row in rows), rows
+    assert "- **drift**: " in md and "<b>" not in md
+
+    html = (out / "report.html").read_text()
+    head, tail = page(f"monitoring: {r['name']}", "\0").split("\0")
+    assert html.startswith(head) and html.endswith(tail)
+    assert "<li><b>drift</b>: " in html and "**" not in html
+    assert ('<div class="scroll"><table><thead><tr><th>feature</th><th>kind</th>' in html
+            and '<td class="nw">p|q</td>' in html)
+    assert html.count("<table>") == html.count("<thead>") == len(tables)
+    assert html.count("aria-label='distribution of ") == 2  # the charts, inline, HTML only
+    assert "<svg" not in md
+
+
+def test_one_markdown_and_one_html_renderer():
+    """The monitor builds the run report's blocks and has no renderer of its own."""
+    import inspect
+
+    from benchharness.data import monitor_output
+    from benchharness.report import html, markdown
+
+    for name in ("to_markdown", "to_html", "_inline"):
+        assert not hasattr(monitor_output, name), name
+    assert monitor_output.render_markdown is markdown.render_markdown
+    assert monitor_output.render_html is html.render_html
+    source = inspect.getsource(monitor_output)
+    for markup in ("---|", "<table", "<ul>", "<li>", "<h1>", "<h2>", "<p>"):
+        assert markup not in source, markup

@@ -508,3 +508,18 @@ def test_a_real_run_that_nothing_qualifies_for_says_so_in_one_line(tmp_path):
     first = res.output.splitlines()[0]
     assert first.startswith("Nothing qualifies: closest is forest-onnx (p99_ms "), first
     assert f"> **{first}**" in (run_dir / "report.md").read_text()
+
+
+def test_bullets_and_inline_svg_blocks_in_both_renderers(tmp_path):
+    """A list keeps **bold** as Markdown in report.md and makes it bold, everything else escaped,
+    in report.html; an inline SVG is written into the page as it is and left out of report.md."""
+    from benchharness.report.document import Bullets, Heading, InlineSvg
+    from benchharness.report.html import render_html
+    from benchharness.report.markdown import render_markdown
+
+    blocks = [Heading("T", 1), Bullets(["**drift**: <a> & b", "x ** y"]), InlineSvg("<svg width='4'></svg>")]
+    assert render_markdown(blocks) == "# T\n\n- **drift**: <a> & b\n- x ** y\n"
+    page = render_html(blocks, tmp_path)
+    assert ("<ul><li><b>drift</b>: &lt;a&gt; &amp; b</li><li>x ** y</li></ul>\n<svg width='4'></svg>\n"
+            in page)
+    assert "<title>T</title>" in page and "<title>other</title>" in render_html(blocks, tmp_path, "other")

@@ -1,8 +1,9 @@
 """What `bench monitor` writes: monitor.json, report.md, report.html and metrics.prom.
 
-The report is built once as a list of blocks (heading, paragraph, list, table) and rendered
-to Markdown and to one self-contained HTML page in the tool's one page shell
-(`report/html.page`: its styles and small table-sorting script, no external files). The .prom
+The report is built once as the run report's typed blocks (`report/document.py`: Heading, Para,
+Bullets, Table, InlineSvg) and rendered by the tool's one renderer pair: `report/markdown.py`
+for report.md and `report/html.py` for report.html, in the one page shell (`report/html.page`:
+its styles and small table-sorting script, no external files). The .prom
 file is the Prometheus text format for a node exporter's textfile collector: written to a
 temporary name and renamed, so the collector never reads half a file.
 """
@@ -13,9 +14,12 @@ import html
 import time
 from pathlib import Path
 
+from benchharness.report.document import Bullets, Heading, InlineSvg, Para, Table
+from benchharness.report.html import render_html
+from benchharness.report.markdown import render_markdown
 from benchharness.run_folder import atomic_write, write_json
 
-Block = tuple  # ("h2", text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("svg", markup)
+Block = Heading | Para | Bullets | Table | InlineSvg
 
 
 def _fmt(v) -> str:
@@ -28,60 +32,65 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _table(headers: list[str], rows: list[list]) -> Table:
+    """A report Table; its cells as text (counts and names as they are, figures already _fmt)."""
+    return Table([str(h) for h in headers], [[str(c) for c in row] for row in rows])
+
+
 def report_blocks(r: dict) -> list[Block]:
-    blocks: list[Block] = [("h1", f"Monitoring report: {r['name']}"),
-                           ("p", f"reference: {r['reference']} | current: {r['current']}")]
-    blocks.append(("h2", "Alerts"))
-    blocks.append(("ul", [f"**{a['kind']}**: {a['message']}" for a in r["alerts"]] or ["none"]))
+    blocks: list[Block] = [Heading(f"Monitoring report: {r['name']}", 1),
+                           Para(f"reference: {r['reference']} | current: {r['current']}")]
+    blocks.append(Heading("Alerts"))
+    blocks.append(Bullets([f"**{a['kind']}**: {a['message']}" for a in r["alerts"]] or ["none"]))
     if r["warnings"]:
-        blocks += [("h2", "Warnings"), ("ul", r["warnings"])]
+        blocks += [Heading("Warnings"), Bullets(r["warnings"])]
     q = r["quality"]
-    blocks += [("h2", "Data quality (contract)"),
-               ("p", f"{q['rows_read']} rows read: {q['rows_clean']} clean, {q['rows_quarantined']} quarantined "
-                     f"({q['quarantined_share']:.2%}). Quarantine: {q.get('quarantine_path', '-')}")]
+    blocks += [Heading("Data quality (contract)"),
+               Para(f"{q['rows_read']} rows read: {q['rows_clean']} clean, {q['rows_quarantined']} quarantined "
+                    f"({q['quarantined_share']:.2%}). Quarantine: {q.get('quarantine_path', '-')}")]
     if q["failed_checks"]:
-        blocks.append(("table", ["check", "rows"], [[k, v] for k, v in list(q["failed_checks"].items())[:20]]))
+        blocks.append(_table(["check", "rows"], [[k, v] for k, v in list(q["failed_checks"].items())[:20]]))
     feats = r["drift"]["features"]
     if feats:
-        blocks += [("h2", "Feature drift"),
-                   ("p", f"{feats['n_drifted']} of {feats['n_tested']} features drifted "
-                         f"(dataset drift at {feats['thresholds']['dataset_share']:.0%}: "
-                         f"{_fmt(feats['dataset_drift'])}) over every row of the batch as it arrived "
-                         f"({r['drift'].get('current_rows', '-')} rows, contract breaks included): categorical "
-                         f"columns on category counts of all rows, numeric ones on samples of "
-                         f"{r['drift']['reference_sample_rows']} reference and {r['drift']['current_sample_rows']} "
-                         "current rows")]
+        blocks += [Heading("Feature drift"),
+                   Para(f"{feats['n_drifted']} of {feats['n_tested']} features drifted "
+                        f"(dataset drift at {feats['thresholds']['dataset_share']:.0%}: "
+                        f"{_fmt(feats['dataset_drift'])}) over every row of the batch as it arrived "
+                        f"({r['drift'].get('current_rows', '-')} rows, contract breaks included): categorical "
+                        f"columns on category counts of all rows, numeric ones on samples of "
+                        f"{r['drift']['reference_sample_rows']} reference and {r['drift']['current_sample_rows']} "
+                        "current rows")]
         rows = [[name, c.get("kind"), c.get("method"), _fmt(c.get("score")), _fmt(c.get("threshold")),
                  _fmt(c.get("drift")), _fmt(c.get("psi"))] for name, c in feats["columns"].items()]
         rows.sort(key=lambda row: row[5] != "yes")
-        blocks.append(("table", ["feature", "kind", "method", "score", "threshold", "drift", "PSI"], rows))
+        blocks.append(_table(["feature", "kind", "method", "score", "threshold", "drift", "PSI"], rows))
         blocks += distribution_blocks(feats["columns"])
     pred = r["drift"].get("predictions")
     if pred:
-        blocks += [("h2", "Prediction drift"),
-                   ("p", f"{pred['method']}: {_fmt(pred['score'])} (threshold {_fmt(pred['threshold'])}), "
-                         f"drift: {_fmt(pred['drift'])}, PSI {_fmt(pred['psi'])}")]
+        blocks += [Heading("Prediction drift"),
+                   Para(f"{pred['method']}: {_fmt(pred['score'])} (threshold {_fmt(pred['threshold'])}), "
+                        f"drift: {_fmt(pred['drift'])}, PSI {_fmt(pred['psi'])}")]
     perf = r["performance"] or {}
     if "bounds" in perf:
         b = perf["bounds"]
         joined = perf["labels"] or {}
-        blocks += [("h2", f"Performance: {perf['metric']}"),
-                   ("p", f"reference {_fmt(perf['reference']['value'])} ({perf['reference']['source']}, "
-                         f"{perf['reference']['windows']} windows); alert limit {_fmt(b['limit'])}; "
-                         f"current {_fmt(perf['current_value'])}; labels joined "
-                         f"{joined.get('rows_joined', '-')} of {joined.get('rows', '-')} rows"),
-                   ("table", ["window", "rows", perf["metric"], "alert"],
-                    [[w["window"], w["rows"], _fmt(w["value"]),
-                      "ALERT" if w["alert"] else ("too few rows" if not w["enough_rows"] else "")]
-                     for w in perf["windows"]])]
+        blocks += [Heading(f"Performance: {perf['metric']}"),
+                   Para(f"reference {_fmt(perf['reference']['value'])} ({perf['reference']['source']}, "
+                        f"{perf['reference']['windows']} windows); alert limit {_fmt(b['limit'])}; "
+                        f"current {_fmt(perf['current_value'])}; labels joined "
+                        f"{joined.get('rows_joined', '-')} of {joined.get('rows', '-')} rows"),
+                   _table(["window", "rows", perf["metric"], "alert"],
+                          [[w["window"], w["rows"], _fmt(w["value"]),
+                            "ALERT" if w["alert"] else ("too few rows" if not w["enough_rows"] else "")]
+                           for w in perf["windows"]])]
     blocks += estimate_blocks(perf.get("estimated"))
     blocks += shape_blocks(r["drift"].get("shape"))
     speed = r["speed"]
     if speed:
         now, run = speed["current"], speed["run"] or {}
-        blocks += [("h2", "Speed"),
-                   ("table", ["figure", "now", f"run ({run.get('candidate', '-')})"],
-                    [[k, _fmt(now.get(k)), _fmt(run.get(k))] for k in ("p50_ms", "p99_ms", "rows_per_s")])]
+        blocks += [Heading("Speed"),
+                   _table(["figure", "now", f"run ({run.get('candidate', '-')})"],
+                          [[k, _fmt(now.get(k)), _fmt(run.get(k))] for k in ("p50_ms", "p99_ms", "rows_per_s")])]
     return blocks
 
 
@@ -90,28 +99,28 @@ def estimate_blocks(est: dict | None) -> list[Block]:
     if not est:
         return []
     if est["method"] is None:
-        return [("h2", "Estimated performance"), ("p", f"not estimated: {est['reason']}")]
+        return [Heading("Estimated performance"), Para(f"not estimated: {est['reason']}")]
     cal = est["calibration"]
     how = (f"calibrated probabilities ({cal['method']}, on {cal['rows']} rows of the {cal['source']})"
            if est["method"] == "cbpe" else f"a nanny model of the error ({cal['model']}, on {cal['rows']} reference rows)")
     blocks: list[Block] = [
-        ("h2", f"Estimated performance: {est['metric']} ({est['method'].upper()}, no labels needed)"),
-        ("p", f"Estimated per window from {how}, with a 95% interval (the window's sampling spread and "
-              f"the estimator's own, from bootstrap refits). Reference {_fmt(est['reference']['value'])} "
-              f"({est['reference']['source']}); alert limit {_fmt(est['bounds']['limit'])}: a window alerts "
-              "when its whole interval is beyond it. The estimate holds while P(y|x) is what the reference "
-              "showed and the inputs stay within what it covered; a concept shift is invisible to it."),
-        ("svg", estimate_chart(est)),
-        ("table", ["window", "rows", f"estimated {est['metric']}", "95% interval", "realized", "alert"],
-         [[w["window"], w["rows"], _fmt(w["estimate"]), f"{_fmt(w['interval'][0])} - {_fmt(w['interval'][1])}",
-           _fmt(w["realized"]), "ALERT" if w["alert"] else ""] for w in est["windows"]]),
+        Heading(f"Estimated performance: {est['metric']} ({est['method'].upper()}, no labels needed)"),
+        Para(f"Estimated per window from {how}, with a 95% interval (the window's sampling spread and "
+             f"the estimator's own, from bootstrap refits). Reference {_fmt(est['reference']['value'])} "
+             f"({est['reference']['source']}); alert limit {_fmt(est['bounds']['limit'])}: a window alerts "
+             "when its whole interval is beyond it. The estimate holds while P(y|x) is what the reference "
+             "showed and the inputs stay within what it covered; a concept shift is invisible to it."),
+        InlineSvg(estimate_chart(est)),
+        _table(["window", "rows", f"estimated {est['metric']}", "95% interval", "realized", "alert"],
+               [[w["window"], w["rows"], _fmt(w["estimate"]), f"{_fmt(w['interval'][0])} - {_fmt(w['interval'][1])}",
+                 _fmt(w["realized"]), "ALERT" if w["alert"] else ""] for w in est["windows"]]),
     ]
     t = est.get("tracking")
     if t:
-        blocks.append(("p", f"Against the labels that arrived ({t['windows']} windows): mean |estimated - realized| "
-                            f"{_fmt(t['mean_abs_error'])}, largest {_fmt(t['max_abs_error'])}; the realized value "
-                            f"was inside the interval in {t['within_interval']} of {t['windows']} windows"
-                            + (f" (missed: {', '.join(t['missed_windows'][:8])})." if t["missed_windows"] else ".")))
+        blocks.append(Para(f"Against the labels that arrived ({t['windows']} windows): mean |estimated - realized| "
+                           f"{_fmt(t['mean_abs_error'])}, largest {_fmt(t['max_abs_error'])}; the realized value "
+                           f"was inside the interval in {t['within_interval']} of {t['windows']} windows"
+                           + (f" (missed: {', '.join(t['missed_windows'][:8])})." if t["missed_windows"] else ".")))
     return blocks
 
 
@@ -169,10 +178,10 @@ def distribution_blocks(columns: dict) -> list[Block]:
         return []
     shown = charts[:DISTRIBUTIONS_SHOWN]
     more = f"; {len(charts) - len(shown)} more features in monitor.json" if len(charts) > len(shown) else ""
-    return [("h2", "Feature distributions, reference against current"),
-            ("p", f"Grey bars: the reference's share of rows in each bin or category; blue: the "
-                  f"current batch's (numeric features in the reference's deciles, on the samples "
-                  f"the drift test read){more}. Charts in report.html.")] + [("svg", c) for c in shown]
+    return [Heading("Feature distributions, reference against current"),
+            Para(f"Grey bars: the reference's share of rows in each bin or category; blue: the "
+                 f"current batch's (numeric features in the reference's deciles, on the samples "
+                 f"the drift test read){more}. Charts in report.html.")] + [InlineSvg(c) for c in shown]
 
 
 def distribution_chart(name: str, col: dict, width: int = 300, height: int = 130) -> str:
@@ -220,56 +229,15 @@ def shape_blocks(shape: dict | None) -> list[Block]:
     for name, f in shape["features"]["features"].items():
         rows.append([f"{name} ({f['score']})", f["kind"], f.get("start_window", "-"), _values(f["values"])])
     note = " (windows read in consecutive groups)" if shape["features"]["grouped"] else ""
-    return [("h2", "Drift shape: abrupt or gradual"),
-            ("p", "Each feature's drift score per window (against the whole reference) and the metric, read as "
-                  "abrupt (a step at a window), gradual (a trend from a window) or none" + note + "."),
-            ("table", ["figure", "shape", "from window", "per window"], rows)]
+    return [Heading("Drift shape: abrupt or gradual"),
+            Para("Each feature's drift score per window (against the whole reference) and the metric, read as "
+                 "abrupt (a step at a window), gradual (a trend from a window) or none" + note + "."),
+            _table(["figure", "shape", "from window", "per window"], rows)]
 
 
 def _values(values: list) -> str:
     shown = " ".join(_fmt(v) for v in values[:12])
     return shown + (" ..." if len(values) > 12 else "")
-
-
-def to_markdown(blocks: list[Block]) -> str:
-    out = []
-    for b in blocks:
-        if b[0] in ("h1", "h2"):
-            out.append(("# " if b[0] == "h1" else "## ") + b[1])
-        elif b[0] == "p":
-            out.append(b[1])
-        elif b[0] == "svg":  # the chart is HTML only; its table follows
-            continue
-        elif b[0] == "ul":
-            out.append("\n".join(f"- {item}" for item in b[1]))
-        else:
-            out.append("\n".join(["| " + " | ".join(b[1]) + " |", "|" + "---|" * len(b[1])]
-                                 + ["| " + " | ".join(str(c) for c in row) + " |" for row in b[2]]))
-    return "\n\n".join(out) + "\n"
-
-
-
-def _inline(text: str) -> str:
-    parts = html.escape(str(text)).split("**")  # the only markup the blocks use: **bold**
-    return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
-
-
-def to_html(blocks: list[Block], title: str) -> str:
-    from benchharness.report.html import page  # the one page shell of every page the tool writes
-
-    out: list[str] = []
-    for b in blocks:
-        if b[0] in ("h1", "h2", "p"):
-            out.append(f"<{b[0]}>{_inline(b[1])}</{b[0]}>")
-        elif b[0] == "svg":  # built here from numbers and escaped names
-            out.append(b[1])
-        elif b[0] == "ul":
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b[1]) + "</ul>")
-        else:
-            head = "".join(f"<th>{_inline(h)}</th>" for h in b[1])
-            rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in b[2])
-            out.append(f"<table><tr>{head}</tr>{rows}</table>")
-    return page(title, "\n".join(out))
 
 
 ALERT_KINDS = ("quality", "drift", "prediction_drift", "performance", "estimated_performance", "latency")
@@ -356,8 +324,8 @@ def write_outputs(results: dict, out_dir: Path) -> dict:
                                                 ("html", "report.html"), ("prometheus", "metrics.prom"))}
     results["outputs"] = paths
     write_json(paths["json"], results)
-    atomic_write(Path(paths["markdown"]), to_markdown(blocks))
-    atomic_write(Path(paths["html"]), to_html(blocks, f"monitoring: {results['name']}"))
+    atomic_write(Path(paths["markdown"]), render_markdown(blocks))
+    atomic_write(Path(paths["html"]), render_html(blocks, out_dir, f"monitoring: {results['name']}"))
     from prometheus_client import write_to_textfile
 
     write_to_textfile(paths["prometheus"], prometheus_registry(results))  # atomic: temp + rename

@@ -50,6 +50,20 @@ class Checklist:
     items: list[Item] = field(default_factory=list)
 
 
+@dataclass
+class Bullets:
+    """A bulleted list. Its items are Markdown inline text: **bold** stays as written in
+    report.md and is bold in report.html; everything else is escaped there."""
+    items: list[str]
+
+
+@dataclass
+class InlineSvg:
+    """A chart drawn as SVG markup inside the page (built by the tool from numbers and escaped
+    names, so the HTML renderer writes it as it is). HTML only: report.md leaves it out."""
+    markup: str
+
+
 def _f(value, unit: str = "") -> str:
     return names.fmt(value, unit) if value is not None else NM
 

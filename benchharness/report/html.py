@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
-from benchharness.report.document import Chart, Checklist, Heading, Para, Table
+from benchharness.report.document import Bullets, Chart, Checklist, Heading, InlineSvg, Para, Table
 
 CSS = """
 :root { --ok:#009E73; --bad:#D55E00; --warn:#E69F00; --muted:#555; --line:#ddd; }
@@ -89,6 +90,14 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _inline(text) -> str:
+    """Escaped text with Markdown's **bold** as <b> (the one inline markup a block carries)."""
+    return _BOLD.sub(r"<b>\1</b>", _e(text))
+
+
 def _cell(text: str, tag: str = "td") -> str:
     classes = [text] if text in _STATUS_CELLS else []
     if len(text) <= 14 and tag == "td":  # figures, short words: never broken; headers wrap
@@ -129,9 +138,12 @@ def _checklist(cl: Checklist) -> str:
     return f'<ol class="checklist">{"".join(items)}</ol>'
 
 
-def render_html(blocks: list, run_dir: str | Path) -> str:
+def render_html(blocks: list, run_dir: str | Path, title: str | None = None) -> str:
+    """The blocks as one page; chart files are read from run_dir. The page title is `title`,
+    else the first level-1 heading."""
     run_dir = Path(run_dir)
-    title = next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1), "benchharness report")
+    title = title or next((b.text for b in blocks if isinstance(b, Heading) and b.level == 1),
+                          "benchharness report")
     body = []
     for b in blocks:
         if isinstance(b, Heading):
@@ -144,12 +156,17 @@ def render_html(blocks: list, run_dir: str | Path) -> str:
             body.append(_chart(b, run_dir))
         elif isinstance(b, Checklist):
             body.append(_checklist(b))
+        elif isinstance(b, Bullets):
+            body.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in b.items) + "</ul>")
+        elif isinstance(b, InlineSvg):  # the tool's own markup (numbers, escaped names)
+            body.append(b.markup)
     return page(title, "\n".join(body))
 
 
 def page(title: str, body: str) -> str:
     """The one page shell of every HTML page the tool writes (the run report, `bench compare
-    --html`, the history page): self-contained, the same styles, readable and printable."""
+    --html`, the history page, `bench monitor`'s report): self-contained, the same styles,
+    readable and printable."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n{body}\n"

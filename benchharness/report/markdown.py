@@ -3,7 +3,7 @@ files beside it, for a pull request or a wiki page)."""
 
 from __future__ import annotations
 
-from benchharness.report.document import Chart, Checklist, Heading, Para, Table
+from benchharness.report.document import Bullets, Chart, Checklist, Heading, InlineSvg, Para, Table
 
 _MARK = {"met": "✅", "declared": "📝", "attention": "⚠️", "missing": "❌"}
 
@@ -33,6 +33,10 @@ def render_markdown(blocks: list) -> str:
             out += _table(b) + [""]
         elif isinstance(b, Chart):
             out += ([f"_{b.title}: {b.skipped}._"] if b.skipped else [f"![{b.title}]({b.png})"]) + [""]
+        elif isinstance(b, Bullets):
+            out += [f"- {item}" for item in b.items] + [""]
+        elif isinstance(b, InlineSvg):  # no file to link: the chart is in report.html only
+            continue
         elif isinstance(b, Checklist):
             for i, it in enumerate(b.items, 1):
                 out.append(f"{i}. {_MARK.get(it.status, '')} **{it.status.upper()}** — {it.question}")
