@@ -500,18 +500,18 @@ def preflight(suite: Suite) -> None:
     from benchharness.train.fit import _did_you_mean, _missing_module_hint, import_estimator
 
     for i, c in enumerate(suite.candidates):
-        where = f"candidates[{i}] ({c['name']!r})"
-        if c.get("train"):
+        where = f"candidates[{i}] ({c.name!r})"
+        if c.train:
             try:
-                import_estimator(c["train"])
+                import_estimator(c.train)
             except ModelError as exc:
                 raise SuiteError(f"{where}: {exc}") from None
-        model = c.get("model")
+        model = c.model
         if not model or "://" in model or model.startswith(("models:/", "sklearn:")):
             continue
         if _looks_like_callable(model):
             module = model.split(":", 1)[0]
-            extra = [p for p in c.get("options", {}).get("sys_path", []) if p not in sys.path]
+            extra = [p for p in c.options.get("sys_path", []) if p not in sys.path]
             sys.path[:0] = extra
             try:
                 found = importlib.util.find_spec(module) is not None

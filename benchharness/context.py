@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from benchharness.suite import Suite
+from benchharness.suite import CandidateSettings, Suite
 
 if TYPE_CHECKING:
     from benchharness.cost.hardware import Profile
@@ -52,7 +52,7 @@ class Dataset:
 class CandidateRun:
     """One candidate (or declared baseline) while the run works on it."""
 
-    spec: dict[str, Any]  # the candidate's validated entry from the suite
+    spec: CandidateSettings  # the candidate's entry from the suite (a variant's, for tune)
     result: dict[str, Any]  # its section of results["candidates"], filled stage by stage
     model_path: str | None = None  # the file (or URI) the child processes load
     model_format: str | None = None  # registry format name, when forced
@@ -71,7 +71,7 @@ class CandidateRun:
 
     @property
     def name(self) -> str:
-        return str(self.spec["name"])
+        return self.spec.name
 
     @property
     def ok(self) -> bool:

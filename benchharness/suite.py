@@ -6,9 +6,9 @@ one frozen dataclass per section; each section's class lives next to the package
 it (measure/settings.py, data/settings.py, quality/settings.py, cost/settings.py,
 history/settings.py). Stages read attributes (`ctx.suite.realtime.trials`).
 
-Two parts stay mappings, on purpose: each candidate's entry (`candidates`), because it
-travels to child processes and tune writes variants of it, and `plan`, the people's answers
-to checklist questions, copied as they are into results.
+`plan` stays a mapping, on purpose: the people's answers to checklist questions, copied as
+they are into results. A candidate's entry is a `CandidateSettings`; tune, training and
+`serve: true` make changed copies of it (`dataclasses.replace`), never edit it in place.
 """
 
 from __future__ import annotations
@@ -30,8 +30,24 @@ from benchharness.measure.settings import (
 )
 from benchharness.quality.settings import BootstrapSettings, QualitySettings
 
-__all__ = ["Suite", "from_validated", "SECTIONS", "BootstrapSettings", "OpenLoopSettings",
-           "SplitSettings"]
+__all__ = ["Suite", "CandidateSettings", "candidate_from", "from_validated", "SECTIONS",
+           "BootstrapSettings", "OpenLoopSettings", "SplitSettings"]
+
+
+@dataclass(frozen=True)
+class CandidateSettings:
+    name: str
+    model: str | None  # a path (resolved against the suite's folder), URL or module:attr
+    format: str | None  # an adapter forced where the suffix is ambiguous
+    train: str | None  # a dotted class path, e.g. sklearn.ensemble.RandomForestClassifier
+    params: dict[str, Any]
+    export: str | None  # onnx
+    preprocess: str | None  # auto
+    options: dict[str, Any]  # adapter options (e.g. onnxruntime session options)
+    baseline: bool  # a declared baseline (e.g. today's production model)
+    limits: list[Any] | dict[str, Any]  # this candidate's own limits, figure by figure
+    serve: bool  # measured behind `bench serve` over loopback HTTP
+    tune: dict[str, Any] | None  # a search space of deployments (tune/space.py)
 
 
 @dataclass(frozen=True)
@@ -39,7 +55,7 @@ class Suite:
     name: str
     description: str
     data: DataSettings
-    candidates: list[dict[str, Any]]  # each candidate's validated entry (see the module's note)
+    candidates: list[CandidateSettings]  # tune replaces a tuned one by its variants, in place
     quality: QualitySettings
     realtime: RealtimeSettings
     batch: BatchSettings
@@ -56,9 +72,9 @@ class Suite:
     # the traffic keys the suite file states (the others are defaults, and the report says so)
     traffic_given: tuple[str, ...] = ()
 
-    def candidate(self, name: str) -> dict[str, Any] | None:
+    def candidate(self, name: str) -> CandidateSettings | None:
         """The entry of the candidate called `name`, or None."""
-        return next((c for c in self.candidates if c["name"] == name), None)
+        return next((c for c in self.candidates if c.name == name), None)
 
 
 #: every section that is a dataclass, by its key in the suite (what the schema test checks)
@@ -84,9 +100,15 @@ def _build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
+def candidate_from(entry: dict[str, Any]) -> CandidateSettings:
+    """A candidate from its validated mapping (config.CANDIDATE's keys, defaults filled)."""
+    return typing.cast(CandidateSettings, _build(CandidateSettings, entry))
+
+
 def from_validated(suite: dict[str, Any], traffic_given: tuple[str, ...] = ()) -> Suite:
     """The typed suite from `config`'s validated mapping (every key present)."""
     values = dict(suite)
+    values["candidates"] = [candidate_from(c) for c in suite["candidates"]]
     values["plan"] = suite.get("plan") or {}
     values["traffic_given"] = tuple(traffic_given)
     return typing.cast(Suite, _build(Suite, values))

@@ -16,7 +16,7 @@ def test_defaults_are_filled(tmp_path):
     suite = parse(MINIMAL, tmp_path)
     assert suite.data.split.test_size == 0.25
     assert suite.batch.batch_sizes == [1, 64, 1024]
-    assert suite.candidates[0]["params"] == {}
+    assert suite.candidates[0].params == {}
 
 
 @pytest.mark.parametrize(
@@ -58,8 +58,8 @@ def test_paths_are_relative_to_the_suite_file(tmp_path):
     )
     suite = load_suite(suite_file)
     assert suite.data.source == str((tmp_path / "sub" / "data.csv").resolve())
-    assert suite.candidates[0]["model"] == str((tmp_path / "sub" / "models" / "m.onnx").resolve())
-    assert suite.candidates[1]["model"] == "models_for_tests:always_one"
+    assert suite.candidates[0].model == str((tmp_path / "sub" / "models" / "m.onnx").resolve())
+    assert suite.candidates[1].model == "models_for_tests:always_one"
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -112,8 +112,8 @@ def test_callable_module_beside_the_suite_imports_without_pythonpath(tmp_path):
     suite_file = tmp_path / "s.yaml"
     suite_file.write_text("name: s\ncandidates:\n  - {name: m, model: 'my_team_model:predict'}\n")
     cand = load_suite(suite_file).candidates[0]
-    assert cand["options"]["sys_path"] == [str(tmp_path.resolve())]
-    assert list(load_model(cand["model"], cand["options"]).predict([[0.0], [1.0]])) == [7, 7]
+    assert cand.options["sys_path"] == [str(tmp_path.resolve())]
+    assert list(load_model(cand.model, cand.options).predict([[0.0], [1.0]])) == [7, 7]
 
 
 # -- mistakes found before anything is measured: one line, the closest name, exit 2 ----------

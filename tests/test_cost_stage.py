@@ -27,7 +27,7 @@ RESULT = {
 
 
 def test_candidate_cost_by_hand():
-    c = candidate_cost(RESULT, {"options": {"intra_op_num_threads": 2}}, PROFILE, TRAFFIC)
+    c = candidate_cost(RESULT, {"intra_op_num_threads": 2}, PROFILE, TRAFFIC)
     assert (c["threads_per_replica"], c["threads_source"], c["replicas_per_instance"]) == (2, "configured", 4)
     # batch: 4 replicas x 10,000 rows/s at 0.36 USD/h -> 0.0025 USD per 1M rows
     assert c["batch"]["batch_size"] == 64
@@ -164,7 +164,7 @@ def test_terminal_and_report_tables_show_every_figure(monkeypatch):
                           "load_time_ms": 40.0, "gpu_available": True, "gpu_energy_per_prediction_j": 0.0005,
                           "phases": {"closed_loop": {"process_cpu_percent": 99.0, "gpu": {
                               "available": True, "devices": [{"utilisation_mean_percent": 44.1}]}}}},
-            "cost": candidate_cost(RESULT, {"options": {"intra_op_num_threads": 2}}, PROFILE, TRAFFIC)}
+            "cost": candidate_cost(RESULT, {"intra_op_num_threads": 2}, PROFILE, TRAFFIC)}
     results = {"candidates": [cand], "traffic": {**TRAFFIC, "defaults_used": ["daily_volume"]},
                "profile": {"name": "box", "price_per_hour_usd": 0.36, "approximate": False, "vcpus": 8,
                            "source": "test", "as_of": "2026-01-01", "mismatch": ["measured on 2 usable cores"]}}
@@ -203,13 +203,13 @@ def test_a_model_that_ran_on_the_gpu_is_one_replica_per_gpu_not_per_vcpu():
     gpu_box = parse_profile({"name": "gpu", "vcpus": 8, "memory_gb": 32, "price_per_hour_usd": 1.0,
                              "source": "t", "as_of": "2026-01", "gpu": {"model": "NVIDIA L4", "count": 1}})
     on_gpu = {**RESULT, "model": {"details": {"provider": "CUDAExecutionProvider"}}}
-    c = candidate_cost(on_gpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)
+    c = candidate_cost(on_gpu, {"intra_op_num_threads": 1}, gpu_box, TRAFFIC)
     assert c["replicas_per_instance"] == 1
     assert c["threads_source"] == "gpu (CUDAExecutionProvider): one replica per GPU"
     assert c["batch"]["usd_per_1m"] == pytest.approx(1.0 / (10_000 * 3600) * 1e6)
     # the same model fallen back to the CPU is priced per vCPU, as measured
     on_cpu = {**RESULT, "model": {"details": {"provider": "CPUExecutionProvider"}}}
-    assert candidate_cost(on_cpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)[
+    assert candidate_cost(on_cpu, {"intra_op_num_threads": 1}, gpu_box, TRAFFIC)[
         "replicas_per_instance"] == 8
 
 
@@ -225,6 +225,6 @@ def test_every_accelerator_the_resources_stage_counts_is_priced_as_a_gpu_model(d
                              "source": "t", "as_of": "2026-01", "gpu": {"model": "NVIDIA L4", "count": 2}})
     on_gpu = {**RESULT, "model": {"details": details}}
     assert ran_on_accelerator(on_gpu)
-    c = candidate_cost(on_gpu, {"options": {"intra_op_num_threads": 1}}, gpu_box, TRAFFIC)
+    c = candidate_cost(on_gpu, {"intra_op_num_threads": 1}, gpu_box, TRAFFIC)
     assert c["replicas_per_instance"] == 2
     assert c["threads_source"].startswith("gpu (")

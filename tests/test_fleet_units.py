@@ -49,11 +49,11 @@ def test_a_suite_travels_with_its_files_and_is_re_rooted(tmp_path):
     suite = config.load_suite(suite_path)
     there = (tmp_path / "there").resolve()
     assert suite.data.source == str(there / "files/0/cancer.csv")
-    by_name = {c["name"]: c for c in suite.candidates}
-    assert by_name["onnx"]["model"] == str(there / "files/1/forest.onnx")
-    assert by_name["rule"]["options"]["sys_path"] == [str(there)]  # the module imports from there
+    by_name = {c.name: c for c in suite.candidates}
+    assert by_name["onnx"].model == str(there / "files/1/forest.onnx")
+    assert by_name["rule"].options["sys_path"] == [str(there)]  # the module imports from there
     assert (there / "threshold_rule.py").is_file()
-    assert suite.get("profile") is None  # each target prices with its own profile
+    assert suite.profile is None  # each target prices with its own profile
 
 
 def test_a_damaged_or_escaping_bundle_is_refused(tmp_path):

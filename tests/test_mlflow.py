@@ -23,7 +23,7 @@ def test_models_uri_selects_the_mlflow_adapter_and_stays_unresolved(tmp_path):
     suite = parse_suite({"name": "s", "data": {"source": "sklearn:iris"},
                          "candidates": [{"name": "a", "model": "models:/fraud@champion"}],
                          "tracking": {"mlflow": "sqlite:///mlflow.db"}}, tmp_path)
-    assert suite.candidates[0]["model"] == "models:/fraud@champion"
+    assert suite.candidates[0].model == "models:/fraud@champion"
     assert asdict(suite.tracking) == {"mlflow": "sqlite:///mlflow.db", "experiment": None}
 
 

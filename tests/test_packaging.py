@@ -39,7 +39,7 @@ def test_wheel_carries_the_quickstart_and_profiles(tmp_path):
         "from benchharness import config\n"
         "from benchharness.cost import hardware\n"
         "print(benchharness.__file__)\n"
-        "print(config.load_suite(config.default_suite_path())['name'])\n"
+        "print(config.load_suite(config.default_suite_path()).name)\n"
         "print(','.join(hardware.available_profiles()))\n"
         "print(hardware.load_profile('local').name)\n"
     )

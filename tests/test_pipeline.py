@@ -55,7 +55,7 @@ def test_the_real_run_has_what_its_stages_say_they_write():
 def test_each_typed_section_has_exactly_the_schema_keys():
     pairs = [(config.SUITE, suite.Suite)] + [(config.SUITE[key].section, cls) for key, cls in suite.SECTIONS.items()]
     pairs += [(config.SPLIT, suite.SplitSettings), (config.OPEN_LOOP, suite.OpenLoopSettings),
-              (config.BOOTSTRAP, suite.BootstrapSettings)]
+              (config.BOOTSTRAP, suite.BootstrapSettings), (config.CANDIDATE, suite.CandidateSettings)]
     for schema_keys, cls in pairs:
         fields = [f.name for f in dataclasses.fields(cls) if f.name != "traffic_given"]
         assert fields == list(schema_keys), cls.__name__
@@ -66,6 +66,8 @@ def test_the_quickstart_loads_as_typed_sections():
     assert isinstance(s.realtime.open_loop, suite.OpenLoopSettings)
     assert isinstance(s.data.split, suite.SplitSettings)
     assert s.realtime.open_loop.fractions == [0.5, 0.8, 0.95]  # a default filled by config
+    assert [type(c) for c in s.candidates] == [suite.CandidateSettings] * len(s.candidates)
+    assert s.candidate("forest-onnx").export == "onnx" and s.candidate("nope") is None
     assert set(s.traffic_given) == {"peak_rps", "daily_volume", "batch_rows_per_day"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.realtime.trials = 99  # type: ignore[misc]

@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 from conftest import write_suite
 
+from benchharness.config import CANDIDATE as CANDIDATE_SCHEMA
+from benchharness.config import validate_section
 from benchharness.errors import ModelError
+from benchharness.suite import candidate_from
 from benchharness.train.fit import fit_estimator
 
 
@@ -22,13 +25,14 @@ def _table(n: int = 240) -> pd.DataFrame:
     return frame
 
 
-SPEC = {"train": "sklearn.linear_model.LogisticRegression", "params": {}}
+TRAIN = ("sklearn.linear_model.LogisticRegression", {})
+CANDIDATE = validate_section({"name": "c", "train": TRAIN[0]}, CANDIDATE_SCHEMA, "candidates[0]")
 
 
 def test_text_columns_without_preprocess_name_the_columns_and_the_fix():
     frame = _table()
     with pytest.raises(ModelError) as err:
-        fit_estimator(SPEC, frame[["income", "city"]], frame.churn)
+        fit_estimator(*TRAIN, frame[["income", "city"]], frame.churn)
     message = str(err.value)
     assert "\n" not in message
     assert "text (categorical) feature columns city" in message and "income" not in message.split("columns")[1]
@@ -39,7 +43,7 @@ def test_missing_values_without_preprocess_name_the_column():
     frame = _table()
     frame.loc[::7, "income"] = np.nan
     with pytest.raises(ModelError, match=r"missing values in income; add `preprocess: auto`"):
-        fit_estimator(SPEC, frame[["income"]], frame.churn)
+        fit_estimator(*TRAIN, frame[["income"]], frame.churn)
 
 
 def test_auto_preprocessing_one_hot_encodes_text_and_imputes():
@@ -48,7 +52,7 @@ def test_auto_preprocessing_one_hot_encodes_text_and_imputes():
     frame = _table()
     frame.loc[::7, "income"] = np.nan
     X = frame[["income", "city"]]
-    est, _ = fit_estimator({**SPEC, "preprocess": "auto"}, X, frame.churn, auto_preprocessor(X))
+    est, _ = fit_estimator(*TRAIN, X, frame.churn, auto_preprocessor(X))
     # three one-hot city columns and one scaled income column reach the model
     assert est.named_steps["model"].coef_.shape == (1, 4)
     unseen = pd.DataFrame({"income": [np.nan], "city": ["lille"]})  # unseen category, missing number
@@ -97,12 +101,12 @@ def test_a_regressor_on_text_labels_and_a_classifier_on_a_continuous_target_say_
     X = frame[["income"]]
     labels = frame.churn.map({0: "no", 1: "yes"}).rename("churn")
     with pytest.raises(ModelError, match=r"LinearRegression is a regressor but the target 'churn' holds text labels"):
-        fit_estimator({"train": "sklearn.linear_model.LinearRegression", "params": {}}, X, labels)
+        fit_estimator("sklearn.linear_model.LinearRegression", {}, X, labels)
     amount = (frame.income * 2.5).rename("spend")
     with pytest.raises(ModelError, match=r"LogisticRegression is a classifier but the target 'spend' is continuous"):
-        fit_estimator(SPEC, X, amount)
+        fit_estimator(*TRAIN, X, amount)
     # a regressor on 0/1 labels is unusual but fits: no error
-    fit_estimator({"train": "sklearn.linear_model.LinearRegression", "params": {}}, X, frame.churn)
+    fit_estimator("sklearn.linear_model.LinearRegression", {}, X, frame.churn)
 
 
 def test_a_high_cardinality_text_column_gives_a_bounded_dense_matrix_every_estimator_takes():
@@ -111,8 +115,8 @@ def test_a_high_cardinality_text_column_gives_a_bounded_dense_matrix_every_estim
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=2000), "shop": [f"s{i}" for i in rng.integers(0, 500, 2000)]})
     y = rng.integers(0, 2, 2000)
-    spec = {"train": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 5}}
-    est, _ = fit_estimator(spec, X, y, auto_preprocessor(X))  # HGB refuses sparse input
+    est, _ = fit_estimator("sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": 5}, X, y,
+                           auto_preprocessor(X))  # HGB refuses sparse input
     width = est.named_steps["preprocess"].transform(X.iloc[:3]).shape[1]
     assert width == 1 + MAX_CATEGORIES
     assert est.predict(pd.DataFrame({"x": [0.0], "shop": ["never-seen"]})).shape == (1,)
@@ -127,7 +131,7 @@ def test_auto_preprocessing_exports_to_onnx_with_missing_values(tmp_path):
     frame["age"] = np.random.default_rng(1).integers(18, 80, len(frame)).astype(float)
     frame.loc[::5, "income"] = np.nan
     X = frame[["income", "age"]]
-    spec = {**SPEC, "preprocess": "auto", "export": "onnx"}
-    est, _ = fit_estimator(spec, X.to_numpy(), frame.churn, preprocessor(spec, X))
+    spec = candidate_from({**CANDIDATE, "preprocess": "auto", "export": "onnx"})
+    est, _ = fit_estimator(*TRAIN, X.to_numpy(), frame.churn, preprocessor(spec, X))
     model = load_model(str(export_onnx(est, 2, tmp_path / "m.onnx")), {})
     assert np.array_equal(model.predict(model.prepare(X)), est.predict(X.to_numpy()))

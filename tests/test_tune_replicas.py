@@ -84,7 +84,7 @@ def test_cost_stage_prices_batch_from_the_measured_aggregate():
         "replicas": _runs((1, 1000.0, 10_000.0), (2, 1600.0, 18_000.0)),
     }
     traffic = {"peak_rps": 100, "daily_volume": 1_000_000, "batch_rows_per_day": 1_000_000}
-    out = candidate_cost(result, {"options": {"intra_op_num_threads": 1}}, profile, traffic)
+    out = candidate_cost(result, {"intra_op_num_threads": 1}, profile, traffic)
     assert out["replicas_per_instance"] == 2 and out["replicas_plan"]["source"] == "measured"
     # 0.36 USD/h / (18,000 rows/s x 3600) x 1e6 = 0.005555... (a multiple of one: 0.005)
     assert out["batch"]["usd_per_1m"] == pytest.approx(0.36 / (18_000 * 3600) * 1e6)
@@ -97,7 +97,7 @@ def test_cost_stage_prices_batch_from_the_measured_aggregate():
     assert out["realtime"]["sustainable_per_s_per_replica"] == pytest.approx(800.0)
     assert out["realtime"]["replicas_efficiency"] == pytest.approx(0.8)
     without = candidate_cost({k: v for k, v in result.items() if k != "replicas"},
-                             {"options": {"intra_op_num_threads": 1}}, profile, traffic)
+                             {"intra_op_num_threads": 1}, profile, traffic)
     assert without["batch"]["usd_per_1m"] == pytest.approx(0.36 / (20_000 * 3600) * 1e6)
     assert "replicas_plan" not in without
 

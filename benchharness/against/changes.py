@@ -41,7 +41,7 @@ def gated(suite: Suite, results: dict | None = None) -> set[str]:
     """Figures named by the suite's limits and objective (a mode-dependent name such as
     usd_per_million as the figure(s) it stands for in this run), and the always-gated ones."""
     text = " ".join(str(x) for x in [suite.limits, suite.objective,
-                                    *[c.get("limits") for c in suite.candidates]])
+                                    *[c.limits for c in suite.candidates]])
     named = {f for name in re.findall(r"[A-Za-z_]\w*", text) for f in names.explicit(name, results)}
     return (named & set(FIGURES)) | set(ALWAYS_GATED)
 

@@ -28,6 +28,7 @@ from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import UserError
 from benchharness.results import load_results
 from benchharness.run_folder import has_results, run_folders
+from benchharness.suite import candidate_from
 
 SUFFIX = "@reference"
 NOT_REPEATABLE = {"callable": "Python code (module:attr) is not kept with a run: what it runs now may "
@@ -114,18 +115,18 @@ def reference_candidates_stage(ctx: RunContext) -> None:
             ctx.progress(f"[{ref['name']}] --against: not measured again: {why}")
             continue
         own = mine[ref["name"]]
-        spec = config.validate_section(
+        spec = candidate_from(config.validate_section(
             {"name": ref["name"] + SUFFIX, "model": str(path), "format": schema.model(ref).get("format"),
-             "options": dict(own.spec.get("options") or {})}, config.CANDIDATE, "against")
+             "options": dict(own.spec.options)}, config.CANDIDATE, "against"))
         try:
-            guard_pickle(str(path), spec["format"], warn=lambda line, n=spec["name"]: ctx.progress(f"[{n}] {line}"))
+            guard_pickle(str(path), spec.format, warn=lambda line, n=spec.name: ctx.progress(f"[{n}] {line}"))
         except UserError as exc:  # --no-pickle: the reference's pickle is not loaded
             section["refused"].append({"candidate": ref["name"], "reason": str(exc)})
             ctx.progress(f"[{ref['name']}] --against: not measured again: {exc}")
             continue
-        result = {"name": spec["name"], "role": "reference", "status": "ok", "error": None,
+        result = {"name": spec.name, "role": "reference", "status": "ok", "error": None,
                   "source": f"{ref_dir.name}: {ref['name']}", "model": None, "reference_of": ref["name"]}
-        cand = CandidateRun(spec=spec, result=result, model_path=str(path), model_format=spec["format"])
+        cand = CandidateRun(spec=spec, result=result, model_path=str(path), model_format=spec.format)
         ctx.candidates.append(cand)
         section["candidates"].append(result)
     if section["candidates"]:

@@ -46,7 +46,7 @@ def cost_stage(ctx: RunContext) -> None:
     traffic = dataclasses.asdict(ctx.suite.traffic)
     for cand in ctx.candidates:
         if cand.ok:
-            cand.result["cost"] = candidate_cost(cand.result, cand.spec, profile, traffic)
+            cand.result["cost"] = candidate_cost(cand.result, cand.spec.options, profile, traffic)
 
 
 def sustainable_rate(result: dict) -> tuple[float | None, str | None, str | None]:
@@ -77,14 +77,13 @@ def sustainable_rate(result: dict) -> tuple[float | None, str | None, str | None
 _MIN_BUSY_PHASE_S = 0.2
 
 
-def threads_per_replica(result: dict, spec: dict) -> tuple[int, str]:
+def threads_per_replica(result: dict, options: dict) -> tuple[int, str]:
     """Cores one replica needs: the runtime threads set for it, else the cores it was seen to
     keep busy in its busiest phase, never more than the CPUs it was pinned to.
 
     Open-loop phases are left out: their load generator spins until each arrival, CPU
     time that is the harness's, not the model's. Phases under `_MIN_BUSY_PHASE_S` too.
     """
-    options = spec.get("options") or {}
     settings = schema.closed_loop(result).get("settings") or {}
     threads = settings.get("threads") or {}
     runtime = threads.get("runtime_options") or {}
@@ -109,10 +108,10 @@ def load_time_s(result: dict) -> float | None:
     return result.get("load_s")
 
 
-def candidate_cost(result: dict, spec: dict, profile: Profile, traffic: dict) -> schema.Cost:
+def candidate_cost(result: dict, options: dict, profile: Profile, traffic: dict) -> schema.Cost:
     """The candidate's `cost` section (USD), or the reason a figure could not be priced."""
     price = profile.price_per_hour_usd
-    threads, threads_source = threads_per_replica(result, spec)
+    threads, threads_source = threads_per_replica(result, options)
     replicas = cost.replicas_per_instance(profile.vcpus, threads)
     on_gpu = ran_on_accelerator(result)
     if on_gpu:  # the GPU is what one replica holds: vCPUs do not multiply its throughput

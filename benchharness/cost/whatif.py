@@ -67,7 +67,7 @@ def whatif(results: dict, profile_name: str) -> dict:
                                             f"{(profile.gpu or {}).get('model') or 'no GPU'}, so its "
                                             "throughput cannot be carried over"}
             continue
-        out[cand["name"]] = candidate_cost(cand, {"options": cand.get("options") or {}}, profile,
+        out[cand["name"]] = candidate_cost(cand, cand.get("options") or {}, profile,
                                            schema.run_section(results, "traffic") or _default_traffic())
     if profile.gpu and not any(ran_on_accelerator(c) for c in schema.candidates(results)):
         notes.append(f"{profile.name} has a GPU ({profile.gpu['model']}) no candidate used: "

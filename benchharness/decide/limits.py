@@ -229,7 +229,7 @@ def open_loop_limits_stage(ctx) -> None:
     """Before measuring: each candidate's open-loop p99 limit from the suite (the sweep reads
     `cand.open_loop_limit`; the decision is made here, the measurement only applies it)."""
     for cand in ctx.candidates:
-        cand.open_loop_limit = open_loop_limit(ctx.suite, cand.spec.get("limits"))
+        cand.open_loop_limit = open_loop_limit(ctx.suite, cand.spec.limits)
 
 
 def baseline_entries(results: dict) -> list[dict]:

@@ -51,7 +51,7 @@ def _judged(cand: CandidateRun) -> bool:
 
 
 def inconclusive_measurements(ctx: RunContext, cand: CandidateRun) -> set[str]:
-    checks = lim.evaluate_all(lim.limits_for(ctx.suite.limits, cand.spec.get("limits")),
+    checks = lim.evaluate_all(lim.limits_for(ctx.suite.limits, cand.spec.limits),
                               cand.result, ctx.results)
     return {m for r in checks if r.status == lim.INCONCLUSIVE and r.severity == "fail"
             for m in [measurement_of(r.metric)] if m}

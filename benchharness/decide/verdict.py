@@ -715,7 +715,7 @@ def headline(results: dict) -> str:
 
 def suite_inputs(suite: Suite) -> tuple[Any, dict, Any]:
     """(limits, per-candidate limits, objective) from a validated suite."""
-    cand_limits = {c["name"]: c["limits"] for c in suite.candidates if c.get("limits")}
+    cand_limits = {c.name: c.limits for c in suite.candidates if c.limits}
     return suite.limits, cand_limits, suite.objective
 
 

@@ -73,7 +73,7 @@ def base_spec(ctx: RunContext, cand: CandidateRun) -> dict:
         inputs["native"] = str(native)
     return {
         "model": {"source": cand.model_path, "format": cand.model_format,
-                  "options": dict(cand.spec.get("options") or {})},
+                  "options": dict(cand.spec.options)},
         "inputs": inputs,
         "threads": as_dict(ctx.suite.threads),
         "phase_hooks": [*PHASE_HOOKS, *ctx.phase_hooks],

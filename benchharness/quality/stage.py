@@ -206,7 +206,7 @@ def check_predictions(task: str, targets: dict, predictions: dict) -> None:
 
 
 def _declared(ctx: RunContext) -> list[CandidateRun]:
-    return [c for c in ctx.candidates if c.spec.get("baseline") and c.ok and c.result.get("quality")]
+    return [c for c in ctx.candidates if c.spec.baseline and c.ok and c.result.get("quality")]
 
 
 def compare_stage(ctx: RunContext) -> None:
@@ -233,7 +233,7 @@ def compare_stage(ctx: RunContext) -> None:
                                                "value": best_q["test"][metric], "ci": best_q["ci"].get(metric)}
     for cand in ctx.candidates:
         rows = ctx.quality_rows.get(cand.name)
-        if cand.spec.get("baseline") or not cand.ok or rows is None:
+        if cand.spec.baseline or not cand.ok or rows is None:
             continue
         q = cand.result["quality"]
         vs = versus_baseline(cand.name, rows, q["test"].get(metric), best, best_rows,

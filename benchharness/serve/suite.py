@@ -11,6 +11,7 @@ client uses its defaults. The server exits when the run ends, and also if the ru
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import subprocess
@@ -76,7 +77,7 @@ def start_servers_stage(ctx: RunContext) -> None:
     """Put each `serve: true` candidate behind its own `bench serve` process; when the run
     has HTTP candidates, ask the measurement children for the servers' model time."""
     for cand in ctx.candidates:
-        if not (cand.ok and cand.spec.get("serve")):
+        if not (cand.ok and cand.spec.serve):
             continue
         try:
             serve_candidate(ctx, cand, ctx.servers)
@@ -93,14 +94,14 @@ def serve_candidate(ctx: RunContext, cand: CandidateRun, procs: list) -> None:
 
     name = safe_name(cand.name)  # one per candidate: the URL path and the log file
     log_path = ctx.run_dir / f"serve-{name}.log"
-    proc, url = start_server(cand.model_path, name, cand.model_format, cand.spec["options"], log_path)
+    proc, url = start_server(cand.model_path, name, cand.model_format, cand.spec.options, log_path)
     procs.append(proc)
     atexit.register(stop_server, proc)
     ctx.progress(f"[{cand.name}] serving {cand.model_path} at {url}")
     cand.result["served"] = {"url": url, "model": cand.model_path, "format": cand.model_format,
-                             "options": cand.spec["options"], "pid": proc.pid, "log": str(log_path)}
+                             "options": cand.spec.options, "pid": proc.pid, "log": str(log_path)}
     cand.model_path, cand.model_format = url, "http"
-    cand.spec = {**cand.spec, "options": {}}
+    cand.spec = dataclasses.replace(cand.spec, options={})
 
 
 def stop_servers_stage(ctx: RunContext) -> None:

@@ -54,14 +54,14 @@ def import_estimator(path: str):
     return cls
 
 
-def fit_estimator(spec: dict, X, y, preprocessor=None):
+def fit_estimator(train: str, params: dict, X, y, preprocessor=None):
     """Fit the `train:` class with its params (behind `preprocessor` when given, as a Pipeline)."""
-    cls = import_estimator(spec["train"])
+    cls = import_estimator(train)
     try:
-        est = cls(**spec["params"])
+        est = cls(**params)
     except TypeError as exc:
-        raise ModelError(f"bad params for {spec['train']}: {exc}") from None
-    _check_task(spec["train"], est, y)
+        raise ModelError(f"bad params for {train}: {exc}") from None
+    _check_task(train, est, y)
     if preprocessor is not None:
         from sklearn.pipeline import Pipeline
 
@@ -72,7 +72,7 @@ def fit_estimator(spec: dict, X, y, preprocessor=None):
     except Exception as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelError(
-            f"training {spec['train']} failed: {type(exc).__name__}: {first_line}{_input_hint(spec, X)}"
+            f"training {train} failed: {type(exc).__name__}: {first_line}{_input_hint(preprocessor is not None, X)}"
         ) from None
     return est, time.perf_counter() - t0
 
@@ -94,9 +94,9 @@ def _check_task(train: str, est, y) -> None:
                          f"values, e.g. {target.iloc[0]!r}): use a regressor")
 
 
-def _input_hint(spec: dict, X) -> str:
+def _input_hint(preprocessed: bool, X) -> str:
     """What to do when the features are text or have gaps and the candidate has no preprocessing."""
-    if spec.get("preprocess") or not isinstance(X, pd.DataFrame):
+    if preprocessed or not isinstance(X, pd.DataFrame):
         return ""
     from benchharness.train.preprocess import non_numeric_columns
 

@@ -9,6 +9,7 @@ the real labels travel with the model (an XGBoost attribute, the LightGBM adapte
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.base import is_classifier
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
+from benchharness.suite import CandidateSettings
 
 KINDS = ("xgboost", "lightgbm")
 ONNX_OPSET = 15  # the highest onnxmltools' tree converters support
@@ -44,7 +46,7 @@ def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     spec = cand.spec
     module = _adapter_module(kind)
     module.require()
-    export = spec["export"] == "onnx"
+    export = spec.export == "onnx"
     X = ctx.dataset.X_train
     if export:
         X = X.to_numpy()
@@ -54,10 +56,10 @@ def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     probe = _instance(spec)
     if is_classifier(probe):  # sklearn's own test, tags included
         y, classes = encode_labels(y)
-    ctx.progress(f"[{cand.name}] training {spec['train']}")
-    est, fit_s = fit_estimator(spec, X, y)
+    ctx.progress(f"[{cand.name}] training {spec.train}")
+    est, fit_s = fit_estimator(spec.train, spec.params, X, y)
     cand.trained_model = est if classes is None else DecodedLabels(est, classes)
-    cand.result["training"] = {"estimator": spec["train"], "params": spec["params"], "fit_s": round(fit_s, 4)}
+    cand.result["training"] = {"estimator": spec.train, "params": spec.params, "fit_s": round(fit_s, 4)}
     if classes is not None:
         cand.result["training"]["classes"] = classes
     stem = ctx.work_dir / safe_name(cand.name)
@@ -69,7 +71,7 @@ def resolve(ctx: RunContext, cand: CandidateRun, kind: str) -> None:
     cand.model_path = str(path)
     cand.model_format = kind
     if options:  # e.g. LightGBM's classes: the adapter needs them, the file cannot hold them
-        cand.spec = {**spec, "options": {**spec["options"], **options}}
+        cand.spec = dataclasses.replace(spec, options={**spec.options, **options})
 
 
 class DecodedLabels:
@@ -90,13 +92,13 @@ class DecodedLabels:
         return getattr(self.est, name)
 
 
-def _instance(spec: dict):
+def _instance(spec: CandidateSettings):
     from benchharness.train.fit import import_estimator
 
     try:
-        return import_estimator(spec["train"])(**spec["params"])
+        return import_estimator(spec.train)(**spec.params)
     except TypeError as exc:
-        raise ModelError(f"bad params for {spec['train']}: {exc}") from None
+        raise ModelError(f"bad params for {spec.train}: {exc}") from None
 
 
 def _adapter_module(kind: str):

@@ -11,11 +11,13 @@ quantize_static calibrated on a sample of the train split.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError, SuiteError
 from benchharness.run_folder import safe_name
+from benchharness.suite import CandidateSettings
 from benchharness.train.training import export_onnx, new_result
 from benchharness.tune.space import Variant, expand
 
@@ -212,9 +214,11 @@ class _Sources:
         return self._quantized[kind]
 
 
-def _variant_spec(base: dict, v: Variant, model_path: str, fmt: str | None) -> dict:
-    spec = copy.deepcopy(base)
-    spec.update(
+def _variant_spec(base: CandidateSettings, v: Variant, model_path: str, fmt: str | None) -> CandidateSettings:
+    """The variant's entry: the tuned candidate's, pointing at the variant's model file with
+    its session options (its own limits kept: they are looked up by the variant's name)."""
+    return dataclasses.replace(
+        copy.deepcopy(base),
         name=v.name,
         model=model_path,
         format=fmt,
@@ -223,9 +227,8 @@ def _variant_spec(base: dict, v: Variant, model_path: str, fmt: str | None) -> d
         params={},
         preprocess=None,
         tune=None,
+        options={**base.options, **v.session_options},
     )
-    spec["options"] = {**(base.get("options") or {}), **v.session_options}
-    return spec
 
 
 def _make(
@@ -237,7 +240,7 @@ def _make(
     else:
         spec = _variant_spec(base.spec, v, src.native_path(), base.model_format)
     run = CandidateRun(
-        spec=spec, result=new_result(spec), model_path=spec["model"], model_format=spec["format"]
+        spec=spec, result=new_result(spec), model_path=spec.model, model_format=spec.format
     )
     run.result.update(source=base.result.get("source"), variant_of=base.name, variant=v.settings)
     if "training" in base.result:
@@ -275,13 +278,13 @@ def _duration(seconds: float) -> str:
 
 def tune_candidates_stage(ctx: RunContext) -> None:
     """Replace every resolved candidate that has `tune:` by its measurable variants."""
-    tuned = [c for c in ctx.candidates if c.spec.get("tune") and c.ok]
+    tuned = [c for c in ctx.candidates if c.spec.tune and c.ok]
     if not tuned:
         return
     section = ctx.results.setdefault("tune", {})
     for base in tuned:
         variants = expand(
-            base.name, base.spec["tune"], _is_onnx(base.model_path, base.model_format)
+            base.name, base.spec.tune, _is_onnx(base.model_path, base.model_format)
         )
         cores = usable_cores()
         if any(v.threads is None or v.threads <= cores for v in variants if not v.skipped):
@@ -332,10 +335,10 @@ def tune_candidates_stage(ctx: RunContext) -> None:
         ctx.candidates[i : i + 1] = made
         j = ctx.results["candidates"].index(base.result)
         ctx.results["candidates"][j : j + 1] = [m.result for m in made]
-        k = next(n for n, s in enumerate(ctx.suite.candidates) if s["name"] == base.name)
+        k = next(n for n, s in enumerate(ctx.suite.candidates) if s.name == base.name)
         ctx.suite.candidates[k : k + 1] = [m.spec for m in made]
         section[base.name] = {
-            "space": base.spec["tune"],
+            "space": base.spec.tune,
             "source": base.result.get("source"),
             "variants": [m.name for m in made],
             "skipped": skipped,
@@ -343,7 +346,7 @@ def tune_candidates_stage(ctx: RunContext) -> None:
         from benchharness.tune.halving import full_seconds
 
         estimate = full_seconds(ctx.suite) * len(made)
-        budget = base.spec["tune"].get("budget_s")
+        budget = (base.spec.tune or {}).get("budget_s")
         ctx.progress(f"[{base.name}] tune: {len(made)} variants to measure, {len(skipped)} skipped; "
                      f"measuring them all takes about {_duration(estimate)}"
                      + (f" (tune.budget_s {budget:g} s screens them first)" if budget else ""))

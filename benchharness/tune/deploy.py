@@ -52,7 +52,7 @@ def replicas_entry(result: dict) -> dict:
 
 def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
     model = cand.result.get("model") or {}
-    opts = dict(cand.spec.get("options") or {})
+    opts = dict(cand.spec.options)
     onnx = (cand.result.get("variant") or {}).get("export") == "onnx"
     # a model that is no file (a `module:attr` callable, a URL) ships as named: no digest
     size, sha = file_digest(str(model_copy)) if Path(model_copy).is_file() else (None, None)

@@ -51,7 +51,7 @@ def full_seconds(suite: Suite) -> float:
 
 def cannot_meet(ctx: RunContext, cand: CandidateRun) -> str | None:
     checks = lim.evaluate_all(
-        lim.limits_for(ctx.suite.limits, cand.spec.get("limits")), cand.result, ctx.results
+        lim.limits_for(ctx.suite.limits, cand.spec.limits), cand.result, ctx.results
     )
     for r in checks:
         if r.severity == "fail" and r.status == "fail" and r.metric in figures.TRIAL_FIGURES:
@@ -93,7 +93,7 @@ def _drop(ctx: RunContext, base: str, cand: CandidateRun, rung: int, reason: str
     entry["variants"].remove(cand.name)
     ctx.candidates.remove(cand)
     ctx.results["candidates"].remove(cand.result)
-    ctx.suite.candidates[:] = [s for s in ctx.suite.candidates if s["name"] != cand.name]
+    ctx.suite.candidates[:] = [s for s in ctx.suite.candidates if s.name != cand.name]
     ctx.progress(f"[{cand.name}] tune: dropped after rung {rung + 1}: {reason}")
 
 
