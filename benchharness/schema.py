@@ -38,6 +38,17 @@ class RunLevel(TypedDict, total=False):
     source: dict[str, str]
 
 
+class TailBound(TypedDict, total=False):
+    """LoadGen's one-sided early-stopping bound of a tail percentile (measure/stats.tail_bound):
+    "p99 <= upper_ms with `confidence` over `queries`"; upper_ms None below `min_queries`."""
+
+    q: float
+    confidence: float
+    queries: int
+    min_queries: int
+    upper_ms: float | None
+
+
 class Measured(TypedDict, total=False):
     """Point values sit beside these: intervals across trials, one dict per trial in the order
     run (the figures, `count`, `duration_s`), how much the trials disagree, and the run-level
@@ -77,7 +88,7 @@ class ClosedLoop(Measured, Latency, total=False):
     server_model: dict[str, Any]  # an HTTP candidate: the server-reported model time
     # LoadGen's early-stopping bound of each tail over the pooled samples (measure/stats.tail_bound):
     # {p99_ms: {q, confidence, queries, min_queries, upper_ms}}
-    tail_bounds: dict[str, dict[str, Any]]
+    tail_bounds: dict[str, TailBound]  # p99_ms, p999_ms
 
 
 class OpenLoopRate(Measured, Latency, total=False):
@@ -377,6 +388,52 @@ class Model(TypedDict, total=False):
     kept_note: str  # why no copy was kept
 
 
+class ReplicaFigures(TypedDict, total=False):
+    """One replica's figures while N ran together (tune/replicas.py)."""
+
+    qps: float
+    p50_ms: float | None
+    p99_ms: float | None
+    count: int
+    errors: int
+    batch_rows_per_s: float
+    batch_errors: int
+    start_lag_ms: float
+
+
+class ReplicaRun(TypedDict, total=False):
+    """N replicas measured together in one common window: their aggregate and each one."""
+
+    replicas: int
+    window_s: float
+    batch_size: int
+    qps: float
+    batch_rows_per_s: float
+    p99_ms_worst_replica: float | None
+    per_replica: list[ReplicaFigures]
+    efficiency: dict[str, float | None]  # closed_loop, batch: aggregate / (N x one replica's)
+
+
+class Replicas(TypedDict, total=False):
+    """A tuned variant's replicas measured side by side: what the profile fits, each N measured."""
+
+    asked: Any  # "auto" or a list of counts
+    machine_cores: int
+    fit: dict[str, Any]  # the profile's vCPUs and memory, replicas by each, and the smaller
+    measured: list[ReplicaRun]
+    not_measured: list[str]
+    note: str
+
+
+class Variant(TypedDict, total=False):
+    """What a tune variant sets (tune/space.Variant.settings)."""
+
+    export: str
+    quantize: str
+    intra_op_num_threads: int | None
+    graph_optimization_level: str
+
+
 class Candidate(TypedDict, total=False):
     name: str
     role: str  # candidate | baseline
@@ -398,8 +455,8 @@ class Candidate(TypedDict, total=False):
     cost: Cost
     limits: list[LimitResult]
     variant_of: str
-    variant: dict[str, Any]
-    replicas: dict[str, Any]  # a tuned variant's replicas measured side by side (tune/replicas.py)
+    variant: Variant
+    replicas: Replicas  # a tuned variant's replicas measured side by side (tune/replicas.py)
     reference_of: str  # a reference run's candidate measured again (`--against`): its name there
     served: dict[str, Any]  # a `serve: true` candidate: the `bench serve` process it was measured behind
 
@@ -455,6 +512,32 @@ class RunSuite(TypedDict, total=False):
     quick: bool
 
 
+class Traffic(TypedDict, total=False):
+    """The traffic the run is priced for (suite `traffic:`), and which keys were defaults."""
+
+    peak_rps: float
+    daily_volume: float
+    batch_rows_per_day: float
+    defaults_used: list[str]
+
+
+class TrialOrder(TypedDict, total=False):
+    """One trial as it ran: which, how long, and the machine's load around it."""
+
+    candidate: str
+    measurement: str  # closed_loop | batch | open_loop
+    trial: int
+    seconds: float
+
+
+class TrialsRecord(TypedDict, total=False):
+    """The run's trial order (seeded blocked rounds) and what the sequential rule added."""
+
+    seed: int
+    order: list[TrialOrder]
+    extended: list[dict[str, Any]]  # {candidate, measurement, trial, reason}
+
+
 class Results(TypedDict, total=False):
     schema_version: int
     upgraded_from: int
@@ -466,10 +549,10 @@ class Results(TypedDict, total=False):
     data: dict[str, Any]
     candidates: list[Candidate]
     profile: dict[str, Any]
-    traffic: dict[str, Any]
+    traffic: Traffic
     quality: RunQuality
     baselines: list[Baseline]
-    trials: dict[str, Any]
+    trials: TrialsRecord
     machine_load: dict[str, Any]
     plan: dict[str, Any]
     verdict: Verdict
@@ -617,6 +700,16 @@ def parity(cand: Any) -> dict[str, Any]:
 
 def model(cand: Any) -> Model:
     return cast(Model, _dict(_dict(cand).get("model")))
+
+
+def replicas(cand: Any) -> Replicas:
+    """A tuned variant's replicas measured side by side, or {}."""
+    return cast(Replicas, _dict(_dict(cand).get("replicas")))
+
+
+def variant(cand: Any) -> Variant:
+    """What a tune variant sets, or {} for a candidate that is not one."""
+    return cast(Variant, _dict(_dict(cand).get("variant")))
 
 
 def run_suite(results: Any) -> RunSuite:

@@ -121,7 +121,7 @@ def candidate_cost(result: dict, options: dict, profile: Profile, traffic: dict)
         profile.memory_gb, schema.resources(result).get("peak_rss_mb"))
     if by_memory is not None and by_memory < replicas:
         replicas, threads_source = by_memory, f"{threads_source}; replicas bounded by memory"
-    plan = None if on_gpu else replica_plan(result.get("replicas"), replicas)
+    plan = None if on_gpu else replica_plan(schema.replicas(result), replicas)
     if plan:  # replicas measured side by side (tune): their aggregate, not a multiple of one
         replicas = plan["replicas"]
     out: schema.Cost = {

@@ -108,7 +108,7 @@ def _row(c: dict, results: dict, cost: str | None, verdict_rows: dict) -> dict:
     guard = parity.get("quality_guard") or {}
     row = {
         "name": c["name"],
-        "variant": c.get("variant"),
+        "variant": schema.variant(c) or None,
         "status": c.get("status"),
         "quality": figures.resolve("primary", c, results),
         "p99_ms": figures.resolve("p99_ms", c, results),

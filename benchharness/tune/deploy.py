@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from benchharness import schema
 from benchharness.adapters.base import file_digest
 from benchharness.context import CandidateRun, RunContext
 from benchharness.decide import figures
@@ -31,7 +32,7 @@ def replicas_entry(result: dict) -> dict:
     """Replicas per instance as priced, and where the number came from."""
     cost = result.get("cost") or {}
     plan = cost.get("replicas_plan")
-    measured = (result.get("replicas") or {}).get("measured") or []
+    measured = schema.replicas(result).get("measured") or []
     if plan:
         source = f"{plan['source']}: {plan['note']}"
     elif cost.get("replicas_per_instance"):
@@ -53,7 +54,7 @@ def replicas_entry(result: dict) -> dict:
 def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
     model = cand.result.get("model") or {}
     opts = dict(cand.spec.options)
-    onnx = (cand.result.get("variant") or {}).get("export") == "onnx"
+    onnx = schema.variant(cand.result).get("export") == "onnx"
     # a model that is no file (a `module:attr` callable, a URL) ships as named: no digest
     size, sha = file_digest(str(model_copy)) if Path(model_copy).is_file() else (None, None)
     serve = ["bench", "serve", str(model_copy)]
@@ -64,7 +65,7 @@ def deployment(cand: CandidateRun, model_copy: Path, row: dict) -> dict:
     return {
         "variant": cand.name,
         "variant_of": cand.result.get("variant_of"),
-        "settings": cand.result.get("variant"),
+        "settings": schema.variant(cand.result) or None,
         "runtime": model.get("runtime") or ("onnxruntime" if onnx else None),
         "runtime_version": model.get("runtime_version"),
         "format": model.get("format") or ("onnx" if onnx else cand.model_format),
