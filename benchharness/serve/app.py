@@ -7,13 +7,15 @@ Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{name},
 404 unknown model or route, 413 body over the size limit, 500 a model failure (it raised, or
 crashed its process), 503 no model process can answer (it cannot start again).
 
-The model is called from a worker thread, one request at a time (what a single-replica model
-server does), so that the health and metadata routes answer while a slow model works; the
-hand-off costs tens of microseconds (`benchmarks/serve_overhead.py` measures it against a bare
-endpoint). `bench serve` gives the app a `model_process.ModelProcess`: the model runs in a
-child process, so a request whose input crashes the model's native code (a segfault) gets a
-500 naming the signal and a fresh process answers the next one; an adapter given directly
-runs in this process (`server.running_server`). A value the client sent that the model cannot
+The model answers one request at a time (what a single-replica model server does), away from
+the event loop, so that the health and metadata routes answer while a slow model works.
+`bench serve` gives the app a `model_process.ModelProcess`: the model runs in a child process
+that the loop awaits over a pipe, so a request whose input crashes the model's native code (a
+segfault) gets a 500 naming the signal and a fresh process answers the next one. An adapter
+given directly (`server.running_server`) runs in a worker thread of this process. Either
+hand-off costs tens of microseconds (`benchmarks/serve_overhead.py` measures `bench serve`
+against a bare endpoint; `benchmarks/serve_latency.py` its median latency). Decoding the
+request's tensors and encoding the answer run on the loop. A value the client sent that the model cannot
 answer in JSON (NaN in, NaN out) is the client's 400, naming the input. The time spent in the
 model (input conversion + predict) goes back in the `Server-Timing: model;dur=<ms>` header and
 the response's `parameters.model_time_ms`, so a client can tell the model's time from the
@@ -63,12 +65,17 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 class InProcessModel:
-    """An adapter called in this process, with the interface of `ModelProcess`."""
+    """An adapter called in this process (in a worker thread, one call at a time), with the
+    interface of `ModelProcess`."""
 
     def __init__(self, adapter: ModelAdapter):
         self.adapter = adapter
         self.signature, self.info = adapter.signature, adapter.info
         self.classes, self.has_proba = adapter.classes, adapter.has_proba
+        self.one_at_a_time = anyio.CapacityLimiter(1)
+
+    async def call(self, X, label: bool, proba: bool) -> tuple[dict, float]:
+        return await anyio.to_thread.run_sync(self.run, X, label, proba, limiter=self.one_at_a_time)
 
     def run(self, X, label: bool, proba: bool) -> tuple[dict, float]:
         start = time.perf_counter()
@@ -165,10 +172,10 @@ class ModelEndpoint:
             raise ProtocolError(f"unknown output(s) {unknown}; model {self.name!r} has {self.outputs}")
         return names
 
-    def infer(self, body: dict) -> tuple[dict, float]:
+    async def infer(self, body: dict) -> tuple[dict, float]:
         X = self.features(body)
         outputs = self.requested_outputs(body)
-        results, model_ms = self.model.run(X, self.label_output in outputs, "probabilities" in outputs)
+        results, model_ms = await self.model.call(X, self.label_output in outputs, "probabilities" in outputs)
         if "label" in results:
             results[self.label_output] = results.pop("label")
         inputs = body.get("inputs") or [{}]
@@ -238,7 +245,6 @@ def build_app(model, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYT
     """A Starlette app serving `model` (an adapter, or a `ModelProcess`) as model `name` (see
     the module docstring)."""
     endpoint = ModelEndpoint(model, name, max_request_bytes)
-    one_at_a_time = anyio.CapacityLimiter(1)  # one model instance: one request in it at a time
 
     def model_or_404(request: Request) -> JSONResponse | None:
         asked = request.path_params["name"]
@@ -283,8 +289,7 @@ def build_app(model, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYT
         if not isinstance(body, dict):
             return error(400, f"request body must be a JSON object, got {type(body).__name__}")
         try:
-            response, model_ms = await anyio.to_thread.run_sync(endpoint.infer, body,
-                                                                limiter=one_at_a_time)
+            response, model_ms = await endpoint.infer(body)
         except ProtocolError as exc:
             return error(400, str(exc))
         except ModelRejected as exc:

@@ -7,10 +7,13 @@ killer) takes the child only: the HTTP process sees the pipe close, answers that
 a 500 naming the signal, and starts a fresh child, which answers the next request. Requests
 go to the child one at a time (a single model instance).
 
-Pipe messages are pickles both ways (`multiprocessing.connection` framing):
+The pipe is a socket pair; each message is a pickle after its 8-byte length:
   parent -> child: the spec (model, format, options, sys_path), then (X, label, proba) per call
   child -> parent: ("ready", facts) or ("error", message) once loaded, then per call
                    ("ok", results, model_ms), ("rejected", message) or ("failed", message, tb)
+The HTTP process waits for an answer on its event loop (asyncio streams), not in a thread:
+a request then costs the same wake-ups as a model called in a worker thread, plus the two
+pickles, and the health routes answer while the model works.
 
 A child dies with the HTTP process even when that is SIGKILLed (PR_SET_PDEATHSIG, which
 fires when the *thread* that started the child ends: every child is started from one
@@ -19,16 +22,17 @@ long-lived thread for that reason) and ends on its own when the pipe closes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import os
+import pickle
 import queue
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
-from multiprocessing.connection import Connection
 
 from benchharness.errors import ModelError
 
@@ -61,31 +65,65 @@ def how_it_ended(returncode: int | None) -> str:
     return signal_name(returncode) or f"exit code {returncode}"
 
 
+_LENGTH = struct.Struct("!Q")
+
+
+def send_message(sock: socket.socket, obj) -> None:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+
+
+def recv_message(sock: socket.socket):
+    """The next message; EOFError when the other end has closed."""
+    (size,) = _LENGTH.unpack(_recv_exactly(sock, _LENGTH.size))
+    return pickle.loads(_recv_exactly(sock, size))  # from our own child (or parent)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = sock.recv_into(view[got:])
+        if not k:
+            raise EOFError
+        got += k
+    return bytes(buf)
+
+
 class ModelProcess:
     """The model `spec` names (model, format, options) loaded in a child process.
 
     Offers what the V2 app reads of an adapter (`signature`, `info`, `classes`, `has_proba`)
-    and `run(X, label, proba)`. Raises ModelError from the constructor when the model cannot
-    load (the message the loader gave), like loading it in this process would."""
+    and `await call(X, label, proba)`, on one event loop. The constructor waits until the
+    model has loaded, and raises ModelError (the loader's message) when it cannot, as loading
+    it in this process would."""
 
     def __init__(self, spec: dict, start_timeout_s: float = 300.0):
         self.spec = {"model": spec["model"], "format": spec.get("format"),
                      "options": spec.get("options") or {}, "sys_path": list(sys.path)}
-        self.name = spec.get("name") or "model"
         self.start_timeout_s = start_timeout_s
-        self.lock = threading.Lock()  # one call in the child at a time
         self.closed = False
         self.restarts = 0
+        self._lock: asyncio.Lock | None = None  # one call in the child at a time
+        self._streams = None  # (reader, writer) on the serving loop, made on first use
+        self._in_doubt = False  # a call was cancelled midway: the pipe may hold its answer
         self._jobs: queue.Queue = queue.Queue()
-        self._starter = threading.Thread(target=self._start_children, daemon=True,
-                                         name="model-process-starter")
-        self._starter.start()
-        self.proc, self.conn, self.sock = self._spawn()
-        self.ready = False
-        facts = self._wait_ready()
-        if isinstance(facts, str):
+        threading.Thread(target=self._start_children, daemon=True, name="model-process-starter").start()
+        self.proc, self.sock = self._spawn()
+        self.sock.settimeout(start_timeout_s)
+        try:
+            message = recv_message(self.sock)
+        except (EOFError, OSError) as exc:
+            why = (f"did not load it within {start_timeout_s:g} s" if isinstance(exc, TimeoutError)
+                   else f"exited before serving ({how_it_ended(self._reap())})")
             self.close()
-            raise ModelError(facts)
+            raise ModelError(f"model {spec['model']}: the model process {why}") from None
+        if message[0] == "error":
+            self.close()
+            raise ModelError(message[1])
+        self.sock.settimeout(None)
+        self.ready = True
+        facts = message[1]
         self.signature, self.info = facts["signature"], facts["info"]
         self.classes, self.has_proba = facts["classes"], facts["has_proba"]
 
@@ -112,9 +150,8 @@ class ModelProcess:
             raise
         finally:
             theirs.close()  # the child's end: only the child may hold it, or EOF never comes
-        conn = Connection(os.dup(ours.fileno()))
-        conn.send(self.spec)
-        return proc, conn, ours
+        send_message(ours, self.spec)
+        return proc, ours
 
     def _spawn(self):
         answer: queue.Queue = queue.Queue(1)
@@ -124,95 +161,104 @@ class ModelProcess:
             raise started
         return started
 
-    def _wait_ready(self) -> dict | str:
-        """The child's facts once it has loaded the model, or a one-line reason it did not."""
-        if not self.conn.poll(self.start_timeout_s):
-            self._stop_child()
-            return f"model {self.spec['model']}: the model process did not load it within {self.start_timeout_s:g} s"
-        try:
-            message = self.conn.recv()
-        except (EOFError, OSError):
-            code = self._reap()
-            return (f"model {self.spec['model']}: the model process exited before serving "
-                    f"({how_it_ended(code)})")
-        if message[0] == "error":
-            return message[1]
-        self.ready = True
-        return message[1]
-
-    # -- calls ------------------------------------------------------------------------------
-    def run(self, X, label: bool, proba: bool) -> tuple[dict, float]:
+    # -- calls (on the serving event loop) --------------------------------------------------
+    async def call(self, X, label: bool, proba: bool) -> tuple[dict, float]:
         """({"label": ..., "probabilities": ...} as asked, model milliseconds) for input X."""
-        with self.lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
             if self.closed:
                 raise ModelUnavailable("the server is stopping")
+            if self._in_doubt:
+                await self._replace()
             if not self.ready:
-                reason = self._wait_ready()
-                if isinstance(reason, str):
-                    self._restart()
-                    raise ModelUnavailable(f"the model's process could not start again: {reason}")
+                await self._await_ready()
+            reader, writer = await self._open()
+            payload = pickle.dumps((X, label, proba), protocol=pickle.HIGHEST_PROTOCOL)
+            self._in_doubt = True  # until the answer is read (a cancelled call leaves it set)
             try:
-                self.conn.send((X, label, proba))
-                answer = self.conn.recv()
-            except (EOFError, OSError, ConnectionError):
+                writer.write(_LENGTH.pack(len(payload)) + payload)
+                await writer.drain()
+                (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+                answer = pickle.loads(await reader.readexactly(size))  # from our own child
+            except (asyncio.IncompleteReadError, OSError):
+                self._in_doubt = False
                 if self.closed:
                     raise ModelUnavailable("the server is stopping") from None
-                how = how_it_ended(self._reap())
-                self._restart()
+                how = await self._replace()
                 raise ModelCrashed(f"the model's process crashed ({how}) while predicting; "
                                    "restarted") from None
+            self._in_doubt = False
         kind = answer[0]
         if kind == "ok":
             return answer[1], answer[2]
         if kind == "rejected":
             raise ModelRejected(answer[1])
-        raise ModelFailed(answer[1], answer[2] if len(answer) > 2 else "")
+        raise ModelFailed(answer[1], answer[2])
+
+    async def _open(self):
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(sock=self.sock, limit=2**20)
+        return self._streams
+
+    async def _await_ready(self) -> None:
+        """Wait for a fresh child to load the model; 503 (and another try) if it cannot."""
+        reader, _ = await self._open()
+        try:
+            (size,) = _LENGTH.unpack(await asyncio.wait_for(reader.readexactly(_LENGTH.size),
+                                                            self.start_timeout_s))
+            message = pickle.loads(await reader.readexactly(size))
+        except (asyncio.IncompleteReadError, OSError, asyncio.TimeoutError):
+            how = await self._replace()
+            raise ModelUnavailable(f"the model's process could not start again ({how})") from None
+        if message[0] == "error":
+            await self._replace()
+            raise ModelUnavailable(f"the model's process could not start again: {message[1]}")
+        self.ready = True
+
+    async def _replace(self) -> str:
+        """End the current child (dead or in doubt) and start a fresh one, which loads while
+        the caller answers its request; the next request waits for it. How the old one ended."""
+        self._in_doubt = False
+        self.ready = False
+        if self._streams is not None:  # closes the socket too; on the loop, which owns it
+            self._streams[1].transport.abort()
+            self._streams = None
+        how = how_it_ended(await asyncio.to_thread(self._reap))
+        self.restarts += 1
+        self.proc, self.sock = await asyncio.to_thread(self._spawn)
+        return how
 
     def _reap(self) -> int | None:
-        """The child's exit status, once the pipe has closed (killed if it lingers)."""
-        self._close_pipe()
+        """The child's exit status after closing the pipe (killed if it does not end in 2 s)."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
         try:
-            return self.proc.wait(5)
-        except subprocess.TimeoutExpired:  # closed its end but still running: end it
+            return self.proc.wait(2)
+        except subprocess.TimeoutExpired:  # still inside a call, or it ignores the pipe
             self.proc.kill()
             return self.proc.wait()
 
-    def _restart(self) -> None:
-        """Start a fresh child; it loads while this request is answered, the next one waits."""
-        self.restarts += 1
-        self.ready = False
-        self.proc, self.conn, self.sock = self._spawn()
+    def abort(self) -> None:
+        """Stop waiting for the model (on the serving loop, as the server stops): a call in
+        progress ends with ModelUnavailable, so its client gets a 503 rather than a dropped
+        connection, and no call starts after it."""
+        self.closed = True
+        if self._streams is not None:
+            self._streams[1].transport.abort()
 
-    # -- stopping ---------------------------------------------------------------------------
-    def _close_pipe(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked reading it
-        with contextlib.suppress(OSError):
-            self.conn.close()
+    def close(self) -> None:
+        """Stop the child (a call in progress has 2 s to end) and the thread that starts them.
+        Call it once the serving event loop has ended."""
+        self.closed = True
         with contextlib.suppress(OSError):
             self.sock.close()
-
-    def _stop_child(self, grace_s: float = 2.0) -> None:
-        self._close_pipe()
         if self.proc.poll() is None:
-            try:  # the pipe closed: it exits after the call it is in, if that ends soon
-                self.proc.wait(grace_s)
+            try:
+                self.proc.wait(2)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-    def close(self) -> None:
-        """Stop the child (waiting up to 2 s for a call in progress) and the starter thread."""
-        self.closed = True
-        self._stop_child()
-        # a request that was in the child has now seen the pipe close and gives the lock back;
-        # whichever child is current after that (never a fresh one: closed is set) is stopped
-        got = self.lock.acquire(timeout=5)
-        try:
-            self._stop_child()
-        finally:
-            if got:
-                self.lock.release()
         self._jobs.put(None)
 
 
@@ -230,25 +276,25 @@ def child_main(fd: int) -> None:
     die_with_parent()
     # Ctrl-C reaches the whole process group; the parent stops this process itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn = Connection(fd)
+    sock = socket.socket(fileno=fd)
     try:
-        spec = conn.recv()
-    except EOFError:
+        spec = recv_message(sock)
+    except (EOFError, OSError):
         return
     for p in reversed(spec["sys_path"]):
         if p not in sys.path:
             sys.path.insert(0, p)
-    adapter = _load(conn, spec)
+    adapter = _load(sock, spec)
     if adapter is None:
         return
     try:
-        _answer_calls(conn, adapter)
+        _answer_calls(sock, adapter)
     finally:
         with contextlib.suppress(Exception):
             adapter.close()
 
 
-def _load(conn: Connection, spec: dict):
+def _load(sock: socket.socket, spec: dict):
     from benchharness.adapters.registry import load_model
     from benchharness.errors import UserError
 
@@ -257,24 +303,24 @@ def _load(conn: Connection, spec: dict):
         facts = {"signature": adapter.signature, "info": adapter.info, "classes": adapter.classes,
                  "has_proba": adapter.has_proba}
     except Exception as exc:
-        message = _one_line(exc)
+        text = str(exc).strip()
+        message = text.splitlines()[0] if text else ""
         if not isinstance(exc, UserError):  # our own errors read well alone; others need context
-            message = f"cannot load {spec['model']}: {message}"
-        conn.send(("error", message))
+            message = f"cannot load {spec['model']}: {type(exc).__name__}: {message}".rstrip(": ")
+        send_message(sock, ("error", message))
         return None
-    conn.send(("ready", facts))
+    send_message(sock, ("ready", facts))
     return adapter
 
 
-def _answer_calls(conn: Connection, adapter) -> None:
-    import pickle
+def _answer_calls(sock: socket.socket, adapter) -> None:
     import traceback
 
     from benchharness.errors import UserError
 
     while True:
         try:
-            X, label, proba = conn.recv()
+            X, label, proba = recv_message(sock)
         except (EOFError, OSError):  # the HTTP process closed the pipe: stop
             return
         try:
@@ -291,21 +337,9 @@ def _answer_calls(conn: Connection, adapter) -> None:
         except Exception as exc:
             answer = ("failed", f"{type(exc).__name__}: {str(exc)[:300]}", traceback.format_exc(limit=12))
         try:
-            payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # an answer that cannot travel back is the model's fault
-            payload = pickle.dumps(("failed", f"the model's answer cannot be sent back: "
-                                    f"{type(exc).__name__}: {str(exc)[:300]}", ""))
-        try:
-            conn.send_bytes(payload)
+            send_message(sock, answer)
         except OSError:
             return
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    from benchharness.errors import UserError
-
-    if isinstance(exc, UserError):
-        return first
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        except Exception as exc:  # an answer that cannot travel back is the model's fault
+            send_message(sock, ("failed", f"the model's answer cannot be sent back: "
+                                f"{type(exc).__name__}: {str(exc)[:300]}", ""))

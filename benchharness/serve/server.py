@@ -20,6 +20,9 @@ from benchharness.errors import UserError
 from benchharness.serve.app import DEFAULT_MAX_REQUEST_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
+#: when `bench serve` stops, how long a request still in the model may take before it gets a
+#: 503 (below uvicorn's graceful shutdown timeout, which would cancel it with a traceback)
+STOP_GRACE_S = 3.0
 
 
 def _uvicorn():
@@ -78,6 +81,15 @@ def serve_model(spec: dict, host: str, port: int, announce=print, exit_with_stdi
         model = ModelProcess(spec)
         try:
             server = make_server(model, spec["name"], spec["max_request_bytes"], log_level="info")
+            shutdown = server.shutdown
+
+            async def stop_model_then_shutdown(sockets=None) -> None:
+                import asyncio
+
+                asyncio.get_running_loop().call_later(STOP_GRACE_S, model.abort)
+                await shutdown(sockets)
+
+            server.shutdown = stop_model_then_shutdown
             if exit_with_stdin:
                 def watch() -> None:
                     sys.stdin.read()
