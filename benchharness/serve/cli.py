@@ -32,6 +32,7 @@ def default_name(model: str) -> str:
 
 def serve_command(model: str, host: str, port: int, name: str | None, fmt: str | None,
                   options_json: str | None, max_request_bytes: int, exit_with_stdin: bool) -> None:
+    from benchharness.adapters.registry import check_model_source
     from benchharness.serve.server import serve_model
 
     options = parse_options(options_json)
@@ -43,7 +44,8 @@ def serve_command(model: str, host: str, port: int, name: str | None, fmt: str |
     guard_pickle(model, fmt, warn=lambda line: click.echo(line, err=True))
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}, reachable from other machines; there is no authentication", err=True)
+    check_model_source(model, options, fmt)  # a missing file or unknown option: exit 2 at once
     spec = {"model": model, "format": fmt, "options": options, "name": name,
             "max_request_bytes": max_request_bytes}
-    # the model loads in its own process only: one that cannot load is exit 2, before serving
+    # the model loads in its own process only; one that cannot load is exit 2, before serving
     serve_model(spec, host, port, announce=lambda line: click.echo(line), exit_with_stdin=exit_with_stdin)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pickle
 import queue
 import signal
@@ -144,7 +145,7 @@ class ModelProcess:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-c", _BOOT, _package_root(), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(), pass_fds=[theirs.fileno()])
+                stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
         except BaseException:
             ours.close()
             raise
@@ -276,6 +277,9 @@ def child_main(fd: int) -> None:
     die_with_parent()
     # Ctrl-C reaches the whole process group; the parent stops this process itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # what the model prints goes to the server's log: `bench serve`'s stdout announces its
+    # address to whoever started it, who may read no further
+    os.dup2(2, 1)
     sock = socket.socket(fileno=fd)
     try:
         spec = recv_message(sock)
