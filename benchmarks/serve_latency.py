@@ -1,6 +1,6 @@
 """Median latency of one-row requests to `bench serve` serving a small scikit-learn model.
 
-    python benchmarks/serve_latency.py [--requests 3000] [--rounds 3] [-- EXTRA bench serve FLAGS]
+    python benchmarks/serve_latency.py [--requests 3000] [--rounds 3]
 
 A logistic regression on breast-cancer (joblib), served by `bench serve` on loopback; one
 kept-alive http.client connection sends the same one-row V2 request back to back (closed
@@ -28,8 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
-    args, extra = parser.parse_known_args()
-    extra = [a for a in extra if a != "--"]
+    args = parser.parse_args()
 
     import joblib
     from sklearn.datasets import load_breast_cancer
@@ -41,15 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "logreg.joblib"
         joblib.dump(LogisticRegression(max_iter=5000).fit(X, y), model)
-        start = suite.start_server
-        if extra:  # extra flags for `bench serve`, passed through the options of start_server's command
-            orig = suite.subprocess.Popen
-
-            def popen(cmd, *a, **kw):
-                return orig([*cmd, *extra], *a, **kw)
-
-            suite.subprocess.Popen = popen
-        proc, url = start(str(model), "logreg", None, {}, Path(tmp) / "serve.log")
+        proc, url = suite.start_server(str(model), "logreg", None, {}, Path(tmp) / "serve.log")
         try:
             host, port = url.removeprefix("http://").split("/", 1)[0].rsplit(":", 1)
             body = json.dumps({"inputs": [{"name": "X", "shape": [1, X.shape[1]], "datatype": "FP64",
@@ -73,7 +64,6 @@ def main() -> None:
             print(f"median p50 over {args.rounds} rounds: {statistics.median(p50s):.3f} ms")
         finally:
             suite.stop_server(proc)
-            print((Path(tmp) / "serve.log").read_text().strip()[-2000:], file=sys.stderr)
 
 
 if __name__ == "__main__":
