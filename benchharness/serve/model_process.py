@@ -104,7 +104,6 @@ class ModelProcess:
                      "options": spec.get("options") or {}, "sys_path": list(sys.path)}
         self.start_timeout_s = start_timeout_s
         self.closed = False
-        self.restarts = 0
         self._lock: asyncio.Lock | None = None  # one call in the child at a time
         self._streams = None  # (reader, writer) on the serving loop, made on first use
         self._in_doubt = False  # a call was cancelled midway: the pipe may hold its answer
@@ -119,6 +118,9 @@ class ModelProcess:
                    else f"exited before serving ({how_it_ended(self._reap())})")
             self.close()
             raise ModelError(f"model {spec['model']}: the model process {why}") from None
+        except BaseException:  # Ctrl-C or SIGTERM while the model loads
+            self.close()
+            raise
         if message[0] == "error":
             self.close()
             raise ModelError(message[1])
@@ -226,7 +228,6 @@ class ModelProcess:
             self._streams[1].transport.abort()
             self._streams = None
         how = how_it_ended(await asyncio.to_thread(self._reap))
-        self.restarts += 1
         self.proc, self.sock = await asyncio.to_thread(self._spawn)
         return how
 
