@@ -83,3 +83,19 @@ def forks_and_exits(X):
         _linger()
     time.sleep(0.2)  # the helper has started
     os._exit(0)
+
+
+class SegfaultsOn666:
+    """A fitted-model stand-in (joblib it) whose predict kills its own process with SIGSEGV,
+    as a broken native runtime would, when a row's first feature is 666; else 1 per row."""
+
+    n_features_in_ = 2
+
+    def predict(self, X):
+        import os
+        import signal
+
+        X = np.asarray(X, dtype=float)
+        if (X[:, 0] == 666).any():
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return np.ones(len(X), dtype=np.int64)

@@ -1,8 +1,10 @@
 """`bench serve` against hostile requests: the client's bad values are 400s naming the
-input, a client that hangs up costs one log line, a segfaulting request does not end the
-server, and health answers while the model works. Real `bench serve` processes, real HTTP."""
+input, a client that hangs up costs one log line, a request that segfaults the model gets a
+500 and the server goes on with a fresh model process, and health answers while the model
+works. Real `bench serve` processes, real HTTP."""
 
 import json
+import os
 import socket
 import threading
 import time
@@ -74,16 +76,77 @@ def test_client_values_are_400s_naming_the_input(served, logreg_onnx):
     assert text.count("disconnected before sending its whole request") == 3, text
 
 
+def _model_processes(server_pid: int) -> list[int]:
+    """The processes `bench serve` has started (its model process), by pid."""
+    import psutil
+
+    return [p.pid for p in psutil.Process(server_pid).children(recursive=True)]
+
+
+def _running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+CRASHED = "model 'm': the model's process crashed (SIGSEGV) while predicting; restarted"
+
+
 @pytest.mark.slow
-def test_a_segfaulting_request_does_not_end_the_server(served):
-    base, log = served("hostile_models:segfaults_on_negative")
+def test_a_segfaulting_request_gets_a_500_and_the_server_goes_on(served):
+    base, log = served("hostile_models:segfaults_on_negative")  # ctypes reads address 0
     good = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
     assert _infer(base, "m", good).status_code == 200
-    with pytest.raises(httpx.HTTPError):
-        _infer(base, "m", {**good, "data": [-1.0, 2.0]})
-    r = _infer(base, "m", good)  # waits in the socket's backlog while a fresh worker starts
+    crashed = _infer(base, "m", {**good, "data": [-1.0, 2.0]})
+    assert crashed.status_code == 500 and crashed.json() == {"error": CRASHED}, crashed.text
+    r = _infer(base, "m", good)  # waits while the fresh model process loads
     assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [1], r.text
-    assert "SIGSEGV" in log.read_text()
+    text = log.read_text()
+    assert text.count("SIGSEGV") == 1 and "Traceback" not in text, text
+
+
+@pytest.mark.slow
+def test_a_model_file_that_segfaults_on_an_input_costs_that_request_only(tmp_path, monkeypatch):
+    """A joblib'd model whose predict kills its process with SIGSEGV when the first feature is
+    666: that client gets a one-line 500 JSON, the others are answered by a fresh model
+    process, and stopping the server leaves no process behind."""
+    import joblib
+    from hostile_models import SegfaultsOn666
+
+    model = tmp_path / "segfaults.joblib"
+    joblib.dump(SegfaultsOn666(), model)
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    proc, url = start_server(str(model), "m", None, {}, tmp_path / "serve.log")
+    try:
+        base = url.rsplit("/v2/", 1)[0]
+        good = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
+        assert _infer(base, "m", good).status_code == 200
+        first = _model_processes(proc.pid)
+        assert len(first) == 1, first
+        with httpx.Client(timeout=30) as client:  # a kept-alive connection of another client
+            assert client.get(f"{base}/v2/health/ready").status_code == 200
+            crashed = _infer(base, "m", {**good, "data": [666.0, 2.0]})
+            assert crashed.status_code == 500, crashed.text
+            assert crashed.headers["content-type"] == "application/json"
+            assert crashed.json() == {"error": CRASHED}
+            assert "\n" not in crashed.json()["error"] and "Traceback" not in crashed.text
+            again = _infer(base, "m", good)
+            assert again.status_code == 200 and again.json()["outputs"][0]["data"] == [1], again.text
+            # the other client's connection outlived the crash
+            assert client.get(f"{base}/v2/health/ready").json() == {"ready": True}
+        second = _model_processes(proc.pid)
+        assert len(second) == 1 and second != first, (first, second)
+        assert not _running(first[0])
+    finally:
+        stop_server(proc)
+    assert proc.returncode is not None
+    left = [pid for pid in first + second if _running(pid)]
+    assert not left, f"model processes still running after the server stopped: {left}"
+    text = (tmp_path / "serve.log").read_text()
+    assert text.count("crashed (SIGSEGV)") == 1 and "Traceback" not in text, text
 
 
 @pytest.mark.slow
@@ -103,3 +166,63 @@ def test_health_answers_while_the_model_works(served):
     t.join()
     assert ready.json() == {"ready": True}
     assert answered < done["infer"], "health waited for the model"
+
+
+@pytest.mark.slow
+def test_stopping_while_the_model_is_stuck_leaves_no_process(tmp_path):
+    proc, url = start_server("hostile_models:hangs", "m", None, {"sys_path": [str(TESTS_DIR)]},
+                             tmp_path / "serve.log")
+    base = url.rsplit("/v2/", 1)[0]
+    try:
+        stuck = threading.Thread(target=lambda: _infer(base, "m", {"name": "X", "shape": [1, 2],
+                                                                   "datatype": "FP64", "data": [1.0, 2.0]}),
+                                 daemon=True)
+        stuck.start()
+        time.sleep(0.5)  # the request is now in the model, which never returns
+        model = _model_processes(proc.pid)
+        assert len(model) == 1, model
+        t0 = time.monotonic()
+        proc.terminate()
+        proc.wait(30)
+        took = time.monotonic() - t0
+    finally:
+        stop_server(proc)
+    assert not _running(model[0]), "the stuck model process outlived the server"
+    assert took < 20, f"stopping took {took:.1f} s"  # graceful shutdown gives in-flight work 5 s
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_the_model_process_answers_like_the_model_and_names_load_failures(tmp_path):
+    """Without HTTP: a model in its own process returns what it returns, its exceptions come
+    back as one line, and a model that cannot load is a ModelError naming why."""
+    import asyncio
+
+    import numpy as np
+
+    from benchharness.errors import ModelError
+    from benchharness.serve.model_process import ModelFailed, ModelProcess, ModelRejected
+
+    with pytest.raises(ModelError, match="model file not found"):
+        ModelProcess({"model": str(tmp_path / "missing.onnx")})
+
+    async def calls(mp):
+        ok = await mp.call(np.array([[1.0, 2.0], [-0.5, 3.0]]), True, False)
+        with pytest.raises(ModelRejected, match="ValueError"):
+            await mp.call(np.array([["a", "b"]], dtype=object), True, False)
+        return ok
+
+    mp = ModelProcess({"model": "hostile_models:segfaults_on_negative",
+                       "options": {"sys_path": [str(TESTS_DIR)]}})
+    try:
+        (results, model_ms) = asyncio.run(calls(mp))
+    finally:
+        mp.close()
+    assert results["label"].tolist() == [1, 0] and model_ms >= 0
+    assert mp.proc.returncode is not None  # closed: the child has ended
+    raising = ModelProcess({"model": "models_for_tests:raises", "options": {"n_features": 2,
+                                                                          "sys_path": [str(TESTS_DIR)]}})
+    try:
+        with pytest.raises(ModelFailed, match="RuntimeError: model exploded on purpose"):
+            asyncio.run(raising.call(np.ones((1, 2)), True, False))
+    finally:
+        raising.close()

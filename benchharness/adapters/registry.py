@@ -123,6 +123,13 @@ def adapter_class(entry: FormatEntry) -> type[ModelAdapter]:
 
 def load_model(source: str, options: dict | None = None, fmt: str | None = None) -> ModelAdapter:
     """Load `source` with the adapter its scheme/suffix (or `fmt`) selects."""
+    cls, options = check_model_source(source, options, fmt)
+    return cls(source, options)
+
+
+def check_model_source(source: str, options: dict | None = None, fmt: str | None = None):
+    """(adapter class, options) for `source`, after the checks that need no loading (format,
+    options, the file is there): ModelError otherwise."""
     entry = find_format(source, fmt)
     cls = adapter_class(entry)
     options = dict(options or {})
@@ -135,4 +142,4 @@ def load_model(source: str, options: dict | None = None, fmt: str | None = None)
         raise ModelError(f"model file not found: {source}")
     if needs_file and os.path.isdir(source):
         raise ModelError(f"model path {source} is a folder, not a {entry.format} model file")
-    return cls(source, options)
+    return cls, options

@@ -4,17 +4,22 @@ Endpoints: GET /v2/health/live, /v2/health/ready, /v2, /v2/models/{name},
 /v2/models/{name}/ready; POST /v2/models/{name}/infer. Every error is a JSON body
 `{"error": "..."}` with a 4xx/5xx status, never a traceback, and the server keeps serving:
 400 malformed JSON / protocol / shape the model cannot take (as Triton and KServe answer),
-404 unknown model or route, 413 body over the size limit, 500 a model failure.
+404 unknown model or route, 413 body over the size limit, 500 a model failure (it raised, or
+crashed its process), 503 no model process can answer (it cannot start again).
 
-The model runs in a worker thread, one request at a time (what a single-replica model server
-does), so that the health and metadata routes answer while a slow model works; the hand-off
-costs tens of microseconds (`benchmarks/serve_overhead.py` measures it against a bare
-endpoint). A value the client sent that the model cannot answer in JSON (NaN in, NaN out)
-is the client's 400, naming the input; a model that segfaults takes down its worker process
-only (`server.serve_supervised` starts a fresh one). The time spent
-in the model (input conversion + predict) goes back in the `Server-Timing: model;dur=<ms>`
-header and the response's `parameters.model_time_ms`, so a client can tell the model's time
-from the network's.
+The model answers one request at a time (what a single-replica model server does), away from
+the event loop, so that the health and metadata routes answer while a slow model works.
+`bench serve` gives the app a `model_process.ModelProcess`: the model runs in a child process
+that the loop awaits over a pipe, so a request whose input crashes the model's native code (a
+segfault) gets a 500 naming the signal and a fresh process answers the next one. An adapter
+given directly (`server.running_server`) runs in a worker thread of this process. Either
+hand-off costs tens of microseconds (`benchmarks/serve_overhead.py` measures `bench serve`
+against a bare endpoint; `benchmarks/serve_latency.py` its median latency). Decoding the
+request's tensors and encoding the answer run on the loop. A value the client sent that the model cannot
+answer in JSON (NaN in, NaN out) is the client's 400, naming the input. The time spent in the
+model (input conversion + predict) goes back in the `Server-Timing: model;dur=<ms>` header and
+the response's `parameters.model_time_ms`, so a client can tell the model's time from the
+network's.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ from starlette.routing import Route
 from benchharness import __version__
 from benchharness.adapters.base import ModelAdapter
 from benchharness.errors import UserError
+from benchharness.serve.model_process import (
+    ModelCrashed,
+    ModelFailed,
+    ModelRejected,
+    ModelUnavailable,
+)
 from benchharness.serve.v2 import ProtocolError, decode_tensor, encode_tensor
 
 log = logging.getLogger("benchharness.serve")
@@ -53,40 +64,65 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-class ModelEndpoint:
-    """One adapter served under one model name."""
+class InProcessModel:
+    """An adapter called in this process (in a worker thread, one call at a time), with the
+    interface of `ModelProcess`."""
 
-    def __init__(self, adapter: ModelAdapter, name: str, max_request_bytes: int):
+    def __init__(self, adapter: ModelAdapter):
         self.adapter = adapter
+        self.signature, self.info = adapter.signature, adapter.info
+        self.classes, self.has_proba = adapter.classes, adapter.has_proba
+        self.one_at_a_time = anyio.CapacityLimiter(1)
+
+    async def call(self, X, label: bool, proba: bool) -> tuple[dict, float]:
+        return await anyio.to_thread.run_sync(self.run, X, label, proba, limiter=self.one_at_a_time)
+
+    def run(self, X, label: bool, proba: bool) -> tuple[dict, float]:
+        start = time.perf_counter()
+        native = self.adapter.prepare(X)
+        results = {}
+        if label:
+            results["label"] = self.adapter.predict(native)
+        if proba:
+            results["probabilities"] = self.adapter.predict_proba(native)
+        return results, (time.perf_counter() - start) * 1000.0
+
+
+class ModelEndpoint:
+    """One model served under one model name: an adapter (called in this process) or a
+    `ModelProcess` (the model in a child process)."""
+
+    def __init__(self, model, name: str, max_request_bytes: int):
+        self.model = InProcessModel(model) if isinstance(model, ModelAdapter) else model
         self.name = name
         self.max_request_bytes = max_request_bytes
-        sig = adapter.signature
+        sig = self.model.signature
         self.input_names = [t.name for t in sig.inputs]
         self.n_features = sig.n_features
-        self.label_output = "value" if adapter.classes is None and not adapter.has_proba else "label"
-        self.outputs = [self.label_output] + (["probabilities"] if adapter.has_proba else [])
+        self.label_output = "value" if self.model.classes is None and not self.model.has_proba else "label"
+        self.outputs = [self.label_output] + (["probabilities"] if self.model.has_proba else [])
         self.metadata = self._metadata()
 
     def _metadata(self) -> dict:
-        sig, info = self.adapter.signature, self.adapter.info
+        sig, info = self.model.signature, self.model.info
         width = self.n_features if self.n_features is not None else -1
         if len(sig.inputs) == 1:
             inputs = [{"name": sig.inputs[0].name, "datatype": _NUMPY_TO_V2.get(sig.inputs[0].dtype, "FP32"), "shape": [-1, width]}]
         else:
             inputs = [{"name": t.name, "datatype": _NUMPY_TO_V2.get(t.dtype, "BYTES"), "shape": [-1, 1]} for t in sig.inputs]
         outputs = [{"name": self.label_output, "datatype": "BYTES" if self._string_labels() else "FP64", "shape": [-1]}]
-        if self.adapter.has_proba:
-            classes = self.adapter.classes  # an ONNX file may carry no class list
+        if self.model.has_proba:
+            classes = self.model.classes  # an ONNX file may carry no class list
             n_classes = len(classes) if classes is not None else -1
             outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, n_classes]})
         meta = {"name": self.name, "versions": ["1"], "platform": f"{info.runtime}_{info.format}",
                 "inputs": inputs, "outputs": outputs}
-        if self.adapter.classes is not None:
-            meta["parameters"] = {"classes": np.asarray(self.adapter.classes).tolist()}
+        if self.model.classes is not None:
+            meta["parameters"] = {"classes": np.asarray(self.model.classes).tolist()}
         return meta
 
     def _string_labels(self) -> bool:
-        classes = self.adapter.classes
+        classes = self.model.classes
         return classes is not None and np.asarray(classes).dtype.kind in "OUS"
 
     # -- request -> model input ------------------------------------------------------------
@@ -136,17 +172,12 @@ class ModelEndpoint:
             raise ProtocolError(f"unknown output(s) {unknown}; model {self.name!r} has {self.outputs}")
         return names
 
-    def infer(self, body: dict) -> tuple[dict, float]:
+    async def infer(self, body: dict) -> tuple[dict, float]:
         X = self.features(body)
         outputs = self.requested_outputs(body)
-        start = time.perf_counter()
-        native = self.adapter.prepare(X)
-        results = {}
-        if self.label_output in outputs:
-            results[self.label_output] = self.adapter.predict(native)
-        if "probabilities" in outputs:
-            results["probabilities"] = self.adapter.predict_proba(native)
-        model_ms = (time.perf_counter() - start) * 1000.0
+        results, model_ms = await self.model.call(X, self.label_output in outputs, "probabilities" in outputs)
+        if "label" in results:
+            results[self.label_output] = results.pop("label")
         inputs = body.get("inputs") or [{}]
         tensor = inputs[0].get("name") if len(inputs) == 1 and isinstance(inputs[0], dict) else None
         _check_finite_outputs(results, X, self.name, tensor or "inputs[0]")
@@ -210,10 +241,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Starlette:
-    """A Starlette app serving `adapter` as model `name` (see the module docstring)."""
-    endpoint = ModelEndpoint(adapter, name, max_request_bytes)
-    one_at_a_time = anyio.CapacityLimiter(1)  # one model instance: one request in it at a time
+def build_app(model, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> Starlette:
+    """A Starlette app serving `model` (an adapter, or a `ModelProcess`) as model `name` (see
+    the module docstring)."""
+    endpoint = ModelEndpoint(model, name, max_request_bytes)
 
     def model_or_404(request: Request) -> JSONResponse | None:
         asked = request.path_params["name"]
@@ -258,10 +289,20 @@ def build_app(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT
         if not isinstance(body, dict):
             return error(400, f"request body must be a JSON object, got {type(body).__name__}")
         try:
-            response, model_ms = await anyio.to_thread.run_sync(endpoint.infer, body,
-                                                                limiter=one_at_a_time)
+            response, model_ms = await endpoint.infer(body)
         except ProtocolError as exc:
             return error(400, str(exc))
+        except ModelRejected as exc:
+            return error(400, f"model {name!r} rejected the input: {exc}")
+        except ModelFailed as exc:  # raised in the model's process: its traceback goes to the log
+            log.error("model %r failed: %s\n%s", name, exc.args[0], exc.args[1].rstrip())
+            return error(500, f"model {name!r} failed: {exc.args[0]}")
+        except ModelCrashed as exc:
+            log.warning("model %r: %s (the request got a 500)", name, exc)
+            return error(500, f"model {name!r}: {exc}")
+        except ModelUnavailable as exc:
+            log.warning("model %r: %s (the request got a 503)", name, exc)
+            return error(503, f"model {name!r}: {exc}")
         except (UserError, ValueError, TypeError, KeyError) as exc:  # the model rejected this input
             return error(400, f"model {name!r} rejected the input: {type(exc).__name__}: {str(exc)[:300]}")
         except Exception as exc:  # answered here: past this point uvicorn would drop the connection

@@ -32,8 +32,8 @@ def default_name(model: str) -> str:
 
 def serve_command(model: str, host: str, port: int, name: str | None, fmt: str | None,
                   options_json: str | None, max_request_bytes: int, exit_with_stdin: bool) -> None:
-    from benchharness.adapters.registry import load_model
-    from benchharness.serve.server import serve_supervised
+    from benchharness.adapters.registry import check_model_source
+    from benchharness.serve.server import serve_model
 
     options = parse_options(options_json)
     name = name or default_name(model)
@@ -44,8 +44,8 @@ def serve_command(model: str, host: str, port: int, name: str | None, fmt: str |
     guard_pickle(model, fmt, warn=lambda line: click.echo(line, err=True))
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}, reachable from other machines; there is no authentication", err=True)
-    load_model(model, options, fmt=fmt).close()  # a model that cannot load: exit 2 here, at once
+    check_model_source(model, options, fmt)  # a missing file or unknown option: exit 2 at once
     spec = {"model": model, "format": fmt, "options": options, "name": name,
             "max_request_bytes": max_request_bytes}
-    serve_supervised(spec, host, port, announce=lambda line: click.echo(line),
-                     warn=lambda line: click.echo(line, err=True), exit_with_stdin=exit_with_stdin)
+    # the model loads in its own process only; one that cannot load is exit 2, before serving
+    serve_model(spec, host, port, announce=lambda line: click.echo(line), exit_with_stdin=exit_with_stdin)

@@ -20,6 +20,9 @@ from benchharness.errors import UserError
 from benchharness.serve.app import DEFAULT_MAX_REQUEST_BYTES
 
 DEFAULT_HOST = "127.0.0.1"
+#: when `bench serve` stops, how long a request still in the model may take before it gets a
+#: 503 (below uvicorn's graceful shutdown timeout, which would cancel it with a traceback)
+STOP_GRACE_S = 3.0
 
 
 def _uvicorn():
@@ -49,124 +52,64 @@ def base_url(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-def make_server(adapter: ModelAdapter, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+def make_server(model, name: str, max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
                 log_level: str = "warning"):
+    """uvicorn serving `model` (an adapter, or a `ModelProcess`) as model `name`."""
     uvicorn = _uvicorn()
     from benchharness.serve.app import build_app
 
-    app = build_app(adapter, name, max_request_bytes)
-    # h11 and no access log: the access log alone costs more than a small model's predict
+    app = build_app(model, name, max_request_bytes)
+    # h11 and no access log: the access log alone costs more than a small model's predict.
+    # A request still in a stuck model when the server stops is dropped after 5 s.
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                            http="h11", ws="none")
+                            http="h11", ws="none", timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
 
 
-class ServeWorker:
-    """`bench serve`'s model process: loads the model and serves the socket the supervisor
-    bound. A model that crashes the process (a segfault in a native runtime) takes down this
-    worker only; the supervisor logs one line and starts another on the same socket, so the
-    server keeps answering (requests queued meanwhile wait in the socket's backlog)."""
+def serve_model(spec: dict, host: str, port: int, announce=print, exit_with_stdin: bool = False) -> None:
+    """`bench serve`: bind, load the model in its own process, announce the URL once serving,
+    serve until Ctrl-C/SIGTERM (or stdin closes, with `exit_with_stdin`).
 
-    BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-            "from benchharness.serve.server import worker_main; worker_main(sys.argv[2])")
-
-    def __init__(self, sock: socket.socket, spec: dict):
-        import json
-        import subprocess
-        from pathlib import Path
-
-        spec = {**spec, "fd": sock.fileno()}
-        root = str(Path(__file__).resolve().parents[2])
-        self.proc = subprocess.Popen([sys.executable, "-c", self.BOOT, root, json.dumps(spec)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     pass_fds=[sock.fileno()])
-        self.started = time.monotonic()
-
-    def wait_ready(self) -> bool:
-        """True once the worker serves; False if it died first."""
-        return self.proc.stdout.readline().strip() == b"ready"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def serve_supervised(spec: dict, host: str, port: int, announce=print, warn=print,
-                     exit_with_stdin: bool = False) -> None:
-    """Bind, start a worker, announce the URL once it serves, restart it when it crashes.
-
-    `spec`: model, format, options, name, max_request_bytes. Returns when the worker exits on
-    its own (0) or stdin closes (`exit_with_stdin`); Ctrl-C/SIGTERM stop the worker too."""
-    import signal as _signal
-
-    from benchharness.errors import ModelError
-    from benchharness.isolation.isolate import signal_name
+    `spec`: model, format, options, name, max_request_bytes. This process runs uvicorn; the
+    model runs in a child (`model_process.ModelProcess`), so a request that crashes the
+    model's native code gets a 500 and a fresh child answers the next request. Raises
+    ModelError when the model cannot load. The child is stopped before this returns."""
+    from benchharness.serve.model_process import ModelProcess
 
     sock = bind(host, port)
-    stop = threading.Event()
-    if exit_with_stdin:
-        def watch() -> None:
-            sys.stdin.read()
-            stop.set()
-
-        threading.Thread(target=watch, daemon=True, name="stdin-watch").start()
-    worker = ServeWorker(sock, spec)
     try:
-        if not worker.wait_ready():
-            raise ModelError(f"bench serve {spec['model']}: the model process exited before serving "
-                             f"({signal_name(worker.proc.wait()) or 'exit code ' + str(worker.proc.returncode)})")
-        announce(f"serving {spec['name']!r} at {base_url(sock)}/v2/models/{spec['name']}")
-        crashes: list[float] = []
-        while not stop.is_set():
-            try:
-                code = worker.proc.wait(timeout=0.2)
-            except Exception:  # still serving
-                continue
-            if code == 0 or code == -_signal.SIGTERM:
-                return
-            crashes = [t for t in crashes if time.monotonic() - t < 60] + [time.monotonic()]
-            how = f"killed by {signal_name(code)}" if code < 0 else f"exited with code {code}"
-            if len(crashes) > 5:
-                raise ModelError(f"model {spec['name']!r}: the model process {how}, 6 times within "
-                                 "a minute; stopping")
-            warn(f"warning: model {spec['name']!r}: the model process {how} (the request it was "
-                 "answering got no response); starting a fresh one")
-            worker = ServeWorker(sock, spec)
-            worker.wait_ready()
+        model = ModelProcess(spec)
+        try:
+            server = make_server(model, spec["name"], spec["max_request_bytes"], log_level="info")
+            shutdown = server.shutdown
+
+            async def stop_model_then_shutdown(sockets=None) -> None:
+                import asyncio
+
+                asyncio.get_running_loop().call_later(STOP_GRACE_S, model.abort)
+                await shutdown(sockets)
+
+            server.shutdown = stop_model_then_shutdown
+            if exit_with_stdin:
+                def watch() -> None:
+                    sys.stdin.read()
+                    server.should_exit = True
+
+                threading.Thread(target=watch, daemon=True, name="stdin-watch").start()
+
+            def say_serving() -> None:
+                while not server.started:
+                    if server.should_exit:
+                        return
+                    time.sleep(0.01)
+                announce(f"serving {spec['name']!r} at {base_url(sock)}/v2/models/{spec['name']}")
+
+            threading.Thread(target=say_serving, daemon=True, name="announce").start()
+            server.run(sockets=[sock])
+        finally:
+            model.close()
     finally:
-        worker.stop()
         sock.close()
-
-
-def worker_main(spec_json: str) -> None:
-    """The worker process: load the model, serve the inherited socket, say `ready`."""
-    import json
-
-    from benchharness.adapters.registry import load_model
-    from benchharness.isolation.child_main import die_with_parent
-
-    die_with_parent()
-    spec = json.loads(spec_json)
-    sock = socket.socket(fileno=spec["fd"])
-    adapter = load_model(spec["model"], spec["options"], fmt=spec["format"])
-    server = make_server(adapter, spec["name"], spec["max_request_bytes"], log_level="info")
-
-    def say_ready() -> None:
-        while not server.started:
-            time.sleep(0.01)
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
-
-    threading.Thread(target=say_ready, daemon=True).start()
-    try:
-        server.run(sockets=[sock])
-    finally:
-        adapter.close()
 
 
 @contextlib.contextmanager
