@@ -7,9 +7,12 @@ the exit code of the one table (exit_codes.py), no traceback, and nothing left r
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,6 +222,104 @@ def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, sta
                      "the predict child"]
     started = [int(p.name) for p in tmp_path.iterdir()]
     assert len(started) == 1 and not _running(started[0])
+
+
+
+def _gone_within(pid: int, limit_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + limit_s
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _running(pid)
+
+
+def _spawned_daemon(tmp_path: Path, name: str, wait_for: Path | None = None):
+    """run_in_child (spawned) of a model whose daemon was started with a cleared environment."""
+    from benchharness.isolation.isolate import run_in_child
+
+    heard: list[str] = []
+    kwargs = {"pid_file": str(tmp_path / f"{name}.pid"),
+              "wait_for": str(wait_for) if wait_for else None}
+    out = run_in_child("hostile_models:daemon_with_a_cleared_environment", kwargs, timeout_s=120,
+                       label=f"{name} child", start_method="spawn", notify=heard.append)
+    return out, heard
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_a_stray_daemon_without_the_token_is_stopped_and_processes_started_here_are_not(tmp_path):
+    """The daemon (env={}, double fork, setsid) carries no token: it is stopped all the same.
+    Two processes this process starts while that child runs (one in this session, one in a
+    session of its own, as other code in a program that embeds the harness might) keep running."""
+    import threading
+
+    release = tmp_path / "release"
+    result: dict = {}
+    child = threading.Thread(target=lambda: result.update(
+        zip(("out", "heard"), _spawned_daemon(tmp_path, "x", wait_for=release))))
+    child.start()
+    legit = []
+    try:
+        _wait_for(tmp_path / "x.pid")
+        legit = [subprocess.Popen(["sleep", "60"]),
+                 subprocess.Popen(["sleep", "60"], start_new_session=True)]
+        time.sleep(0.05)  # a later start time than the child's, by a clock tick at least
+        release.touch()
+        child.join(120)
+        out, heard = result["out"], result["heard"]
+        assert out.status == "ok", out.error
+        assert out.value["daemon_alive_at_end"]
+        assert _gone_within(out.value["daemon"])
+        assert out.record()["strays_stopped"] >= 1
+        assert heard and heard[-1].startswith("cleaned up after the model: stopped ")
+        assert [p.poll() for p in legit] == [None, None]  # neither was taken for a stray
+    finally:
+        release.touch()
+        for p in legit:
+            p.kill()
+            p.wait()
+        if (tmp_path / "x.pid").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int((tmp_path / "x.pid").read_text()), signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_a_stray_of_a_spawned_child_is_stopped_but_a_sibling_and_its_daemon_keep_running(tmp_path):
+    """Two spawned children at once (as tune replicas run): B ends while A still runs. B's
+    cleanup must not stop A, nor the daemon A still relies on; once A has ended too, neither
+    daemon is left."""
+    import threading
+
+    release = tmp_path / "release"
+    result: dict = {}
+    first = threading.Thread(target=lambda: result.update(
+        zip(("a", "a_heard"), _spawned_daemon(tmp_path, "a", wait_for=release))))
+    first.start()
+    try:
+        _wait_for(tmp_path / "a.pid")
+        b, _ = _spawned_daemon(tmp_path, "b")  # starts and ends while A runs
+        assert b.status == "ok", b.error
+        assert first.is_alive()
+        release.touch()
+        first.join(120)
+        a = result["a"]
+        assert a.status == "ok", a.error  # the sibling was not killed...
+        assert a.value["daemon_alive_at_end"]  # ...nor the daemon it started, while it ran
+        assert _gone_within(a.value["daemon"]) and _gone_within(b.value["daemon"])
+        stopped = a.record().get("strays_stopped", 0) + b.record().get("strays_stopped", 0)
+        assert stopped >= 2
+    finally:
+        release.touch()
+        first.join(120)
+        for name in ("a", "b"):
+            if (tmp_path / f"{name}.pid").exists():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int((tmp_path / f"{name}.pid").read_text()), signal.SIGKILL)
+
+
+def _wait_for(path: Path, limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} did not appear within {limit_s:g} s"
+        time.sleep(0.02)
 
 
 # -- defect 3: a memory limit that cannot work ---------------------------------------------------
