@@ -283,32 +283,48 @@ def test_a_stray_daemon_without_the_token_is_stopped_and_processes_started_here_
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
 def test_a_stray_of_a_spawned_child_is_stopped_but_a_sibling_and_its_daemon_keep_running(tmp_path):
-    """Two spawned children at once (as tune replicas run): B ends while A still runs. B's
-    cleanup must not stop A, nor the daemon A still relies on; once A has ended too, neither
-    daemon is left."""
+    """Two spawned children at once (as tune replicas run). B starts its daemon, then A starts
+    and starts one too; B ends while A still runs. B's cleanup stops B's daemon only: not A,
+    nor the daemon A started after B did and still relies on. Once A ends, its daemon goes."""
     import threading
 
-    release = tmp_path / "release"
-    result: dict = {}
-    first = threading.Thread(target=lambda: result.update(
-        zip(("a", "a_heard"), _spawned_daemon(tmp_path, "a", wait_for=release))))
-    first.start()
+    results: dict = {}
+
+    def child(name: str) -> threading.Thread:
+        def run() -> None:
+            results[name] = _spawned_daemon(tmp_path, name, wait_for=tmp_path / f"release-{name}")[0]
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    threads = []
     try:
+        threads.append(child("b"))
+        _wait_for(tmp_path / "b.pid")
+        threads.append(child("a"))
         _wait_for(tmp_path / "a.pid")
-        b, _ = _spawned_daemon(tmp_path, "b")  # starts and ends while A runs
+        (tmp_path / "release-b").touch()
+        threads[0].join(120)
+        b = results["b"]
         assert b.status == "ok", b.error
-        assert first.is_alive()
-        release.touch()
-        first.join(120)
-        a = result["a"]
+        assert _gone_within(b.value["daemon"])
+        assert b.record().get("strays_stopped", 0) >= 1
+        assert threads[1].is_alive()
+        a_daemon = int((tmp_path / "a.pid").read_text())
+        assert _running(a_daemon)
+        (tmp_path / "release-a").touch()
+        threads[1].join(120)
+        a = results["a"]
         assert a.status == "ok", a.error  # the sibling was not killed...
         assert a.value["daemon_alive_at_end"]  # ...nor the daemon it started, while it ran
-        assert _gone_within(a.value["daemon"]) and _gone_within(b.value["daemon"])
-        stopped = a.record().get("strays_stopped", 0) + b.record().get("strays_stopped", 0)
-        assert stopped >= 2
+        assert _gone_within(a_daemon)
+        assert a.record().get("strays_stopped", 0) >= 1
     finally:
-        release.touch()
-        first.join(120)
+        for name in ("a", "b"):
+            (tmp_path / f"release-{name}").touch()
+        for thread in threads:
+            thread.join(120)
         for name in ("a", "b"):
             if (tmp_path / f"{name}.pid").exists():
                 with contextlib.suppress(ProcessLookupError):

@@ -77,9 +77,11 @@ class ServeWorker:
 
         spec = {**spec, "fd": sock.fileno()}
         root = str(Path(__file__).resolve().parents[2])
-        self.proc = subprocess.Popen([sys.executable, "-c", self.BOOT, root, json.dumps(spec)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     pass_fds=[sock.fileno()])
+        from benchharness.isolation import strays
+
+        self.proc = strays.popen([sys.executable, "-c", self.BOOT, root, json.dumps(spec)],
+                                 role="host", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 pass_fds=[sock.fileno()])
         self.started = time.monotonic()
 
     def wait_ready(self) -> bool:
