@@ -27,19 +27,20 @@ direct child this process never started. So after a spawned child has ended,
    (joblib/loky, multiprocessing, Dask, uvicorn workers stay in the session) or by other
    code of a program that embeds the harness, is left alone. A spawned child leads a session
    of its own, so all it starts is outside ours; a double-forked daemon leads none;
-3. P belongs to the child that ended: P is in that child's session, or
-   - P started at or after that child did (its start time, /proc/PID/stat field 22), and
-   - no process that might still be running P's origin was already running when P started:
-     every spawned child still running, and every other process the package started that
-     can run model code (`bench serve`, a fleet run; not the fork server, itself a
-     subreaper), started after P. Concurrent children (tune replicas) leave a stray to the
-     last of them that was running when it started, so it is stopped once, and never while
-     the child that may have started it still runs;
+3. P belongs to the child that ended: it is in that child's session (only the child's own
+   descendants can be), or it started at or after the child did (its start time,
+   /proc/PID/stat field 22) and every process that might have started it and still runs
+   started after it: the other spawned children still running, and the other processes the
+   package started that can run model code (`bench serve`, a fleet run; not the fork server,
+   a subreaper whose descendants' orphans never come here). With children at once (tune
+   replicas) a stray is left to the last child that was running when it started: it is
+   stopped once, and never while the child that may have started it still runs;
 4. P carries no token: a token's own sweep stops it.
 
-Each such P is killed with everything below it. What the rule can still take for a stray:
-a process that other code in this process double-forks into a new session while a spawned
-child runs (the harness itself starts none; its command-line runs have no other such code).
+Each such P is killed with everything below it. What the rule could still take for a stray:
+a process that something this process started outside the package double-forks into a new
+session while a spawned child runs (the harness starts none, and the libraries it runs here
+do not; only other code of a program that embeds the harness could).
 What it leaves: a token-less orphan that leads its own session (one fork, setsid, and its
 parent exits), and one that started while a `bench serve` process of the run was up.
 
