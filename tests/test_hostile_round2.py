@@ -225,6 +225,38 @@ def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, sta
 
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_a_spawned_run_stops_the_strays_its_model_started_without_the_token(tmp_path):
+    """Through `bench run` with spawned children: each child's model starts a daemon with a
+    cleared environment; none is left when the run ends, and the run says it cleaned up."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: clean-env-strays
+data: {source: 'sklearn:breast_cancer', target: target}
+isolation: {start_method: spawn}
+candidates:
+  - {name: daemon, model: 'hostile_models:daemonizes_with_a_cleared_environment'}
+realtime: {duration_s: 0.1, trials: 1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 1}
+""")
+    proc = bench_process("run", suite, "--quick", "--out", tmp_path / "out", timeout=240,
+                         env={"STRAY_PIDS": str(pids),
+                              "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])})
+    started = [int(p.name) for p in pids.iterdir() if p.name.isdigit()]
+    try:
+        assert proc.returncode == exit_codes.OK, proc.stderr
+        assert "[daemon] cleaned up after the model: stopped 1 process(es) it started" in proc.stderr
+        assert started
+        assert [p for p in started if not _gone_within(p)] == []
+    finally:
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _gone_within(pid: int, limit_s: float = 10.0) -> bool:
     deadline = time.monotonic() + limit_s
     while _running(pid) and time.monotonic() < deadline:
