@@ -293,7 +293,6 @@ def test_a_stray_daemon_without_the_token_is_stopped_and_processes_started_here_
         _wait_for(tmp_path / "x.pid")
         legit = [subprocess.Popen(["sleep", "60"]),
                  subprocess.Popen(["sleep", "60"], start_new_session=True)]
-        time.sleep(0.05)  # a later start time than the child's, by a clock tick at least
         release.touch()
         child.join(120)
         out, heard = result["out"], result["heard"]
@@ -334,6 +333,9 @@ def test_a_stray_of_a_spawned_child_is_stopped_but_a_sibling_and_its_daemon_keep
     try:
         threads.append(child("b"))
         _wait_for(tmp_path / "b.pid")
+        # start times are clock ticks (10 ms): one tick apart, B's daemon is plainly older
+        # than A (in the same tick it might be A's, and would be left to A's cleanup)
+        time.sleep(0.1)
         threads.append(child("a"))
         _wait_for(tmp_path / "a.pid")
         (tmp_path / "release-b").touch()
