@@ -267,7 +267,7 @@ def stop_orphans(child: int, wait_s: float = 2.0) -> int:
             st = _read(str(pid))
             if entry.role != "child" and (st is None or st.start != entry.start):
                 del _STARTED[pid]
-        if known is None:
+        if known is None or known.start < 0:  # not ours, or its start time unknown: no window
             return 0
         stopped: set[int] = set()
         for _ in range(5):  # a stray may fork while it is being killed: look again
