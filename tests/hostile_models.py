@@ -99,3 +99,64 @@ class SegfaultsOn666:
         if (X[:, 0] == 666).any():
             os.kill(os.getpid(), signal.SIGSEGV)
         return np.ones(len(X), dtype=np.int64)
+
+
+# -- a daemon started with a cleared environment: it inherits nothing from the child ----------
+_CLEAN_DAEMON = (
+    "import os, sys, time\n"
+    "if os.fork():\n"
+    "    os._exit(0)\n"  # the process the model started leaves at once
+    "os.setsid()\n"
+    "if os.fork():\n"
+    "    os._exit(0)\n"  # the second fork: the daemon leads no session of its own
+    "with open(sys.argv[1] + '.tmp', 'w') as fh:\n"
+    "    fh.write(str(os.getpid()))\n"
+    "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+    "while True:\n"
+    "    time.sleep(0.2)\n"
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_for_file(path: str, limit_s: float = 60.0) -> None:
+    import os
+
+    deadline = time.monotonic() + limit_s
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def daemon_with_a_cleared_environment(pid_file: str, wait_for: str | None = None) -> dict:
+    """Starts `python -c ...` with env={} that double-forks a daemon into its own session and
+    writes the daemon's pid to `pid_file`; then waits for the file `wait_for` (if given) and
+    says whether its daemon still runs at that point."""
+    import subprocess
+    import sys
+
+    subprocess.Popen([sys.executable, "-c", _CLEAN_DAEMON, pid_file], env={}).wait()
+    _wait_for_file(pid_file)
+    with open(pid_file) as fh:
+        pid = int(fh.read())
+    if wait_for:
+        _wait_for_file(wait_for)
+    return {"daemon": pid, "daemon_alive_at_end": _alive(pid)}
+
+
+def daemonizes_with_a_cleared_environment(X):
+    """A `module:attr` model: on its first call in a process, starts a daemon with env={}
+    (recording the daemon's pid in $STRAY_PIDS), then answers."""
+    import os
+
+    if not _forked:
+        _forked.append(True)
+        pid_file = os.path.join(os.environ["STRAY_PIDS"], f"clean-{os.getpid()}")
+        daemon = daemon_with_a_cleared_environment(pid_file)["daemon"]
+        os.rename(pid_file, os.path.join(os.environ["STRAY_PIDS"], str(daemon)))
+    return np.zeros(len(X), dtype=np.int64)

@@ -7,9 +7,12 @@ the exit code of the one table (exit_codes.py), no traceback, and nothing left r
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,6 +222,154 @@ def test_a_child_takes_what_its_model_started_with_it(tmp_path, monkeypatch, sta
                      "the predict child"]
     started = [int(p.name) for p in tmp_path.iterdir()]
     assert len(started) == 1 and not _running(started[0])
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_a_spawned_run_stops_the_strays_its_model_started_without_the_token(tmp_path):
+    """Through `bench run` with spawned children: each child's model starts a daemon with a
+    cleared environment; none is left when the run ends, and the run says it cleaned up."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: clean-env-strays
+data: {source: 'sklearn:breast_cancer', target: target}
+isolation: {start_method: spawn}
+candidates:
+  - {name: daemon, model: 'hostile_models:daemonizes_with_a_cleared_environment'}
+realtime: {duration_s: 0.1, trials: 1, warmup_count: 2, warmup_s: 0, open_loop: {enabled: false}}
+batch: {batch_sizes: [8], duration_s: 0.1, trials: 1}
+""")
+    proc = bench_process("run", suite, "--quick", "--out", tmp_path / "out", timeout=240,
+                         env={"STRAY_PIDS": str(pids),
+                              "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])})
+    started = [int(p.name) for p in pids.iterdir() if p.name.isdigit()]
+    try:
+        assert proc.returncode == exit_codes.OK, proc.stderr
+        assert "[daemon] cleaned up after the model: stopped 1 process(es) it started" in proc.stderr
+        assert started
+        assert [p for p in started if not _gone_within(p)] == []
+    finally:
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _gone_within(pid: int, limit_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + limit_s
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _running(pid)
+
+
+def _spawned_daemon(tmp_path: Path, name: str, wait_for: Path | None = None):
+    """run_in_child (spawned) of a model whose daemon was started with a cleared environment."""
+    from benchharness.isolation.isolate import run_in_child
+
+    heard: list[str] = []
+    kwargs = {"pid_file": str(tmp_path / f"{name}.pid"),
+              "wait_for": str(wait_for) if wait_for else None}
+    out = run_in_child("hostile_models:daemon_with_a_cleared_environment", kwargs, timeout_s=120,
+                       label=f"{name} child", start_method="spawn", notify=heard.append)
+    return out, heard
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_a_stray_daemon_without_the_token_is_stopped_and_processes_started_here_are_not(tmp_path):
+    """The daemon (env={}, double fork, setsid) carries no token: it is stopped all the same.
+    Two processes this process starts while that child runs (one in this session, one in a
+    session of its own, as other code in a program that embeds the harness might) keep running."""
+    import threading
+
+    release = tmp_path / "release"
+    result: dict = {}
+    child = threading.Thread(target=lambda: result.update(
+        zip(("out", "heard"), _spawned_daemon(tmp_path, "x", wait_for=release))))
+    child.start()
+    legit = []
+    try:
+        _wait_for(tmp_path / "x.pid")
+        legit = [subprocess.Popen(["sleep", "60"]),
+                 subprocess.Popen(["sleep", "60"], start_new_session=True)]
+        release.touch()
+        child.join(120)
+        out, heard = result["out"], result["heard"]
+        assert out.status == "ok", out.error
+        assert out.value["daemon_alive_at_end"]
+        assert _gone_within(out.value["daemon"])
+        assert out.record()["strays_stopped"] >= 1
+        assert heard and heard[-1].startswith("cleaned up after the model: stopped ")
+        assert [p.poll() for p in legit] == [None, None]  # neither was taken for a stray
+    finally:
+        release.touch()
+        for p in legit:
+            p.kill()
+            p.wait()
+        if (tmp_path / "x.pid").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int((tmp_path / "x.pid").read_text()), signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and prctl: Linux")
+def test_a_stray_of_a_spawned_child_is_stopped_but_a_sibling_and_its_daemon_keep_running(tmp_path):
+    """Two spawned children at once (as tune replicas run). B starts its daemon, then A starts
+    and starts one too; B ends while A still runs. B's cleanup stops B's daemon only: not A,
+    nor the daemon A started after B did and still relies on. Once A ends, its daemon goes."""
+    import threading
+
+    results: dict = {}
+
+    def child(name: str) -> threading.Thread:
+        def run() -> None:
+            results[name] = _spawned_daemon(tmp_path, name, wait_for=tmp_path / f"release-{name}")[0]
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    threads = []
+    try:
+        threads.append(child("b"))
+        _wait_for(tmp_path / "b.pid")
+        # start times are clock ticks (10 ms): one tick apart, B's daemon is plainly older
+        # than A (in the same tick it might be A's, and would be left to A's cleanup)
+        time.sleep(0.1)
+        threads.append(child("a"))
+        _wait_for(tmp_path / "a.pid")
+        (tmp_path / "release-b").touch()
+        threads[0].join(120)
+        b = results["b"]
+        assert b.status == "ok", b.error
+        assert _gone_within(b.value["daemon"])
+        assert b.record().get("strays_stopped", 0) >= 1
+        assert threads[1].is_alive()
+        a_daemon = int((tmp_path / "a.pid").read_text())
+        assert _running(a_daemon)
+        (tmp_path / "release-a").touch()
+        threads[1].join(120)
+        a = results["a"]
+        assert a.status == "ok", a.error  # the sibling was not killed...
+        assert a.value["daemon_alive_at_end"]  # ...nor the daemon it started, while it ran
+        assert _gone_within(a_daemon)
+        assert a.record().get("strays_stopped", 0) >= 1
+    finally:
+        for name in ("a", "b"):
+            (tmp_path / f"release-{name}").touch()
+        for thread in threads:
+            thread.join(120)
+        for name in ("a", "b"):
+            if (tmp_path / f"{name}.pid").exists():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int((tmp_path / f"{name}.pid").read_text()), signal.SIGKILL)
+
+
+def _wait_for(path: Path, limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} did not appear within {limit_s:g} s"
+        time.sleep(0.02)
 
 
 # -- defect 3: a memory limit that cannot work ---------------------------------------------------

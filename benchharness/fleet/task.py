@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchharness import exit_codes
 from benchharness.fleet.bundle import in_users_words, pack_tree, unpack_suite
+from benchharness.isolation import strays
 from benchharness.isolation.child_main import PACKAGE_ROOT
 from benchharness.run_folder import run_folders
 
@@ -49,8 +50,8 @@ def run_target(bundle: dict, target: str, quick: bool, cancel_event: str | None 
         env["PYTHONPATH"] = os.pathsep.join([PACKAGE_ROOT, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         started = time.time()
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                    cwd=tmp, start_new_session=True)
+            proc = strays.popen(cmd, role="host", stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env=env, cwd=tmp, start_new_session=True)
             cancelled = _wait(proc, cancel_event)
         log_text = log_path.read_text(errors="replace")
         run_dirs = run_folders(out)

@@ -59,8 +59,10 @@ class _ForkServer:
     def __init__(self, env: dict, preload: list[str]):
         full_env = dict(os.environ)
         full_env.update(env)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _ZYGOTE_BOOT, PACKAGE_ROOT, *preload],
+        from benchharness.isolation import strays
+
+        self.proc = strays.popen(  # a subreaper: its children's orphans never come here
+            [sys.executable, "-c", _ZYGOTE_BOOT, PACKAGE_ROOT, *preload], role="reaper",
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=full_env, start_new_session=True,
         )

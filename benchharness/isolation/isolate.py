@@ -209,8 +209,8 @@ def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
     child_env.update(env or {})
     child_env[strays.TOKEN_VAR] = token  # every process the model starts inherits it
     with open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP, PACKAGE_ROOT, in_path, out_path],
+        proc = strays.popen(
+            [sys.executable, "-c", _BOOTSTRAP, PACKAGE_ROOT, in_path, out_path], role="child",
             stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=child_env,
             start_new_session=True,  # own process group: a timeout kills its helpers too
         )
@@ -227,11 +227,14 @@ def _spawn(in_path: str, out_path: str, err_path: str, timeout_s: float,
                 _kill_group(proc)
                 code = proc.wait()
             stopped = strays.stop_token(token)
+            # and those that dropped the token (a cleared environment) and were re-parented here
+            stopped += strays.stop_orphans(proc.pid)
             _kill_group(proc)  # and any helper left in its process group without the token
             return code, timed_out, stopped
         except BaseException:  # Ctrl-C in the parent: leave no child running behind
             _kill_group(proc)
             strays.stop_token(token)
+            strays.stop_orphans(proc.pid)
             raise
 
 

@@ -13,6 +13,37 @@ running model code after the run. Two holds, one per way of starting a child:
   process still carrying it (found in /proc). The parent is a subreaper too, so those are
   re-parented to it and reaped here rather than left as zombies.
 
+A process started with a cleared environment (`Popen(..., env={})`, `execve` with an empty
+one) carries no token. If it daemonizes, it is re-parented to this process all the same: a
+direct child this process never started. So after a spawned child has ended,
+`stop_orphans(pid)` also stops each process P for which all of these hold:
+
+1. P's parent is this process, and P is not one this package started (every process the
+   package starts goes through `popen()`, which records its pid and start time under the
+   same lock the sweep holds, so a sibling child that is being started is never unknown);
+2. P is outside this process's session, and P leads no session of its own. Whatever this
+   process forks stays in its session unless it calls setsid, and then it leads its session
+   (`Popen(start_new_session=True)`): either way a process started here, by a library
+   (joblib/loky, multiprocessing, Dask, uvicorn workers stay in the session) or by other
+   code of a program that embeds the harness, is left alone. A spawned child leads a session
+   of its own, so all it starts is outside ours; a double-forked daemon leads none;
+3. P belongs to the child that ended: it is in that child's session (only the child's own
+   descendants can be), or it started at or after the child did (its start time,
+   /proc/PID/stat field 22) and every process that might have started it and still runs
+   started after it: the other spawned children still running, and the other processes the
+   package started that can run model code (`bench serve`, a fleet run; not the fork server,
+   a subreaper whose descendants' orphans never come here). With children at once (tune
+   replicas) a stray is left to the last child that was running when it started: it is
+   stopped once, and never while the child that may have started it still runs;
+4. P carries no token: a token's own sweep stops it.
+
+Each such P is killed with everything below it. What the rule could still take for a stray:
+a process that something this process started outside the package double-forks into a new
+session while a spawned child runs (the harness starts none, and the libraries it runs here
+do not; only other code of a program that embeds the harness could).
+What it leaves: a token-less orphan that leads its own session (one fork, setsid, and its
+parent exits), and one that started while a `bench serve` process of the run was up.
+
 Either way the outcome says how many were stopped, and the run says it cleaned up after the
 candidate. Linux only; elsewhere nothing is done.
 """
@@ -23,8 +54,11 @@ import contextlib
 import os
 import secrets
 import signal
+import subprocess
 import sys
+import threading
 import time
+from typing import NamedTuple
 
 TOKEN_VAR = "BENCH_CHILD_TOKEN"
 _PR_SET_CHILD_SUBREAPER = 36
@@ -47,20 +81,36 @@ def become_subreaper() -> bool:
         return False
 
 
-def _stat(pid: str) -> tuple[int, bytes] | None:
-    """(parent pid, state) of a process, None when it is gone."""
+class _Proc(NamedTuple):
+    """What /proc/PID/stat says of a process."""
+
+    ppid: int
+    state: bytes
+    sid: int
+    start: int  # clock ticks after boot
+
+
+def _read(pid: str) -> _Proc | None:
+    """A process's stat, None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             fields = fh.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
+        # fields[0] is field 3 (state): ppid is field 4, session 6, starttime 22
+        return _Proc(int(fields[1]), fields[0], int(fields[3]), int(fields[19]))
+    except (OSError, IndexError, ValueError):
         return None
-    return int(fields[1]), fields[0]
+
+
+def _stat(pid: str) -> tuple[int, bytes] | None:
+    """(parent pid, state) of a process, None when it is gone."""
+    st = _read(pid)
+    return None if st is None else (st.ppid, st.state)
 
 
 def _running(pid: int) -> bool:
     """Running (a zombie has ended and only waits to be reaped)."""
-    st = _stat(str(pid))
-    return st is not None and st[1] not in (b"Z", b"X")
+    st = _read(str(pid))
+    return st is not None and st.state not in (b"Z", b"X")
 
 
 def _pids() -> list[str]:
@@ -141,6 +191,93 @@ def stop_token(token: str, wait_s: float = 2.0) -> int:
         stopped.update(found)
         _kill_and_reap(found, wait_s)
     return len(stopped)
+
+
+# -- what the package starts itself, and the orphans a spawned child leaves without a token --
+class _Started(NamedTuple):
+    start: int  # clock ticks after boot, as /proc/PID/stat field 22 says
+    role: str  # child | host | reaper (see popen)
+
+
+_STARTED: dict[int, _Started] = {}
+_LOCK = threading.Lock()  # held while starting a process and while sweeping orphans
+ROLES = ("child", "host", "reaper")
+
+
+def popen(args, role: str = "host", **kwargs) -> subprocess.Popen:
+    """`subprocess.Popen(args, **kwargs)`, recorded as a process this package started, so that
+    the orphan sweep never takes it for a stray. `role`: ``child`` a spawned measurement child
+    (`stop_orphans` sweeps after it); ``host`` a process that may run model code whose
+    orphans come here (`bench serve`, a fleet run): while it runs, an orphan started after it
+    may be its own and is left alone; ``reaper`` a child subreaper (the fork server), whose
+    descendants' orphans never come here."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    with _LOCK:
+        proc = subprocess.Popen(args, **kwargs)
+        st = _read(str(proc.pid))  # not reaped yet: its stat is there
+        _STARTED[proc.pid] = _Started(st.start if st else -1, role)
+    return proc
+
+
+def _ours(pid: int, st: _Proc) -> bool:
+    known = _STARTED.get(pid)
+    return known is not None and known.start == st.start  # the same process, not a reused pid
+
+
+def _token_in(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return (b"\0" + fh.read()).find(f"\0{TOKEN_VAR}=".encode()) >= 0
+    except OSError:
+        return False
+
+
+def orphans_of(child: int, child_start: int) -> list[int]:
+    """The processes `stop_orphans` stops after spawned child `child` (started at
+    `child_start`, clock ticks) has ended: the rule in this module's docstring."""
+    me, session = os.getpid(), os.getsid(0)
+    table = {int(pid): st for pid in _pids() if (st := _read(pid)) is not None
+             and st.state not in (b"Z", b"X")}
+    running = [known.start for pid, known in _STARTED.items()
+               if pid != child and known.role != "reaper" and pid in table
+               and table[pid].start == known.start]
+    found = []
+    for pid, st in table.items():
+        if st.ppid != me or _ours(pid, st) or st.sid in (session, pid):
+            continue  # started here, or by this package, or leading a session of its own
+        # not in the child's own session: it started before the child, or may be the orphan
+        # of a process still running
+        if st.sid != child and (st.start < child_start
+                                or any(start <= st.start for start in running)):
+            continue
+        if not _token_in(pid):
+            found.append(pid)
+    return found
+
+
+def stop_orphans(child: int, wait_s: float = 2.0) -> int:
+    """After spawned child `child` (started with `popen(..., role="child")`) has ended: kill
+    and reap the orphans it left that carry no token, with all below them; how many."""
+    if not sys.platform.startswith("linux") or not os.path.isdir("/proc"):
+        return 0
+    with _LOCK:
+        known = _STARTED.pop(child, None)
+        for pid, entry in list(_STARTED.items()):  # hosts that have ended: forget them
+            st = _read(str(pid))
+            if entry.role != "child" and (st is None or st.start != entry.start):
+                del _STARTED[pid]
+        if known is None or known.start < 0:  # not ours, or its start time unknown: no window
+            return 0
+        stopped: set[int] = set()
+        for _ in range(5):  # a stray may fork while it is being killed: look again
+            found = orphans_of(child, known.start)
+            if not found:
+                break
+            tree = [p for pid in found for p in (pid, *descendants(pid))]
+            stopped.update(tree)
+            _kill_and_reap(tree, wait_s)
+        return len(stopped)
 
 
 _SUBREAPER: list[bool] = []

@@ -145,9 +145,11 @@ class ModelProcess:
     def _popen(self):
         ours, theirs = socket.socketpair()
         try:
-            proc = subprocess.Popen(
+            from benchharness.isolation import strays
+
+            proc = strays.popen(  # recorded as started here: never taken for a model's stray
                 [sys.executable, "-c", _BOOT, _package_root(), str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
+                role="host", stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
         except BaseException:
             ours.close()
             raise

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchharness.context import CandidateRun, RunContext
 from benchharness.errors import ModelError
+from benchharness.isolation import strays
 
 START_TIMEOUT_S = 60.0
 
@@ -42,8 +43,10 @@ def start_server(model: str, name: str, fmt: str | None, options: dict, log_path
         cmd += ["--options", json.dumps(options)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                text=True, env=env)
+        # runs model code for the whole run: an orphan it leaves here is never taken for a
+        # spawned child's stray (isolation/strays.py)
+        proc = strays.popen(cmd, role="host", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=log, text=True, env=env)
     line: list[str] = []
     reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
     reader.start()
