@@ -528,6 +528,8 @@ class TrialOrder(TypedDict, total=False):
     measurement: str  # closed_loop | batch | open_loop
     trial: int
     seconds: float
+    other_cpu_cores: float | None  # cores other processes kept busy meanwhile (measure/machine_load.py)
+    loadavg_1m: float | None
 
 
 class TrialsRecord(TypedDict, total=False):
