@@ -101,6 +101,28 @@ class SegfaultsOn666:
         return np.ones(len(X), dtype=np.int64)
 
 
+class CannotComeBack(SegfaultsOn666):
+    """SegfaultsOn666 whose crash leaves a file `marker` behind, and which segfaults while it
+    is loaded (unpickled) as long as that file exists: a runtime that cannot start again until
+    someone mends it (the test removes the file)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __setstate__(self, state):
+        import os
+        import signal
+
+        self.__dict__.update(state)
+        if os.path.exists(self.marker):
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+    def predict(self, X):
+        if (np.asarray(X, dtype=float)[:, 0] == 666).any():
+            open(self.marker, "w").close()
+        return super().predict(X)
+
+
 # -- a daemon started with a cleared environment: it inherits nothing from the child ----------
 _CLEAN_DAEMON = (
     "import os, sys, time\n"

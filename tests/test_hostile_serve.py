@@ -150,6 +150,45 @@ def test_a_model_file_that_segfaults_on_an_input_costs_that_request_only(tmp_pat
 
 
 @pytest.mark.slow
+def test_a_model_that_cannot_load_again_gets_503s_until_it_can(tmp_path, monkeypatch):
+    """After a crash the fresh model process crashes while loading: each request meanwhile
+    gets a one-line 503 saying the model could not start again (never a dropped connection or
+    a hang), the server keeps trying, and once loading works again requests are answered."""
+    import joblib
+    from hostile_models import CannotComeBack
+
+    marker = tmp_path / "broken"
+    model = tmp_path / "fragile.joblib"
+    joblib.dump(CannotComeBack(str(marker)), model)
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    proc, url = start_server(str(model), "m", None, {}, tmp_path / "serve.log")
+    try:
+        base = url.rsplit("/v2/", 1)[0]
+        good = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
+        assert _infer(base, "m", good).status_code == 200
+        crashed = _infer(base, "m", {**good, "data": [666.0, 2.0]})
+        assert crashed.status_code == 500 and crashed.json() == {"error": CRASHED}
+        assert marker.exists()
+        for _ in range(2):  # the fresh process and the one after it die loading
+            refused = _infer(base, "m", good)
+            assert refused.status_code == 503, refused.text
+            error = refused.json()["error"]
+            assert error.startswith("model 'm': the model's process could not start again (SIGSEGV")
+            assert "\n" not in error and "Traceback" not in refused.text
+        marker.unlink()  # mended: a process started from now on loads
+        answers = [_infer(base, "m", good) for _ in range(3)]
+        assert [a.status_code for a in answers][-1] == 200, [a.text for a in answers]
+        assert {a.status_code for a in answers} <= {200, 503}
+        children = _model_processes(proc.pid)
+        assert len(children) == 1, children
+    finally:
+        stop_server(proc)
+    left = [pid for pid in children if _running(pid)]
+    assert not left, f"model processes still running after the server stopped: {left}"
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+@pytest.mark.slow
 def test_health_answers_while_the_model_works(served):
     base, _ = served("hostile_models:slow")
     done = {}
