@@ -173,6 +173,26 @@ def test_drift_shape_tells_a_step_from_a_trend(tmp_path):
     assert "Drift shape" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_a_short_last_window_is_left_out_of_the_shape_not_read_as_a_step(tmp_path):
+    """A batch of 5 windows of 500 rows and 20 rows more: nothing drifts. The 20-row window's
+    scores are mostly noise (JS of 20 rows of 5 categories ~0.2 where 500 rows give ~0.04): it
+    is left out, said in the report, and no feature reads as abrupt or gradual."""
+    rng = np.random.default_rng(11)
+    ref = pd.DataFrame({"x": rng.normal(0, 1, 5000), "k": rng.integers(0, 5, 5000)})
+    cur = pd.DataFrame({"x": rng.normal(0, 1, 2520), "k": rng.integers(0, 5, 2520)})
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    res = CliRunner().invoke(main, ["monitor", "--reference", str(tmp_path / "ref.csv"), "--current",
+                                    str(tmp_path / "cur.csv"), "--window", "500", "--out", str(tmp_path / "out")])
+    assert res.exit_code in (0, 1), res.output
+    shape = json.loads((tmp_path / "out" / "monitor.json").read_text())["drift"]["shape"]["features"]
+    assert shape["left_out"] == [{"window": "rows 2500-2999", "rows": 20}]
+    assert len(shape["windows"]) == 5
+    assert {f["kind"] for f in shape["features"].values()} == {"none"}, shape["features"]
+    assert all(len(f["values"]) == 5 for f in shape["features"].values())
+    assert "rows 2500-2999 (20 rows)" in (tmp_path / "out" / "report.md").read_text()
+
+
 def test_read_shape_on_simulated_sequences():
     """Known shapes under noise: each read right in >= 90% of 50 draws."""
     rng = np.random.default_rng(0)

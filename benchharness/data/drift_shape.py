@@ -35,6 +35,10 @@ MAX_WINDOWS = 60
 SAMPLE_ROWS = 1_000  # rows per window a feature's drift score is read on ...
 SAMPLE_TOTAL_ROWS = 200_000  # ... and in all (thousands of small windows: fewer each, never under 50)
 NULL_DRAWS = 8  # reference samples that give a drift score's noise
+# a window whose sample has fewer rows than this share of the median window's is left out of
+# a feature's shape: its score is mostly noise (a batch's partial last window held 15 rows
+# where the others held 500, and read as a step on a feature that had not moved)
+MIN_WINDOW_SHARE = 0.5
 NORMAL_Z95 = 1.959964
 
 
@@ -196,7 +200,11 @@ def feature_shapes(reference: pd.DataFrame, samples: WindowSamples, names: dict,
     groups = grouped(len(keys))
     group_names = [names[keys[g[0]]] for g in groups]
     frames = samples.frames(groups)
-    rows = int(np.median([len(fr) for fr in frames]))
+    sizes = [len(fr) for fr in frames]
+    rows = int(np.median(sizes))
+    full = [i for i, n in enumerate(sizes) if n >= MIN_WINDOW_SHARE * rows]
+    left_out = [{"window": group_names[i], "rows": sizes[i]} for i in range(len(frames)) if i not in full]
+    frames, group_names = [frames[i] for i in full], [group_names[i] for i in full]
     out = {}
     for f in samples.features:
         if f not in reference.columns:
@@ -206,7 +214,8 @@ def feature_shapes(reference: pd.DataFrame, samples: WindowSamples, names: dict,
         scores = [scorer.score(fr[f]) if f in fr.columns else float("nan") for fr in frames]
         out[f] = {**read_shape(scores, group_names, sigma=null_sigma(reference[f], scorer, rows)),
                   "score": "wasserstein/std" if numeric else "jensen_shannon"}
-    return {"windows": group_names, "grouped": len(groups) < len(keys), "features": out}
+    return {"windows": group_names, "grouped": len(groups) < len(keys), "features": out,
+            "left_out": left_out}
 
 
 def metric_shape(windows: list[dict], value_key: str, interval_key: str | None = None) -> dict:

@@ -229,6 +229,10 @@ def shape_blocks(shape: dict | None) -> list[Block]:
     for name, f in shape["features"]["features"].items():
         rows.append([f"{name} ({f['score']})", f["kind"], f.get("start_window", "-"), _values(f["values"])])
     note = " (windows read in consecutive groups)" if shape["features"]["grouped"] else ""
+    short = shape["features"].get("left_out") or []
+    if short:
+        note += ("; left out of the features' shape, too few rows to read a score on: "
+                 + ", ".join(f"{w['window']} ({w['rows']} rows)" for w in short))
     return [Heading("Drift shape: abrupt or gradual"),
             Para("Each feature's drift score per window (against the whole reference) and the metric, read as "
                  "abrupt (a step at a window), gradual (a trend from a window) or none" + note + "."),
