@@ -192,9 +192,10 @@ def report(run_dir: str, suite_path: str | None, profile: str | None) -> None:
                         f"({exc.filename or run_dir})") from None
     if schema.verdict(results):
         from benchharness.decide.verdict import headline
+        from benchharness.report.console import fold
 
-        click.echo(headline(results))
-        click.echo(schema.verdict(results)["sentence"])
+        click.echo(fold(headline(results)))  # to the terminal's width, as `bench run` prints it
+        click.echo(fold(schema.verdict(results)["sentence"]))
     click.echo(f"report: {run_dir}/{written['html']} and {written['markdown']}")
 
 

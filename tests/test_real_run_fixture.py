@@ -71,6 +71,18 @@ def test_the_csv_names_each_figure_as_a_limit_does(real):
         assert name in figures.MEASURES
 
 
+@pytest.mark.parametrize("columns", [80, 100])
+def test_bench_report_folds_the_verdict_to_the_terminal(tmp_path, monkeypatch, columns):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE, run)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    res = CliRunner().invoke(main, ["report", str(run)])
+    assert res.exit_code == 0, res.output
+    verdict = [line for line in res.output.splitlines() if not line.startswith("report: ")]
+    assert verdict and verdict[0].startswith("Ship ")
+    assert max(len(line) for line in verdict) <= columns, verdict
+
+
 def test_report_and_compare_run_on_real_output(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(FIXTURE, a)
