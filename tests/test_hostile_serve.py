@@ -93,12 +93,26 @@ def _running(pid: int) -> bool:
 
 
 CRASHED = "model 'm': the model's process crashed (SIGSEGV) while predicting; restarted"
+#: a one-row request the hostile models below answer with 1
+ONE_ROW = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
+
+
+def _serve_joblib(model, tmp_path, monkeypatch):
+    """`bench serve` of `model` saved with joblib (its class from tests/hostile_models.py, which
+    the server's model process imports): (the server process, its base URL)."""
+    import joblib
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    monkeypatch.setenv("PYTHONPATH", f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    proc, url = start_server(str(path), "m", None, {}, tmp_path / "serve.log")
+    return proc, url.rsplit("/v2/", 1)[0]
 
 
 @pytest.mark.slow
 def test_a_segfaulting_request_gets_a_500_and_the_server_goes_on(served):
     base, log = served("hostile_models:segfaults_on_negative")  # ctypes reads address 0
-    good = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
+    good = ONE_ROW
     assert _infer(base, "m", good).status_code == 200
     crashed = _infer(base, "m", {**good, "data": [-1.0, 2.0]})
     assert crashed.status_code == 500 and crashed.json() == {"error": CRASHED}, crashed.text
@@ -113,16 +127,11 @@ def test_a_model_file_that_segfaults_on_an_input_costs_that_request_only(tmp_pat
     """A joblib'd model whose predict kills its process with SIGSEGV when the first feature is
     666: that client gets a one-line 500 JSON, the others are answered by a fresh model
     process, and stopping the server leaves no process behind."""
-    import joblib
     from hostile_models import SegfaultsOn666
 
-    model = tmp_path / "segfaults.joblib"
-    joblib.dump(SegfaultsOn666(), model)
-    monkeypatch.setenv("PYTHONPATH", f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    proc, url = start_server(str(model), "m", None, {}, tmp_path / "serve.log")
+    proc, base = _serve_joblib(SegfaultsOn666(), tmp_path, monkeypatch)
+    good = ONE_ROW
     try:
-        base = url.rsplit("/v2/", 1)[0]
-        good = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
         assert _infer(base, "m", good).status_code == 200
         first = _model_processes(proc.pid)
         assert len(first) == 1, first
@@ -154,17 +163,12 @@ def test_a_model_that_cannot_load_again_gets_503s_until_it_can(tmp_path, monkeyp
     """After a crash the fresh model process crashes while loading: each request meanwhile
     gets a one-line 503 saying the model could not start again (never a dropped connection or
     a hang), the server keeps trying, and once loading works again requests are answered."""
-    import joblib
     from hostile_models import CannotComeBack
 
     marker = tmp_path / "broken"
-    model = tmp_path / "fragile.joblib"
-    joblib.dump(CannotComeBack(str(marker)), model)
-    monkeypatch.setenv("PYTHONPATH", f"{TESTS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    proc, url = start_server(str(model), "m", None, {}, tmp_path / "serve.log")
+    proc, base = _serve_joblib(CannotComeBack(str(marker)), tmp_path, monkeypatch)
+    good = ONE_ROW
     try:
-        base = url.rsplit("/v2/", 1)[0]
-        good = {"name": "X", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}
         assert _infer(base, "m", good).status_code == 200
         crashed = _infer(base, "m", {**good, "data": [666.0, 2.0]})
         assert crashed.status_code == 500 and crashed.json() == {"error": CRASHED}
